@@ -1,0 +1,212 @@
+"""The thin shell: areas as modes, global keys, the `:` command line, cluster header state."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from mlopstui.config import Settings
+from mlopstui.context import AppContext
+from mlopstui.screens.areas import AREAS, area_for, make_screen
+
+GLOBAL_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("ctx NAME", "switch kubeconfig context"),
+    ("ns NAME", "switch namespace"),
+    ("readonly", "show whether changes are refused"),
+    ("help", "list keys and commands"),
+    ("q", "quit"),
+) + tuple((a.aliases[0], f"go to {a.title} ({a.key})") for a in AREAS)
+
+
+class AreaCommands(Provider):
+    """Command palette entries: areas and contexts."""
+
+    def _entries(self) -> list[tuple[str, str, object]]:
+        app: MlopsApp = self.app  # type: ignore[assignment]
+        out: list[tuple[str, str, object]] = []
+        for a in AREAS:
+            out.append((f"Go to {a.title}", a.promise, lambda m=a.mode: app.goto(m)))
+        if app.ctx.target:
+            for c in app.ctx.target.contexts:
+                out.append((f"Switch context: {c}", "kubeconfig context", lambda c=c: app.switch_context(c)))
+        return out
+
+    async def discover(self) -> Hits:
+        for title, help_text, cb in self._entries():
+            yield DiscoveryHit(title, cb, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, cb in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), cb, help=help_text)
+
+
+class MlopsApp(App):
+    TITLE = "mlopstui"
+    COMMANDS = App.COMMANDS | {AreaCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        *(Binding(a.key, f"goto('{a.mode}')", a.title, show=False) for a in AREAS),
+        Binding("colon", "command_line", ":cmd"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, settings: Settings, **kwargs):
+        super().__init__(**kwargs)
+        self.ctx = AppContext.create(settings)
+        self.api_state: tuple[bool | None, str] = (None, "checking")
+        self.namespaces: list[str] = []
+        if os.environ.get("NO_COLOR"):
+            self.theme = "textual-ansi"
+        for area in AREAS:
+            self.add_mode(area.mode, lambda a=area: make_screen(a))
+
+    def on_mount(self) -> None:
+        self.switch_mode(AREAS[0].mode)
+        self.check_api()
+        self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
+
+    # -- areas and commands ------------------------------------------------------------------------
+    def action_goto(self, mode: str) -> None:
+        self.goto(mode)
+
+    def goto(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_command_line(self) -> None:
+        from mlopstui.screens.command import CommandScreen
+
+        self.push_screen(CommandScreen(self.command_candidates), self.run_command)
+
+    def command_candidates(self) -> list[str]:
+        out = [c.split()[0] for c, _ in GLOBAL_COMMANDS]
+        for a in AREAS:
+            out.extend(a.aliases)
+        if self.ctx.target:
+            out.extend(f"ctx {c}" for c in self.ctx.target.contexts)
+        out.extend(f"ns {n}" for n in self.namespaces)
+        extra = getattr(self.screen, "COMMANDS_HELP", ())
+        out.extend(c.split()[0] for c, _ in extra)
+        return out
+
+    def run_command(self, text: str | None) -> None:
+        if not text:
+            return
+        cmd, _, arg = text.strip().partition(" ")
+        cmd, arg = cmd.lower(), arg.strip()
+        if cmd in ("q", "quit", "q!"):
+            self.exit()
+        elif cmd in ("help", "?"):
+            self.action_help()
+        elif cmd in ("ctx", "context"):
+            if arg:
+                self.switch_context(arg)
+            else:
+                self.notify("contexts: " + ", ".join(self.ctx.target.contexts if self.ctx.target else []))
+        elif cmd in ("ns", "namespace"):
+            if arg:
+                self.switch_namespace(arg)
+            else:
+                self.notify(f"namespace: {self.ctx.namespace}")
+        elif cmd == "readonly":
+            self.notify("read-only: changes are refused" if self.ctx.readonly else "changes allowed")
+        elif (area := area_for(cmd)) is not None:
+            self.goto(area.mode)
+            handler = getattr(self.screen, "handle_command", None)
+            if handler is not None and cmd not in (area.mode, area.aliases[0]):
+                handler(cmd, arg)
+        else:
+            handler = getattr(self.screen, "handle_command", None)
+            if handler is None or not handler(cmd, arg):
+                self.notify(f"unknown command :{cmd} (:help lists them)", severity="error")
+
+    def action_help(self) -> None:
+        from mlopstui.screens.help import HelpScreen
+
+        cmds = list(GLOBAL_COMMANDS) + list(getattr(self.screen, "COMMANDS_HELP", ()))
+        self.push_screen(HelpScreen(self.screen, cmds))
+
+    # -- cluster target ----------------------------------------------------------------------------
+    def switch_context(self, name: str) -> None:
+        if self.ctx.target and name not in self.ctx.target.contexts:
+            self.notify(f"no context '{name}' in the kubeconfig", severity="error")
+            return
+        self.ctx.retarget(name, None)
+        self._retargeted()
+
+    def switch_namespace(self, ns: str) -> None:
+        self.ctx.retarget(self.ctx.target.context if self.ctx.target else None, ns)
+        self._retargeted()
+
+    def _retargeted(self) -> None:
+        self.namespaces = []
+        self.api_state = (None, "checking")
+        self.check_api()
+        for screen in self._live_screens():
+            self.sync_header(screen)
+            hook = getattr(screen, "on_context_changed", None)
+            if hook is not None and screen.is_mounted:
+                hook()
+
+    def _live_screens(self) -> Iterable:
+        seen = set()
+        for stack in self._screen_stacks.values():
+            for s in stack:
+                if id(s) not in seen:
+                    seen.add(id(s))
+                    yield s
+
+    def check_api(self) -> None:
+        ctx = self.ctx
+        if ctx.target is None:
+            self._set_api(False, f"no cluster: {ctx.kube_error.message if ctx.kube_error else '?'}")
+            return
+
+        def probe() -> None:
+            target = ctx.target
+            try:
+                v = ctx.kube.version()
+                state = (True, f"ok {v.get('gitVersion', '')}".strip())
+                try:
+                    from mlopstui.backends.kube import NAMESPACES
+
+                    names = [n["metadata"]["name"] for n in ctx.kube.list(NAMESPACES)]
+                except Exception:
+                    names = []
+            except Exception as exc:  # noqa: BLE001
+                from mlopstui.errors import from_exception
+
+                state, names = (False, from_exception(exc).kind.value), []
+            if ctx.target is target:  # not retargeted meanwhile
+                self.call_from_thread(self._api_checked, state, names)
+
+        threading.Thread(target=probe, daemon=True, name="api-check").start()
+
+    def _api_checked(self, state: tuple[bool | None, str], names: list[str]) -> None:
+        self.namespaces = names
+        self._set_api(*state)
+
+    def _set_api(self, ok: bool | None, text: str) -> None:
+        self.api_state = (ok, text)
+        for screen in self._live_screens():
+            self.sync_header(screen)
+
+    def sync_header(self, screen) -> None:
+        from mlopstui.widgets.header import ClusterHeader
+
+        for header in screen.query(ClusterHeader):
+            header.area = getattr(screen, "TITLE", "") or ""
+            header.context = self.ctx.context_name
+            header.namespace = self.ctx.namespace
+            header.api_ok, header.api = self.api_state
+            header.readonly = self.ctx.readonly

@@ -1,0 +1,261 @@
+"""Kubernetes access: one generic client over raw API paths, returning plain dicts.
+
+The kubernetes package is imported inside KubeClient (never at app import time).
+Every call has a timeout; every failure becomes an MlopsError with a kind.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from mlopstui.backends.kubeconfig import KubeTarget, load_target
+from mlopstui.errors import Kind, MlopsError, from_exception
+
+
+@dataclass(frozen=True)
+class Res:
+    """A resource type: group ("" for core), version, plural, and whether it is namespaced."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def path(self, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+        if sub:
+            base += f"/{sub}"
+        return base
+
+
+NAMESPACES = Res("", "v1", "namespaces", "Namespace", namespaced=False)
+NODES = Res("", "v1", "nodes", "Node", namespaced=False)
+PODS = Res("", "v1", "pods", "Pod")
+SERVICES = Res("", "v1", "services", "Service")
+EVENTS = Res("", "v1", "events", "Event")
+CONFIGMAPS = Res("", "v1", "configmaps", "ConfigMap")
+SECRETS = Res("", "v1", "secrets", "Secret")
+DEPLOYMENTS = Res("apps", "v1", "deployments", "Deployment")
+STATEFULSETS = Res("apps", "v1", "statefulsets", "StatefulSet")
+DAEMONSETS = Res("apps", "v1", "daemonsets", "DaemonSet")
+REPLICASETS = Res("apps", "v1", "replicasets", "ReplicaSet")
+JOBS = Res("batch", "v1", "jobs", "Job")
+CRONJOBS = Res("batch", "v1", "cronjobs", "CronJob")
+INFERENCESERVICES = Res("serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService")
+KNATIVE_REVISIONS = Res("serving.knative.dev", "v1", "revisions", "Revision")
+KNATIVE_SERVICES = Res("serving.knative.dev", "v1", "services", "Service")
+ARGO_WORKFLOWS = Res("argoproj.io", "v1alpha1", "workflows", "Workflow")
+FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
+
+WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
+
+_REASONS = {
+    400: Kind.INVALID, 401: Kind.UNAUTHORIZED, 403: Kind.FORBIDDEN, 404: Kind.NOT_FOUND,
+    409: Kind.CONFLICT, 410: Kind.CONFLICT, 415: Kind.INVALID, 422: Kind.INVALID,
+}
+
+
+def _status_error(status: int, body: str | bytes | None, what: str) -> MlopsError:
+    text = body.decode(errors="replace") if isinstance(body, bytes) else (body or "")
+    message = ""
+    try:
+        doc = json.loads(text)
+        if isinstance(doc, dict):
+            message = doc.get("message") or doc.get("reason") or ""
+    except ValueError:
+        message = text.strip()[:300]
+    kind = _REASONS.get(status, Kind.UNREACHABLE if status in (502, 503, 504) else Kind.ERROR)
+    message = message or f"HTTP {status} on {what}"
+    hint = None
+    if kind is Kind.FORBIDDEN:
+        hint = "your kubeconfig user lacks this permission (RBAC); ask for it or use a context that has it"
+    elif kind is Kind.UNAUTHORIZED:
+        hint = "the credentials in the kubeconfig were rejected; refresh the token or pick another context"
+    elif kind is Kind.CONFLICT and status == 409 and "modified" in message:
+        hint = "someone else changed it since it was read; re-read and try again"
+    return MlopsError(kind, message, hint=hint, source="kubernetes")
+
+
+class KubeClient:
+    """A thread-safe generic client bound to one kubeconfig context."""
+
+    def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
+        self.target = target
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._api: Any = None
+
+    @classmethod
+    def from_settings(cls, kubeconfig: str | None, context: str | None, namespace: str | None,
+                      timeout: float = 5.0) -> KubeClient:
+        return cls(load_target(kubeconfig, context, namespace), timeout=timeout)
+
+    @property
+    def namespace(self) -> str:
+        return self.target.namespace
+
+    def _client(self) -> Any:
+        with self._lock:
+            if self._api is None:
+                try:
+                    from kubernetes import config as kconfig
+
+                    if self.target.source == "in-cluster":
+                        from kubernetes import client
+
+                        cfg = client.Configuration()
+                        kconfig.load_incluster_config(client_configuration=cfg)
+                        self._api = client.ApiClient(cfg)
+                    else:
+                        first = self.target.source.split(":")[0]
+                        self._api = kconfig.new_client_from_config(config_file=first, context=self.target.context)
+                except MlopsError:
+                    raise
+                except Exception as exc:  # kubernetes.config.ConfigException and friends
+                    raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {self.target.source}: {exc}",
+                                     hint="check the file, or pass --kubeconfig/--context") from exc
+            return self._api
+
+    def close(self) -> None:
+        with self._lock:
+            if self._api is not None:
+                try:
+                    self._api.close()
+                except Exception:
+                    pass
+                self._api = None
+
+    # -- raw requests ---------------------------------------------------------------------------
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
+                body: Any = None, content_type: str | None = None, timeout: float | None = None,
+                raw: bool = False) -> Any:
+        api = self._client()
+        q = {k: v for k, v in (query or {}).items() if v is not None}
+        url_path = path + ("?" + urlencode(q) if q else "")
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        elif body is not None:
+            headers["Content-Type"] = "application/json"
+        what = f"{method} {path}"
+        try:
+            from kubernetes.client.exceptions import ApiException
+
+            _, url, hdrs, _, _ = api.param_serialize(method, url_path, header_params=headers,
+                                                     auth_settings=["BearerToken"])
+            data = json.dumps(body) if body is not None and not isinstance(body, (str, bytes)) else body
+            resp = api.call_api(method, url, header_params=hdrs, body=data,
+                                _request_timeout=timeout or self.timeout)
+            resp.read()
+        except ApiException as exc:
+            raise _status_error(exc.status or 0, exc.body, what) from None
+        except MlopsError:
+            raise
+        except Exception as exc:  # urllib3 timeouts, connection errors
+            err = from_exception(exc, source="kubernetes")
+            if err.kind is Kind.UNREACHABLE:
+                err.message = f"API server {self.target.server} is unreachable: {err.message}"
+            raise err from None
+        if resp.status >= 400:
+            raise _status_error(resp.status, resp.data, what)
+        text = resp.data.decode(errors="replace") if isinstance(resp.data, bytes) else resp.data
+        if raw:
+            return text
+        return json.loads(text) if text else {}
+
+    # -- typed helpers ---------------------------------------------------------------------------
+    def version(self) -> dict[str, Any]:
+        return self.request("GET", "/version")
+
+    def list(self, res: Res, namespace: str | None = None, *, label_selector: str | None = None,
+             field_selector: str | None = None, all_namespaces: bool = False) -> list[dict[str, Any]]:
+        ns = None if (all_namespaces or not res.namespaced) else (namespace or self.namespace)
+        doc = self.request("GET", res.path(ns), query={"labelSelector": label_selector,
+                                                       "fieldSelector": field_selector})
+        items = doc.get("items") or []
+        for item in items:  # list items omit kind/apiVersion
+            item.setdefault("kind", res.kind)
+            item.setdefault("apiVersion", res.api_version)
+        return items
+
+    def get(self, res: Res, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.request("GET", res.path(namespace or self.namespace, name))
+
+    def create(self, res: Res, body: dict[str, Any], namespace: str | None = None,
+               dry_run: bool = False) -> dict[str, Any]:
+        ns = namespace or body.get("metadata", {}).get("namespace") or self.namespace
+        return self.request("POST", res.path(ns), body=body, query={"dryRun": "All" if dry_run else None})
+
+    def delete(self, res: Res, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return self.request("DELETE", res.path(namespace or self.namespace, name))
+
+    def merge_patch(self, res: Res, name: str, patch: dict[str, Any], namespace: str | None = None, *,
+                    resource_version: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """JSON merge patch. With resource_version the server rejects a stale write with 409."""
+        body = json.loads(json.dumps(patch))
+        if resource_version:
+            body.setdefault("metadata", {})["resourceVersion"] = resource_version
+        return self.request("PATCH", res.path(namespace or self.namespace, name), body=body,
+                            content_type="application/merge-patch+json",
+                            query={"dryRun": "All" if dry_run else None})
+
+    def apply(self, res: Res, body: dict[str, Any], namespace: str | None = None, *,
+              field_manager: str = "mlopstui", force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply."""
+        name = body["metadata"]["name"]
+        ns = namespace or body.get("metadata", {}).get("namespace") or self.namespace
+        return self.request("PATCH", res.path(ns, name), body=body,
+                            content_type="application/apply-patch+yaml",
+                            query={"fieldManager": field_manager, "force": "true" if force else None,
+                                   "dryRun": "All" if dry_run else None})
+
+    def pod_log(self, name: str, namespace: str | None = None, *, tail_lines: int | None = 200,
+                container: str | None = None) -> str:
+        return self.request("GET", PODS.path(namespace or self.namespace, name, "log"), raw=True,
+                            query={"tailLines": tail_lines, "container": container})
+
+    def watch(self, res: Res, namespace: str | None = None, *, resource_version: str | None = None,
+              timeout_seconds: int = 30) -> Iterator[dict[str, Any]]:
+        """Stream watch events (dicts with type and object) until the server closes."""
+        api = self._client()
+        q = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds}
+        q = {k: v for k, v in q.items() if v is not None}
+        _, url, hdrs, _, _ = api.param_serialize("GET", res.path(namespace) + "?" + urlencode(q),
+                                                 header_params={"Accept": "application/json"},
+                                                 auth_settings=["BearerToken"])
+        try:
+            resp = api.rest_client.pool_manager.request("GET", url, headers=hdrs, preload_content=False,
+                                                        timeout=timeout_seconds + self.timeout)
+        except Exception as exc:
+            raise from_exception(exc, source="kubernetes") from None
+        try:
+            if resp.status >= 400:
+                raise _status_error(resp.status, resp.read(), f"WATCH {res.full_name}")
+            buf = b""
+            for chunk in resp.stream(4096):
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+        finally:
+            resp.release_conn()

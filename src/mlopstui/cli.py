@@ -1,0 +1,115 @@
+"""`mlopstui`: the TUI with no verb, headless verbs for scripts.
+
+Importing this module must stay cheap: `mlopstui --help` answers without loading any SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from mlopstui import __version__
+from mlopstui.commands._common import add_global_flags
+
+# modules that add verbs; each has register(subparsers)
+COMMAND_MODULES = (
+    "mlopstui.commands.sandbox",
+    "mlopstui.commands.stack",
+    "mlopstui.commands.experiments",
+    "mlopstui.commands.features",
+    "mlopstui.commands.serving",
+)
+
+EPILOG = """exit codes: 0 ok, 1 check failed or findings, 2 usage error or refused, 3 unreachable.
+With no verb, opens the TUI. Environment: KUBECONFIG, MLFLOW_TRACKING_URI, MLFLOW_S3_ENDPOINT_URL,
+AWS_*, FEAST_REPO_PATH, MLOPSTUI_* (settings), NO_COLOR."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlopstui",
+        description="A keyboard-driven control plane for a private MLOps stack on Kubernetes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_global_flags(parser)
+    parser.add_argument("--sandbox", action="store_true",
+                        help="bring the local sandbox stack up if needed and open the TUI on it")
+    parser.add_argument("--version", action="version", version=f"mlopstui {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    v = sub.add_parser("version", help="print the version")
+    add_global_flags(v, suppress=True)
+    v.set_defaults(func=_version)
+    for modname in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name == modname:
+                continue  # that area has no verbs yet
+            raise
+        mod.register(sub)
+    return parser
+
+
+def _version(args: argparse.Namespace) -> int:
+    from mlopstui.commands._common import emit
+
+    emit(args, {"version": __version__}, f"mlopstui {__version__}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        return run_tui(args)
+    from mlopstui.commands._common import fail
+    from mlopstui.errors import MlopsError
+    from mlopstui.logs import setup_logging
+
+    setup_logging(None)
+    try:
+        return int(args.func(args) or 0)
+    except MlopsError as err:
+        return fail(args, err)
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    from mlopstui import config
+    from mlopstui.errors import MlopsError
+    from mlopstui.logs import setup_logging
+
+    if args.sandbox:
+        from mlopstui.sandbox.manager import ensure_up
+
+        print("bringing the sandbox up (first time: a minute or two) ...", file=sys.stderr)
+        info = ensure_up()
+        os.environ.update(info.env)
+        if not args.config:
+            args.config = str(info.config_path)
+        if not args.kubeconfig:
+            args.kubeconfig = str(info.kubeconfig)
+    config_path = args.config or os.environ.get("MLOPSTUI_CONFIG")
+    try:
+        settings = config.load(config_path, kubeconfig=args.kubeconfig, context=args.context,
+                               namespace=args.namespace, readonly=True if args.readonly else None)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings)
+    from mlopstui.app import MlopsApp
+
+    try:
+        MlopsApp(settings).run()
+    except MlopsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

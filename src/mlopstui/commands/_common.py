@@ -1,0 +1,99 @@
+"""Shared plumbing of the headless verbs: settings from flags, one --json convention, exit codes.
+
+Exit codes: 0 ok, 1 a check failed or findings, 2 usage error or refused, 3 unreachable.
+JSON output: one document on stdout; errors as {"error": {"kind", "message", "hint"}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mlopstui.errors import Kind, MlopsError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+_KIND_EXIT = {Kind.UNREACHABLE: EXIT_UNREACHABLE, Kind.TIMEOUT: EXIT_UNREACHABLE,
+              Kind.REFUSED: EXIT_USAGE, Kind.INVALID: EXIT_USAGE, Kind.CONFIG: EXIT_USAGE,
+              Kind.UNSUPPORTED: EXIT_USAGE}
+
+
+def exit_code_for(err: MlopsError) -> int:
+    return _KIND_EXIT.get(err.kind, EXIT_FAILED)
+
+
+def make_context(args: argparse.Namespace):  # -> AppContext
+    from mlopstui import config
+    from mlopstui.context import AppContext
+
+    settings = config.load(
+        getattr(args, "config", None),
+        kubeconfig=getattr(args, "kubeconfig", None),
+        context=getattr(args, "context", None),
+        namespace=getattr(args, "namespace", None),
+        readonly=True if getattr(args, "readonly", False) else None,
+    )
+    return AppContext.create(settings)
+
+
+def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
+    """Print data as JSON with --json, else the human text."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        print(text() if callable(text) else text)
+
+
+def fail(args: argparse.Namespace, err: MlopsError) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": err.to_dict()}, indent=2))
+    else:
+        print(f"error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+    return exit_code_for(err)
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """Plain aligned columns, kubectl-style."""
+    cells = [[str(h).upper() for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in cells)
+
+
+def confirm_or_print(args: argparse.Namespace, plan, apply: Callable[[], Any]) -> int:
+    """The CLI side of plan -> confirm -> apply: --dry-run prints the plan, --yes applies it."""
+    if getattr(args, "dry_run", False) or not getattr(args, "yes", False):
+        emit(args, {"plan": plan.to_dict(), "applied": False},
+             plan.render() + ("\n(dry run: nothing changed)" if getattr(args, "dry_run", False)
+                              else "\n(not applied: pass --yes to apply, --dry-run to only show the plan)"))
+        return EXIT_OK if getattr(args, "dry_run", False) else EXIT_USAGE
+    result = apply()
+    emit(args, {"plan": plan.to_dict(), "applied": True, "result": result.to_dict()},
+         plan.render() + f"\napplied: {result.message}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def add_global_flags(p: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """The global flags, accepted before or after the verb (verbs call this with suppress=True)."""
+    d = argparse.SUPPRESS if suppress else None
+    p.add_argument("--config", metavar="PATH", default=d, help="settings file (YAML)")
+    p.add_argument("--kubeconfig", metavar="PATH", default=d, help="kubeconfig file (default: $KUBECONFIG)")
+    p.add_argument("--context", metavar="NAME", default=d, help="kubeconfig context")
+    p.add_argument("-n", "--namespace", metavar="NS", default=d, help="namespace")
+    p.add_argument("--readonly", action="store_true", default=d if suppress else False,
+                   help="refuse every change")
+    p.add_argument("--json", action="store_true", default=d if suppress else False,
+                   help="machine-readable output")
+
+
+def add_write_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    g.add_argument("--yes", "-y", action="store_true", help="apply without asking")

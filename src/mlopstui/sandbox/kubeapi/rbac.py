@@ -1,0 +1,50 @@
+"""Users, bearer tokens and the authorization policy of the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+from . import errors
+from .registry import ResourceType
+
+USERS = ("admin", "viewer")
+READ_VERBS = {"get", "list", "watch"}
+
+
+class Authenticator:
+    """Random bearer tokens per state dir, persisted in `DIR/tokens.json` (mode 0600)."""
+
+    def __init__(self, state_dir: str) -> None:
+        path = os.path.join(state_dir, "tokens.json")
+        tokens: dict[str, str] = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                tokens = json.load(f)
+        changed = False
+        for user in USERS:
+            if user not in tokens:
+                tokens[user] = secrets.token_urlsafe(32)
+                changed = True
+        if changed:
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(tokens, f)
+            os.replace(path + ".tmp", path)
+        self.tokens = tokens
+        self._by_token = {t: u for u, t in tokens.items()}
+
+    def user_for(self, authorization: str | None) -> str | None:
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        return self._by_token.get(authorization[len("Bearer "):].strip())
+
+
+def authorize(user: str, verb: str, rt: ResourceType, namespace: str, name: str, sub: str = "") -> None:
+    """Raise a Forbidden ApiError if `user` may not `verb` the resource."""
+    if user == "admin":
+        return
+    if user == "viewer" and verb in READ_VERBS and (rt.group, rt.plural) != ("", "secrets"):
+        return
+    raise errors.forbidden(user, verb, rt, namespace, name, sub)

@@ -1,0 +1,488 @@
+"""HTTP front of the emulator: authentication, routing, verbs, watch streaming, kubeconfig."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from . import errors, patch, tables
+from .errors import ApiError
+from .rbac import Authenticator, authorize
+from .registry import Registry, ResourceType
+from .selectors import parse_field_selector, parse_label_selector
+from .store import Store, now_rfc3339
+
+CONTEXT = "mlopstui-sandbox"
+VIEWER_CONTEXT = "mlopstui-sandbox-viewer"
+VERSION_INFO = {"major": "1", "minor": "37", "gitVersion": "v1.37.0-mlopstui-sandbox", "gitCommit": "sandbox",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25",
+                "compiler": "gc", "platform": "linux/amd64"}
+PATCH_TYPES = {"application/merge-patch+json", "application/json-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
+PUBLIC_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
+REQUEST_LOG_MAX = 20000
+
+
+class _Request:
+    """A parsed resource request."""
+
+    def __init__(self, rt: ResourceType, namespace: str, name: str, sub: str) -> None:
+        self.rt = rt
+        self.namespace = namespace
+        self.name = name
+        self.sub = sub
+
+
+class KubeApiServer:
+    """The Kubernetes API emulator. `start()` serves in a background thread."""
+
+    def __init__(self, state_dir: str, host: str = "127.0.0.1", port: int = 0, feast_repo: str | None = None,
+                 run_controllers: bool = True, verbose: bool = False) -> None:
+        self.state_dir = os.path.abspath(state_dir)
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.host = host
+        self.port = port
+        self.feast_repo = feast_repo
+        self.verbose = verbose
+        self.registry = Registry()
+        self.store = Store(self.registry, self.state_dir)
+        self.auth = Authenticator(self.state_dir)
+        self.request_log: list[dict] = []
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.controllers = None
+        if run_controllers:
+            from .controllers import ControllerManager
+
+            self.controllers = ControllerManager(self.store, self.registry, feast_repo=feast_repo)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def kubeconfig_path(self) -> str:
+        return os.path.join(self.state_dir, "kubeconfig")
+
+    def token(self, user: str) -> str:
+        return self.auth.tokens[user]
+
+    def _bind(self) -> None:
+        server = self
+
+        class Handler(_Handler):
+            api = server
+
+        self._httpd = _HTTPServer((self.host, self.port), Handler)
+        self.port = self._httpd.server_address[1]
+        self.write_kubeconfig()
+
+    def start(self) -> KubeApiServer:
+        self._bind()
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="kubeapi-http", daemon=True)
+        self._thread.start()
+        if self.controllers:
+            self.controllers.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Foreground mode (used by `python -m mlopstui.sandbox.kubeapi`)."""
+        self._bind()
+        if self.controllers:
+            self.controllers.start()
+        try:
+            self._httpd.serve_forever(poll_interval=0.1)
+        finally:
+            self._shutdown_rest()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._shutdown_rest()
+
+    def _shutdown_rest(self) -> None:
+        self._stopping.set()
+        if self.controllers:
+            self.controllers.stop()
+        if self._httpd is not None:
+            self._httpd.server_close()
+        self.store.close()
+
+    def write_kubeconfig(self) -> str:
+        cfg = {
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url}}],
+            "users": [{"name": u, "user": {"token": t}} for u, t in self.auth.tokens.items()],
+            "contexts": [
+                {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "admin", "namespace": "default"}},
+                {"name": VIEWER_CONTEXT, "context": {"cluster": CONTEXT, "user": "viewer", "namespace": "default"}},
+            ],
+            "current-context": CONTEXT,
+        }
+        tmp = self.kubeconfig_path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(cfg, f, sort_keys=False)
+        os.replace(tmp, self.kubeconfig_path)
+        return self.kubeconfig_path
+
+    def log_request(self, entry: dict) -> None:
+        self.request_log.append(entry)
+        if len(self.request_log) > REQUEST_LOG_MAX:
+            del self.request_log[: len(self.request_log) - REQUEST_LOG_MAX]
+        if self.verbose:
+            print(f"{entry['user'] or '-'} {entry['method']} {entry['path']}?{entry['query']} {entry['status']}",
+                  file=sys.stderr, flush=True)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def _truthy(v: str | None) -> bool:
+    return v is not None and v.lower() in ("1", "true", "yes")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: KubeApiServer
+    protocol_version = "HTTP/1.1"
+    server_version = "mlopstui-kubeapi"
+
+    def log_message(self, format, *args):  # noqa: A002 - silence default stderr logging
+        pass
+
+    # ---- plumbing ---------------------------------------------------------------------------
+    def do_GET(self):
+        self._handle("GET")
+
+    def do_POST(self):
+        self._handle("POST")
+
+    def do_PUT(self):
+        self._handle("PUT")
+
+    def do_PATCH(self):
+        self._handle("PATCH")
+
+    def do_DELETE(self):
+        self._handle("DELETE")
+
+    def _body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, code: int, body, content_type: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        self._status = code
+
+    def _handle(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        self._path = parts.path.rstrip("/") or "/"
+        self._query_raw = parts.query
+        self._q = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        self._status = 0
+        self._user = None
+        try:
+            body = self._body()
+            if self._path not in PUBLIC_PATHS:
+                self._user = self.api.auth.user_for(self.headers.get("Authorization"))
+                if self._user is None:
+                    raise errors.unauthorized()
+            self._route(method, body)
+        except ApiError as e:
+            self._send(e.code, e.status())
+        except (BrokenPipeError, ConnectionResetError):
+            self._status = self._status or 499
+        except Exception as e:  # noqa: BLE001 - report as a 500 Status like the real server
+            import traceback
+
+            traceback.print_exc()
+            err = ApiError(500, "InternalError", f"Internal error occurred: {e}")
+            try:
+                self._send(500, err.status())
+            except OSError:
+                pass
+        finally:
+            self.api.log_request({"method": method, "path": self._path, "query": self._query_raw,
+                                  "user": self._user, "status": self._status, "time": time.time()})
+
+    # ---- routing ----------------------------------------------------------------------------
+    def _route(self, method: str, body: bytes) -> None:
+        p = self._path
+        reg = self.api.registry
+        if p in ("/healthz", "/readyz", "/livez"):
+            return self._send(200, b"ok", "text/plain")
+        if p == "/version":
+            return self._send(200, VERSION_INFO)
+        if p == "/api":
+            return self._send(200, reg.api_versions_doc())
+        if p == "/apis":
+            return self._send(200, reg.api_group_list_doc())
+        segs = [s for s in p.split("/") if s]
+        if segs[0] == "api" and len(segs) >= 2:
+            group, version, rest = "", segs[1], segs[2:]
+        elif segs[0] == "apis" and len(segs) >= 2:
+            if len(segs) == 2:
+                doc = reg.api_group_doc(segs[1])
+                if doc is None:
+                    raise errors.path_not_found()
+                return self._send(200, doc)
+            group, version, rest = segs[1], segs[2], segs[3:]
+        else:
+            raise errors.path_not_found()
+        if not rest:
+            doc = reg.resource_list_doc(group, version)
+            if doc is None:
+                raise errors.path_not_found()
+            return self._send(200, doc)
+        req = self._parse_resource_path(group, version, rest)
+        self._dispatch(method, req, body)
+
+    def _parse_resource_path(self, group: str, version: str, rest: list[str]) -> _Request:
+        reg = self.api.registry
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            rt = reg.get(group, version, rest[2])
+            if rt is not None and rt.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        rt = reg.get(group, version, rest[0])
+        if rt is None or len(rest) > 3:
+            raise errors.path_not_found()
+        name = rest[1] if len(rest) >= 2 else ""
+        sub = rest[2] if len(rest) == 3 else ""
+        if sub and sub not in rt.subresources:
+            raise errors.path_not_found()
+        return _Request(rt, namespace, name, sub)
+
+    def _verb(self, method: str, req: _Request) -> str:
+        if method == "GET":
+            if _truthy(self._q.get("watch")):
+                return "watch"
+            return "get" if req.name else "list"
+        if method == "POST":
+            return "create"
+        if method == "PUT":
+            return "update"
+        if method == "PATCH":
+            return "patch"
+        if method == "DELETE":
+            return "delete" if req.name else "deletecollection"
+        raise errors.method_not_allowed()
+
+    def _dispatch(self, method: str, req: _Request, body: bytes) -> None:
+        verb = self._verb(method, req)
+        authorize(self._user, verb, req.rt, req.namespace, req.name, req.sub)
+        dry = self._q.get("dryRun") == "All"
+        store = self.api.store
+        rt = req.rt
+        if req.sub == "log":
+            if verb != "get":
+                raise errors.method_not_allowed()
+            return self._pod_log(req)
+        if req.sub == "scale":
+            return self._scale(method, req, body, dry)
+        if verb == "watch":
+            return self._watch(req)
+        if verb == "list":
+            items, rv = store.list(rt, req.namespace or None, self._matcher())
+            return self._send_list(rt, items, rv)
+        if verb == "get":
+            obj = store.get(rt, req.namespace, req.name)
+            if self._wants_table():
+                return self._send(200, tables.to_table(rt, [obj], store.rv, self._q.get("includeObject", "Metadata")))
+            return self._send(200, obj)
+        if verb == "create":
+            if req.name:
+                raise errors.method_not_allowed()
+            obj = self._parse_body(body)
+            return self._send(201, store.create(rt, req.namespace, obj, dry_run=dry))
+        if verb == "update":
+            obj = self._parse_body(body)
+            return self._send(200, store.update(rt, req.namespace, req.name, obj, dry_run=dry, subresource=req.sub))
+        if verb == "patch":
+            return self._patch(req, body, dry)
+        if verb == "delete":
+            return self._send(200, store.delete(rt, req.namespace, req.name, dry_run=dry))
+        if verb == "deletecollection":
+            items, rv = store.list(rt, req.namespace or None, self._matcher())
+            for o in items:
+                store.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], dry_run=dry)
+            return self._send(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
+                                    "metadata": {"resourceVersion": str(store.rv)}, "items": items})
+        raise errors.method_not_allowed()
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _parse_body(self, body: bytes):
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        try:
+            if "yaml" in ctype:
+                return yaml.safe_load(body.decode() or "{}")
+            return json.loads(body.decode() or "{}")
+        except (ValueError, yaml.YAMLError) as e:
+            raise errors.bad_request(f"error decoding request body: {e}") from e
+
+    def _matcher(self):
+        lab = parse_label_selector(self._q.get("labelSelector"))
+        fld = parse_field_selector(self._q.get("fieldSelector"))
+        return lambda o: lab((o.get("metadata") or {}).get("labels") or {}) and fld(o)
+
+    def _wants_table(self) -> bool:
+        accept = self.headers.get("Accept") or ""
+        return "as=Table" in accept
+
+    def _send_list(self, rt: ResourceType, items: list[dict], rv: int) -> None:
+        if self._wants_table():
+            return self._send(200, tables.to_table(rt, items, rv, self._q.get("includeObject", "Metadata")))
+        self._send(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
+                         "metadata": {"resourceVersion": str(rv)}, "items": items})
+
+    def _pod_log(self, req: _Request) -> None:
+        store = self.api.store
+        store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
+        text = store.get_log(req.namespace, req.name)
+        tail = self._q.get("tailLines")
+        if tail:
+            try:
+                n = int(tail)
+            except ValueError as e:
+                raise errors.bad_request("tailLines must be an integer") from e
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-n:]) if n > 0 else ""
+        self._send(200, text.encode(), "text/plain")
+
+    def _scale(self, method: str, req: _Request, body: bytes, dry: bool) -> None:
+        store, rt = self.api.store, req.rt
+        obj = store.get(rt, req.namespace, req.name)
+        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        meta = obj["metadata"]
+        scale = {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                   "creationTimestamp") if k in meta},
+                 "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+                 "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                            "selector": ",".join(f"{k}={v}" for k, v in labels.items())}}
+        if method == "GET":
+            return self._send(200, scale)
+        if method == "PUT":
+            new_scale = self._parse_body(body)
+        elif method == "PATCH":
+            new_scale = self._apply_patch_body(req, scale, body)
+        else:
+            raise errors.method_not_allowed()
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != meta["resourceVersion"]:
+            raise errors.conflict(rt, req.name)
+        obj.setdefault("spec", {})["replicas"] = int((new_scale.get("spec") or {}).get("replicas", 0))
+        updated = store.update(rt, req.namespace, req.name, obj, dry_run=dry)
+        scale["spec"]["replicas"] = updated["spec"]["replicas"]
+        scale["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
+        self._send(200, scale)
+
+    def _apply_patch_body(self, req: _Request, current: dict, body: bytes) -> dict:
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype not in PATCH_TYPES:
+            raise errors.unsupported_media(ctype)
+        try:
+            doc = yaml.safe_load(body.decode() or "{}") if ctype.endswith("yaml") else json.loads(body.decode())
+        except (ValueError, yaml.YAMLError) as e:
+            raise errors.bad_request(f"error decoding patch: {e}") from e
+        try:
+            if ctype == "application/merge-patch+json":
+                return patch.merge_patch(current, doc)
+            if ctype == "application/json-patch+json":
+                return patch.json_patch(current, doc)
+            if ctype == "application/strategic-merge-patch+json":
+                return patch.strategic_merge(current, doc)
+            return patch.apply_patch(current, doc)
+        except patch.PatchError as e:
+            raise ApiError(422, "Invalid", str(e), {}) from e
+
+    def _patch(self, req: _Request, body: bytes, dry: bool) -> None:
+        store, rt = self.api.store, req.rt
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype not in PATCH_TYPES:
+            raise errors.unsupported_media(ctype)
+        existing = store.try_get(rt, req.namespace, req.name)
+        if ctype == "application/apply-patch+yaml":
+            manager = self._q.get("fieldManager")
+            if not manager:
+                raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required '
+                               "value: is required for apply patch",
+                               {"group": "meta.k8s.io", "kind": "PatchOptions",
+                                "causes": [{"reason": "FieldValueRequired", "message": "Required value: is "
+                                            "required for apply patch", "field": "fieldManager"}]})
+            applied = self._parse_body(body)
+            if not isinstance(applied, dict):
+                raise errors.bad_request("apply patch must be an object")
+            ameta = applied.setdefault("metadata", {})
+            if ameta.get("name") and ameta["name"] != req.name:
+                raise errors.bad_request(f"the name of the object ({ameta['name']}) does not match the name "
+                                         f"on the URL ({req.name})")
+            ameta["name"] = req.name
+            entry = {"manager": manager, "operation": "Apply", "apiVersion": rt.api_version,
+                     "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": {}}
+            if existing is None:
+                ameta["managedFields"] = [entry]
+                return self._send(201, store.create(rt, req.namespace, applied, dry_run=dry))
+            new = patch.apply_patch(existing, applied)
+            mfs = [m for m in (existing["metadata"].get("managedFields") or [])]
+            if not any(m.get("manager") == manager and m.get("operation") == "Apply" for m in mfs):
+                mfs.append(entry)
+            new["metadata"]["managedFields"] = mfs
+            return self._send(200, store.update(rt, req.namespace, req.name, new, dry_run=dry))
+        if existing is None:
+            raise errors.not_found(rt, req.name)
+        new = self._apply_patch_body(req, existing, body)
+        if not isinstance(new, dict):
+            raise errors.bad_request("patch result is not an object")
+        self._send(200, store.update(rt, req.namespace, req.name, new, dry_run=dry, subresource=req.sub))
+
+    def _watch(self, req: _Request) -> None:
+        store, rt = self.api.store, req.rt
+        rv_param = self._q.get("resourceVersion")
+        since = int(rv_param) if rv_param and rv_param != "0" else None
+        try:
+            timeout = float(self._q.get("timeoutSeconds") or 1800)
+        except ValueError as e:
+            raise errors.bad_request("timeoutSeconds must be a number") from e
+        table = self._wants_table()
+        include = self._q.get("includeObject", "Metadata")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        self._status = 200
+        stopped = self.api._stopping.is_set
+        for etype, obj in store.watch(rt, req.namespace or None, since, self._matcher(), timeout, stopped):
+            if table and etype != "ERROR":
+                obj = tables.to_table(rt, [obj], obj["metadata"].get("resourceVersion", ""), include)
+            line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
+            self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+

@@ -1,0 +1,431 @@
+"""Object storage: resourceVersion counter, watch history, persistence to `DIR/state.json`.
+
+Stored objects are never mutated in place: every write stores a fresh dict, so watch history
+entries can share them; everything handed out to callers is a deep copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from . import errors
+from .registry import Registry, ResourceType
+
+HISTORY_SIZE = 10000
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rand_suffix(n: int = 5) -> str:
+    raw = uuid.uuid4().bytes
+    return "".join(_GEN_ALPHABET[b % len(_GEN_ALPHABET)] for b in raw[:n])
+
+
+def _spec_part(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _strip_rv(obj: dict) -> dict:
+    o = dict(obj)
+    o["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items()
+                     if k not in ("resourceVersion", "managedFields")}
+    return o
+
+
+@dataclass
+class WatchEvent:
+    rv: int
+    key: tuple[str, str]  # (group, plural)
+    namespace: str
+    type: str
+    obj: dict
+
+
+class Store:
+    def __init__(self, registry: Registry, state_dir: str | None = None) -> None:
+        self.registry = registry
+        self.state_dir = state_dir
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self._objects: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
+        self._logs: dict[str, str] = {}
+        self.rv = 0
+        self._history: deque[WatchEvent] = deque()
+        self._history_floor = 0  # events with rv <= floor are no longer known
+        self._dirty = threading.Event()
+        self._closed = False
+        self.listeners: list[Callable[[WatchEvent], None]] = []
+        if state_dir and os.path.exists(self._state_file):
+            self._load()
+        else:
+            self._bootstrap()
+        self._history_floor = self.rv
+        self._flusher = threading.Thread(target=self._flush_loop, name="kubeapi-store-flush", daemon=True)
+        if state_dir:
+            self._flusher.start()
+
+    # ---- persistence ------------------------------------------------------------------------
+    @property
+    def _state_file(self) -> str:
+        return os.path.join(self.state_dir or ".", "state.json")
+
+    def _bootstrap(self) -> None:
+        ns_rt = self.registry.get("", "v1", "namespaces")
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.create(ns_rt, "", {"metadata": {"name": ns}})
+        node_rt = self.registry.get("", "v1", "nodes")
+        self.create(node_rt, "", {
+            "metadata": {"name": "sandbox-node", "labels": {"kubernetes.io/hostname": "sandbox-node",
+                                                            "node-role.kubernetes.io/control-plane": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "kubelet is posting ready status"}],
+                       "nodeInfo": {"kubeletVersion": "v1.37.0-sandbox", "osImage": "mlopstui sandbox",
+                                    "architecture": "amd64", "operatingSystem": "linux"},
+                       "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                       "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                       "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"}},
+        })
+
+    def _load(self) -> None:
+        with open(self._state_file) as f:
+            data = json.load(f)
+        self.rv = int(data.get("resourceVersion", 0))
+        self._logs = dict(data.get("logs") or {})
+        for obj in data.get("objects", []):
+            group, _, _ = obj.get("apiVersion", "").rpartition("/")
+            plural = obj.get("_plural")
+            obj = {k: v for k, v in obj.items() if k != "_plural"}
+            self._objects.setdefault((group, plural), {})[
+                ((obj["metadata"].get("namespace") or ""), obj["metadata"]["name"])] = obj
+            if (group, plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                self.registry.register_crd(obj)
+
+    def _snapshot(self) -> dict:
+        objs = []
+        for (_group, plural), bucket in self._objects.items():
+            for obj in bucket.values():
+                objs.append({**obj, "_plural": plural})
+        return {"resourceVersion": self.rv, "objects": objs, "logs": dict(self._logs)}
+
+    def save(self) -> None:
+        if not self.state_dir:
+            return
+        with self.lock:
+            data = json.dumps(self._snapshot())
+        tmp = self._state_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(data)
+        os.replace(tmp, self._state_file)
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._dirty.wait(0.5)
+            if self._dirty.is_set():
+                self._dirty.clear()
+                time.sleep(0.05)  # coalesce bursts
+                try:
+                    self.save()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._closed = True
+        self._dirty.set()
+        self.save()
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def _bucket(self, rt: ResourceType) -> dict[tuple[str, str], dict]:
+        return self._objects.setdefault((rt.group, rt.plural), {})
+
+    def _next_rv(self) -> int:
+        self.rv += 1
+        return self.rv
+
+    def _record(self, rt: ResourceType, etype: str, obj: dict) -> None:
+        ev = WatchEvent(int(obj["metadata"]["resourceVersion"]), (rt.group, rt.plural),
+                        obj["metadata"].get("namespace", ""), etype, obj)
+        self._history.append(ev)
+        while len(self._history) > HISTORY_SIZE:
+            self._history_floor = self._history.popleft().rv
+        self._dirty.set()
+        self.cond.notify_all()
+        for listener in list(self.listeners):
+            try:
+                listener(ev)
+            except Exception:  # noqa: BLE001 - a listener must never break a write
+                pass
+
+    def namespace_exists(self, ns: str) -> bool:
+        with self.lock:
+            return ("", ns) in self._objects.get(("", "namespaces"), {})
+
+    def _key(self, rt: ResourceType, ns: str, name: str) -> tuple[str, str]:
+        return (ns if rt.namespaced else "", name)
+
+    # ---- reads ------------------------------------------------------------------------------
+    def get(self, rt: ResourceType, ns: str, name: str) -> dict:
+        with self.lock:
+            obj = self._bucket(rt).get(self._key(rt, ns, name))
+            if obj is None:
+                raise errors.not_found(rt, name)
+            return self._out(rt, obj)
+
+    def try_get(self, rt: ResourceType, ns: str, name: str) -> dict | None:
+        try:
+            return self.get(rt, ns, name)
+        except errors.ApiError:
+            return None
+
+    def list(self, rt: ResourceType, ns: str | None = None,
+             match: Callable[[dict], bool] | None = None) -> tuple[list[dict], int]:
+        with self.lock:
+            items = []
+            for (ons, _name), obj in sorted(self._bucket(rt).items()):
+                if ns and rt.namespaced and ons != ns:
+                    continue
+                if match is None or match(obj):
+                    items.append(self._out(rt, obj))
+            return items, self.rv
+
+    def _out(self, rt: ResourceType, obj: dict) -> dict:
+        o = copy.deepcopy(obj)
+        o["apiVersion"] = rt.api_version
+        o["kind"] = rt.kind
+        return o
+
+    # ---- writes -----------------------------------------------------------------------------
+    def _validate_name(self, rt: ResourceType, name: str) -> None:
+        if not name:
+            raise errors.invalid(rt, "", "metadata.name", "Required value: name or generateName is required",
+                                 "FieldValueRequired")
+        if len(name) > 253 or not _NAME_RE.match(name):
+            raise errors.invalid(
+                rt, name, "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
+
+    def create(self, rt: ResourceType, ns: str, obj: dict, dry_run: bool = False) -> dict:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        with self.lock:
+            if rt.namespaced:
+                ns = ns or meta.get("namespace") or "default"
+                if meta.get("namespace") and meta["namespace"] != ns:
+                    raise errors.bad_request("the namespace of the provided object does not match the "
+                                             "namespace sent on the request")
+                if not self.namespace_exists(ns):
+                    raise errors.namespace_not_found(ns)
+                meta["namespace"] = ns
+            else:
+                meta.pop("namespace", None)
+            name = meta.get("name") or ""
+            if not name and meta.get("generateName"):
+                name = meta["generateName"] + rand_suffix()
+                meta["name"] = name
+            self._validate_name(rt, name)
+            if self._key(rt, ns, name) in self._bucket(rt):
+                raise errors.already_exists(rt, name)
+            if meta.get("resourceVersion"):
+                raise errors.invalid(rt, name, "metadata.resourceVersion",
+                                     "Invalid value: must be unset on create", "FieldValueInvalid")
+            obj["apiVersion"] = rt.api_version
+            obj["kind"] = rt.kind
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now_rfc3339()
+            meta["generation"] = 1
+            meta.pop("deletionTimestamp", None)
+            self._defaults(rt, obj)
+            if dry_run:
+                return copy.deepcopy(obj)
+            meta["resourceVersion"] = str(self._next_rv())
+            self._bucket(rt)[self._key(rt, ns, name)] = obj
+            if (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                self.registry.register_crd(obj)
+            self._record(rt, "ADDED", obj)
+            return self._out(rt, obj)
+
+    def _defaults(self, rt: ResourceType, obj: dict) -> None:
+        """Fields the real API server fills in on create."""
+        if (rt.group, rt.plural) == ("", "namespaces"):
+            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+            obj.setdefault("status", {"phase": "Active"})
+            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        elif (rt.group, rt.plural) == ("", "services"):
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("type", "ClusterIP")
+            if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
+                n = uuid.uuid4().int
+                spec["clusterIP"] = f"10.96.{n % 250 + 1}.{(n >> 8) % 250 + 2}"
+                spec["clusterIPs"] = [spec["clusterIP"]]
+            for p in spec.get("ports") or []:
+                p.setdefault("protocol", "TCP")
+                p.setdefault("targetPort", p.get("port"))
+        elif (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+            names = (obj.get("spec") or {}).get("names") or {}
+            obj["status"] = {"acceptedNames": names, "storedVersions": [
+                v["name"] for v in (obj.get("spec") or {}).get("versions") or [] if v.get("storage")],
+                "conditions": [{"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+                               {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"}]}
+        elif (rt.group, rt.plural) == ("", "pods"):
+            obj.setdefault("status", {}).setdefault("phase", "Pending")
+
+    def update(self, rt: ResourceType, ns: str, name: str, obj: dict, dry_run: bool = False,
+               subresource: str = "") -> dict:
+        """PUT semantics. A non-empty body resourceVersion must equal the stored one."""
+        obj = copy.deepcopy(obj)
+        with self.lock:
+            key = self._key(rt, ns, name)
+            old = self._bucket(rt).get(key)
+            if old is None:
+                raise errors.not_found(rt, name)
+            meta = obj.setdefault("metadata", {})
+            if meta.get("name") and meta["name"] != name:
+                raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name "
+                                         f"on the URL ({name})")
+            rv = meta.get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(rt, name)
+            if subresource == "status":
+                new = copy.deepcopy(old)
+                if "status" in obj:
+                    new["status"] = obj["status"]
+                else:
+                    new.pop("status", None)
+            else:
+                new = obj
+                if rt.has_status and "status" in old:
+                    new["status"] = copy.deepcopy(old["status"])
+            new["apiVersion"] = rt.api_version
+            new["kind"] = rt.kind
+            nm = new.setdefault("metadata", {})
+            for k in ("uid", "creationTimestamp", "generation", "namespace"):
+                if k in old["metadata"]:
+                    nm[k] = old["metadata"][k]
+                else:
+                    nm.pop(k, None)
+            nm["name"] = name
+            nm["resourceVersion"] = old["metadata"]["resourceVersion"]
+            if _strip_rv(new) == _strip_rv(old) and nm.get("managedFields") == old["metadata"].get("managedFields"):
+                return self._out(rt, old)  # no-op update: no new resourceVersion, no event
+            if _spec_part(new) != _spec_part(old):
+                nm["generation"] = int(old["metadata"].get("generation", 1)) + 1
+            if dry_run:
+                return self._out(rt, new)
+            nm["resourceVersion"] = str(self._next_rv())
+            self._bucket(rt)[key] = new
+            if (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                self.registry.register_crd(new)
+            self._record(rt, "MODIFIED", new)
+            return self._out(rt, new)
+
+    def delete(self, rt: ResourceType, ns: str, name: str, dry_run: bool = False) -> dict:
+        with self.lock:
+            key = self._key(rt, ns, name)
+            old = self._bucket(rt).get(key)
+            if old is None:
+                raise errors.not_found(rt, name)
+            if dry_run:
+                return self._out(rt, old)
+            del self._bucket(rt)[key]
+            gone = copy.deepcopy(old)
+            gone["metadata"]["resourceVersion"] = str(self._next_rv())
+            self._record(rt, "DELETED", gone)
+            if (rt.group, rt.plural) == ("", "pods"):
+                self._logs.pop(f"{ns}/{name}", None)
+            elif (rt.group, rt.plural) == ("", "namespaces"):
+                self._delete_namespace_content(name)
+            elif (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
+                self._delete_crd_content(old)
+            return self._out(rt, gone)
+
+    def _delete_namespace_content(self, ns: str) -> None:
+        for (group, plural), bucket in list(self._objects.items()):
+            rt = next((t for t in self.registry.all() if (t.group, t.plural) == (group, plural)), None)
+            if rt is None or not rt.namespaced:
+                continue
+            for (ons, name) in [k for k in bucket if k[0] == ns]:
+                self.delete(rt, ons, name)
+
+    def _delete_crd_content(self, crd: dict) -> None:
+        types = Registry.types_from_crd(crd)
+        if types:
+            rt = types[0]
+            for (ons, name) in list(self._bucket(rt)):
+                self.delete(rt, ons, name)
+        self.registry.unregister_crd(crd)
+
+    # ---- pod logs ---------------------------------------------------------------------------
+    def get_log(self, ns: str, pod: str) -> str:
+        with self.lock:
+            return self._logs.get(f"{ns}/{pod}", "")
+
+    def append_log(self, ns: str, pod: str, text: str) -> None:
+        with self.lock:
+            self._logs[f"{ns}/{pod}"] = self._logs.get(f"{ns}/{pod}", "") + text
+            self._dirty.set()
+
+    def set_log(self, ns: str, pod: str, text: str) -> None:
+        with self.lock:
+            self._logs[f"{ns}/{pod}"] = text
+            self._dirty.set()
+
+    # ---- watch ------------------------------------------------------------------------------
+    def watch(self, rt: ResourceType, ns: str | None, since_rv: int | None,
+              match: Callable[[dict], bool] | None, timeout: float,
+              stopped: Callable[[], bool] = lambda: False) -> Iterator[tuple[str, dict]]:
+        """Yield (type, object) pairs; ("ERROR", Status) when since_rv is too old."""
+        deadline = time.monotonic() + timeout
+        key = (rt.group, rt.plural)
+
+        def wanted(ev: WatchEvent) -> bool:
+            if ev.key != key:
+                return False
+            if ns and rt.namespaced and ev.namespace != ns:
+                return False
+            return match is None or match(ev.obj)
+
+        with self.lock:
+            if since_rv is None:
+                initial = [o for o in self.list(rt, ns, match)[0]]
+                cursor = self.rv
+            else:
+                if since_rv < self._history_floor:
+                    err = errors.gone(f"too old resource version: {since_rv} ({self.rv})")
+                    yield "ERROR", err.status()
+                    return
+                initial = []
+                cursor = since_rv
+        for o in initial:
+            yield "ADDED", o
+        while not stopped():
+            with self.cond:
+                if cursor < self._history_floor:
+                    yield "ERROR", errors.gone(f"too old resource version: {cursor} ({self.rv})").status()
+                    return
+                pending = [ev for ev in self._history if ev.rv > cursor]
+                if not pending:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    self.cond.wait(min(remaining, 0.5))
+                    continue
+                cursor = pending[-1].rv
+                out = [(ev.type, self._out(rt, ev.obj)) for ev in pending if wanted(ev)]
+            for item in out:
+                yield item
+            if time.monotonic() >= deadline:
+                return

@@ -1,0 +1,191 @@
+"""`meta.k8s.io/v1` Table rendering for `kubectl get`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from .registry import ResourceType
+
+
+def human_duration(seconds: float) -> str:
+    """Like k8s.io/apimachinery/pkg/util/duration.HumanDuration."""
+    s = int(seconds)
+    if s < 0:
+        s = 0
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = s // 3600
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if h < 24 * 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if d < 365 * 2:
+        return f"{d}d"
+    return f"{d // 365}y"
+
+
+def age(ts: str | None) -> str:
+    if not ts:
+        return "<unknown>"
+    try:
+        t = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return "<unknown>"
+    return human_duration((datetime.now(UTC) - t).total_seconds())
+
+
+def _cond(obj: dict, ctype: str) -> str:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return c.get("status", "Unknown")
+    return "Unknown"
+
+
+def _pod_status(pod: dict) -> tuple[str, str, str]:
+    st = pod.get("status") or {}
+    cs = st.get("containerStatuses") or []
+    total = len((pod.get("spec") or {}).get("containers") or []) or len(cs)
+    ready = sum(1 for c in cs if c.get("ready"))
+    restarts = sum(int(c.get("restartCount", 0)) for c in cs)
+    reason = st.get("reason") or st.get("phase") or "Unknown"
+    for c in cs:
+        state = c.get("state") or {}
+        if "waiting" in state and state["waiting"].get("reason"):
+            reason = state["waiting"]["reason"]
+        elif "terminated" in state and state["terminated"].get("reason") and st.get("phase") == "Running":
+            reason = state["terminated"]["reason"]
+    if st.get("phase") == "Succeeded":
+        reason = "Completed"
+    elif st.get("phase") == "Failed":
+        reason = st.get("reason") or "Error"
+    return f"{ready}/{total}", reason, str(restarts)
+
+
+def _ports(svc: dict) -> str:
+    out = []
+    for p in (svc.get("spec") or {}).get("ports") or []:
+        s = str(p.get("port"))
+        if p.get("nodePort"):
+            s += f":{p['nodePort']}"
+        out.append(f"{s}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _isvc_cells(o: dict) -> list:
+    st = o.get("status") or {}
+    pred = (st.get("components") or {}).get("predictor") or {}
+    prev, latest = "", ""
+    for t in pred.get("traffic") or []:
+        if t.get("latestRevision"):
+            latest = str(t.get("percent", ""))
+        elif t.get("tag") == "prev":
+            prev = str(t.get("percent", ""))
+    return [st.get("url", ""), _cond(o, "Ready"), prev, latest, pred.get("previousRolledoutRevision", ""),
+            pred.get("latestReadyRevision", "")]
+
+
+def _columns_and_cells(rt: ResourceType):
+    key = (rt.group, rt.plural)
+    if key == ("", "pods"):
+        return (["Ready", "Status", "Restarts"], lambda o: list(_pod_status(o)))
+    if key in (("apps", "deployments"),):
+        return (["Ready", "Up-to-date", "Available"], lambda o: [
+            f"{(o.get('status') or {}).get('readyReplicas', 0)}/{(o.get('spec') or {}).get('replicas', 1)}",
+            (o.get("status") or {}).get("updatedReplicas", 0), (o.get("status") or {}).get("availableReplicas", 0)])
+    if key in (("apps", "statefulsets"),):
+        return (["Ready"], lambda o: [
+            f"{(o.get('status') or {}).get('readyReplicas', 0)}/{(o.get('spec') or {}).get('replicas', 1)}"])
+    if key == ("apps", "replicasets"):
+        return (["Desired", "Current", "Ready"], lambda o: [
+            (o.get("spec") or {}).get("replicas", 1), (o.get("status") or {}).get("replicas", 0),
+            (o.get("status") or {}).get("readyReplicas", 0)])
+    if key == ("apps", "daemonsets"):
+        return (["Desired", "Current", "Ready"], lambda o: [
+            (o.get("status") or {}).get("desiredNumberScheduled", 0),
+            (o.get("status") or {}).get("currentNumberScheduled", 0),
+            (o.get("status") or {}).get("numberReady", 0)])
+    if key == ("", "services"):
+        def svc(o):
+            spec = o.get("spec") or {}
+            ext = ",".join(i.get("ip") or i.get("hostname", "") for i in
+                           ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [])
+            if not ext:
+                ext = "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+            return [spec.get("type", "ClusterIP"), spec.get("clusterIP", "None"), ext, _ports(o)]
+        return (["Type", "Cluster-IP", "External-IP", "Port(s)"], svc)
+    if key == ("", "namespaces"):
+        return (["Status"], lambda o: [(o.get("status") or {}).get("phase", "Active")])
+    if key == ("", "nodes"):
+        return (["Status", "Roles", "Version"], lambda o: [
+            "Ready" if _cond(o, "Ready") == "True" else "NotReady", "control-plane",
+            ((o.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")])
+    if key == ("batch", "jobs"):
+        def job(o):
+            st = o.get("status") or {}
+            status = "Running"
+            if _cond(o, "Complete") == "True":
+                status = "Complete"
+            elif _cond(o, "Failed") == "True":
+                status = "Failed"
+            comp = f"{st.get('succeeded', 0)}/{(o.get('spec') or {}).get('completions', 1)}"
+            dur = ""
+            if st.get("startTime"):
+                try:
+                    a = datetime.strptime(st["startTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                    b = (datetime.strptime(st["completionTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                         if st.get("completionTime") else datetime.now(UTC))
+                    dur = human_duration((b - a).total_seconds())
+                except ValueError:
+                    pass
+            return [status, comp, dur]
+        return (["Status", "Completions", "Duration"], job)
+    if key == ("batch", "cronjobs"):
+        return (["Schedule", "Suspend", "Active", "Last Schedule"], lambda o: [
+            (o.get("spec") or {}).get("schedule", ""), str((o.get("spec") or {}).get("suspend", False)),
+            len((o.get("status") or {}).get("active") or []),
+            age((o.get("status") or {}).get("lastScheduleTime")) if (o.get("status") or {}).get(
+                "lastScheduleTime") else "<none>"])
+    if key == ("serving.kserve.io", "inferenceservices"):
+        return (["URL", "Ready", "Prev", "Latest", "PrevRolledoutRevision", "LatestReadyRevision"], _isvc_cells)
+    if key == ("serving.knative.dev", "revisions"):
+        return (["Config Name", "Generation", "Ready", "Reason"], lambda o: [
+            (o.get("metadata", {}).get("labels") or {}).get("serving.knative.dev/configuration", ""),
+            (o.get("metadata", {}).get("labels") or {}).get("serving.knative.dev/configurationGeneration", ""),
+            _cond(o, "Ready"), ""])
+    if key == ("", "configmaps"):
+        return (["Data"], lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {})])
+    if key == ("", "secrets"):
+        return (["Type", "Data"], lambda o: [o.get("type", "Opaque"), len(o.get("data") or {})])
+    if key == ("", "events"):
+        return (["Type", "Reason", "Object", "Message"], lambda o: [
+            o.get("type", ""), o.get("reason", ""),
+            f"{(o.get('involvedObject') or {}).get('kind', '').lower()}/"
+            f"{(o.get('involvedObject') or {}).get('name', '')}", o.get("message", "")])
+    return ([], lambda o: [])
+
+
+def to_table(rt: ResourceType, items: list[dict], resource_version: int | str, include: str = "Metadata") -> dict:
+    extra_names, cells = _columns_and_cells(rt)
+    cols = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+    for n in extra_names:
+        cols.append({"name": n, "type": "string", "format": "", "description": n, "priority": 0})
+    cols.append({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp", "priority": 0})
+    rows = []
+    for o in items:
+        meta = o.get("metadata") or {}
+        row = {"cells": [meta.get("name", ""), *cells(o), age(meta.get("creationTimestamp"))]}
+        if include == "Object":
+            row["object"] = o
+        elif include != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
+        rows.append(row)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": str(resource_version)}, "columnDefinitions": cols, "rows": rows}

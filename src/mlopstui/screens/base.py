@@ -1,0 +1,214 @@
+"""The base of every area screen: header, body, inline status/error line, `/` filter, footer.
+
+Screens never call an SDK on the event loop: run_io() runs a blocking function in a thread
+worker with a timeout and hands the result (or an MlopsError) back on the UI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from mlopstui.errors import Kind, MlopsError, from_exception
+from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.header import ClusterHeader
+
+if TYPE_CHECKING:
+    from mlopstui.app import MlopsApp
+    from mlopstui.context import AppContext
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
+    StatusLine.-error { color: $error; }
+    """
+
+    def show(self, text: str, error: bool = False) -> None:
+        self.set_class(error, "-error")
+        self.update(text)
+
+
+class AreaScreen(Screen):
+    """Subclasses set AREA / TITLE, implement compose_body() and refresh_data()."""
+
+    AREA = ""
+    TITLE = ""
+    BINDINGS = [
+        Binding("/", "filter", "Filter"),
+        Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    AreaScreen > #body { height: 1fr; }
+    AreaScreen #filter { dock: bottom; }
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.loaded_at: float | None = None
+
+    @property
+    def mapp(self) -> MlopsApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def ctx(self) -> AppContext:
+        return self.mapp.ctx
+
+    def compose(self) -> ComposeResult:
+        yield ClusterHeader()
+        with Vertical(id="body"):
+            yield from self.compose_body()
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("")
+
+    def on_mount(self) -> None:
+        self.mapp.sync_header(self)
+        self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        self.mapp.sync_header(self)
+
+    # -- data ------------------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        """Start the workers that load this screen's data. Override."""
+
+    def on_context_changed(self) -> None:
+        """Context or namespace switched: re-query. Override for more."""
+        self.refresh_data()
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        try:
+            self.query_one("#status", StatusLine).show(text, error)
+        except Exception:
+            pass
+
+    def show_error(self, err: BaseException, what: str = "") -> None:
+        e = err if isinstance(err, MlopsError) else from_exception(err)
+        msg = f"{what}: {e.message}" if what else e.message
+        if e.hint:
+            msg += f"\n  fix: {e.hint}"
+        self.set_status(f"[{e.kind.value}] {msg}", error=True)
+
+    def run_io(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+               on_error: Callable[[MlopsError], None] | None = None, *, group: str = "io",
+               timeout: float | None = None, exclusive: bool = True) -> None:
+        """Run blocking fn() in a thread; call on_done(result) or on_error(MlopsError) on the UI thread."""
+        self._io_worker(fn, on_done, on_error, group, timeout, exclusive)
+
+    def _io_worker(self, fn, on_done, on_error, group, timeout, exclusive) -> None:
+        limit = timeout or (self.ctx.settings.kube_timeout * 3)
+
+        def runner() -> None:
+            # fn runs in its own daemon thread so a hung call cannot hold this worker past the limit
+            box: dict[str, Any] = {}
+
+            def call() -> None:
+                try:
+                    box["result"] = fn()
+                except BaseException as exc:  # noqa: BLE001 - every failure is shown inline
+                    box["error"] = exc
+
+            t = threading.Thread(target=call, daemon=True, name=f"io-{group}")
+            t.start()
+            t.join(limit)
+            if t.is_alive():
+                err = MlopsError(Kind.TIMEOUT, f"no answer within {limit:.0f}s")
+                self.app.call_from_thread(self._deliver_error, err, on_error)
+            elif "error" in box:
+                self.app.call_from_thread(self._deliver_error, from_exception(box["error"]), on_error)
+            else:
+                self.app.call_from_thread(on_done, box.get("result"))
+
+        self.run_worker(runner, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
+
+    def _deliver_error(self, err: MlopsError, on_error: Callable[[MlopsError], None] | None) -> None:
+        if on_error:
+            on_error(err)
+        else:
+            self.show_error(err)
+
+    # -- keys ------------------------------------------------------------------------------------
+    def focused_table(self) -> FilterTable | None:
+        if isinstance(self.focused, FilterTable):
+            return self.focused
+        tables = list(self.query(FilterTable))
+        return tables[0] if tables else None
+
+    def _filter_box(self) -> Input | None:
+        boxes = list(self.query("#filter").results(Input))
+        return boxes[0] if boxes else None
+
+    def action_filter(self) -> None:
+        table = self.focused_table()
+        if table is None:
+            self.notify("nothing to filter here")
+            return
+        self._filter_target = table
+        box = self._filter_box()
+        if box is None:
+            box = Input(value=table.filter_text, placeholder="filter rows (enter keeps, esc clears)", id="filter")
+            self.mount(box, before=self.query_one("#status"))
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            target = getattr(self, "_filter_target", None)
+            if target is not None:
+                target.apply_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            self._close_filter(keep=True)
+
+    def _close_filter(self, keep: bool) -> None:
+        target = getattr(self, "_filter_target", None)
+        if not keep and target is not None:
+            target.apply_filter("")
+        box = self._filter_box()
+        if box is not None:
+            box.remove()
+        if target is not None:
+            target.focus()
+
+    def action_refresh(self) -> None:
+        self.set_status("refreshing ...")
+        self.refresh_data()
+
+    def action_back(self) -> None:
+        if self._filter_box() is not None:
+            self._close_filter(keep=False)
+            return
+        table = self.focused_table()
+        if table is not None and table.filter_text:
+            table.apply_filter("")
+            return
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+
+class PlaceholderScreen(AreaScreen):
+    """An area that is not built yet says honestly what will be there."""
+
+    def __init__(self, area: str, title: str, text: str):
+        super().__init__()
+        self.AREA = area
+        self.TITLE = title
+        self._text = text
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(f"[b]{self.TITLE}[/b]\n\nNot built yet. {self._text}", id="placeholder")

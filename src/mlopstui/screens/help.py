@@ -1,0 +1,59 @@
+"""`?`: every binding of the current screen and the global ones, plus the `:` commands."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+_KEY_NAMES = {"colon": ":", "question_mark": "?", "slash": "/", "escape": "esc", "space": "space",
+              "plus": "+", "minus": "-", "equals_sign": "=", "full_stop": "."}
+
+
+def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
+    """(scope, key, description) for the screen's and the app's bindings, deduplicated."""
+    rows: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for scope, node in (("screen", screen), ("global", screen.app)):
+        for cls in type(node).__mro__:
+            for b in getattr(cls, "BINDINGS", []) or []:
+                binding = b if isinstance(b, Binding) else Binding(*b)
+                for key in binding.key.split(","):
+                    key = key.strip()
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    shown = binding.key_display or _KEY_NAMES.get(key, key)
+                    rows.append((scope, shown, binding.description or binding.action))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: 90%; border: round $accent;
+                                   background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, for_screen: Screen, commands: list[tuple[str, str]]):
+        super().__init__()
+        self._for = for_screen
+        self._commands = commands
+
+    def compose(self) -> ComposeResult:
+        lines = [f"[b]Keys — {getattr(self._for, 'TITLE', '') or type(self._for).__name__}[/b]", ""]
+        for scope, key, desc in describe_bindings(self._for):
+            lines.append(f"  [b]{key:<12}[/b] {desc}  [dim]({scope})[/dim]")
+        lines += ["", "[b]Commands (type : then the command)[/b]", ""]
+        for cmd, desc in self._commands:
+            lines.append(f"  [b]:{cmd:<16}[/b] {desc}")
+        lines += ["", "[dim]ctrl+p opens the command palette · esc closes this[/dim]"]
+        with VerticalScroll():
+            yield Static("\n".join(lines), id="help-text", markup=True)
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

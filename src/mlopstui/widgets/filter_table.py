@@ -1,0 +1,63 @@
+"""A DataTable that keeps all its rows and can be narrowed by a `/` filter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+class FilterTable(DataTable):
+    """Set rows with set_rows(); filter_text narrows them (case-insensitive substring of any cell)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", False)
+        super().__init__(*args, **kwargs)
+        self._all_rows: list[tuple[str, Sequence[Any]]] = []
+        self.filter_text = ""
+
+    def set_columns(self, *labels: str) -> None:
+        if [str(c.label) for c in self.columns.values()] != list(labels):
+            self.clear(columns=True)
+            for label in labels:
+                self.add_column(label, key=label)
+
+    def set_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """rows: (key, cells). Keeps the cursor on the same key when it survives."""
+        self._all_rows = list(rows)
+        self._render_rows()
+
+    def apply_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._render_rows()
+
+    def visible_keys(self) -> list[str]:
+        return [str(k.value) for k in self.rows]
+
+    def _matches(self, cells: Sequence[Any]) -> bool:
+        if not self.filter_text:
+            return True
+        needle = self.filter_text.lower()
+        return any(needle in (c.plain if isinstance(c, Text) else str(c)).lower() for c in cells)
+
+    def _render_rows(self) -> None:
+        current = self.selected_key
+        self.clear()
+        for key, cells in self._all_rows:
+            if self._matches(cells):
+                self.add_row(*cells, key=key)
+        if current is not None and current in self.visible_keys():
+            self.move_cursor(row=self.get_row_index(current))
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.rows or self.cursor_row < 0 or self.cursor_row >= self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key
+        except Exception:
+            return None
+        return str(key.value)

@@ -162,7 +162,11 @@ class KubeClient:
 
             _, url, hdrs, _, _ = api.param_serialize(method, url_path, header_params=headers,
                                                      auth_settings=["BearerToken"])
-            data = json.dumps(body) if body is not None and not isinstance(body, (str, bytes)) else body
+            # the kubernetes REST layer serializes dict/list bodies itself for JSON and YAML content
+            # types; pre-serializing here would double-encode them
+            data = body
+            if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
+                data = json.loads(body)
             resp = api.call_api(method, url, header_params=hdrs, body=data,
                                 _request_timeout=timeout or self.timeout)
             resp.read()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up everything mlopstui needs on a fresh Debian 12 (Python 3.11): uv in a tool venv, then the
+# locked dependency set in .venv. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+  if command -v python3.11 >/dev/null; then PY=python3.11; else
+    echo "mlopstui needs Python 3.11 (found: $("$PY" --version 2>&1))" >&2; exit 2; fi
+fi
+
+need_apt=()
+"$PY" -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "please install: ${need_apt[*]} (sudo apt-get install ${need_apt[*]})" >&2; exit 2
+  fi
+fi
+
+UV=.tools/uv/bin/uv
+if [ ! -x "$UV" ]; then
+  echo "== installing uv into .tools/uv"
+  "$PY" -m venv .tools/uv
+  .tools/uv/bin/pip install -q --disable-pip-version-check 'uv>=0.9'
+fi
+
+echo "== syncing .venv from uv.lock"
+UV_PROJECT_ENVIRONMENT=.venv "$UV" sync --frozen --python "$PY" --quiet
+echo "== ready: .venv/bin/mlopstui"

@@ -1,0 +1,45 @@
+"""Area 5: every change made through mlopstui, newest first, from the audit log (JSON lines)."""
+
+from __future__ import annotations
+
+import json
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from mlopstui.screens.base import AreaScreen
+from mlopstui.widgets.filter_table import FilterTable
+
+
+class AuditScreen(AreaScreen):
+    AREA = "audit"
+    TITLE = "Audit"
+    BINDINGS = [Binding("enter", "show", "Details")]
+    DEFAULT_CSS = """
+    AuditScreen #audit-detail { height: auto; max-height: 12; border-top: solid $panel; padding: 0 1; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        table = FilterTable(id="audit-table")
+        table.set_columns("TIME", "USER", "ACTION", "TARGET", "OK", "MESSAGE")
+        yield table
+        yield Static("", id="audit-detail", markup=False)
+
+    def refresh_data(self) -> None:
+        audit = self.ctx.audit
+        self.run_io(lambda: list(reversed(audit.entries())), self._show, group="audit")
+
+    def _show(self, entries: list[dict]) -> None:
+        self._entries = {str(i): e for i, e in enumerate(entries)}
+        rows = [(str(i), (e.get("ts", ""), e.get("user", ""), e.get("action", ""), e.get("target", ""),
+                          "yes" if e.get("ok") else "NO", (e.get("message") or "")[:60]))
+                for i, e in enumerate(entries)]
+        self.query_one(FilterTable).set_rows(rows)
+        self.set_status(f"{len(entries)} entries · {self.ctx.settings.audit_log_path()}")
+
+    def action_show(self) -> None:
+        key = self.query_one(FilterTable).selected_key
+        entry = getattr(self, "_entries", {}).get(key or "")
+        if entry:
+            self.query_one("#audit-detail", Static).update(json.dumps(entry, indent=2, sort_keys=True))

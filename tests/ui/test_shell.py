@@ -1,0 +1,100 @@
+"""The app shell driven by Pilot: areas, `:` commands, help, `/` filter, header on a bad kubeconfig."""
+
+import json
+
+from mlopstui import config
+from mlopstui.app import MlopsApp
+from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.header import ClusterHeader
+
+
+def make_app(tmp_path, kubeconfig=None, **flags):
+    kc = kubeconfig or str(tmp_path / "no-kubeconfig")
+    return MlopsApp(config.load(None, kubeconfig=kc, **flags))
+
+
+def header_text(app) -> str:
+    return app.screen.query_one(ClusterHeader).render().plain
+
+
+async def test_area_switching_by_key_and_command(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.current_mode == "stack"
+        for key, mode in (("2", "experiments"), ("4", "serving"), ("3", "features"), ("5", "audit"),
+                          ("1", "stack")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.current_mode == mode
+        for cmd, mode in (("runs", "experiments"), ("isvc", "serving"), ("features", "features"),
+                          ("stack", "stack")):
+            await pilot.press("colon", *cmd, "enter")
+            await pilot.pause()
+            assert app.current_mode == mode, cmd
+        await pilot.press("colon", *"bogus", "enter")
+        await pilot.pause()
+        assert app.current_mode == "stack"
+
+
+async def test_help_lists_every_binding(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = str(app.screen.query_one("#help-text").render())
+        for b in list(type(screen).BINDINGS) + list(MlopsApp.BINDINGS):
+            assert b.description in text, b
+        for cmd in (":ctx", ":ns", ":runs", ":isvc"):
+            assert cmd in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_filter_narrows_a_table(tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text("\n".join(json.dumps({"ts": f"2026-11-28T10:0{i}:00Z", "user": "op", "action": a,
+                                           "target": f"isvc/{t}", "ok": True, "message": "ok"})
+                               for i, (a, t) in enumerate([("canary", "fraud"), ("promote", "fraud"),
+                                                           ("canary", "churn")])) + "\n")
+    app = make_app(tmp_path, audit_log=str(audit))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        await pilot.pause(0.3)
+        table = app.screen.query_one(FilterTable)
+        assert table.row_count == 3
+        table.focus()
+        await pilot.press("slash", *"churn")
+        await pilot.pause()
+        assert table.row_count == 1
+        await pilot.press("enter")  # keep the filter
+        await pilot.pause()
+        assert table.row_count == 1 and table.filter_text == "churn"
+        await pilot.press("escape")  # clears it
+        await pilot.pause()
+        assert table.row_count == 3
+
+
+async def test_bad_kubeconfig_is_named_and_app_still_works(tmp_path):
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("clusters: [\n")
+    app = make_app(tmp_path, kubeconfig=str(bad))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = header_text(app)
+        assert "malformed" in text or "no cluster" in text
+        await pilot.press("5")  # the audit area needs no cluster
+        await pilot.pause(0.3)
+        assert app.current_mode == "audit"
+        assert "entries" in str(app.screen.query_one("#status").render())
+
+
+async def test_readonly_badge(tmp_path):
+    app = make_app(tmp_path, readonly=True)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        assert "READ-ONLY" in header_text(app)

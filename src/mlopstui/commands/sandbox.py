@@ -1,0 +1,109 @@
+"""`mlopstui sandbox up|down|status|env`: the local stand-in cluster and services."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mlopstui.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_global_flags, emit, table
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sandbox", help="run a local sandbox: Kubernetes API emulator, S3, MLflow, Feast, KServe",
+        description="Local sandbox: Kubernetes API emulator, S3 (moto), MLflow tracking server, "
+                    "Feast repository, two KServe model servers and an ingress gateway stand-in, "
+                    "seeded like the platform of the seed document. State persists in --dir "
+                    "(default: $MLOPSTUI_SANDBOX_DIR or the XDG data dir).")
+    sub = p.add_subparsers(dest="sandbox_verb", metavar="ACTION", required=True)
+
+    def add(name: str, help_: str, func) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_)
+        add_global_flags(sp, suppress=True)
+        sp.add_argument("--dir", metavar="DIR", default=None, help="sandbox directory")
+        sp.set_defaults(func=func)
+        return sp
+
+    up = add("up", "start every part (idempotent), seed on first start", _up)
+    up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for readiness")
+    add("down", "stop every part (state is kept)", _down)
+    add("status", "show each part: running, ready, address", _status)
+    add("env", "print `export` lines for eval (contains the S3 secret)", _env)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from mlopstui.sandbox import manager
+    from mlopstui.sandbox.procs import SandboxError
+
+    quiet = getattr(args, "json", False)
+
+    def log(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    try:
+        info = manager.up(args.dir, timeout=args.timeout, log=log)
+    except SandboxError as exc:
+        emit(args, {"error": {"kind": "sandbox", "part": exc.part, "message": str(exc)}}, f"error: {exc}")
+        if not quiet:
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    data = {
+        "dir": str(info.dir), "kubeconfig": str(info.kubeconfig), "config": str(info.config_path),
+        "context": info.context, "namespace": info.namespace, "parts": info.parts,
+        "started": info.started, "seeded_now": info.seeded_now,
+    }
+
+    def text() -> str:
+        rows = [(n, a) for n, a in info.parts.items()]
+        return (table(rows, ["part", "address"])
+                + f"\n\nsandbox ready in {info.dir}"
+                + f"\nkubeconfig: {info.kubeconfig} (context {info.context})"
+                + f"\nconfig:     {info.config_path}"
+                + f"\nuse:        eval \"$(mlopstui sandbox env --dir {info.dir})\"; mlopstui")
+
+    emit(args, data, text)
+    return EXIT_OK
+
+
+def _down(args: argparse.Namespace) -> int:
+    from mlopstui.sandbox import manager
+
+    result = manager.down(args.dir)
+    ok = all(v != "still running" for v in result.values())
+    emit(args, {"dir": str(manager.resolve_dir(args.dir)), "parts": result},
+         lambda: table(sorted(result.items()), ["part", "result"]) if result else "nothing to stop")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _status(args: argparse.Namespace) -> int:
+    from mlopstui.sandbox import manager
+
+    st = manager.status(args.dir)
+
+    def text() -> str:
+        if not st["parts"]:
+            return f"no sandbox in {st['dir']} (run `mlopstui sandbox up`)"
+        rows = [(n, "yes" if p["running"] else "no", "yes" if p["ready"] else "no", p["pid"] or "-", p["address"])
+                for n, p in st["parts"].items()]
+        return table(rows, ["part", "running", "ready", "pid", "address"]) + \
+            f"\n\ndir: {st['dir']}  seeded: {'yes' if st['seeded'] else 'no'}"
+
+    emit(args, st, text)
+    all_ready = bool(st["parts"]) and all(p["ready"] for p in st["parts"].values())
+    return EXIT_OK if all_ready else EXIT_FAILED
+
+
+def _env(args: argparse.Namespace) -> int:
+    import shlex
+
+    from mlopstui.sandbox import manager
+    from mlopstui.sandbox.procs import SandboxError
+
+    try:
+        env = manager.env_of(args.dir)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    emit(args, env, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())).rstrip("\n"))
+    return EXIT_OK

@@ -1,0 +1,488 @@
+"""Bring the local sandbox up and down: `mlopstui sandbox up|down|status|env`.
+
+Layout of a sandbox directory DIR (default ``locations.sandbox_dir()``):
+
+    state.json        pids, process groups, ports, addresses of the parts
+    secrets.json      generated S3 access key/secret (mode 0600)
+    mlopstui.yaml     settings for `mlopstui --config DIR/mlopstui.yaml`
+    env               `export` lines (contains the secret: mode 0600)
+    logs/<part>.log   stdout+stderr of each part
+    kube/             Kubernetes API emulator state + kubeconfig
+    s3data/           mirror of the S3 buckets (moto is in-memory; see s3.py)
+    mlflow/mlflow.db  MLflow backend store (SQLite)
+    feast/feature_repo  Feast repository, parquet data, registry
+    models/           the trained fraud models (v1, v2)
+    .seeded           marker: first-time seeding done
+
+Parts (each a child process in its own process group): ``kubeapi``, ``s3``,
+``mlflow``, ``model-v1``, ``model-v2``, ``ingress``. ``up`` is idempotent: parts
+whose recorded process is alive are only checked for readiness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlopstui import locations
+from mlopstui.sandbox import procs
+from mlopstui.sandbox.procs import PartSpec, SandboxError
+
+CONTEXT = "mlopstui-sandbox"
+VIEWER_CONTEXT = "mlopstui-sandbox-viewer"
+NAMESPACE = "mlops"
+PARTS = ("kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress")
+SEEDED_MARKER = ".seeded"
+HOST = "127.0.0.1"
+
+
+@dataclass
+class SandboxInfo:
+    """What a running sandbox offers. ``env`` holds the secret: do not log it."""
+
+    dir: Path
+    kubeconfig: Path
+    config_path: Path
+    env: dict[str, str]
+    parts: dict[str, str]
+    context: str = CONTEXT
+    viewer_context: str = VIEWER_CONTEXT
+    namespace: str = NAMESPACE
+    feast_repo: Path | None = None
+    started: list[str] = field(default_factory=list)
+    seeded_now: bool = False
+
+    def export_lines(self) -> str:
+        import shlex
+
+        return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(self.env.items()))
+
+
+def resolve_dir(d: str | os.PathLike[str] | None) -> Path:
+    return Path(d).expanduser().resolve() if d else locations.sandbox_dir().resolve()
+
+
+@contextlib.contextmanager
+def _locked(d: Path):
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _secrets(d: Path) -> dict[str, str]:
+    p = d / "secrets.json"
+    if p.exists():
+        return json.loads(p.read_text())
+    data = {
+        "access_key": "SBX" + secrets.token_hex(8).upper(),
+        "secret_key": secrets.token_urlsafe(30),
+    }
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    return data
+
+
+def _write_private(p: Path, text: str) -> None:
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(p, 0o600)
+
+
+def _ports(d: Path, state: dict) -> dict[str, int]:
+    """Ports chosen at first up and reused after; a taken port is replaced."""
+    old = state.get("ports", {})
+    ports: dict[str, int] = {}
+    for name in PARTS:
+        info = state.get("parts", {}).get(name, {})
+        p = old.get(name)
+        if p and procs.part_alive(info):
+            ports[name] = p  # still ours
+        elif p and procs.port_free(p):
+            ports[name] = p
+        else:
+            ports[name] = procs.free_port(avoid=set(ports.values()))
+    return ports
+
+
+def _paths(d: Path) -> dict[str, Path]:
+    return {
+        "kube": d / "kube",
+        "kubeconfig": d / "kube" / "kubeconfig",
+        "s3data": d / "s3data",
+        "mlflow": d / "mlflow",
+        "feast": d / "feast",
+        "feast_repo": d / "feast" / "feature_repo",
+        "models": d / "models",
+        "config": d / "mlopstui.yaml",
+        "env": d / "env",
+    }
+
+
+def _client_env(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, str]:
+    p = _paths(d)
+    return {
+        "KUBECONFIG": str(p["kubeconfig"]),
+        "MLFLOW_TRACKING_URI": f"http://{HOST}:{ports['mlflow']}",
+        "MLFLOW_S3_ENDPOINT_URL": f"http://{HOST}:{ports['s3']}",
+        "AWS_ACCESS_KEY_ID": sec["access_key"],
+        "AWS_SECRET_ACCESS_KEY": sec["secret_key"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "FEAST_REPO_PATH": str(p["feast_repo"]),
+        "MLOPSTUI_CONFIG": str(p["config"]),
+    }
+
+
+def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, PartSpec]:
+    p = _paths(d)
+    s3_url = f"http://{HOST}:{ports['s3']}"
+    aws = {
+        "AWS_ACCESS_KEY_ID": sec["access_key"],
+        "AWS_SECRET_ACCESS_KEY": sec["secret_key"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    mlflow_port = ports["mlflow"]
+    allowed = ",".join([
+        f"{HOST}:{mlflow_port}", f"localhost:{mlflow_port}", HOST, "localhost",
+        "mlflow-server", "mlflow-server:5000", "mlflow-server.mlops", "mlflow-server.mlops:5000",
+        "mlflow-server.mlops.svc", "mlflow-server.mlops.svc:5000",
+        "mlflow-server.mlops.svc.cluster.local", "mlflow-server.mlops.svc.cluster.local:5000",
+    ])
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    mlflow_cmd = [str(mlflow_bin)] if mlflow_bin.exists() else [sys.executable, "-m", "mlflow"]
+    routes = {
+        "s3://models/fraud-detection/v1": f"http://{HOST}:{ports['model-v1']}",
+        "s3://models/fraud-detection/v2": f"http://{HOST}:{ports['model-v2']}",
+    }
+    specs = {
+        "kubeapi": PartSpec(
+            "kubeapi",
+            procs.python_argv("mlopstui.sandbox.kubeapi", "--dir", str(p["kube"]), "--host", HOST,
+                              "--port", str(ports["kubeapi"]), "--feast-repo", str(p["feast_repo"])),
+            ports["kubeapi"],
+            ready=lambda: p["kubeconfig"].exists() and procs.http_ok(f"http://{HOST}:{ports['kubeapi']}/readyz"),
+            address=f"http://{HOST}:{ports['kubeapi']}",
+            # materialization Jobs run `feast` with the Feast repo as cwd: it must be on PATH
+            env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws},
+        ),
+        "s3": PartSpec(
+            "s3",
+            procs.python_argv("mlopstui.sandbox.s3", "--dir", str(p["s3data"]), "--host", HOST,
+                              "--port", str(ports["s3"])),
+            ports["s3"],
+            ready=lambda: (p["s3data"] / "ready.mlopstui-meta").exists() and procs.http_ok(s3_url + "/"),
+            address=s3_url,
+            env=aws,
+        ),
+        "mlflow": PartSpec(
+            "mlflow",
+            [*mlflow_cmd, "server", "--workers", "1", "--host", HOST, "--port", str(mlflow_port),
+             "--backend-store-uri", f"sqlite:///{p['mlflow'] / 'mlflow.db'}",
+             "--default-artifact-root", "s3://mlflow-artifacts/", "--no-serve-artifacts",
+             "--allowed-hosts", allowed],
+            mlflow_port,
+            ready=lambda: procs.http_ok(f"http://{HOST}:{mlflow_port}/health"),
+            address=f"http://{HOST}:{mlflow_port}",
+            env={"MLFLOW_S3_ENDPOINT_URL": s3_url, **aws},
+            cwd=p["mlflow"],
+            timeout=120,
+        ),
+        "ingress": PartSpec(
+            "ingress",
+            procs.python_argv("mlopstui.sandbox.ingress", "--host", HOST, "--port", str(ports["ingress"]),
+                              "--kubeconfig", str(p["kubeconfig"]), "--context", CONTEXT),
+            ports["ingress"],
+            ready=lambda: procs.http_ok(f"http://{HOST}:{ports['ingress']}/_sandbox/healthz"),
+            address=f"http://{HOST}:{ports['ingress']}",
+            env={"SANDBOX_MODEL_ROUTES": json.dumps(routes)},
+        ),
+    }
+    for v in ("v1", "v2"):
+        name = f"model-{v}"
+        port = ports[name]
+        specs[name] = PartSpec(
+            name,
+            procs.python_argv("mlopstui.sandbox.model_server"),
+            port,
+            ready=lambda port=port: procs.http_ok(f"http://{HOST}:{port}/v1/models/fraud-detection"),
+            address=f"http://{HOST}:{port}",
+            env={"SANDBOX_MODEL_DIR": str(p["models"] / "fraud-detection" / v), "SANDBOX_MODEL_VERSION": v,
+                 "SANDBOX_MODEL_NAME": "fraud-detection", "SANDBOX_HTTP_PORT": str(port)},
+        )
+    return specs
+
+
+def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
+    import yaml
+
+    from mlopstui.sandbox.feast_repo import REDIS_DB, online_store_kind
+
+    p = _paths(d)
+    endpoints: dict[str, str] = {
+        "mlflow": env["MLFLOW_TRACKING_URI"],
+        "s3": env["MLFLOW_S3_ENDPOINT_URL"],
+        "feast_repo": str(p["feast_repo"]),
+        "feast_registry": str(p["feast_repo"] / "data" / "registry.db"),
+        "ingress": f"http://{HOST}:{ports['ingress']}",
+    }
+    if online_store_kind(p["feast"]) == "redis":
+        endpoints["redis"] = f"redis://{HOST}:6379/{REDIS_DB}"
+    if procs.tcp_open(HOST, 5432, timeout=0.3):
+        endpoints["postgresql"] = f"postgresql://{HOST}:5432/postgres"
+    cfg = {
+        "kubeconfig": str(p["kubeconfig"]),
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "refresh_interval": 5.0,
+        "probe_timeout": 3.0,
+        "endpoints": endpoints,
+        "audit_log": str(d / "audit.jsonl"),
+    }
+    header = "# written by `mlopstui sandbox up`; use: mlopstui --config " + str(p["config"]) + "\n"
+    p["config"].write_text(header + yaml.safe_dump(cfg, sort_keys=False))
+    lines = "".join(f"export {k}={_q(v)}\n" for k, v in sorted(env.items()))
+    _write_private(p["env"], lines)
+
+
+def _q(v: str) -> str:
+    import shlex
+
+    return shlex.quote(v)
+
+
+def _info(d: Path, state: dict, sec: dict[str, str], started: list[str] | None = None,
+          seeded_now: bool = False) -> SandboxInfo:
+    p = _paths(d)
+    ports = state["ports"]
+    return SandboxInfo(
+        dir=d,
+        kubeconfig=p["kubeconfig"],
+        config_path=p["config"],
+        env=_client_env(d, ports, sec),
+        parts={n: state["parts"][n]["address"] for n in PARTS if n in state.get("parts", {})},
+        feast_repo=p["feast_repo"],
+        started=started or [],
+        seeded_now=seeded_now,
+    )
+
+
+def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
+       log: Callable[[str], None] | None = None) -> SandboxInfo:
+    """Start every part that is not running, wait until all are ready, seed once."""
+    log = log or (lambda s: None)
+    d = resolve_dir(d)
+    with _locked(d):
+        return _up_locked(d, timeout, log)
+
+
+def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxInfo:
+    t0 = time.monotonic()
+    p = _paths(d)
+    for k in ("kube", "s3data", "mlflow", "feast", "models"):
+        p[k].mkdir(parents=True, exist_ok=True)
+    (d / "logs").mkdir(exist_ok=True)
+    sec = _secrets(d)
+    state = procs.read_state(d)
+    state.setdefault("parts", {})
+    ports = _ports(d, state)
+    state["ports"] = ports
+    state["dir"] = str(d)
+    specs = _specs(d, ports, sec)
+    alive = {n for n in PARTS if procs.part_alive(state["parts"].get(n, {}))
+             and state["parts"][n].get("port") == ports[n]}
+    to_start = [n for n in PARTS if n not in alive]
+    # a part that is alive but on a stale port record, or half-dead: stop its group first
+    for n in to_start:
+        old = state["parts"].get(n)
+        if old and procs.part_alive(old):
+            procs.stop_group(old["pgid"])
+    started: list[str] = []
+
+    def launch(names):
+        for n in names:
+            state["parts"][n] = procs.start_part(d, specs[n])
+            started.append(n)
+        procs.write_state(d, state)
+
+    # 1) parts that need nothing generated first
+    launch([n for n in ("kubeapi", "s3", "mlflow", "ingress") if n in to_start and n != "kubeapi"])
+    # the emulator runs materialization Jobs in the Feast repo: generate it first (cheap)
+    if "kubeapi" in to_start or not (p["feast_repo"] / "feature_store.yaml").exists():
+        from mlopstui.sandbox import feast_repo
+
+        feast_repo.generate(p["feast"])
+    launch([n for n in ("kubeapi",) if n in to_start])
+    # 2) model servers need the trained models
+    model_parts = [n for n in ("model-v1", "model-v2") if n in to_start]
+    if model_parts:
+        if not all((p["models"] / "fraud-detection" / v / "model.joblib").exists() for v in ("v1", "v2")):
+            log("training the fraud models (v1 LogisticRegression, v2 GradientBoosting)")
+            from mlopstui.sandbox.model_server import train_models
+
+            train_models(p["models"])
+        launch(model_parts)
+    if started:
+        log("started: " + ", ".join(started))
+    try:
+        procs.wait_ready(d, [specs[n] for n in PARTS], state,
+                         deadline_s=max(10.0, timeout - (time.monotonic() - t0)))
+    except SandboxError:
+        # do not leave half a sandbox behind: stop what this call started
+        _stop_parts(state, started)
+        procs.write_state(d, state)
+        raise
+    state["ready_at"] = time.time()
+    procs.write_state(d, state)
+    env = _client_env(d, ports, sec)
+    _write_config(d, ports, env)
+    seeded_now = False
+    if not (d / SEEDED_MARKER).exists():
+        log("seeding (first up): kubernetes objects, S3 models, MLflow runs, Feast apply + materialize")
+        try:
+            _seed(d, state, sec, env, log)
+        except BaseException:
+            _stop_parts(state, started)
+            procs.write_state(d, state)
+            raise
+        (d / SEEDED_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+        seeded_now = True
+    state["up_seconds"] = round(time.monotonic() - t0, 2)
+    procs.write_state(d, state)
+    return _info(d, state, sec, started, seeded_now)
+
+
+def _stop_parts(state: dict, names: list[str]) -> None:
+    threads = [threading.Thread(target=procs.stop_group, args=(state["parts"][n]["pgid"],))
+               for n in names if state["parts"].get(n, {}).get("pgid")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: Callable[[str], None]) -> None:
+    from mlopstui.sandbox import seed
+
+    p = _paths(d)
+    child_env = dict(os.environ)
+    child_env.update(env)
+    child_env["PYTHONUNBUFFERED"] = "1"
+    logs = d / "logs"
+    # feast and MLflow seeding run as child processes, in parallel with the kube seed
+    children: dict[str, tuple[subprocess.Popen, Path]] = {}
+    for name, argv in (
+        ("seed-feast", procs.python_argv("mlopstui.sandbox.feast_repo", str(p["feast_repo"]))),
+        ("seed-mlflow", procs.python_argv("mlopstui.sandbox.seed", "mlflow", str(p["models"]))),
+    ):
+        lp = logs / f"{name}.log"
+        with open(lp, "ab") as f:
+            children[name] = (subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=child_env,
+                                               cwd=str(d), start_new_session=True), lp)
+    errors: list[str] = []
+    try:
+        n = seed.upload_models(env["MLFLOW_S3_ENDPOINT_URL"], sec["access_key"], sec["secret_key"], p["models"])
+        log(f"  uploaded {n} model files to s3://models/")
+        seed.seed_kube(p["kubeconfig"], CONTEXT,
+                       seed.secret_values(sec["access_key"], sec["secret_key"], state["parts"]["ingress"]["address"]),
+                       log)
+    except Exception as exc:
+        errors.append(f"kubernetes seed failed: {exc}")
+    for name, (proc, lp) in children.items():
+        try:
+            rc = proc.wait(timeout=240)
+        except subprocess.TimeoutExpired:
+            procs.stop_group(proc.pid, grace=2)
+            rc = -1
+        if rc != 0:
+            errors.append(f"{name} failed (exit {rc}, log {lp}):\n{procs.log_tail(lp, 15)}")
+        else:
+            log(f"  {name}: done")
+    if errors:
+        raise SandboxError("seeding failed: " + "\n".join(errors), part="seed")
+
+
+def ensure_up(dir: str | os.PathLike[str] | None = None) -> SandboxInfo:  # noqa: A002
+    """Idempotent: return the running sandbox in ``dir``, starting what is missing."""
+    return up(dir)
+
+
+def down(d: str | os.PathLike[str] | None = None, *, grace: float = 10.0) -> dict[str, str]:
+    """SIGTERM every part's process group (in parallel), wait, then SIGKILL. State stays."""
+    d = resolve_dir(d)
+    with _locked(d):
+        state = procs.read_state(d)
+        parts = state.get("parts", {})
+        result: dict[str, str] = {}
+        threads = []
+
+        def stop(name: str, info: dict) -> None:
+            pgid = info.get("pgid")
+            if not pgid or not (procs.part_alive(info) or procs.group_pids(pgid)):
+                result[name] = "not running"
+                return
+            result[name] = "stopped" if procs.stop_group(pgid, grace=grace) else "still running"
+
+        for name, info in parts.items():
+            # a recycled pgid belongs to someone else: only signal a group we started
+            if info.get("pgid") and not procs.part_alive(info) and info.get("starttime") is not None:
+                result[name] = "not running"
+                continue
+            t = threading.Thread(target=stop, args=(name, info))
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join()
+        for info in parts.values():
+            info.pop("pid", None)
+        state["stopped_at"] = time.time()
+        procs.write_state(d, state)
+        return result
+
+
+def status(d: str | os.PathLike[str] | None = None) -> dict:
+    """Part name -> {running, ready, pid, port, address, log}; plus dir and seeded."""
+    d = resolve_dir(d)
+    state = procs.read_state(d)
+    out: dict = {"dir": str(d), "exists": d.exists(), "seeded": (d / SEEDED_MARKER).exists(), "parts": {}}
+    if not state.get("ports"):
+        return out
+    sec_path = d / "secrets.json"
+    sec = json.loads(sec_path.read_text()) if sec_path.exists() else {"access_key": "", "secret_key": ""}
+    specs = _specs(d, state["ports"], sec)
+    for n in PARTS:
+        info = state.get("parts", {}).get(n, {})
+        running = procs.part_alive(info)
+        out["parts"][n] = {
+            "running": running,
+            "ready": bool(running and specs[n].ready()),
+            "pid": info.get("pid") if running else None,
+            "port": state["ports"].get(n),
+            "address": specs[n].address,
+            "log": str(d / "logs" / f"{n}.log"),
+        }
+    out["config_path"] = str(_paths(d)["config"])
+    return out
+
+
+def env_of(d: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The client environment of the sandbox in ``d`` (as last brought up)."""
+    d = resolve_dir(d)
+    state = procs.read_state(d)
+    if not state.get("ports") or not (d / "secrets.json").exists():
+        raise SandboxError(f"no sandbox in {d}: run `mlopstui sandbox up` first")
+    return _client_env(d, state["ports"], json.loads((d / "secrets.json").read_text()))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -12,12 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import errors, patch, tables
+from . import errors, openapi, patch, protobuf, tables
 from .errors import ApiError
 from .rbac import Authenticator, authorize
 from .registry import Registry, ResourceType
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store, now_rfc3339
+from .tls import ensure_certificate
 
 CONTEXT = "mlopstui-sandbox"
 VIEWER_CONTEXT = "mlopstui-sandbox-viewer"
@@ -55,6 +58,7 @@ class KubeApiServer:
         self.store = Store(self.registry, self.state_dir)
         self.auth = Authenticator(self.state_dir)
         self.request_log: list[dict] = []
+        self._cert_path, self._key_path = ensure_certificate(self.state_dir, host)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -67,7 +71,12 @@ class KubeApiServer:
     # ---- lifecycle --------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    @property
+    def ca_cert_path(self) -> str:
+        return self._cert_path
 
     @property
     def kubeconfig_path(self) -> str:
@@ -83,6 +92,10 @@ class KubeApiServer:
             api = server
 
         self._httpd = _HTTPServer((self.host, self.port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self._cert_path, self._key_path)
+        self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True,
+                                             do_handshake_on_connect=False)
         self.port = self._httpd.server_address[1]
         self.write_kubeconfig()
 
@@ -122,9 +135,12 @@ class KubeApiServer:
         self.store.close()
 
     def write_kubeconfig(self) -> str:
+        with open(self._cert_path, "rb") as f:
+            ca_data = base64.b64encode(f.read()).decode()
         cfg = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
-            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url}}],
+            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url,
+                                                       "certificate-authority-data": ca_data}}],
             "users": [{"name": u, "user": {"token": t}} for u, t in self.auth.tokens.items()],
             "contexts": [
                 {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "admin", "namespace": "default"}},
@@ -151,6 +167,17 @@ class KubeApiServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def finish_request(self, request, client_address):
+        # TLS handshake in the per-connection thread, never in the accept loop
+        try:
+            request.do_handshake()
+        except (ssl.SSLError, OSError):
+            return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        pass
 
 
 def _truthy(v: str | None) -> bool:
@@ -240,6 +267,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, reg.api_versions_doc())
         if p == "/apis":
             return self._send(200, reg.api_group_list_doc())
+        if p == "/openapi/v3":
+            return self._send(200, openapi.v3_root(reg))
+        if p.startswith("/openapi/v3/"):
+            doc = openapi.v3_group_version(reg, p[len("/openapi/v3/"):])
+            if doc is None:
+                raise errors.path_not_found()
+            return self._send(200, doc)
         segs = [s for s in p.split("/") if s]
         if segs[0] == "api" and len(segs) >= 2:
             group, version, rest = "", segs[1], segs[2:]
@@ -336,12 +370,34 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- helpers ----------------------------------------------------------------------------
     def _parse_body(self, body: bytes):
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if "protobuf" in ctype:
+            try:
+                return self._complete_from_owner(protobuf.decode(body))
+            except protobuf.ProtobufError as e:
+                raise errors.unsupported_media(f"{ctype}: {e}") from e
+        if "cbor" in ctype:
+            raise errors.unsupported_media(ctype)
         try:
             if "yaml" in ctype:
                 return yaml.safe_load(body.decode() or "{}")
             return json.loads(body.decode() or "{}")
         except (ValueError, yaml.YAMLError) as e:
             raise errors.bad_request(f"error decoding request body: {e}") from e
+
+    def _complete_from_owner(self, obj: dict) -> dict:
+        """A protobuf-decoded Job made by `kubectl create job --from=cronjob/X` gets the CronJob's full
+        jobTemplate spec as base (the protobuf decoder knows only a subset of the pod schema)."""
+        if obj.get("kind") != "Job":
+            return obj
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+            if ref.get("kind") == "CronJob":
+                cj_rt = self.api.registry.get("batch", "v1", "cronjobs")
+                ns = (obj.get("metadata") or {}).get("namespace") or self._path.split("/")[5]
+                cj = self.api.store.try_get(cj_rt, ns, ref.get("name", ""))
+                if cj:
+                    base = ((cj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
+                    obj["spec"] = patch.strategic_merge(base, obj.get("spec") or {})
+        return obj
 
     def _matcher(self):
         lab = parse_label_selector(self._q.get("labelSelector"))

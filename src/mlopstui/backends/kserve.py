@@ -1,0 +1,271 @@
+"""KServe: InferenceServices and their Knative Revisions through the kube client; inference requests.
+
+Dict-based access through ctx.kube (the kserve SDK takes seconds to import and is not needed).
+Inference requests use httpx with explicit timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from mlopstui.errors import Kind, MlopsError, from_exception
+from mlopstui.models.serving import InferenceService, parse_isvc
+
+if TYPE_CHECKING:
+    from mlopstui.backends.kube import KubeClient
+    from mlopstui.context import AppContext
+
+
+def _revisions(kube: KubeClient, namespace: str | None, all_namespaces: bool = False) -> list[dict[str, Any]]:
+    from mlopstui.backends.kube import KNATIVE_REVISIONS
+
+    try:
+        return kube.list(KNATIVE_REVISIONS, namespace, all_namespaces=all_namespaces)
+    except MlopsError as exc:
+        if exc.kind in (Kind.NOT_FOUND, Kind.FORBIDDEN):  # no Knative, or no right to read it: URIs unknown
+            return []
+        raise
+
+
+def list_isvcs(kube: KubeClient, namespace: str | None = None, *,
+               all_namespaces: bool = False) -> list[InferenceService]:
+    from mlopstui.backends.kube import INFERENCESERVICES
+
+    try:
+        items = kube.list(INFERENCESERVICES, namespace, all_namespaces=all_namespaces)
+    except MlopsError as exc:
+        if exc.kind is Kind.NOT_FOUND:
+            raise MlopsError(Kind.NOT_FOUND, "the InferenceService API (serving.kserve.io/v1beta1) is not served",
+                             hint="is KServe installed in this cluster?", source="kubernetes") from None
+        raise
+    revs = _revisions(kube, namespace, all_namespaces) if items else []
+    by_ns: dict[str, list[dict[str, Any]]] = {}
+    for r in revs:
+        by_ns.setdefault((r.get("metadata") or {}).get("namespace", ""), []).append(r)
+    out = [parse_isvc(i, by_ns.get((i.get("metadata") or {}).get("namespace", ""), [])) for i in items]
+    return sorted(out, key=lambda s: (s.namespace, s.name))
+
+
+def get_isvc(kube: KubeClient, namespace: str, name: str, *, with_revisions: bool = True) -> InferenceService:
+    from mlopstui.backends.kube import INFERENCESERVICES
+
+    try:
+        obj = kube.get(INFERENCESERVICES, name, namespace)
+    except MlopsError as exc:
+        if exc.kind is Kind.NOT_FOUND:
+            raise MlopsError(Kind.NOT_FOUND, f"no InferenceService {name} in namespace {namespace}",
+                             hint="`mlopstui isvc -n NS` lists them", source="kubernetes") from None
+        raise
+    revs = [r for r in _revisions(kube, namespace) if _belongs(r, name)] if with_revisions else []
+    return parse_isvc(obj, revs)
+
+
+def _belongs(rev: dict[str, Any], isvc: str) -> bool:
+    meta = rev.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if labels.get("serving.kserve.io/inferenceservice") == isvc:
+        return True
+    return str(meta.get("name", "")).startswith(f"{isvc}-predictor-")
+
+
+def revisions_of(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:
+    revs = [r for r in _revisions(kube, namespace) if _belongs(r, name)]
+    return sorted(revs, key=lambda r: (r.get("metadata") or {}).get("name", ""))
+
+
+# -- inference -------------------------------------------------------------------------------------
+@dataclass
+class InferResult:
+    ok: bool
+    status: int
+    latency_ms: float
+    url: str
+    host: str | None
+    protocol: str
+    revision: str | None = None
+    model_version: str | None = None
+    predictions: Any = None
+    body: Any = None
+    error: str | None = None
+
+    def line(self) -> str:
+        rev = self.revision or self.model_version or "?"
+        if not self.ok:
+            return f"{self.protocol} HTTP {self.status} in {self.latency_ms:.0f} ms: {self.error}"
+        return (f"{self.protocol} HTTP {self.status} in {self.latency_ms:.0f} ms, revision {rev}: "
+                f"{json.dumps(self.predictions)[:200]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "status": self.status, "latency_ms": round(self.latency_ms, 1), "url": self.url,
+                "host": self.host, "protocol": self.protocol, "revision": self.revision,
+                "model_version": self.model_version, "predictions": self.predictions, "error": self.error}
+
+
+@dataclass
+class BurstResult:
+    results: list[InferResult] = field(default_factory=list)
+
+    @property
+    def split(self) -> dict[str, int]:
+        return dict(Counter((r.revision or r.model_version or "?") if r.ok else "error" for r in self.results))
+
+    def percentages(self) -> dict[str, float]:
+        n = len(self.results) or 1
+        return {k: round(100.0 * v / n, 1) for k, v in sorted(self.split.items())}
+
+    def text(self) -> str:
+        if not self.results:
+            return "no requests"
+        lat = sorted(r.latency_ms for r in self.results)
+        p50 = lat[len(lat) // 2]
+        parts = ", ".join(f"{k} {v}%" for k, v in self.percentages().items())
+        return f"{len(self.results)} requests, p50 {p50:.0f} ms: {parts}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": len(self.results), "split": self.split, "percent": self.percentages(),
+                "errors": [r.error for r in self.results if not r.ok][:5]}
+
+
+@dataclass(frozen=True)
+class InferTarget:
+    url: str  # where the request goes (service URL, or the ingress)
+    host: str | None  # Host header when going through an ingress
+    via: str  # words for the screen: "ingress http://... (config)" / "service URL"
+
+
+def infer_target(isvc: InferenceService, ingress: str | None = None, ingress_source: str = "") -> InferTarget:
+    """Through the ingress with the service's host name as Host header (Istio routing), else the URL."""
+    if not isvc.url:
+        raise MlopsError(Kind.INVALID, f"{isvc.name} has no URL in its status yet",
+                         hint="wait until it is Ready, or check its conditions")
+    host = urlsplit(isvc.url).hostname
+    if ingress:
+        via = f"ingress {ingress}" + (f" ({ingress_source})" if ingress_source else "") + f", Host: {host}"
+        return InferTarget(ingress.rstrip("/"), host, via)
+    return InferTarget(isvc.url.rstrip("/"), None, "service URL")
+
+
+def resolve_target(ctx: AppContext, isvc: InferenceService, use_ingress: bool = True) -> InferTarget:
+    """Blocking (may list Services to find istio-ingressgateway): call in a worker."""
+    if use_ingress:
+        ep = ctx.endpoint("ingress")
+        if ep.url:
+            return infer_target(isvc, ep.url, ep.source)
+    return infer_target(isvc)
+
+
+def request_body(sample: Any, protocol: str) -> dict[str, Any]:
+    """A request body for the protocol from a sample.
+
+    A sample may be: {"v1": {...}, "v2": {...}}; a v1 body {"instances": [...]}; a v2 body
+    {"inputs": [...]}; or a bare list of rows. v1 rows are converted to a v2 FP64 tensor and back.
+    """
+    if isinstance(sample, str):
+        try:
+            sample = json.loads(sample)
+        except ValueError as exc:
+            raise MlopsError(Kind.INVALID, f"input is not JSON: {exc}",
+                             hint='e.g. [[120.0, 3, 0.4, 2, 80.0, 12.5]] or {"instances": [...]}') from None
+    if isinstance(sample, dict) and protocol in sample and isinstance(sample[protocol], dict):
+        return sample[protocol]
+    if isinstance(sample, dict) and isinstance(sample.get("v1"), dict) and protocol == "v2":
+        sample = sample["v1"]
+    if isinstance(sample, dict) and isinstance(sample.get("v2"), dict) and protocol == "v1":
+        sample = sample["v2"]
+    rows: Any = None
+    if isinstance(sample, list):
+        rows = sample
+    elif isinstance(sample, dict) and "instances" in sample:
+        if protocol == "v1":
+            return sample
+        rows = sample["instances"]
+    elif isinstance(sample, dict) and "inputs" in sample:
+        if protocol == "v2":
+            return sample
+        inp = sample["inputs"][0] if sample["inputs"] else {}
+        data, shape = inp.get("data") or [], inp.get("shape") or []
+        if len(shape) == 2 and shape[1]:
+            rows = [data[i:i + shape[1]] for i in range(0, len(data), shape[1])]
+        else:
+            rows = [data]
+    if rows is None:
+        raise MlopsError(Kind.INVALID, "the sample is neither rows, a v1 body nor a v2 body",
+                         hint='set settings.inference_sample, e.g. {"instances": [[...]]}')
+    if rows and not isinstance(rows[0], list):
+        rows = [rows]
+    if protocol == "v1":
+        return {"instances": rows}
+    flat = [x for r in rows for x in r]
+    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0]) if rows else 0],
+                        "datatype": "FP64", "data": flat}]}
+
+
+def infer_path(model: str, protocol: str) -> str:
+    if protocol == "v2":
+        return f"/v2/models/{model}/infer"
+    return f"/v1/models/{model}:predict"
+
+
+def infer(target: InferTarget, model: str, protocol: str, body: dict[str, Any], *, timeout: float = 10.0,
+          client: Any = None) -> InferResult:
+    """One inference request. Never raises for HTTP errors: the result says what happened."""
+    import httpx
+
+    if protocol not in ("v1", "v2"):
+        raise MlopsError(Kind.INVALID, f"unknown protocol {protocol!r}", hint="v1 or v2")
+    url = target.url + infer_path(model, protocol)
+    headers = {"Content-Type": "application/json"}
+    if target.host:
+        headers["Host"] = target.host
+    own = client is None
+    c = client or httpx.Client(timeout=timeout, trust_env=False)
+    started = time.perf_counter()
+    try:
+        resp = c.post(url, content=json.dumps(body), headers=headers, timeout=timeout)
+    except Exception as exc:  # httpx transport errors
+        err = from_exception(exc, source="inference")
+        return InferResult(False, 0, (time.perf_counter() - started) * 1000, url, target.host, protocol,
+                           error=f"[{err.kind.value}] {err.message}")
+    finally:
+        if own:
+            c.close()
+    latency = (time.perf_counter() - started) * 1000
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = resp.text[:500]
+    revision = resp.headers.get("x-mlopstui-revision") or resp.headers.get("x-model-revision")
+    model_version = doc.get("model_version") if isinstance(doc, dict) else None
+    if resp.status_code >= 400:
+        msg = (doc.get("error") or doc.get("message") or doc.get("detail")) if isinstance(doc, dict) else doc
+        return InferResult(False, resp.status_code, latency, url, target.host, protocol, revision, model_version,
+                           body=doc, error=str(msg or resp.reason_phrase)[:300])
+    preds: Any = None
+    if isinstance(doc, dict):
+        if "predictions" in doc:
+            preds = doc["predictions"]
+        elif "outputs" in doc:
+            preds = {o.get("name", "out"): o.get("data") for o in doc.get("outputs") or []}
+    return InferResult(True, resp.status_code, latency, url, target.host, protocol, revision, model_version,
+                       predictions=preds, body=doc)
+
+
+def burst(target: InferTarget, model: str, protocol: str, body: dict[str, Any], n: int, *,
+          timeout: float = 10.0) -> BurstResult:
+    import httpx
+
+    out = BurstResult()
+    with httpx.Client(timeout=timeout, trust_env=False) as c:
+        for _ in range(max(0, n)):
+            out.results.append(infer(target, model, protocol, body, timeout=timeout, client=c))
+    return out
+
+
+def model_name(isvc: InferenceService) -> str:
+    """The model name the server answers to: KServe uses the InferenceService name."""
+    return isvc.name

@@ -98,3 +98,51 @@ async def test_readonly_badge(tmp_path):
     async with app.run_test(size=(100, 24)) as pilot:
         await pilot.pause()
         assert "READ-ONLY" in header_text(app)
+
+
+async def test_context_switch_requeries(tmp_path):
+    """`:ctx` re-targets: the header shows the new context and the API is queried again as that user."""
+    from mlopstui.sandbox.kubeapi import VIEWER_CONTEXT, KubeApiServer
+
+    srv = KubeApiServer(str(tmp_path / "kube"), port=0, run_controllers=False).start()
+    try:
+        app = make_app(tmp_path, kubeconfig=srv.kubeconfig_path)
+        async with app.run_test(size=(120, 30)) as pilot:
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if "ok" in header_text(app):
+                    break
+            assert "api:ok" in header_text(app)
+            assert not [r for r in srv.request_log if r["user"] == "viewer"]
+            await pilot.press("colon", *f"ctx {VIEWER_CONTEXT}", "enter")
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if [r for r in srv.request_log if r["user"] == "viewer"] and "ok" in header_text(app):
+                    break
+            assert f"ctx:{VIEWER_CONTEXT}" in header_text(app)
+            assert [r for r in srv.request_log if r["user"] == "viewer" and r["path"] == "/api/v1/namespaces"]
+            await pilot.press("colon", *"ns kube-system", "enter")
+            await pilot.pause(0.2)
+            assert "ns:kube-system" in header_text(app)
+            await pilot.press("colon", *"ctx nope", "enter")
+            await pilot.pause(0.2)
+            assert f"ctx:{VIEWER_CONTEXT}" in header_text(app)  # unknown context changes nothing
+    finally:
+        srv.stop()
+
+
+async def test_command_completion_offers_contexts(tmp_path):
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+    from textual.widgets import Input
+
+    srv = KubeApiServer(str(tmp_path / "kube"), port=0, run_controllers=False).start()
+    try:
+        app = make_app(tmp_path, kubeconfig=srv.kubeconfig_path)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("colon", *"ctx mlopstui-sandbox-v")
+            await pilot.pause(0.2)
+            await pilot.press("tab")
+            await pilot.pause(0.1)
+            assert app.screen.query_one(Input).value == "ctx mlopstui-sandbox-viewer"
+    finally:
+        srv.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -94,8 +95,7 @@ class KubeApiServer:
         self._httpd = _HTTPServer((self.host, self.port), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self._cert_path, self._key_path)
-        self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True,
-                                             do_handshake_on_connect=False)
+        self._httpd.ssl_context = ctx
         self.port = self._httpd.server_address[1]
         self.write_kubeconfig()
 
@@ -168,10 +168,17 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    ssl_context: ssl.SSLContext | None = None
+
     def finish_request(self, request, client_address):
-        # TLS handshake in the per-connection thread, never in the accept loop
+        # HTTPS and plain HTTP on the same port: a TLS ClientHello starts with 0x16. The TLS
+        # handshake runs in the per-connection thread, never in the accept loop.
         try:
-            request.do_handshake()
+            request.settimeout(30)
+            first = request.recv(1, socket.MSG_PEEK)
+            if first == b"\x16" and self.ssl_context is not None:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            request.settimeout(None)
         except (ssl.SSLError, OSError):
             return
         super().finish_request(request, client_address)

@@ -1,0 +1,206 @@
+"""Live probes of the stack's endpoints: HTTP health, S3 ListBuckets, Redis PING + INFO, PostgreSQL.
+
+Each probe takes a URL and a timeout, never raises, and returns a ProbeResult (models.stack) with the
+endpoint masked. SDKs (httpx, boto3, redis, psycopg) are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from mlopstui.errors import Kind, from_exception
+from mlopstui.models.stack import ProbeResult, ProbeState
+from mlopstui.secrets import mask_text, mask_uri
+
+INVALID_HOST = "Invalid Host header"
+
+
+def _ms(t0: float) -> float:
+    return round((time.monotonic() - t0) * 1000.0, 1)
+
+
+def _failure(component: str, kind: str, url: str, source: str, exc: BaseException, t0: float) -> ProbeResult:
+    err = from_exception(exc, source=kind)
+    state = ProbeState.TIMEOUT if err.kind is Kind.TIMEOUT else ProbeState.FAILED
+    short = {Kind.TIMEOUT: "timeout", Kind.UNREACHABLE: "unreachable"}.get(err.kind, "error")
+    return ProbeResult(component, kind, mask_uri(url), source, state, short, _ms(t0),
+                       detail=mask_text(err.message)[:300])
+
+
+# -- HTTP ----------------------------------------------------------------------------------------------
+def probe_http(component: str, url: str, *, timeout: float, source: str = "", health_path: str = "/health",
+               version_path: str | None = None, accept_any: bool = False,
+               host_headers: Sequence[str] = ()) -> ProbeResult:
+    """GET url+health_path (2xx = ok; with accept_any any answer below 500 is ok). Optional GET of
+    version_path for the version, and an API request with each in-cluster Host header to catch MLflow's
+    403 'Invalid Host header'."""
+    import httpx
+
+    t0 = time.monotonic()
+    base = url.rstrip("/")
+    target = mask_uri(base)
+    try:
+        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, verify=False) as client:
+            r = client.get(base + health_path)
+            latency = _ms(t0)
+            data: dict = {"http_status": r.status_code}
+            text = r.text[:200] if r.status_code >= 400 else ""
+            if r.status_code == 403 and INVALID_HOST in r.text:
+                data["host_rejected"] = urlsplit(base).netloc
+                data["host_rejected_body"] = INVALID_HOST
+            ok = (200 <= r.status_code < 300) or (accept_any and r.status_code < 500)
+            version = None
+            if ok and version_path:
+                try:
+                    vr = client.get(base + version_path, timeout=max(0.2, timeout - (time.monotonic() - t0)))
+                    if vr.status_code == 200 and len(vr.text) < 64:
+                        version = vr.text.strip().strip('"') or None
+                except Exception:  # noqa: BLE001 - the version is a nice-to-have
+                    pass
+            for host in host_headers:
+                if time.monotonic() - t0 > timeout:
+                    break
+                try:
+                    hr = client.get(base + "/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                                    headers={"Host": host}, timeout=max(0.2, timeout - (time.monotonic() - t0)))
+                except Exception:  # noqa: BLE001
+                    break
+                if hr.status_code == 403 and INVALID_HOST in hr.text:
+                    data["host_rejected"] = host
+                    data["host_rejected_body"] = INVALID_HOST
+                    break
+                data["host_checked"] = host
+    except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+        return _failure(component, "http", base, source, exc, t0)
+    summary = f"HTTP {r.status_code} {latency:.0f}ms"
+    if data.get("host_rejected"):
+        return ProbeResult(component, "http", target, source, ProbeState.DEGRADED,
+                           f"403 Host {data['host_rejected']}", latency, version,
+                           f"{INVALID_HOST} for Host {data['host_rejected']}", data)
+    state = ProbeState.OK if ok else ProbeState.FAILED
+    return ProbeResult(component, "http", target, source, state, summary, latency, version,
+                       mask_text(text), data)
+
+
+# -- S3 ------------------------------------------------------------------------------------------------
+def probe_s3(component: str, url: str, *, timeout: float, source: str = "") -> ProbeResult:
+    """ListBuckets with the credentials of the environment (AWS_* vars, profile)."""
+    t0 = time.monotonic()
+    try:
+        import boto3
+        from botocore.config import Config
+
+        cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1},
+                     signature_version="s3v4", s3={"addressing_style": "path"})
+        s3 = boto3.session.Session().client("s3", endpoint_url=url, config=cfg,
+                                            region_name="us-east-1")
+        resp = s3.list_buckets()
+    except Exception as exc:  # noqa: BLE001
+        name = type(exc).__name__
+        if name in ("NoCredentialsError", "PartialCredentialsError"):
+            return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.DEGRADED,
+                               "no credentials", _ms(t0),
+                               detail="no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment")
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+        if code:
+            return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.DEGRADED, f"S3 {code}",
+                               _ms(t0), detail=mask_text(str(exc))[:300], data={"error_code": code})
+        return _failure(component, "s3", url, source, exc, t0)
+    latency = _ms(t0)
+    buckets = [b.get("Name") for b in resp.get("Buckets") or []]
+    server = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("server")
+    return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.OK,
+                       f"{len(buckets)} buckets {latency:.0f}ms", latency, None, "",
+                       {"buckets": buckets[:50], "server": server})
+
+
+# -- Redis ---------------------------------------------------------------------------------------------
+def _redis_url(url: str) -> str:
+    return url if "://" in url else f"redis://{url}"
+
+
+def probe_redis(component: str, url: str, *, timeout: float, source: str = "") -> ProbeResult:
+    """PING, INFO memory/server/stats: used/maxmemory/policy, version, evicted keys."""
+    t0 = time.monotonic()
+    url = _redis_url(url)
+    try:
+        import redis
+
+        r = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                 retry_on_timeout=False)
+        try:
+            r.ping()
+            info = r.info("memory") | r.info("server") | r.info("stats")
+        finally:
+            r.close()
+    except Exception as exc:  # noqa: BLE001
+        return _failure(component, "redis", url, source, exc, t0)
+    latency = _ms(t0)
+    used, maxmem = int(info.get("used_memory") or 0), int(info.get("maxmemory") or 0)
+    policy = str(info.get("maxmemory_policy") or "")
+    data = {"used_memory": used, "maxmemory": maxmem, "maxmemory_policy": policy,
+            "evicted_keys": int(info.get("evicted_keys") or 0),
+            "used_memory_human": info.get("used_memory_human")}
+    mem = f"{_h(used)}/{_h(maxmem) if maxmem else 'no max'}"
+    state = ProbeState.DEGRADED if maxmem and used / maxmem >= 0.9 else ProbeState.OK
+    return ProbeResult(component, "redis", mask_uri(url), source, state, f"PONG {mem} {policy}",
+                       latency, str(info.get("redis_version") or "") or None, "", data)
+
+
+def _h(n: int) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if n < 1024 or unit == "T":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------
+def probe_postgres(component: str, url: str, *, timeout: float, source: str = "") -> ProbeResult:
+    """Connect; server version, connections in use vs max_connections. Works against PgBouncer too
+    (then only the connect is checked)."""
+    t0 = time.monotonic()
+    try:
+        import psycopg
+
+        conninfo = _pg_conninfo(url)
+        with psycopg.connect(conninfo, connect_timeout=max(1, math.ceil(timeout)), autocommit=True,
+                             options=f"-c statement_timeout={int(timeout * 1000)}") as conn:
+            version = conn.info.parameter_status("server_version") or None
+            data: dict = {}
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT count(*) FROM pg_stat_activity")
+                    data["connections"] = int(cur.fetchone()[0])
+                    cur.execute("SHOW max_connections")
+                    data["max_connections"] = int(cur.fetchone()[0])
+                    cur.execute("SHOW superuser_reserved_connections")
+                    data["reserved_connections"] = int(cur.fetchone()[0])
+            except Exception:  # noqa: BLE001 - PgBouncer or a restricted role: the connect is the probe
+                pass
+    except Exception as exc:  # noqa: BLE001
+        return _failure(component, "postgres", url, source, exc, t0)
+    latency = _ms(t0)
+    if "max_connections" in data:
+        used, limit = data["connections"], data["max_connections"]
+        state = ProbeState.DEGRADED if used / max(1, limit) >= 0.8 else ProbeState.OK
+        summary = f"conn {used}/{limit} {latency:.0f}ms"
+    else:
+        state, summary = ProbeState.OK, f"connected {latency:.0f}ms"
+    return ProbeResult(component, "postgres", mask_uri(url), source, state, summary, latency,
+                       (version or "").split(" ")[0] or None, "", data)
+
+
+def _pg_conninfo(url: str) -> str:
+    """postgresql+psycopg2://... (SQLAlchemy style) -> postgresql://..."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "postgres":
+        scheme = "postgresql"
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+PROBES = {"http": probe_http, "s3": probe_s3, "redis": probe_redis, "postgres": probe_postgres}

@@ -1,0 +1,327 @@
+"""The Stack backend: read the cluster objects the catalog needs, resolve endpoints, run the probes
+concurrently (each with its own timeout), and roll everything up into a StackReport.
+
+    report = sweep(ctx)                      # CLI: everything, blocking
+    state = collect_cluster(ctx)             # TUI: the cluster part in one worker ...
+    tasks = probe_tasks(ctx.settings, state) # ... then one worker per probe
+    report = build_report(ctx.settings, state, results)   # pure, cheap: re-run as results arrive
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlopstui.backends import kube as k
+from mlopstui.backends.discovery import Endpoint, discover
+from mlopstui.doctor import Finding, Snapshot, ref
+from mlopstui.doctor import run as run_doctor
+from mlopstui.doctor.util import service_hosts
+from mlopstui.errors import Kind, MlopsError, from_exception
+from mlopstui.models.stack import (
+    ComponentSpec,
+    ComponentStatus,
+    ProbeResult,
+    ProbeState,
+    catalog_with_overrides,
+    pending_probe,
+    skipped_probe,
+    workload_status,
+)
+
+if TYPE_CHECKING:
+    from mlopstui.backends.kube import KubeClient
+    from mlopstui.config import Settings
+    from mlopstui.context import AppContext
+
+# what a sweep lists; optional ones (CRDs) may be absent from the cluster
+LISTED: tuple[tuple[k.Res, bool], ...] = (
+    (k.DEPLOYMENTS, False), (k.STATEFULSETS, False), (k.DAEMONSETS, False), (k.PODS, False),
+    (k.SERVICES, False), (k.JOBS, False), (k.CRONJOBS, False),
+    (k.INFERENCESERVICES, True), (k.ARGO_WORKFLOWS, True), (k.FEATURESTORES, True),
+)
+# namespaces to read one by one when listing across all namespaces is forbidden
+DEFAULT_NAMESPACES = ("mlops", "kserve", "knative-serving", "istio-system", "argo", "kubeflow", "feast")
+
+
+@dataclass
+class ClusterState:
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # partial failures, masked, for the status line
+    error: MlopsError | None = None  # the cluster could not be read at all
+    at: float = field(default_factory=time.time)
+    duration: float = 0.0
+
+    def services(self) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o.get("kind") == "Service"]
+
+
+def _namespaces(settings: Settings, kube: KubeClient) -> list[str]:
+    out = list(settings.watched_namespaces) or [kube.namespace]
+    out += [o.namespace for o in settings.components.values() if o.namespace]
+    out += list(DEFAULT_NAMESPACES)
+    return list(dict.fromkeys(out))
+
+
+def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[str]) -> list[dict[str, Any]]:
+    try:
+        return kube.list(res, all_namespaces=True)
+    except MlopsError as err:
+        if err.kind is Kind.NOT_FOUND and optional:
+            return []  # the CRD is not installed
+        if err.kind is not Kind.FORBIDDEN:
+            raise
+    out: list[dict[str, Any]] = []
+    for ns in namespaces:  # RBAC allows only some namespaces: read those
+        try:
+            out.extend(kube.list(res, ns))
+        except MlopsError as err:
+            if err.kind not in (Kind.FORBIDDEN, Kind.NOT_FOUND):
+                raise
+    return out
+
+
+def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
+    """List the catalog's object kinds concurrently (blocking: call from a worker)."""
+    t0 = time.monotonic()
+    state = ClusterState()
+    try:
+        kube = ctx.kube
+    except MlopsError as err:
+        state.error = err
+        return state
+    namespaces = _namespaces(ctx.settings, kube)
+    with cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stack-list") as pool:
+        futs = {pool.submit(_list_kind, kube, res, opt, namespaces): res for res, opt in LISTED}
+        for fut in cf.as_completed(futs):
+            res = futs[fut]
+            try:
+                state.objects.extend(fut.result())
+            except Exception as exc:  # noqa: BLE001
+                err = from_exception(exc)
+                if res is k.DEPLOYMENTS or err.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED):
+                    state.error = state.error or err
+                state.errors.append(f"{res.kind}: {err.message}")
+    if state.error is None:
+        state.objects.extend(_referenced_configmaps(kube, state.objects))
+    if state.error is not None:
+        state.objects = []
+    state.duration = time.monotonic() - t0
+    state.at = time.time()
+    return state
+
+
+def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the ConfigMaps that containers pull env from (envFrom / configMapKeyRef)."""
+    from mlopstui.models.stack import containers_of
+
+    wanted: set[tuple[str, str]] = set()
+    for o in objects:
+        ns = (o.get("metadata") or {}).get("namespace", "")
+        for c in containers_of(o):
+            for src in c.get("envFrom") or []:
+                if "configMapRef" in src:
+                    wanted.add((ns, (src["configMapRef"] or {}).get("name", "")))
+            for e in c.get("env") or []:
+                cm = ((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name")
+                if cm:
+                    wanted.add((ns, cm))
+    out = []
+    for ns, name in sorted(wanted)[:50]:
+        try:
+            cm = kube.get(k.CONFIGMAPS, name, ns)
+            cm.setdefault("kind", "ConfigMap")
+            out.append(cm)
+        except MlopsError:
+            pass
+    return out
+
+
+# -- probes ----------------------------------------------------------------------------------------
+@dataclass
+class ProbeTask:
+    component: str
+    kind: str
+    endpoint: Endpoint
+    run: Callable[[], ProbeResult]
+
+    def pending(self) -> ProbeResult:
+        return pending_probe(self.component, self.kind, self.endpoint.display, self.endpoint.source)
+
+
+def resolve_endpoints(settings: Settings, catalog: Iterable[ComponentSpec],
+                      services: list[dict[str, Any]]) -> dict[str, Endpoint]:
+    return {c.id: discover(c.endpoint, settings, services) for c in catalog if c.endpoint}
+
+
+def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str, list]) -> list[str]:
+    """The Host header in-cluster clients send to MLflow: <svc>.<ns>.svc.cluster.local:<port>."""
+    snap = Snapshot.build(snapshot_objects)
+    hosts: list[str] = []
+    for w in assigned.get("mlflow", []):
+        for svc in snap.services_selecting(w):
+            hs = service_hosts(svc)
+            hosts.extend(h for h in hs if h.count(".") == 4 and ":" in h)
+    return hosts[:1]
+
+
+def probe_tasks(settings: Settings, state: ClusterState,
+                catalog: tuple[ComponentSpec, ...] | None = None) -> tuple[list[ProbeTask], dict[str, ProbeResult]]:
+    """(tasks to run, results known without running: skipped) for every catalog component."""
+    from mlopstui.backends import probes
+
+    catalog = catalog or catalog_with_overrides(settings.components)
+    services = state.services()
+    endpoints = resolve_endpoints(settings, catalog, services)
+    snap = Snapshot.build(state.objects, catalog=catalog)
+    timeout = settings.probe_timeout
+    tasks: list[ProbeTask] = []
+    skipped: dict[str, ProbeResult] = {}
+    for spec in catalog:
+        if spec.probe == "none" or not spec.endpoint:
+            skipped[spec.id] = skipped_probe(spec.id, "none", "no probe")
+            continue
+        ep = endpoints[spec.id]
+        if not ep.url:
+            why = "no endpoint" if snap.installed(spec.id) else "-"
+            skipped[spec.id] = skipped_probe(spec.id, spec.probe, why, ep.source)
+            continue
+        if ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url:
+            # a cluster-internal name, found from a Service: only reachable from inside the cluster
+            if not _resolvable(ep.url):
+                skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source)
+                continue
+        url = ep.url
+        if spec.probe == "http":
+            hosts = _mlflow_hosts(state.objects, snap.components) if spec.id == "mlflow" else []
+
+            def fn(spec=spec, url=url, ep=ep, hosts=hosts) -> ProbeResult:
+                return probes.probe_http(spec.id, url, timeout=timeout, source=ep.source,
+                                         health_path=spec.health_path, version_path=spec.version_path,
+                                         accept_any=spec.accept_any_http, host_headers=hosts)
+        else:
+            probe_fn = probes.PROBES[spec.probe]
+
+            def fn(spec=spec, url=url, ep=ep, probe_fn=probe_fn) -> ProbeResult:
+                return probe_fn(spec.id, url, timeout=timeout, source=ep.source)
+        tasks.append(ProbeTask(spec.id, spec.probe, ep, fn))
+    return tasks, skipped
+
+
+def _resolvable(url: str) -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        socket.getaddrinfo(host, None)
+        return True
+    except OSError:
+        return False
+
+
+def timed_out(task: ProbeTask, timeout: float) -> ProbeResult:
+    return ProbeResult(task.component, task.kind, task.endpoint.display, task.endpoint.source,
+                       ProbeState.TIMEOUT, "timeout", timeout * 1000.0,
+                       detail=f"no answer within {timeout:g}s")
+
+
+def run_probes(tasks: list[ProbeTask], timeout: float,
+               on_result: Callable[[ProbeResult], None] | None = None) -> dict[str, ProbeResult]:
+    """Run every probe at once; one that hangs past timeout (+ a little grace) is reported as a timeout
+    and abandoned (its thread finishes on its own socket timeout)."""
+    results: dict[str, ProbeResult] = {}
+    if not tasks:
+        return results
+    pool = cf.ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="stack-probe")
+    try:
+        futs = {pool.submit(t.run): t for t in tasks}
+        deadline = time.monotonic() + timeout + 0.5
+        pending = set(futs)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            done, pending = cf.wait(pending, timeout=left, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                task = futs[fut]
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - probes do not raise, but be safe
+                    res = ProbeResult(task.component, task.kind, task.endpoint.display, task.endpoint.source,
+                                      ProbeState.FAILED, "error", detail=from_exception(exc).message)
+                results[task.component] = res
+                if on_result:
+                    on_result(res)
+        for fut in pending:
+            res = timed_out(futs[fut], timeout)
+            results[res.component] = res
+            if on_result:
+                on_result(res)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+# -- the report --------------------------------------------------------------------------------------
+@dataclass
+class StackReport:
+    components: list[ComponentStatus]
+    findings: list[Finding]
+    snapshot: Snapshot
+    state: ClusterState
+    at: float = field(default_factory=time.time)
+
+    def component(self, cid: str) -> ComponentStatus | None:
+        return next((c for c in self.components if c.id == cid), None)
+
+    def findings_for(self, cid: str | None) -> list[Finding]:
+        return [f for f in self.findings if cid is None or f.component == cid]
+
+    def to_dict(self) -> dict[str, Any]:
+        from mlopstui.secrets import scrub
+
+        return scrub({
+            "taken_at": self.at, "cluster_error": self.state.error.to_dict() if self.state.error else None,
+            "partial_errors": self.state.errors,
+            "components": [c.to_dict() for c in self.components],
+            "findings": {"error": sum(1 for f in self.findings if f.severity.value == "error"),
+                         "warning": sum(1 for f in self.findings if f.severity.value == "warning"),
+                         "info": sum(1 for f in self.findings if f.severity.value == "info")},
+        })
+
+
+def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, ProbeResult],
+                 catalog: tuple[ComponentSpec, ...] | None = None) -> StackReport:
+    """Pure: cluster objects + probe results -> component rows + doctor findings."""
+    catalog = catalog or catalog_with_overrides(settings.components)
+    snap = Snapshot.build(state.objects, probes, catalog=catalog, watched_namespaces=settings.watched_namespaces,
+                          taken_at=state.at)
+    findings = run_doctor(snap)
+    pods = snap.of("Pod")
+    rows = []
+    for spec in catalog:
+        workloads = [workload_status(o, pods) for o in snap.components.get(spec.id, [])]
+        probe = probes.get(spec.id) or pending_probe(spec.id, spec.probe)
+        mine = [f for f in findings if f.component == spec.id]
+        rows.append(ComponentStatus(spec, workloads, probe, mine))
+    return StackReport(rows, findings, snap, state, at=state.at)
+
+
+def sweep(ctx: AppContext) -> StackReport:
+    """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor."""
+    state = collect_cluster(ctx)
+    tasks, results = probe_tasks(ctx.settings, state)
+    results.update(run_probes(tasks, ctx.settings.probe_timeout))
+    return build_report(ctx.settings, state, results)
+
+
+def workload_objects(report: StackReport, cid: str) -> list[dict[str, Any]]:
+    return list(report.snapshot.components.get(cid, []))
+
+
+def describe_objects(objs: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [ref(o) for o in objs]

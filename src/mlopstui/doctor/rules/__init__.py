@@ -1,0 +1,1 @@
+"""Doctor rules, one module per topic."""

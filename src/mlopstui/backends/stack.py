@@ -189,6 +189,10 @@ def probe_tasks(settings: Settings, state: ClusterState,
             why = "no endpoint" if snap.installed(spec.id) else "-"
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why, ep.source)
             continue
+        why_not = not_probeable(spec.probe, ep.url)
+        if why_not:
+            skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source)
+            continue
         if ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url:
             # a cluster-internal name, found from a Service: only reachable from inside the cluster
             if not _resolvable(ep.url):
@@ -209,6 +213,18 @@ def probe_tasks(settings: Settings, state: ClusterState,
                 return probe_fn(spec.id, url, timeout=timeout, source=ep.source)
         tasks.append(ProbeTask(spec.id, spec.probe, ep, fn))
     return tasks, skipped
+
+
+def not_probeable(kind: str, url: str) -> str:
+    """Why this endpoint cannot be probed this way ("" when it can): e.g. a file-based Feast registry."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if kind == "postgres" and not scheme.startswith("postgres"):
+        return "not PostgreSQL" if scheme else "local file"
+    if kind in ("http", "s3") and scheme not in ("http", "https"):
+        return "not an HTTP URL"
+    if kind == "redis" and scheme and scheme not in ("redis", "rediss", "unix"):
+        return "not a Redis URL"
+    return ""
 
 
 def _resolvable(url: str) -> bool:

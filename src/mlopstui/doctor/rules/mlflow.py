@@ -123,6 +123,7 @@ def allowed_hosts(snap: Snapshot) -> Iterator[Finding]:
             continue
         needed = [h for svc in snap.services_selecting(w) for h in service_hosts(svc)]
         missing = [h for h in needed if not any(fnmatch.fnmatch(h, p) if "*" in p else h == p for p in patterns)]
+        missing.sort(key=lambda h: (-h.count("."), ":" not in h))  # the full DNS name with port first
         if value is not None and not missing:
             continue
         svc_list = ",".join(needed) if needed else "<service>.<ns>.svc.cluster.local,<service>.<ns>.svc.cluster.local:5000"

@@ -1,0 +1,514 @@
+"""The MLflow tracking server over its REST API (httpx; no mlflow import for listing).
+
+Everything here blocks: call it from a worker. Every call has a timeout and raises MlopsError
+with a kind and a message a person can act on. The mlflow SDK (4 s to import) is used only to
+download artifacts straight from S3 when the server cannot serve them.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from mlopstui.errors import Kind, MlopsError
+from mlopstui.models.experiments import (
+    ArtifactEntry,
+    Experiment,
+    MetricSeries,
+    ModelVersion,
+    RegisteredModel,
+    RunDetail,
+    RunRow,
+)
+from mlopstui.secrets import mask_text, mask_uri
+
+if TYPE_CHECKING:
+    from mlopstui.context import AppContext
+
+API = "/api/2.0/mlflow"
+SEARCH_MAX = 50000  # MLflow's own cap on max_results for runs/search
+DEFAULT_PAGE = 200
+PREVIEW_BYTES = 256 * 1024
+
+ALLOWED_HOSTS_HINT = (
+    "MLflow 3.5+ rejects requests whose Host header is not in its --allowed-hosts list "
+    "(DNS-rebinding protection), answering 403 'Invalid Host header'. Start the tracking server with "
+    "--allowed-hosts listing every name clients use, with and without the port, e.g. "
+    "`--allowed-hosts 'mlflow-server,mlflow-server:5000,mlflow-server.mlops.svc.cluster.local,"
+    "mlflow-server.mlops.svc.cluster.local:5000,<ingress host>'` (or the env var MLFLOW_SERVER_ALLOWED_HOSTS)"
+)
+
+
+def allowed_hosts_for(url: str) -> list[str]:
+    """The --allowed-hosts entries that would let a client using `url` through."""
+    u = httpx.URL(url)
+    host = u.host
+    out = [host]
+    if u.port:
+        out.append(f"{host}:{u.port}")
+    if host.endswith(".svc.cluster.local"):
+        short = host.split(".")
+        for n in (1, 2, 3):
+            out.append(".".join(short[:n]))
+            if u.port:
+                out.append(f"{'.'.join(short[:n])}:{u.port}")
+    seen: list[str] = []
+    for h in out:
+        if h not in seen:
+            seen.append(h)
+    return seen
+
+
+class MlflowBackend:
+    """A client of one tracking server."""
+
+    def __init__(self, url: str, source: str = "", *, timeout: float = 10.0,
+                 env: Mapping[str, str] | None = None):
+        env = os.environ if env is None else env
+        if not url:
+            raise MlopsError(Kind.CONFIG, "no MLflow tracking server configured or discovered",
+                             hint="set MLFLOW_TRACKING_URI, or endpoints.mlflow in the config file, "
+                                  "or make sure the cluster has an mlflow-server Service")
+        if not url.startswith(("http://", "https://")):
+            raise MlopsError(Kind.UNSUPPORTED, f"tracking URI {mask_uri(url)} is not an HTTP tracking server",
+                             hint="mlopstui talks to an MLflow tracking server (mlflow server ...); "
+                                  "set MLFLOW_TRACKING_URI=http://host:5000")
+        self.url = url.rstrip("/")
+        self.source = source or "given"
+        self.timeout = timeout
+        self.auth_mode = "none"
+        headers = {"User-Agent": "mlopstui"}
+        auth: httpx.Auth | None = None
+        if env.get("MLFLOW_TRACKING_TOKEN"):
+            headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
+            self.auth_mode = "token"
+        elif env.get("MLFLOW_TRACKING_USERNAME") or env.get("MLFLOW_TRACKING_PASSWORD"):
+            auth = httpx.BasicAuth(env.get("MLFLOW_TRACKING_USERNAME", ""), env.get("MLFLOW_TRACKING_PASSWORD", ""))
+            self.auth_mode = "basic"
+        verify: Any = True
+        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+            verify = False
+        elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
+            verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+        self._client = httpx.Client(base_url=self.url, headers=headers, auth=auth, verify=verify,
+                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+                                    follow_redirects=True)
+
+    @classmethod
+    def from_context(cls, ctx: AppContext, timeout: float | None = None) -> MlflowBackend:
+        """Resolve the tracking URI (config, MLFLOW_TRACKING_URI, cluster Service). Blocking."""
+        ep = ctx.endpoint("mlflow")
+        if not ep.url:
+            raise MlopsError(Kind.CONFIG, f"no MLflow tracking server: {ep.source}",
+                             hint="set MLFLOW_TRACKING_URI, or endpoints.mlflow in the config file")
+        return cls(ep.url, ep.source, timeout=timeout or max(ctx.settings.probe_timeout * 3, 10.0))
+
+    @property
+    def display(self) -> str:
+        return f"{mask_uri(self.url)} ({self.source})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- transport --------------------------------------------------------------------------------
+    def _error(self, exc: BaseException, what: str) -> MlopsError:
+        where = f"MLflow at {self.display}"
+        if isinstance(exc, httpx.TimeoutException):
+            return MlopsError(Kind.TIMEOUT, f"{what}: {where} did not answer within {self.timeout:.0f}s",
+                              hint="the server may be overloaded (many runs?) or the network slow",
+                              source="mlflow")
+        if isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError |
+                      httpx.WriteError | httpx.NetworkError):
+            reason = mask_text(str(exc)) or type(exc).__name__
+            return MlopsError(Kind.UNREACHABLE, f"{what}: cannot reach {where}: {reason}",
+                              hint="is the tracking server running? check the mlflow-server Deployment and "
+                                   "Service (`mlopstui status`), or MLFLOW_TRACKING_URI",
+                              source="mlflow")
+        return MlopsError(Kind.ERROR, f"{what}: {type(exc).__name__}: {mask_text(str(exc))}", source="mlflow")
+
+    def _status_error(self, resp: httpx.Response, what: str) -> MlopsError:
+        code = resp.status_code
+        try:
+            body = resp.json()
+        except Exception:  # noqa: BLE001 - not JSON
+            body = None
+        text = resp.text[:500] if body is None else ""
+        message = (body or {}).get("message") if isinstance(body, dict) else None
+        error_code = (body or {}).get("error_code", "") if isinstance(body, dict) else ""
+        msg = mask_text(message or text.strip() or resp.reason_phrase)
+        if code == 403 and "invalid host header" in (text or msg).lower():
+            hosts = ",".join(allowed_hosts_for(self.url))
+            return MlopsError(
+                Kind.FORBIDDEN,
+                f"{what}: MLflow at {self.display} refused the request: HTTP 403 Invalid Host header "
+                f"(its --allowed-hosts protection does not list '{httpx.URL(self.url).host}')",
+                hint=ALLOWED_HOSTS_HINT + f"; for this URL: --allowed-hosts '{hosts}'",
+                source="mlflow")
+        if code == 401:
+            return MlopsError(Kind.UNAUTHORIZED, f"{what}: MLflow at {self.display} wants credentials ({msg})",
+                              hint="set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or "
+                                   "MLFLOW_TRACKING_TOKEN", source="mlflow")
+        if code == 403:
+            return MlopsError(Kind.FORBIDDEN, f"{what}: MLflow at {self.display} forbids it ({msg})",
+                              hint="your MLflow user lacks the permission (MLflow auth app)", source="mlflow")
+        if code == 404 or error_code == "RESOURCE_DOES_NOT_EXIST":
+            if body is None:
+                return MlopsError(Kind.NOT_FOUND, f"{what}: no MLflow REST API at {self.display} (HTTP 404)",
+                                  hint="is this the tracking server's address (not the UI behind a path "
+                                       "prefix)?", source="mlflow")
+            return MlopsError(Kind.NOT_FOUND, f"{what}: {msg}", source="mlflow")
+        if code == 400 or error_code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
+            return MlopsError(Kind.INVALID, f"{what}: {msg}",
+                              hint="MLflow search syntax: metrics.accuracy > 0.9 and params.learning_rate = '0.01'"
+                              if "filter" in msg.lower() or "search" in what.lower() else None,
+                              source="mlflow")
+        if code in (502, 503, 504):
+            return MlopsError(Kind.UNREACHABLE, f"{what}: HTTP {code} from {self.display}: {msg}",
+                              hint="a proxy answered but the tracking server behind it did not", source="mlflow")
+        return MlopsError(Kind.ERROR, f"{what}: HTTP {code} from {self.display}: {msg}", source="mlflow")
+
+    def _call(self, method: str, path: str, what: str, *, params: dict[str, Any] | None = None,
+              json: Any = None) -> dict[str, Any]:
+        try:
+            resp = self._client.request(method, path, params=params, json=json)
+        except httpx.HTTPError as exc:
+            raise self._error(exc, what) from None
+        if resp.status_code >= 400:
+            raise self._status_error(resp, what)
+        try:
+            data = resp.json()
+        except ValueError:
+            raise MlopsError(Kind.ERROR, f"{what}: {self.display} answered with something that is not JSON "
+                                         f"(HTTP {resp.status_code})",
+                             hint="is this an MLflow tracking server?", source="mlflow") from None
+        return data if isinstance(data, dict) else {}
+
+    def ping(self) -> str:
+        """Reachability and API check; returns the server version when it tells."""
+        try:
+            resp = self._client.get("/version")
+            version = resp.text.strip() if resp.status_code == 200 and len(resp.text) < 40 else ""
+        except httpx.HTTPError as exc:
+            raise self._error(exc, "ping") from None
+        self._call("POST", f"{API}/experiments/search", "list experiments", json={"max_results": 1})
+        return version
+
+    # -- experiments ------------------------------------------------------------------------------
+    def search_experiments(self, view: str = "ACTIVE_ONLY", *, filter: str = "",
+                           max_total: int = 10000) -> list[Experiment]:
+        """view: ACTIVE_ONLY | DELETED_ONLY | ALL."""
+        out: list[Experiment] = []
+        token = None
+        while True:
+            body: dict[str, Any] = {"max_results": 1000, "view_type": view}
+            if filter:
+                body["filter"] = filter
+            if token:
+                body["page_token"] = token
+            data = self._call("POST", f"{API}/experiments/search", "list experiments", json=body)
+            out.extend(Experiment.from_api(e) for e in data.get("experiments", []))
+            token = data.get("next_page_token")
+            if not token or len(out) >= max_total:
+                return out
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        data = self._call("GET", f"{API}/experiments/get", f"experiment {experiment_id}",
+                          params={"experiment_id": experiment_id})
+        return Experiment.from_api(data.get("experiment", {}))
+
+    def experiment_by_name_or_id(self, name_or_id: str) -> Experiment:
+        try:
+            data = self._call("GET", f"{API}/experiments/get-by-name", f"experiment '{name_or_id}'",
+                              params={"experiment_name": name_or_id})
+            return Experiment.from_api(data.get("experiment", {}))
+        except MlopsError as exc:
+            if exc.kind != Kind.NOT_FOUND or not name_or_id.isdigit():
+                if exc.kind == Kind.NOT_FOUND:
+                    raise MlopsError(Kind.NOT_FOUND, f"no experiment named '{name_or_id}'",
+                                     hint="`mlopstui experiments` lists them", source="mlflow") from None
+                raise
+        return self.get_experiment(name_or_id)
+
+    def experiment_stats(self, experiment_id: str, cap: int = 100_000) -> tuple[int, bool, int | None]:
+        """(run count, count capped?, last run start ms). Pages through the runs: run in the background."""
+        count, last, token = 0, None, None
+        while True:
+            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": SEARCH_MAX,
+                                    "order_by": ["attributes.start_time DESC"], "run_view_type": "ACTIVE_ONLY"}
+            if token:
+                body["page_token"] = token
+            data = self._call("POST", f"{API}/runs/search", "count runs", json=body)
+            runs = data.get("runs", [])
+            if last is None and runs:
+                last = RunRow.from_api(runs[0]).start_time
+            count += len(runs)
+            token = data.get("next_page_token")
+            if not token:
+                return count, False, last
+            if count >= cap:
+                return count, True, last
+
+    def last_run_time(self, experiment_id: str) -> int | None:
+        page, _ = self.search_runs([experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
+        return page[0].start_time if page else None
+
+    # -- runs -------------------------------------------------------------------------------------
+    def search_runs(self, experiment_ids: Sequence[str], *, filter: str = "", order_by: Sequence[str] = (),
+                    max_results: int = DEFAULT_PAGE, page_token: str | None = None,
+                    view: str = "ACTIVE_ONLY") -> tuple[list[RunRow], str | None]:
+        """One page of runs, filtered and ordered on the server; returns (rows, next page token)."""
+        body: dict[str, Any] = {"experiment_ids": list(experiment_ids), "max_results": min(max_results, SEARCH_MAX),
+                                "run_view_type": view}
+        if filter.strip():
+            body["filter"] = filter.strip()
+        if order_by:
+            body["order_by"] = list(order_by)
+        if page_token:
+            body["page_token"] = page_token
+        data = self._call("POST", f"{API}/runs/search", "search runs", json=body)
+        return [RunRow.from_api(r) for r in data.get("runs", [])], data.get("next_page_token") or None
+
+    def iter_runs(self, experiment_ids: Sequence[str], *, filter: str = "", order_by: Sequence[str] = (),
+                  max_total: int | None = None, page_size: int = 1000) -> Iterator[RunRow]:
+        token, n = None, 0
+        while True:
+            size = page_size if max_total is None else min(page_size, max_total - n)
+            if size <= 0:
+                return
+            rows, token = self.search_runs(experiment_ids, filter=filter, order_by=order_by,
+                                           max_results=size, page_token=token)
+            for r in rows:
+                yield r
+                n += 1
+            if not token:
+                return
+
+    def get_run(self, run_id: str) -> RunRow:
+        data = self._call("GET", f"{API}/runs/get", f"run {run_id}", params={"run_id": run_id})
+        return RunRow.from_api(data.get("run", {}))
+
+    def run_detail(self, run_id: str) -> RunDetail:
+        run = self.get_run(run_id)
+        name = ""
+        try:
+            name = self.get_experiment(run.experiment_id).name
+        except MlopsError:
+            pass
+        return RunDetail(run=run, experiment_name=name, tracking_uri=self.url)
+
+    def metric_history(self, run_id: str, key: str, max_points: int = 100_000) -> MetricSeries:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25000}
+            if token:
+                params["page_token"] = token
+            data = self._call("GET", f"{API}/metrics/get-history", f"history of {key}", params=params)
+            items.extend(data.get("metrics", []))
+            token = data.get("next_page_token")
+            if not token or len(items) >= max_points:
+                return MetricSeries.from_api(key, items)
+
+    def metric_histories(self, run_id: str, keys: Sequence[str]) -> dict[str, MetricSeries]:
+        return {k: self.metric_history(run_id, k) for k in keys}
+
+    # -- artifacts --------------------------------------------------------------------------------
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactEntry]:
+        """One directory level (the tree loads per directory)."""
+        out: list[ArtifactEntry] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"run_id": run_id}
+            if path:
+                params["path"] = path
+            if token:
+                params["page_token"] = token
+            data = self._call("GET", f"{API}/artifacts/list", f"list artifacts {path or '/'}", params=params)
+            out.extend(ArtifactEntry.from_api(f) for f in data.get("files", []) or [])
+            token = data.get("next_page_token")
+            if not token:
+                break
+        out.sort(key=lambda e: (not e.is_dir, e.path))
+        return out
+
+    def _artifact_stream(self, run_id: str, path: str):
+        return self._client.stream("GET", "/get-artifact", params={"run_id": run_id, "path": path},
+                                   timeout=httpx.Timeout(max(self.timeout, 30.0), connect=5.0))
+
+    def read_artifact(self, run_id: str, path: str, limit: int = PREVIEW_BYTES) -> tuple[bytes, bool]:
+        """The first `limit` bytes of an artifact file and whether it was cut."""
+        what = f"read artifact {path}"
+        try:
+            with self._artifact_stream(run_id, path) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise self._status_error(resp, what)
+                buf = bytearray()
+                for chunk in resp.iter_bytes():
+                    buf.extend(chunk)
+                    if len(buf) > limit:
+                        return bytes(buf[:limit]), True
+                return bytes(buf), False
+        except httpx.HTTPError as exc:
+            raise self._error(exc, what) from None
+
+    def download_artifacts(self, run_id: str, path: str, dest: str | os.PathLike[str],
+                           progress: Callable[[str], None] | None = None) -> Path:
+        """Download a file or directory under the run's artifacts to dest (a directory). Returns the local path.
+
+        Through the tracking server (its artifact proxy, or its own store access); when the server cannot
+        serve it and the artifact root is s3://, straight from S3 with the mlflow SDK (MLFLOW_S3_ENDPOINT_URL).
+        """
+        dest_dir = Path(dest).expanduser()
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._download_http(run_id, path, dest_dir, progress)
+        except MlopsError as exc:
+            if exc.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED, Kind.NOT_FOUND):
+                raise
+            root = self.get_run(run_id).artifact_uri
+            if not root.startswith("s3://"):
+                raise
+            return self._download_sdk(run_id, path, dest_dir)
+
+    def _download_http(self, run_id: str, path: str, dest_dir: Path,
+                       progress: Callable[[str], None] | None) -> Path:
+        path = path.strip("/")
+        parent = posixpath.dirname(path)
+        siblings = self.list_artifacts(run_id, parent) if path else []
+        entry = next((e for e in siblings if e.path.strip("/") == path), None)
+        if path and entry is None:
+            raise MlopsError(Kind.NOT_FOUND, f"no artifact '{path}' in run {run_id}", source="mlflow")
+        is_dir = (not path) or (entry is not None and entry.is_dir)
+        target = dest_dir / (posixpath.basename(path) if path else run_id)
+        if not is_dir:
+            self._fetch_file(run_id, path, target, progress)
+            return target
+        stack = [path]
+        target.mkdir(parents=True, exist_ok=True)
+        while stack:
+            d = stack.pop()
+            for e in self.list_artifacts(run_id, d):
+                rel = posixpath.relpath(e.path, path) if path else e.path
+                local = target / rel
+                if e.is_dir:
+                    local.mkdir(parents=True, exist_ok=True)
+                    stack.append(e.path)
+                else:
+                    self._fetch_file(run_id, e.path, local, progress)
+        return target
+
+    def _fetch_file(self, run_id: str, path: str, local: Path, progress: Callable[[str], None] | None) -> None:
+        what = f"download {path}"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(local.name + ".part")
+        try:
+            with self._artifact_stream(run_id, path) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise self._status_error(resp, what)
+                with open(tmp, "wb") as fh:
+                    for chunk in resp.iter_bytes():
+                        fh.write(chunk)
+        except httpx.HTTPError as exc:
+            tmp.unlink(missing_ok=True)
+            raise self._error(exc, what) from None
+        os.replace(tmp, local)
+        if progress:
+            progress(path)
+
+    def _download_sdk(self, run_id: str, path: str, dest_dir: Path) -> Path:
+        try:
+            from mlflow.tracking import MlflowClient  # 4 s import: only here, in a worker
+
+            client = MlflowClient(tracking_uri=self.url)
+            return Path(client.download_artifacts(run_id, path, str(dest_dir)))
+        except MlopsError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            text = mask_text(str(exc))
+            hint = None
+            if "endpoint" in text.lower() or "could not connect" in text.lower():
+                hint = "set MLFLOW_S3_ENDPOINT_URL to the S3/MinIO endpoint (client pods do not inherit it)"
+            elif "signature" in text.lower():
+                hint = "set S3_SIGNATURE_VERSION=s3v4 (MinIO requires SigV4)"
+            raise MlopsError(Kind.ERROR, f"download {path} from S3: {text}", hint=hint, source="s3") from None
+
+    # -- model registry ---------------------------------------------------------------------------
+    def search_registered_models(self, filter: str = "", max_total: int = 5000) -> list[RegisteredModel]:
+        out: list[RegisteredModel] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"max_results": 1000}
+            if filter:
+                params["filter"] = filter
+            if token:
+                params["page_token"] = token
+            data = self._call("GET", f"{API}/registered-models/search", "list registered models", params=params)
+            out.extend(RegisteredModel.from_api(m) for m in data.get("registered_models", []) or [])
+            token = data.get("next_page_token")
+            if not token or len(out) >= max_total:
+                return sorted(out, key=lambda m: m.name)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        data = self._call("GET", f"{API}/registered-models/get", f"registered model {name}", params={"name": name})
+        return RegisteredModel.from_api(data.get("registered_model", {}))
+
+    def search_model_versions(self, name: str, max_total: int = 5000) -> list[ModelVersion]:
+        out: list[ModelVersion] = []
+        token = None
+        esc = name.replace("'", "\\'")
+        while True:
+            params: dict[str, Any] = {"filter": f"name='{esc}'", "max_results": 1000}
+            if token:
+                params["page_token"] = token
+            data = self._call("GET", f"{API}/model-versions/search", f"versions of {name}", params=params)
+            out.extend(ModelVersion.from_api(v) for v in data.get("model_versions", []) or [])
+            token = data.get("next_page_token")
+            if not token or len(out) >= max_total:
+                break
+        # search results may lack aliases on some stores: fill them from the model
+        if out and not any(v.aliases for v in out):
+            try:
+                model = self.get_registered_model(name)
+                for alias, ver in model.aliases.items():
+                    for v in out:
+                        if v.version == ver:
+                            v.aliases.append(alias)
+            except MlopsError:
+                pass
+        out.sort(key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True)
+        return out
+
+    def get_model_version(self, name: str, version: str) -> ModelVersion:
+        data = self._call("GET", f"{API}/model-versions/get", f"{name} v{version}",
+                          params={"name": name, "version": version})
+        return ModelVersion.from_api(data.get("model_version", {}))
+
+    def version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        data = self._call("GET", f"{API}/registered-models/alias", f"{name}@{alias}",
+                          params={"name": name, "alias": alias})
+        return ModelVersion.from_api(data.get("model_version", {}))
+
+    def resolve_storage_uri(self, version: ModelVersion) -> str:
+        """Where a model server can pull this version from: an s3:// (or other store) URI.
+
+        models:/ and runs:/ sources are resolved through the run's artifact root; mlflow-artifacts:/ URIs
+        are the proxy's and cannot be pulled by KServe directly (returned as they are, with the caller warned).
+        """
+        src = version.source
+        if src.startswith("models:/"):
+            # MLflow 3 logged models: the version's storage is under the run (or the model's artifact root)
+            src = ""
+        if src.startswith("runs:/") or not src:
+            if version.run_id:
+                rel = src.split("/", 2)[2] if src.startswith("runs:/") and src.count("/") >= 2 else ""
+                root = self.get_run(version.run_id).artifact_uri
+                return root.rstrip("/") + ("/" + rel if rel else "")
+            return version.source
+        return src

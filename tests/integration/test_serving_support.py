@@ -99,7 +99,7 @@ class StandInKServe:
             comp["latestRolledoutRevision"] = st["rolled"]
         if st["prev"]:
             comp["previousRolledoutRevision"] = st["prev"]
-        status = {"url": url, "components": {"predictor": comp},
+        status = {"url": url, "components": {"predictor": comp}, "observedGeneration": meta.get("generation", 1),
                   "conditions": [{"type": "PredictorReady", "status": "True"},
                                  {"type": "Ready", "status": "True"}]}
         if raw:
@@ -153,8 +153,7 @@ def serving_cluster(tmp: Path, isvcs: list[dict] | None = None):
     except ImportError:
         srv = KubeApiServer(str(tmp / "kubeapi"), run_controllers=False)
     srv.start()
-    has_isvc_controller = srv.controllers is not None and "InferenceService" in repr(vars(srv.controllers))
-    standin = None if has_isvc_controller else StandInKServe(srv).start()
+    standin = None if srv.controllers is not None else StandInKServe(srv).start()
     try:
         c = Cluster(srv, standin)
         k = c.kube()

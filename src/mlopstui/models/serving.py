@@ -53,6 +53,7 @@ class InferenceService:
     namespace: str
     resource_version: str = ""
     generation: int = 0
+    observed_generation: int | None = None
     created: float | None = None
     ready: bool | None = None
     url: str | None = None
@@ -213,6 +214,7 @@ def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = Non
         namespace=meta.get("namespace", ""),
         resource_version=str(meta.get("resourceVersion", "")),
         generation=_int(meta.get("generation")) or 0,
+        observed_generation=_int(status.get("observedGeneration")),
         created=parse_time(meta.get("creationTimestamp")),
         ready=None if ready_c is None else ready_c.ok,
         url=status.get("url") or comp.get("url"),
@@ -364,6 +366,9 @@ def traffic_converged(isvc: InferenceService, canary: int | None,
     after_revision: the latestCreatedRevision before a change that makes a new revision; the new one
     must be created and ready first. Returns (done, why not).
     """
+    if isvc.observed_generation is not None and isvc.observed_generation < isvc.generation:
+        return False, (f"the controller has not reconciled generation {isvc.generation} yet "
+                       f"(status is for {isvc.observed_generation})")
     if after_revision is not None:
         if not isvc.latest_created or isvc.latest_created == after_revision:
             return False, "the new revision has not been created yet"

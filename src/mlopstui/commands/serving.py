@@ -1,0 +1,232 @@
+"""Headless Serving verbs: isvc, canary, promote, rollback, min-replicas, set-model, infer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mlopstui.commands._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_global_flags,
+    add_write_flags,
+    confirm_or_print,
+    emit,
+    make_context,
+    table,
+)
+from mlopstui.errors import Kind, MlopsError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("isvc", help="list InferenceServices: readiness, traffic split, revisions")
+    add_global_flags(p, suppress=True)
+    p.add_argument("name", nargs="?", help="show one InferenceService in detail")
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
+    p.set_defaults(func=cmd_isvc)
+
+    p = sub.add_parser("canary", help="set an InferenceService's canaryTrafficPercent (0..100)")
+    add_global_flags(p, suppress=True)
+    p.add_argument("name")
+    p.add_argument("percent", nargs="?", help="exact percent: a whole number 0..100")
+    p.add_argument("--step", type=int, metavar="N", help="instead of PERCENT: move the canary by N (e.g. 10, -10)")
+    _write(p)
+    p.set_defaults(func=cmd_canary)
+
+    p = sub.add_parser("promote", help="give the latest revision 100%% (removes canaryTrafficPercent)")
+    add_global_flags(p, suppress=True)
+    p.add_argument("name")
+    _write(p)
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("rollback", help="canary 0: the previous rolled-out revision takes 100%%")
+    add_global_flags(p, suppress=True)
+    p.add_argument("name")
+    _write(p)
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("min-replicas", help="set spec.predictor.minReplicas")
+    add_global_flags(p, suppress=True)
+    p.add_argument("name")
+    p.add_argument("replicas")
+    _write(p)
+    p.set_defaults(func=cmd_min_replicas)
+
+    p = sub.add_parser("set-model", help="serve a new storageUri as the canary (a new revision)")
+    add_global_flags(p, suppress=True)
+    p.add_argument("name")
+    p.add_argument("storage_uri")
+    p.add_argument("--percent", default="10", help="canary share for the new model (default 10; 'none': 100%%)")
+    _write(p)
+    p.set_defaults(func=cmd_set_model)
+
+    p = sub.add_parser("infer", help="send a test inference request (v1 or v2), optionally a burst")
+    add_global_flags(p, suppress=True)
+    p.add_argument("name")
+    p.add_argument("--protocol", choices=("v1", "v2"), default="v1")
+    p.add_argument("--input", metavar="JSON", help="request rows or body (default: settings.inference_sample)")
+    p.add_argument("--burst", type=int, default=0, metavar="N", help="send N requests and show the split")
+    p.add_argument("--direct", action="store_true", help="use the service URL, not the ingress")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.set_defaults(func=cmd_infer)
+
+
+def _write(p: argparse.ArgumentParser) -> None:
+    add_write_flags(p)
+    p.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                   help="follow status until the traffic matches (default 60; 0: do not wait)")
+
+
+# -- read ------------------------------------------------------------------------------------------
+def cmd_isvc(args: argparse.Namespace) -> int:
+    from mlopstui.backends.kserve import get_isvc, list_isvcs
+    from mlopstui.models.serving import short_revision
+    from mlopstui.widgets.age import human_age
+
+    ctx = make_context(args)
+    if args.name:
+        s = get_isvc(ctx.kube, ctx.namespace, args.name)
+        emit(args, s.summary(), lambda: detail_text(s))
+        return EXIT_OK
+    items = list_isvcs(ctx.kube, ctx.namespace, all_namespaces=args.all_namespaces)
+    import time
+
+    now = time.time()
+
+    def text() -> str:
+        if not items:
+            return f"no InferenceServices in {'any namespace' if args.all_namespaces else ctx.namespace}"
+        rows = []
+        for s in items:
+            rows.append([*([s.namespace] if args.all_namespaces else []), s.name, _ready(s.ready),
+                         "Serverless" if s.serverless else s.deployment_mode,
+                         "-" if s.canary_percent is None else f"{s.canary_percent}%", s.traffic_text(),
+                         short_revision(s.latest_ready, s.name), s.min_replicas if s.min_replicas is not None
+                         else "-", human_age(now - s.created if s.created else None)])
+        headers = [*(["namespace"] if args.all_namespaces else []), "name", "ready", "mode", "canary", "traffic",
+                   "latest-ready", "min", "age"]
+        return table(rows, headers)
+
+    emit(args, {"items": [s.summary() for s in items]}, text)
+    return EXIT_OK
+
+
+def _ready(v: bool | None) -> str:
+    return "?" if v is None else ("True" if v else "False")
+
+
+def detail_text(s) -> str:
+    lines = [f"{s.namespace}/{s.name}  ready: {_ready(s.ready)}  mode: {s.deployment_mode}",
+             f"url:       {s.url or '-'}",
+             f"predictor: format {s.model_format or '-'}  runtime {s.runtime or '-'}",
+             f"storage:   canary/latest {s.storage_uri or '-'}  stable {s.stable_storage_uri or '-'}",
+             f"canary:    {'-' if s.canary_percent is None else str(s.canary_percent) + '%'}  "
+             f"traffic: {s.traffic_text()}",
+             f"revisions: latestReady {s.latest_ready or '-'}  latestRolledout {s.latest_rolledout or '-'}  "
+             f"previousRolledout {s.previous_rolledout or '-'}",
+             f"replicas:  min {'-' if s.min_replicas is None else s.min_replicas}  "
+             f"max {'-' if s.max_replicas is None else s.max_replicas}"]
+    for c in s.conditions:
+        lines.append(f"  {c.type}={c.status} {c.reason} {c.message}".rstrip())
+    return "\n".join(lines)
+
+
+# -- writes ----------------------------------------------------------------------------------------
+def run_action(args: argparse.Namespace, ctx, action) -> int:
+    """plan -> print/confirm -> apply (re-asking after a conflict) -> follow the status."""
+    plan = action.plan()
+    outcome: dict[str, Any] = {}
+
+    def apply():
+        nonlocal plan
+        while True:
+            try:
+                result = action.apply(plan, readonly=ctx.readonly, audit=ctx.audit)
+                break
+            except MlopsError as exc:
+                if exc.kind is not Kind.CONFLICT:
+                    raise
+                plan = action.replan()
+                print("conflict: " + exc.message, file=sys.stderr)
+                for c in action.changes:
+                    print(f"  changed: {c}", file=sys.stderr)
+                if not (sys.stdin.isatty() and not getattr(args, "json", False)):
+                    raise MlopsError(Kind.CONFLICT, exc.message + "; changed: " + "; ".join(action.changes),
+                                     hint="check the change and run the command again") from None
+                print(plan.render(), file=sys.stderr)
+                if input("apply this new plan? [y/N] ").strip().lower() not in ("y", "yes"):
+                    raise MlopsError(Kind.REFUSED, "not applied after the conflict") from None
+        if args.wait and result.ok:
+            followed = action.follow(timeout=args.wait)
+            outcome["follow"] = followed.message
+            result.ok = followed.ok
+            result.message = f"{result.message}; {followed.message}"
+        return result
+
+    return confirm_or_print(args, plan, apply)
+
+
+def cmd_canary(args: argparse.Namespace) -> int:
+    from mlopstui.actions.serving import SetCanary
+    from mlopstui.models.serving import parse_percent
+
+    ctx = make_context(args)
+    if args.step is not None and args.percent is not None:
+        raise MlopsError(Kind.INVALID, "give either PERCENT or --step, not both")
+    if args.step is not None:
+        action = SetCanary(ctx, ctx.namespace, args.name, delta=args.step)
+    else:
+        action = SetCanary(ctx, ctx.namespace, args.name, percent=parse_percent(args.percent))
+    return run_action(args, ctx, action)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from mlopstui.actions.serving import Promote
+
+    ctx = make_context(args)
+    return run_action(args, ctx, Promote(ctx, ctx.namespace, args.name))
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from mlopstui.actions.serving import Rollback
+
+    ctx = make_context(args)
+    return run_action(args, ctx, Rollback(ctx, ctx.namespace, args.name))
+
+
+def cmd_min_replicas(args: argparse.Namespace) -> int:
+    from mlopstui.actions.serving import SetMinReplicas
+
+    ctx = make_context(args)
+    return run_action(args, ctx, SetMinReplicas(ctx, ctx.namespace, args.name, args.replicas))
+
+
+def cmd_set_model(args: argparse.Namespace) -> int:
+    from mlopstui.actions.serving import SetCanaryModel
+
+    ctx = make_context(args)
+    percent = None if str(args.percent).lower() in ("none", "100%", "all") else args.percent
+    return run_action(args, ctx, SetCanaryModel(ctx, ctx.namespace, args.name, args.storage_uri, percent))
+
+
+# -- inference -------------------------------------------------------------------------------------
+def cmd_infer(args: argparse.Namespace) -> int:
+    from mlopstui.backends import kserve
+
+    ctx = make_context(args)
+    isvc = kserve.get_isvc(ctx.kube, ctx.namespace, args.name, with_revisions=False)
+    sample = args.input if args.input is not None else ctx.settings.inference_sample
+    if sample is None:
+        raise MlopsError(Kind.CONFIG, "no request input: pass --input or set settings.inference_sample",
+                         hint='e.g. --input "[[120.0, 3, 0.4, 2, 80.0, 12.5]]"')
+    body = kserve.request_body(sample, args.protocol)
+    target = kserve.resolve_target(ctx, isvc, use_ingress=not args.direct)
+    model = kserve.model_name(isvc)
+    if args.burst and args.burst > 0:
+        res = kserve.burst(target, model, args.protocol, body, args.burst, timeout=args.timeout)
+        emit(args, {"via": target.via, **res.to_dict()}, lambda: f"via {target.via}\n{res.text()}")
+        return EXIT_OK if all(r.ok for r in res.results) else EXIT_FAILED
+    one = kserve.infer(target, model, args.protocol, body, timeout=args.timeout)
+    emit(args, {"via": target.via, **one.to_dict()}, lambda: f"via {target.via}\n{one.line()}")
+    return EXIT_OK if one.ok else EXIT_FAILED

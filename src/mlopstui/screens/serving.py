@@ -1,0 +1,423 @@
+"""Area 4: InferenceServices, their traffic split, canary / promote / rollback, test requests.
+
+Keys: `+`/`-` step the canary (presses within ~0.6 s are summed into one patch), `=` exact percent,
+`p` promote, `b` roll back, `m` minReplicas, `u` new canary storageUri, `t` test request, `a` all
+namespaces, `enter` details. Every change goes plan -> ConfirmPlan -> apply (with the read
+resourceVersion; a 409 re-reads, shows what changed and asks again) -> follow status.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from mlopstui.errors import Kind, MlopsError
+from mlopstui.models import serving as m
+from mlopstui.screens.base import AreaScreen
+from mlopstui.widgets.filter_table import FilterTable
+
+DEBOUNCE_S = 0.6
+
+ACTION_BINDINGS = [
+    Binding("plus", "canary_step(1)", "+canary"),
+    Binding("minus", "canary_step(-1)", "-canary"),
+    Binding("equals_sign", "set_percent", "=percent"),
+    Binding("p", "promote", "Promote"),
+    Binding("b", "rollback", "Rollback"),
+    Binding("m", "min_replicas", "minReplicas", show=False),
+    Binding("u", "set_model", "New model", show=False),
+    Binding("t", "test_request", "Test req"),
+]
+
+
+class ServingActions:
+    """The action flow shared by the list and the detail screen (mixed into an AreaScreen)."""
+
+    FOLLOW_TIMEOUT = 60.0
+    _pending_delta = 0
+    _debounce = None
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        # the status line renders markup: keep "[invalid] ..." and JSON brackets literal
+        from rich.markup import escape
+
+        super().set_status(escape(text), error)  # type: ignore[misc]
+
+    # provided by the screen
+    def current_isvc(self) -> m.InferenceService | None:  # pragma: no cover - overridden
+        return None
+
+    # -- canary keys -------------------------------------------------------------------------------
+    def _selected(self) -> m.InferenceService | None:
+        isvc = self.current_isvc()
+        if isvc is None:
+            self.set_status("no InferenceService selected", error=True)
+        return isvc
+
+    def _unsupported(self, isvc: m.InferenceService) -> bool:
+        if isvc.serverless:
+            return False
+        self.show_error(MlopsError(Kind.UNSUPPORTED, f"{isvc.name} is a {isvc.deployment_mode} InferenceService: "
+                                   f"{m.UNSUPPORTED_RAW}; nothing was sent",
+                                   hint="redeploy it in Serverless mode (Knative) to roll out by canary"))
+        return True
+
+    def action_canary_step(self, sign: int) -> None:
+        isvc = self._selected()
+        if isvc is None or self._unsupported(isvc):
+            return
+        step = self.ctx.settings.canary_step
+        self._pending_delta += sign * step
+        self._pending_isvc = (isvc.namespace, isvc.name)
+        if self._debounce is not None:
+            self._debounce.stop()
+        target = m.stepped(isvc.canary_percent, self._pending_delta)
+        self.set_status(f"canary {self._pending_delta:+d} -> {target}% on {isvc.name} (more presses add up) ...")
+        self._debounce = self.set_timer(DEBOUNCE_S, self._flush_canary)
+
+    def _flush_canary(self) -> None:
+        from mlopstui.actions.serving import SetCanary
+
+        delta, self._pending_delta, self._debounce = self._pending_delta, 0, None
+        if delta == 0:
+            self.set_status("canary unchanged: the presses cancel out; nothing sent")
+            return
+        ns, name = self._pending_isvc
+        self.start_action(SetCanary(self.ctx, ns, name, delta=delta))
+
+    def action_set_percent(self) -> None:
+        from mlopstui.screens.confirm import PromptValue
+
+        isvc = self._selected()
+        if isvc is None or self._unsupported(isvc):
+            return
+
+        def done(text: str | None) -> None:
+            if text is None:
+                self.set_status("cancelled: nothing sent")
+                return
+            from mlopstui.actions.serving import SetCanary
+
+            try:
+                percent = m.parse_percent(text)
+            except MlopsError as err:
+                self.show_error(err, "refused, nothing sent")
+                return
+            self.start_action(SetCanary(self.ctx, isvc.namespace, isvc.name, percent=percent))
+
+        cur = "" if isvc.canary_percent is None else str(isvc.canary_percent)
+        self.app.push_screen(PromptValue(f"canaryTrafficPercent for {isvc.name} (whole number 0..100; now "
+                                         f"{cur or 'unset = latest 100%'})", cur, "0..100"), done)
+
+    def action_promote(self) -> None:
+        from mlopstui.actions.serving import Promote
+
+        isvc = self._selected()
+        if isvc is not None and not self._unsupported(isvc):
+            self.start_action(Promote(self.ctx, isvc.namespace, isvc.name))
+
+    def action_rollback(self) -> None:
+        from mlopstui.actions.serving import Rollback
+
+        isvc = self._selected()
+        if isvc is not None and not self._unsupported(isvc):
+            self.start_action(Rollback(self.ctx, isvc.namespace, isvc.name))
+
+    def action_min_replicas(self) -> None:
+        from mlopstui.screens.confirm import PromptValue
+
+        isvc = self._selected()
+        if isvc is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is None:
+                self.set_status("cancelled: nothing sent")
+                return
+            from mlopstui.actions.serving import SetMinReplicas
+
+            try:
+                action = SetMinReplicas(self.ctx, isvc.namespace, isvc.name, text)
+            except MlopsError as err:
+                self.show_error(err, "refused, nothing sent")
+                return
+            self.start_action(action)
+
+        cur = "" if isvc.min_replicas is None else str(isvc.min_replicas)
+        self.app.push_screen(PromptValue(f"minReplicas for {isvc.name} (now {cur or 'unset'})", cur, "1"), done)
+
+    def action_set_model(self) -> None:
+        from mlopstui.screens.confirm import PromptValue
+
+        isvc = self._selected()
+        if isvc is None or self._unsupported(isvc):
+            return
+
+        def got_uri(uri: str | None) -> None:
+            if uri is None:
+                self.set_status("cancelled: nothing sent")
+                return
+            try:
+                uri = m.validate_storage_uri(uri)
+            except MlopsError as err:
+                self.show_error(err, "refused, nothing sent")
+                return
+
+            def got_percent(text: str | None) -> None:
+                if text is None:
+                    self.set_status("cancelled: nothing sent")
+                    return
+                from mlopstui.actions.serving import SetCanaryModel
+
+                try:
+                    action = SetCanaryModel(self.ctx, isvc.namespace, isvc.name, uri, m.parse_percent(text))
+                except MlopsError as err:
+                    self.show_error(err, "refused, nothing sent")
+                    return
+                self.start_action(action)
+
+            self.app.push_screen(PromptValue(f"canary percent for {uri} (0..100)", str(self.ctx.settings.canary_step),
+                                             "0..100"), got_percent)
+
+        self.app.push_screen(PromptValue(f"new canary storageUri for {isvc.name} (now {isvc.storage_uri or '-'})",
+                                         "", "s3://models/NAME/VERSION"), got_uri)
+
+    # -- plan -> confirm -> apply -> follow ------------------------------------------------------
+    def start_action(self, action) -> None:
+        self.set_status(f"{action.name}: reading {action.isvc_name} ...")
+        self.run_io(action.plan, lambda plan: self._confirm(action, plan),
+                    lambda err: self.show_error(err, f"{action.name} not sent"), group="serving-plan")
+
+    def _confirm(self, action, plan) -> None:
+        from mlopstui.screens.confirm import ConfirmPlan
+
+        def decided(yes: bool | None) -> None:
+            if not yes:
+                self.set_status(f"{action.name} cancelled: nothing sent")
+                return
+            ctx = self.ctx
+            self.set_status(f"{action.name}: patching {action.isvc_name} ...")
+            self.run_io(lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                        lambda result: self._applied(action, result),
+                        lambda err: self._apply_failed(action, err), group="serving-apply")
+
+        self.app.push_screen(ConfirmPlan(plan, self.ctx.readonly), decided)
+
+    def _apply_failed(self, action, err: MlopsError) -> None:
+        if err.kind is not Kind.CONFLICT:
+            self.show_error(err, f"{action.name} failed")
+            return
+        self.set_status(f"conflict: {err.message}; re-reading ...", error=True)
+
+        def replanned(plan) -> None:
+            self.set_status("changed since read: " + "; ".join(action.changes) + " — confirm again", error=True)
+            self._confirm(action, plan)
+
+        self.run_io(action.replan, replanned, lambda e: self.show_error(e, "re-read failed"),
+                    group="serving-plan")
+
+    def _applied(self, action, result) -> None:
+        self.set_status(f"{result.message}; following status ...")
+        self.refresh_data()
+        timeout = self.FOLLOW_TIMEOUT
+
+        def followed(res) -> None:
+            self.set_status(("done: " if res.ok else "not converged: ") + res.message, error=not res.ok)
+            self.refresh_data()
+
+        self.run_io(lambda: action.follow(timeout=timeout), followed,
+                    lambda e: self.show_error(e, "following status"), group="serving-follow",
+                    timeout=timeout + 15)
+
+    # -- test requests -----------------------------------------------------------------------------
+    def infer_output(self, text: str, error: bool = False) -> None:
+        self.set_status(text, error=error)
+
+    def run_test_request(self, isvc: m.InferenceService, protocol: str = "v1", sample: Any = None,
+                         burst_n: int = 0) -> None:
+        from mlopstui.backends import kserve
+
+        sample = sample if sample is not None else self.ctx.settings.inference_sample
+        if sample is None:
+            self.infer_output("no sample input: set settings.inference_sample, or type one (i in the details)",
+                              error=True)
+            return
+        try:
+            body = kserve.request_body(sample, protocol)
+        except MlopsError as err:
+            self.show_error(err, "test request")
+            return
+        ctx = self.ctx
+
+        def call():
+            target = kserve.resolve_target(ctx, isvc)
+            if burst_n > 0:
+                return target, kserve.burst(target, kserve.model_name(isvc), protocol, body, burst_n)
+            return target, kserve.infer(target, kserve.model_name(isvc), protocol, body)
+
+        def done(res) -> None:
+            target, r = res
+            if burst_n > 0:
+                self.infer_output(f"burst via {target.via}\n{r.text()}", error=not all(x.ok for x in r.results))
+            else:
+                self.infer_output(f"via {target.via}\n{r.line()}", error=not r.ok)
+
+        self.infer_output(f"{protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} to {isvc.name} ...")
+        self.run_io(call, done, lambda e: self.show_error(e, "test request"), group="serving-infer",
+                    timeout=max(15.0, 2.0 * max(1, burst_n)))
+
+    def action_test_request(self) -> None:
+        isvc = self._selected()
+        if isvc is not None:
+            self.run_test_request(isvc, getattr(self, "protocol", "v1"))
+
+
+def detail_lines(s: m.InferenceService, width: int = 20) -> list[str]:
+    """The detail panel text for one InferenceService."""
+    lines = [f"{s.namespace}/{s.name}  ready {_ready(s.ready)}  {s.deployment_mode}  "
+             f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
+             f"url     {s.url or '-'}",
+             f"stable  {s.stable_storage_uri or '-'}",
+             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
+             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+    if s.serverless:
+        for t in s.traffic:
+            lines.append(f"  {m.bar(t.percent, width)} {t.percent:>3}% {t.revision}"
+                         f"{' (latest)' if t.latest else ''}{' tag ' + t.tag if t.tag else ''}")
+        lines.append(f"latestReady {m.short_revision(s.latest_ready, s.name)}  rolledout "
+                     f"{m.short_revision(s.latest_rolledout, s.name)}  previous "
+                     f"{m.short_revision(s.previous_rolledout, s.name)}")
+    else:
+        lines.append("  RawDeployment: no traffic split (canary needs Serverless mode)")
+    lines.append(f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
+                 f"{'-' if s.max_replicas is None else s.max_replicas}   conditions: " +
+                 (", ".join(f"{c.type}={c.status}{' (' + c.reason + ')' if c.reason else ''}"
+                            for c in s.conditions) or "-"))
+    for c in s.failing_conditions():
+        if c.message:
+            lines.append(f"  {c.type}: {c.message}")
+    return lines
+
+
+def _ready(v: bool | None) -> str:
+    return "?" if v is None else ("yes" if v else "NO")
+
+
+class ServingScreen(ServingActions, AreaScreen):
+    AREA = "serving"
+    TITLE = "Serving"
+    BINDINGS = [
+        Binding("enter", "details", "Details"),
+        *ACTION_BINDINGS,
+        Binding("a", "toggle_all", "All ns", show=False),
+    ]
+    COMMANDS_HELP = [("isvc", "InferenceServices (this area)")]
+    DEFAULT_CSS = """
+    ServingScreen #isvc-info { height: 1; padding: 0 1; color: $text-muted; }
+    ServingScreen #isvc-table { height: 1fr; min-height: 4; }
+    ServingScreen #isvc-detail { height: auto; max-height: 11; border-top: solid $panel; padding: 0 1; }
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.all_namespaces = False
+        self.isvcs: dict[str, m.InferenceService] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("loading ...", id="isvc-info")
+        table = FilterTable(id="isvc-table")
+        table.set_columns("NAME", "READY", "MODE", "CANARY", "TRAFFIC→LATEST", "MIN", "AGE")
+        yield table
+        yield Static("", id="isvc-detail", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(FilterTable).focus()
+        self.set_interval(max(self.ctx.settings.refresh_interval, 2.0), self._tick)
+
+    def _tick(self) -> None:
+        if self.is_current:
+            self.refresh_data()
+        else:
+            self._show_info()
+
+    def current_isvc(self) -> m.InferenceService | None:
+        key = self.query_one(FilterTable).selected_key
+        return self.isvcs.get(key or "")
+
+    def refresh_data(self) -> None:
+        from mlopstui.backends.kserve import list_isvcs
+
+        ctx, all_ns = self.ctx, self.all_namespaces
+
+        def load():
+            return list_isvcs(ctx.kube, ctx.namespace, all_namespaces=all_ns)
+
+        self.run_io(load, self._loaded, self._load_failed, group="serving-list")
+
+    def _load_failed(self, err: MlopsError) -> None:
+        self.show_error(err, "listing InferenceServices")
+        self.query_one("#isvc-info", Static).update("could not list InferenceServices (ctrl+r retries)")
+
+    def _loaded(self, items: list[m.InferenceService]) -> None:
+        self.loaded_at = time.time()
+        self.isvcs = {s.key: s for s in items}
+        table = self.query_one(FilterTable)
+        cols = ["NAME", "READY", "MODE", "CANARY", "TRAFFIC→LATEST", "MIN", "AGE"]
+        if self.all_namespaces:
+            cols.insert(0, "NAMESPACE")
+        table.set_columns(*cols)
+        from mlopstui.widgets.age import human_age
+
+        now = time.time()
+        rows = []
+        for s in items:
+            cells = [s.name, _ready(s.ready), "Serverless" if s.serverless else "Raw",
+                     "-" if s.canary_percent is None else f"{s.canary_percent}%", m.split_bar(s, 8),
+                     "-" if s.min_replicas is None else str(s.min_replicas),
+                     human_age(now - s.created) if s.created else "-"]
+            if self.all_namespaces:
+                cells.insert(0, s.namespace)
+            rows.append((s.key, cells))
+        table.set_rows(rows)
+        self._show_info()
+        self._show_detail()
+
+    def _show_info(self) -> None:
+        from mlopstui.widgets.age import ago
+
+        where = "all namespaces" if self.all_namespaces else f"namespace {self.ctx.namespace}"
+        n = len(self.isvcs)
+        self.query_one("#isvc-info", Static).update(
+            f"{n} InferenceService{'s' if n != 1 else ''} in {where} · loaded {ago(self.loaded_at)}"
+            f"{' · READ-ONLY' if self.ctx.readonly else ''}")
+
+    def _show_detail(self) -> None:
+        s = self.current_isvc()
+        self.query_one("#isvc-detail", Static).update("\n".join(detail_lines(s, 12)) if s else "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_toggle_all(self) -> None:
+        self.all_namespaces = not self.all_namespaces
+        self.refresh_data()
+
+    def action_details(self) -> None:
+        s = self._selected()
+        if s is None:
+            return
+        from mlopstui.screens.isvc_detail import IsvcDetailScreen
+
+        self.app.push_screen(IsvcDetailScreen(s.namespace, s.name))
+
+    def handle_command(self, cmd: str, arg: str) -> bool:
+        return False

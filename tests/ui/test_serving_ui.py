@@ -1,0 +1,224 @@
+"""The Serving area driven by Pilot against the Kubernetes API emulator (request log checked)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from test_serving_support import NS, serving_cluster  # noqa: E402
+
+from mlopstui import config  # noqa: E402
+from mlopstui.app import MlopsApp  # noqa: E402
+from mlopstui.screens.confirm import ConfirmPlan, PromptValue  # noqa: E402
+from mlopstui.widgets.filter_table import FilterTable  # noqa: E402
+
+ISVC = f"/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices/fraud-detection"
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    with serving_cluster(tmp_path) as c:
+        yield c
+
+
+def make_app(cluster, tmp_path, **flags):
+    settings = config.load(None, kubeconfig=str(cluster.kubeconfig), context="mlopstui-sandbox", namespace=NS,
+                           audit_log=str(tmp_path / "audit.jsonl"), **flags)
+    return MlopsApp(settings)
+
+
+async def wait_for(pilot, cond, timeout=10.0):
+    for _ in range(int(timeout / 0.05)):
+        await pilot.pause()
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met in time; status: {status_text(pilot.app)!r}")
+
+
+def status_text(app) -> str:
+    for screen in reversed(app.screen_stack):
+        found = screen.query("#status")
+        if found:
+            return str(found.first().render())
+    return ""
+
+
+def patches(cluster, since=0):
+    return [e for e in cluster.writes(since) if e["path"] == ISVC]
+
+
+async def open_serving(app, pilot):
+    await pilot.press("4")
+    await wait_for(pilot, lambda: app.screen.query(FilterTable) and app.screen.query_one(FilterTable).row_count >= 2)
+    table = app.screen.query_one(FilterTable)
+    table.move_cursor(row=table.get_row_index(f"{NS}/fraud-detection"))
+    await pilot.pause()
+    return app.screen
+
+
+async def test_list_shows_split_and_detail_at_80x24(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        table = screen.query_one(FilterTable)
+        cells = [str(c) for c in table.get_row(f"{NS}/fraud-detection")]
+        assert "20%" in cells and "Serverless" in cells
+        assert any("20" in c and "█" in c for c in cells)
+        raw = [str(c) for c in table.get_row(f"{NS}/churn-model")]
+        assert "Raw" in raw
+        detail = str(screen.query_one("#isvc-detail").render())
+        assert "s3://models/fraud-detection/v1" in detail  # stable
+        assert "s3://models/fraud-detection/v2" in detail  # canary
+        assert "80%" in detail and "fraud-detection-predictor-00001" in detail
+
+
+async def test_plus_presses_batch_into_one_patch(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        screen.FOLLOW_TIMEOUT = 10
+        mark = cluster.mark()
+        await pilot.press("plus", "plus", "minus", "plus")  # +20 in all
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        text = str(app.screen.query_one("#plan-text").render())
+        assert '"canaryTrafficPercent": 40' in text and '"resourceVersion"' in text
+        assert patches(cluster, mark) == []
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "done:" in status_text(app), timeout=15)
+        assert "40%" in status_text(app)
+        assert len(patches(cluster, mark)) == 1
+        comp = cluster.status_of("fraud-detection")["status"]["components"]["predictor"]
+        assert {t["percent"] for t in comp["traffic"]} == {40, 60}
+        assert cluster.srv.store is not None
+
+
+async def test_exact_percent_bad_input_sends_nothing(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_serving(app, pilot)
+        mark = cluster.mark()
+        for bad in ("-1", "101", "33.5", "abc", "", "1e2"):
+            await pilot.press("equals_sign")
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+            box = app.screen.query_one("#prompt-input")
+            box.value = bad
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, PromptValue))
+            assert "refused" in status_text(app) and "invalid" in status_text(app), bad
+            assert not isinstance(app.screen, ConfirmPlan)
+        assert cluster.writes(mark) == []
+
+
+async def test_exact_percent_then_promote_then_rollback(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        screen.FOLLOW_TIMEOUT = 10
+        mark = cluster.mark()
+        await pilot.press("equals_sign")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+        app.screen.query_one("#prompt-input").value = "100"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "done:" in status_text(app), timeout=15)
+        assert len(patches(cluster, mark)) == 1
+        mark = cluster.mark()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        assert '"canaryTrafficPercent": null' in str(app.screen.query_one("#plan-text").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "done:" in status_text(app) and "100%" in status_text(app), timeout=15)
+        assert len(patches(cluster, mark)) == 1
+        assert "canaryTrafficPercent" not in cluster.status_of("fraud-detection")["spec"]["predictor"]
+        mark = cluster.mark()
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "done:" in status_text(app) and "0%" in status_text(app), timeout=15)
+        assert len(patches(cluster, mark)) == 1
+        comp = cluster.status_of("fraud-detection")["status"]["components"]["predictor"]
+        latest = [t for t in comp["traffic"] if t.get("latestRevision")]
+        assert latest[0]["percent"] == 0
+        assert sum(t["percent"] for t in comp["traffic"] if not t.get("latestRevision")) == 100
+
+
+async def test_cancel_sends_nothing(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_serving(app, pilot)
+        mark = cluster.mark()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "cancelled" in status_text(app))
+        assert cluster.writes(mark) == []
+
+
+async def test_concurrent_edit_is_detected_and_reasked(cluster, tmp_path):
+    from mlopstui.backends.kube import INFERENCESERVICES
+
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        screen.FOLLOW_TIMEOUT = 10
+        await pilot.press("equals_sign")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+        app.screen.query_one("#prompt-input").value = "30"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        # someone else changes the canary between our read and our write
+        k = cluster.kube()
+        k.merge_patch(INFERENCESERVICES, "fraud-detection", {"spec": {"predictor": {"canaryTrafficPercent": 50}}},
+                      NS)
+        k.close()
+        mark = cluster.mark()
+        await pilot.press("y")
+        # the stale write is refused (409), the screen re-reads and asks again showing the change
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan) and "someone else" in
+                       str(app.screen.query_one("#plan-text").render()), timeout=10)
+        text = str(app.screen.query_one("#plan-text").render())
+        assert "canaryTrafficPercent: 20 -> 50" in text
+        assert [e["status"] for e in patches(cluster, mark)] == [409]
+        assert cluster.status_of("fraud-detection")["spec"]["predictor"]["canaryTrafficPercent"] == 50
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "done:" in status_text(app), timeout=15)
+        assert [e["status"] for e in patches(cluster, mark)] == [409, 200]
+        assert cluster.status_of("fraud-detection")["spec"]["predictor"]["canaryTrafficPercent"] == 30
+
+
+async def test_raw_deployment_canary_is_unsupported(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        table = screen.query_one(FilterTable)
+        table.move_cursor(row=table.get_row_index(f"{NS}/churn-model"))
+        await pilot.pause()
+        mark = cluster.mark()
+        for key in ("plus", "p", "b"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert "Serverless" in status_text(app) and "unsupported" in status_text(app)
+            assert not isinstance(app.screen, ConfirmPlan)
+        await asyncio.sleep(0.8)  # past the debounce: still nothing
+        await pilot.pause()
+        assert cluster.writes(mark) == []
+
+
+async def test_readonly_refuses_every_action(cluster, tmp_path):
+    app = make_app(cluster, tmp_path, readonly=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_serving(app, pilot)
+        mark = cluster.mark()
+        for keys in (("plus",), ("p",), ("b",)):
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan), timeout=5)
+            assert "read-only" in str(app.screen.query_one(".readonly").render())
+            await pilot.press("y")
+            await wait_for(pilot, lambda: "refused" in status_text(app) and "read-only" in status_text(app))
+        assert cluster.writes(mark) == []

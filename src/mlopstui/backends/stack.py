@@ -173,6 +173,7 @@ def probe_tasks(settings: Settings, state: ClusterState,
     """(tasks to run, results known without running: skipped) for every catalog component."""
     from mlopstui.backends import probes
 
+    probes.warm_up()
     catalog = catalog or catalog_with_overrides(settings.components)
     services = state.services()
     endpoints = resolve_endpoints(settings, catalog, services)

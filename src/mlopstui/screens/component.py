@@ -1,0 +1,421 @@
+"""Drill-ins of the Stack area: a component (workloads, pods, events, env, findings), pod logs, scrubbed
+YAML, and the doctor's list of findings. Pushed on top of the StackScreen, which keeps sweeping."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, RichLog, Static
+
+from mlopstui.errors import MlopsError
+from mlopstui.screens.base import AreaScreen
+from mlopstui.secrets import MASK, mask_env, mask_text, scrub
+from mlopstui.widgets.age import ago, human_age
+from mlopstui.widgets.filter_table import FilterTable
+
+if TYPE_CHECKING:
+    from mlopstui.backends.stack import StackReport
+    from mlopstui.doctor import Finding
+    from mlopstui.models.stack import ComponentStatus
+    from mlopstui.screens.stack import StackScreen
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render_finding(f: Finding) -> Text:
+    t = Text()
+    t.append(f"{f.severity.symbol} {f.severity.value.upper()} ", style=SEVERITY_STYLE[f.severity.value])
+    t.append(f"{f.id}", style="bold")
+    t.append(f"  [{f.component}]\n")
+    t.append(f"{f.summary}\n")
+    if f.objects:
+        t.append("objects:  ", style="dim")
+        t.append(", ".join(f.objects) + "\n")
+    t.append("evidence: ", style="dim")
+    t.append(f.evidence + "\n")
+    t.append("why:      ", style="dim")
+    t.append(f.explanation + "\n")
+    t.append("fix:      ", style="dim")
+    t.append(f.fix + "\n", style="bold")
+    return t
+
+
+def env_lines(workload: dict[str, Any]) -> list[str]:
+    """Each container's environment as it may be shown: literal secrets masked, refs named, never read."""
+    from mlopstui.models.stack import containers_of
+
+    out = []
+    for c in containers_of(workload):
+        out.append(f"  container {c.get('name')} ({c.get('image', '?')})")
+        for src in c.get("envFrom") or []:
+            if "secretRef" in src:
+                out.append(f"    envFrom secret {(src['secretRef'] or {}).get('name')}")
+            if "configMapRef" in src:
+                out.append(f"    envFrom configmap {(src['configMapRef'] or {}).get('name')}")
+        for e in c.get("env") or []:
+            name = e.get("name", "?")
+            if "value" in e:
+                out.append(f"    {name}={mask_env(name, str(e.get('value') or ''))}")
+            else:
+                vf = e.get("valueFrom") or {}
+                if "secretKeyRef" in vf:
+                    r = vf["secretKeyRef"] or {}
+                    out.append(f"    {name}=<secret {r.get('name')}/{r.get('key')}>")
+                elif "configMapKeyRef" in vf:
+                    r = vf["configMapKeyRef"] or {}
+                    out.append(f"    {name}=<configmap {r.get('name')}/{r.get('key')}>")
+                else:
+                    out.append(f"    {name}=<{next(iter(vf), 'ref')}>")
+        if not c.get("env") and not c.get("envFrom"):
+            out.append("    (no env)")
+    return out
+
+
+def probe_lines(c: ComponentStatus) -> list[str]:
+    p = c.probe
+    lines = [f"probe: {p.state.value} {p.summary}  {p.kind} {p.target} (from {p.source or '-'})"]
+    if p.detail:
+        lines.append(f"  {mask_text(p.detail)}")
+    data = {k: v for k, v in p.data.items() if k not in ("buckets",)}
+    if data:
+        lines.append("  " + ", ".join(f"{k}={v}" for k, v in data.items()))
+    if p.data.get("buckets"):
+        lines.append(f"  buckets: {', '.join(map(str, p.data['buckets'][:10]))}")
+    return lines
+
+
+class ComponentScreen(AreaScreen):
+    """One component: workloads, pods (status, restarts, node), recent events, env (masked), findings."""
+
+    AREA = "stack"
+    BINDINGS = [
+        Binding("l", "logs", "Logs"),
+        Binding("y", "yaml", "YAML"),
+        Binding("escape", "back", "Back"),
+    ]
+    DEFAULT_CSS = """
+    ComponentScreen #comp-summary { height: auto; max-height: 8; padding: 0 1; }
+    ComponentScreen #pods { height: auto; max-height: 8; }
+    ComponentScreen #comp-detail-scroll { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, stack: StackScreen, component: str):
+        super().__init__()
+        self.stack = stack
+        self.component = component
+        self.events: list[dict[str, Any]] = []
+        self.events_at: float | None = None
+        self.report: StackReport | None = stack.report
+        c = self.status
+        self.TITLE = f"Stack › {c.spec.title if c else component}"
+
+    @property
+    def status(self) -> ComponentStatus | None:
+        return self.report.component(self.component) if self.report else None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="comp-summary")
+        yield FilterTable(id="pods")
+        with VerticalScroll(id="comp-detail-scroll"):
+            yield Static("", id="comp-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#pods", FilterTable).set_columns("POD", "STATUS", "READY", "RESTARTS", "NODE", "AGE")
+        self.query_one("#pods", FilterTable).focus()
+        self._paint()
+        super().on_mount()
+
+    # -- data --------------------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        from mlopstui.backends.kube import EVENTS
+        from mlopstui.backends.stack import build_report, collect_cluster
+
+        ctx, stack, cid = self.ctx, self.stack, self.component
+
+        def load() -> tuple[StackReport, list[dict[str, Any]]]:
+            state = collect_cluster(ctx)
+            report = build_report(ctx.settings, state, dict(stack.probes))
+            objs = report.snapshot.components.get(cid, [])
+            names = {o["metadata"]["name"] for o in objs}
+            c = report.component(cid)
+            names |= {p.name for w in (c.workloads if c else []) for p in w.pods}
+            events: list[dict[str, Any]] = []
+            for ns in sorted({o["metadata"].get("namespace") for o in objs if o["metadata"].get("namespace")}):
+                try:
+                    for e in ctx.kube.list(EVENTS, ns):
+                        if (e.get("involvedObject") or {}).get("name") in names:
+                            events.append(e)
+                except MlopsError:
+                    pass
+            events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or
+                        (e.get("metadata") or {}).get("creationTimestamp") or "")
+            return report, events[-15:]
+
+        self.run_io(load, self._loaded, lambda err: self.show_error(err, "component"), group="component")
+
+    def _loaded(self, res: tuple[StackReport, list[dict[str, Any]]]) -> None:
+        import time
+
+        self.report, self.events = res
+        self.events_at = time.time()
+        self.loaded_at = self.events_at
+        self.set_status("")
+        self._paint()
+
+    def stack_updated(self, report: StackReport) -> None:
+        """The Stack sweep has new probe results: take them (keep our events)."""
+        if self.report is None or report.at >= self.report.at:
+            self.report = report
+            self._paint()
+
+    # -- rendering ---------------------------------------------------------------------------------
+    def _paint(self) -> None:
+        c = self.status
+        summary = self.query_one("#comp-summary", Static)
+        if c is None:
+            summary.update(f"{self.component}: unknown component")
+            return
+        from mlopstui.screens.stack import HEALTH_STYLE
+
+        t = Text()
+        t.append(f"{c.spec.title}", style="bold")
+        t.append(f" ({c.spec.role}) ")
+        t.append(f"{c.health.value}", style=HEALTH_STYLE[c.health.value])
+        t.append(f"  version {c.version}  data {ago(self.report.at if self.report else None)}\n")
+        for w in c.workloads:
+            t.append(f"{w.kind} {w.namespace}/{w.name}  ")
+            t.append(f"{w.ready}/{w.desired} ready" if w.kind not in ("CronJob",) else w.note,
+                     style="" if w.is_ready else "yellow")
+            t.append(f"  restarts {w.restarts}" + (f"  {w.problem}" if w.problem else "") + "\n",
+                     style="bold red" if w.problem else "")
+        if not c.workloads:
+            t.append("not installed (no workload matched; override in settings.components)\n", style="dim")
+        for line in probe_lines(c):
+            t.append(line + "\n", style="dim" if line.startswith("  ") else "")
+        summary.update(t)
+        pods = [p for w in c.workloads for p in w.pods]
+        self.query_one("#pods", FilterTable).set_rows([
+            (f"{p.namespace}/{p.name}", [p.name, Text(p.status, style="bold red" if p.problem else ""),
+                                         f"{p.ready}/{p.containers}", str(p.restarts)
+                                         + (f" (last {p.last_terminated})" if p.last_terminated else ""),
+                                         p.node, human_age(p.age)])
+            for p in pods])
+        self.query_one("#comp-detail", Static).update(self._detail(c))
+
+    def _detail(self, c: ComponentStatus) -> Text:
+        t = Text()
+        t.append(f"Findings ({len(c.findings)})\n", style="bold underline")
+        for f in c.findings:
+            t.append_text(render_finding(f))
+            t.append("\n")
+        if not c.findings:
+            t.append("  none\n", style="dim")
+        t.append(f"\nEvents ({len(self.events)}, {ago(self.events_at)})\n", style="bold underline")
+        for e in self.events:
+            io = e.get("involvedObject") or {}
+            style = "yellow" if e.get("type") == "Warning" else ""
+            t.append(f"  {e.get('type', '')} {e.get('reason', '')} {io.get('kind', '')}/{io.get('name', '')}: "
+                     f"{mask_text(str(e.get('message', '')))}\n", style=style)
+        if not self.events:
+            t.append("  none\n" if self.events_at else "  loading ...\n", style="dim")
+        t.append("\nEnvironment (secrets masked)\n", style="bold underline")
+        objs = self.report.snapshot.components.get(self.component, []) if self.report else []
+        for o in objs:
+            t.append(f" {o.get('kind')} {o['metadata'].get('namespace')}/{o['metadata'].get('name')}\n")
+            for line in env_lines(o):
+                t.append(line + "\n")
+        return t
+
+    # -- keys --------------------------------------------------------------------------------------
+    def _selected_pod(self) -> tuple[str, str] | None:
+        key = self.query_one("#pods", FilterTable).selected_key
+        if key:
+            ns, name = key.split("/", 1)
+            return ns, name
+        c = self.status
+        pods = [p for w in (c.workloads if c else []) for p in w.pods]
+        return (pods[0].namespace, pods[0].name) if pods else None
+
+    def action_logs(self) -> None:
+        sel = self._selected_pod()
+        if sel is None:
+            self.notify("no pod to show logs of", severity="warning")
+            return
+        self.app.push_screen(LogScreen(*sel))
+
+    def action_yaml(self) -> None:
+        objs = self.report.snapshot.components.get(self.component, []) if self.report else []
+        if not objs:
+            self.notify("nothing installed to show", severity="warning")
+            return
+        obj = objs[0]
+        sel = self._selected_pod()
+        if sel is not None and self.report is not None:
+            from mlopstui.models.stack import pods_of
+
+            for o in objs:
+                if any(p["metadata"]["name"] == sel[1] for p in pods_of(o, self.report.snapshot.of("Pod"))):
+                    obj = o
+                    break
+        self.app.push_screen(YamlScreen(obj))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_logs()
+
+
+class LogScreen(AreaScreen):
+    """A pod's log: the tail, then (f) follow by polling. Every line is masked."""
+
+    AREA = "stack"
+    BINDINGS = [Binding("f", "follow", "Follow"), Binding("escape", "back", "Back")]
+    DEFAULT_CSS = "LogScreen RichLog { height: 1fr; }"
+
+    def __init__(self, namespace: str, pod: str, tail: int = 200):
+        super().__init__()
+        self.namespace, self.pod, self.tail = namespace, pod, tail
+        self.TITLE = f"Logs {namespace}/{pod}"
+        self.following = True
+        self._last: list[str] = []
+        self._timer = None
+
+    def compose_body(self) -> ComposeResult:
+        yield RichLog(id="log", wrap=False, highlight=False, max_lines=5000)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._timer = self.set_interval(2.0, self._poll)
+
+    def _poll(self) -> None:
+        if self.following:
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        ctx, ns, pod, tail = self.ctx, self.namespace, self.pod, self.tail
+        self.run_io(lambda: ctx.kube.pod_log(pod, ns, tail_lines=tail), self._got,
+                    lambda err: self.show_error(err, "logs"), group="logs")
+
+    def _got(self, text: str) -> None:
+        import time
+
+        lines = [mask_text(line) for line in (text or "").splitlines()]
+        new = _new_lines(self._last, lines)
+        log = self.query_one("#log", RichLog)
+        for line in new:
+            log.write(line)
+        self._last = lines
+        self.loaded_at = time.time()
+        self.set_status(f"{len(lines)} lines (tail {self.tail}) · {'following' if self.following else 'paused'} "
+                        f"· f: {'pause' if self.following else 'follow'}")
+
+    def action_follow(self) -> None:
+        self.following = not self.following
+        self.set_status("following" if self.following else "paused")
+
+
+def _new_lines(old: list[str], new: list[str]) -> list[str]:
+    """The lines of new that come after what old already showed (tails overlap)."""
+    if not old:
+        return new
+    for k in range(min(len(old), len(new)), 0, -1):
+        if old[-k:] == new[:k]:
+            return new[k:]
+    return new
+
+
+class YamlScreen(AreaScreen):
+    AREA = "stack"
+    BINDINGS = [Binding("escape", "back", "Back")]
+    DEFAULT_CSS = "YamlScreen VerticalScroll { height: 1fr; padding: 0 1; }"
+
+    def __init__(self, obj: dict[str, Any]):
+        super().__init__()
+        self.obj = obj
+        m = obj.get("metadata") or {}
+        self.TITLE = f"YAML {obj.get('kind')} {m.get('namespace', '')}/{m.get('name', '')}"
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="yaml")
+
+    def on_mount(self) -> None:
+        import yaml
+
+        obj = dict(self.obj)
+        meta = dict(obj.get("metadata") or {})
+        meta.pop("managedFields", None)
+        obj["metadata"] = meta
+        text = yaml.safe_dump(scrub(obj), sort_keys=False, width=200)
+        self.query_one("#yaml", Static).update(Text(text))
+        super().on_mount()
+        self.set_status(f"secrets masked as {MASK}")
+
+
+class DoctorScreen(AreaScreen):
+    """Every finding (or one component's), worst first, with the evidence and fix of the selected one."""
+
+    AREA = "stack"
+    TITLE = "Doctor"
+    BINDINGS = [Binding("escape", "back", "Back")]
+    DEFAULT_CSS = """
+    DoctorScreen #doctor { height: 1fr; min-height: 5; }
+    DoctorScreen #doctor-detail-scroll { height: 11; padding: 0 1; border-top: solid $panel-lighten-2; }
+    """
+
+    def __init__(self, stack: StackScreen, component: str | None = None, focus_key: str | None = None):
+        super().__init__()
+        self.stack = stack
+        self.component = component
+        self.focus_key = focus_key
+
+    def compose_body(self) -> ComposeResult:
+        yield FilterTable(id="doctor")
+        with VerticalScroll(id="doctor-detail-scroll"):
+            yield Static("", id="doctor-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#doctor", FilterTable).set_columns("SEV", "RULE", "COMPONENT", "FINDING")
+        self.query_one("#doctor", FilterTable).focus()
+        self._paint(self.stack.report)
+        super().on_mount()
+
+    def refresh_data(self) -> None:
+        if self.stack.report is None or self.loaded_at is not None:
+            self.stack.refresh_data()
+        self.loaded_at = self.stack.report.at if self.stack.report else None
+
+    def stack_updated(self, report: StackReport) -> None:
+        self._paint(report)
+
+    def _findings(self, report: StackReport | None) -> list[Finding]:
+        return report.findings_for(self.component) if report else []
+
+    def _paint(self, report: StackReport | None) -> None:
+        found = self._findings(report)
+        table = self.query_one("#doctor", FilterTable)
+        table.set_rows([(f.key, [Text(f"{f.severity.symbol} {f.severity.value}",
+                                      style=SEVERITY_STYLE[f.severity.value]),
+                                 f.id, f.component, f.summary]) for f in found])
+        if self.focus_key and self.focus_key in table.visible_keys():
+            table.move_cursor(row=table.get_row_index(self.focus_key))
+            self.focus_key = None
+        n_err = sum(1 for f in found if f.severity.value == "error")
+        self.set_status(f"{len(found)} findings, {n_err} errors · data {ago(report.at if report else None)}"
+                        " · ctrl+r re-check")
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        key = self.query_one("#doctor", FilterTable).selected_key
+        f = next((f for f in self._findings(self.stack.report) if f.key == key), None)
+        self.query_one("#doctor-detail", Static).update(render_finding(f) if f else Text("no findings", style="dim"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_selected()
+
+    def action_refresh(self) -> None:
+        self.set_status("re-checking ...")
+        self.stack.refresh_data()

@@ -234,11 +234,14 @@ class MlflowBackend:
                 raise
         return self.get_experiment(name_or_id)
 
-    def experiment_stats(self, experiment_id: str, cap: int = 100_000) -> tuple[int, bool, int | None]:
-        """(run count, count capped?, last run start ms). Pages through the runs: run in the background."""
+    def experiment_stats(self, experiment_id: str, cap: int = 100_000, page_size: int = 1000,
+                         between_pages: Callable[[], bool] | None = None) -> tuple[int, bool, int | None]:
+        """(run count, count capped?, last run start ms). MLflow has no count API: this pages through the
+        runs, so run it in the background; between_pages() may block (to yield the server to what the user
+        is looking at) and returns False to give up (the count is then reported as capped)."""
         count, last, token = 0, None, None
         while True:
-            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": SEARCH_MAX,
+            body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": page_size,
                                     "order_by": ["attributes.start_time DESC"], "run_view_type": "ACTIVE_ONLY"}
             if token:
                 body["page_token"] = token
@@ -250,7 +253,7 @@ class MlflowBackend:
             token = data.get("next_page_token")
             if not token:
                 return count, False, last
-            if count >= cap:
+            if count >= cap or (between_pages is not None and not between_pages()):
                 return count, True, last
 
     def last_run_time(self, experiment_id: str) -> int | None:

@@ -1,0 +1,339 @@
+"""The runs of one experiment: server-side search, order and paging (10,000+ runs scroll smoothly).
+
+`/` takes MLflow's own search syntax and runs it on the server; `s` sorts by a column (server
+side), `S` flips the direction; `c` picks the metric/param/tag columns; space marks runs and `C`
+compares them; enter opens a run. Pages load as the cursor nears the end; `G` loads to the last run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Input, Static
+
+from mlopstui.errors import MlopsError
+from mlopstui.models.experiments import (
+    ATTRIBUTE_ORDER,
+    BASE_RUN_COLUMNS,
+    Experiment,
+    RunRow,
+    choose_columns,
+    order_by_for,
+    parse_columns,
+)
+from mlopstui.screens.base import AreaScreen
+from mlopstui.widgets.filter_table import FilterTable
+
+if TYPE_CHECKING:
+    from mlopstui.backends.mlflow import MlflowBackend
+
+FIRST_PAGE = 100
+NEXT_PAGE = 500
+BULK_PAGE = 2000
+PREFETCH_MARGIN = 60
+STATUS_STYLE = {"FINISHED": "green", "FAILED": "red", "RUNNING": "yellow", "KILLED": "magenta",
+                "SCHEDULED": "cyan"}
+MARK = "✓"
+
+
+def column_label(col: str) -> str:
+    if col in BASE_RUN_COLUMNS:
+        return col.upper()
+    kind, _, key = col.partition(".")
+    return {"metrics": "m.", "params": "p.", "tags": "t."}.get(kind, "") + key
+
+
+class RunsTable(FilterTable):
+    """A FilterTable that can append a page without re-adding what it already holds."""
+
+    def append_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        self._all_rows.extend(rows)
+        for key, cells in rows:
+            if self._matches(cells):
+                self.add_row(*cells, key=key)
+
+
+class RunsScreen(AreaScreen):
+    AREA = "experiments"
+    TITLE = "Experiments › runs"
+    BINDINGS = [
+        Binding("/", "filter", "Search"),
+        Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("escape", "back", "Back"),
+        Binding("enter", "open", "Open", show=False),
+        Binding("space", "mark", "Mark"),
+        Binding("C", "compare", "Compare"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "flip_sort", "Flip sort", show=False),
+        Binding("c", "columns", "Columns"),
+        Binding("G", "last", "Last run", show=False),
+    ]
+
+    def __init__(self, backend: MlflowBackend, experiment: Experiment):
+        super().__init__()
+        self.backend = backend
+        self.experiment = experiment
+        self.filter = ""
+        self.sort_col = "start"
+        self.sort_asc = False
+        self.columns: list[str] | None = None  # extra columns; None: choose from the first page
+        self.runs: dict[str, RunRow] = {}
+        self.order: list[str] = []
+        self.marked: list[str] = []
+        self.next_token: str | None = None
+        self.loading = False
+        self.to_last = False
+        self._gen = 0
+        self.opened_at = time.perf_counter()
+        self.first_page_s: float | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="runs-info")
+        yield RunsTable(id="runs")
+
+    # -- data ------------------------------------------------------------------------------------
+    @property
+    def order_by(self) -> list[str]:
+        clauses = [order_by_for(self.sort_col, self.sort_asc)]
+        if self.sort_col != "start":
+            clauses.append("attributes.start_time DESC")
+        return clauses
+
+    def refresh_data(self) -> None:
+        self._gen += 1
+        self.next_token = None
+        self.loading = False
+        self._load_page(FIRST_PAGE, first=True)
+
+    def _load_page(self, size: int, first: bool = False) -> None:
+        if self.loading:
+            return
+        self.loading = True
+        gen, token = self._gen, (None if first else self.next_token)
+        flt, order, eid = self.filter, self.order_by, self.experiment.experiment_id
+
+        def fetch() -> tuple[list[RunRow], str | None]:
+            return self.backend.search_runs([eid], filter=flt, order_by=order, max_results=size, page_token=token)
+
+        self.run_io(fetch, lambda res: self._page_loaded(gen, first, res), lambda err: self._page_failed(gen, err),
+                    group="runs-page", timeout=max(self.backend.timeout * 2, 20.0))
+        self._render_info()
+
+    def _page_loaded(self, gen: int, first: bool, result: tuple[list[RunRow], str | None]) -> None:
+        if gen != self._gen:
+            return
+        rows, token = result
+        self.loading = False
+        self.next_token = token
+        table = self.query_one("#runs", RunsTable)
+        if first:
+            self.runs, self.order = {}, []
+            if self.columns is None:
+                self.columns = choose_columns(rows, max_metrics=3, max_params=2)
+            table.set_columns(*self._labels())
+            table.set_rows([])
+            if self.first_page_s is None:
+                self.first_page_s = time.perf_counter() - self.opened_at
+            self.loaded_at = time.time()
+        new = [r for r in rows if r.run_id not in self.runs]
+        for r in new:
+            self.runs[r.run_id] = r
+            self.order.append(r.run_id)
+        table.append_rows([(r.run_id, self._cells(r)) for r in new])
+        self._render_info()
+        self.set_status(self._summary())
+        if self.to_last:
+            if self.next_token:
+                self._load_page(BULK_PAGE)
+            else:
+                self.to_last = False
+                table.move_cursor(row=table.row_count - 1)
+        elif self.next_token and table.cursor_row >= table.row_count - PREFETCH_MARGIN:
+            self._load_page(NEXT_PAGE)
+
+    def _page_failed(self, gen: int, err: MlopsError) -> None:
+        if gen != self._gen:
+            return
+        self.loading = False
+        self.to_last = False
+        self.show_error(err, "runs")
+        self._render_info()
+
+    def _summary(self) -> str:
+        n = len(self.order)
+        more = f"{n} runs loaded, more as you scroll (G: to the last)" if self.next_token else f"{n} runs"
+        return f"{more}; / MLflow search, s sort, c columns, space mark, C compare, enter open"
+
+    def _labels(self) -> list[str]:
+        labels = []
+        for col in self._all_columns():
+            label = column_label(col) if col != "mark" else " "
+            if col == self.sort_col:
+                label += " ▲" if self.sort_asc else " ▼"
+            labels.append(label)
+        return labels
+
+    def _all_columns(self) -> list[str]:
+        base = list(BASE_RUN_COLUMNS)
+        # run, name, then the chosen columns (the interesting part on an 80-column screen), then the rest
+        return ["mark", base[0], base[1], *(self.columns or []), *base[2:]]
+
+    def _cells(self, r: RunRow) -> list[Any]:
+        out: list[Any] = []
+        for col in self._all_columns():
+            if col == "mark":
+                out.append(MARK if r.run_id in self.marked else " ")
+            elif col == "status":
+                out.append(Text(r.status, style=STATUS_STYLE.get(r.status, "")))
+            else:
+                out.append(r.cell(col))
+        return out
+
+    def _render_info(self) -> None:
+        flt = self.filter or "(none)"
+        arrow = "asc" if self.sort_asc else "desc"
+        state = " loading ..." if self.loading else ""
+        text = (f"[b]{self.experiment.name}[/b] (id {self.experiment.experiment_id})  "
+                f"filter: {flt}  sort: {self.sort_col} {arrow}{state}")
+        self.query_one("#runs-info", Static).update(Text.from_markup(text) if "[b]" in text else text)
+
+    # -- paging ----------------------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event) -> None:
+        table = self.query_one("#runs", RunsTable)
+        if event.data_table is table and self.next_token and not self.loading \
+                and event.cursor_row >= table.row_count - PREFETCH_MARGIN:
+            self._load_page(NEXT_PAGE)
+
+    def action_last(self) -> None:
+        table = self.query_one("#runs", RunsTable)
+        if self.next_token:
+            self.to_last = True
+            self.set_status("loading to the last run ...")
+            if not self.loading:
+                self._load_page(BULK_PAGE)
+        elif table.row_count:
+            table.move_cursor(row=table.row_count - 1)
+
+    # -- search, sort, columns -------------------------------------------------------------------
+    def action_filter(self) -> None:
+        if list(self.query("#runfilter")):
+            self.query_one("#runfilter", Input).focus()
+            return
+        box = Input(value=self.filter, id="runfilter",
+                    placeholder="MLflow search: metrics.accuracy > 0.9 and params.learning_rate = '0.01'")
+        self.mount(box, before=self.query_one("#status"))
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "runfilter":
+            event.stop()
+            self.filter = event.value.strip()
+            event.input.remove()
+            self.query_one("#runs", RunsTable).focus()
+            self.set_status(f"searching: {self.filter or 'all runs'} ...")
+            self.refresh_data()
+
+    def action_back(self) -> None:
+        boxes = list(self.query("#runfilter"))
+        if boxes:
+            boxes[0].remove()
+            self.query_one("#runs", RunsTable).focus()
+            return
+        self.app.pop_screen()
+
+    def set_sort(self, column: str, ascending: bool | None = None) -> None:
+        if ascending is None:
+            ascending = not self.sort_asc if column == self.sort_col else column not in ("start", "duration")
+        self.sort_col, self.sort_asc = column, ascending
+        self.refresh_data()
+
+    def action_sort(self) -> None:
+        from mlopstui.screens.confirm import PromptValue
+
+        choices = ", ".join([*ATTRIBUTE_ORDER, *(self.columns or [])])
+        self.app.push_screen(
+            PromptValue(f"Sort by (on the server; '-' for descending):\n{choices}",
+                        value=("" if self.sort_asc else "-") + self.sort_col), self._sort_chosen)
+
+    def _sort_chosen(self, value: str | None) -> None:
+        if not value or not value.strip():
+            return
+        v = value.strip()
+        desc = v.startswith("-")
+        col = v.lstrip("-+")
+        if col not in ATTRIBUTE_ORDER and col.split(".", 1)[0] not in ("metrics", "params", "tags"):
+            parsed = parse_columns(col)
+            col = parsed[0] if parsed else col
+        if col.split(".", 1)[0] in ("metrics", "params", "tags") and col not in (self.columns or []):
+            self.columns = [*(self.columns or []), col]
+        self.set_sort(col, not desc)
+
+    def action_flip_sort(self) -> None:
+        self.set_sort(self.sort_col, not self.sort_asc)
+
+    def on_data_table_header_selected(self, event) -> None:
+        cols = self._all_columns()
+        idx = event.column_index
+        if 0 <= idx < len(cols) and cols[idx] != "mark":
+            self.set_sort(cols[idx])
+
+    def action_columns(self) -> None:
+        from mlopstui.screens.confirm import PromptValue
+
+        self.app.push_screen(
+            PromptValue("Columns (metric names, or params.X / tags.X; p:X and t:X for short):",
+                        value=", ".join(self.columns or [])), self._columns_chosen)
+
+    def _columns_chosen(self, value: str | None) -> None:
+        if value is None:
+            return
+        self.columns = parse_columns(value)
+        table = self.query_one("#runs", RunsTable)
+        table.set_columns(*self._labels())
+        table.set_rows([(rid, self._cells(self.runs[rid])) for rid in self.order])
+
+    # -- marks, open, compare --------------------------------------------------------------------
+    def action_mark(self) -> None:
+        table = self.query_one("#runs", RunsTable)
+        key = table.selected_key
+        if key is None:
+            return
+        if key in self.marked:
+            self.marked.remove(key)
+        else:
+            self.marked.append(key)
+        table.update_cell(key, " ", MARK if key in self.marked else " ")
+        for i, (k, cells) in enumerate(table._all_rows):
+            if k == key:
+                table._all_rows[i] = (k, [MARK if key in self.marked else " ", *list(cells)[1:]])
+                break
+        self.set_status(f"{len(self.marked)} marked; C compares them")
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def on_data_table_row_selected(self, event) -> None:
+        if event.data_table.id == "runs":
+            event.stop()
+            self.action_open()
+
+    def action_open(self) -> None:
+        key = self.query_one("#runs", RunsTable).selected_key
+        if key is None:
+            return
+        from mlopstui.screens.run_detail import RunDetailScreen
+
+        self.app.push_screen(RunDetailScreen(self.backend, key, run=self.runs.get(key),
+                                             experiment_name=self.experiment.name))
+
+    def action_compare(self) -> None:
+        if len(self.marked) < 2:
+            self.notify("mark two or more runs with space first", severity="warning")
+            return
+        from mlopstui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(self.backend, [self.runs[k] for k in self.marked if k in self.runs]))

@@ -1,0 +1,51 @@
+"""Metric histories plotted in the terminal (textual-plotext): several series, by step or by time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual_plotext import PlotextPlot
+
+
+@dataclass
+class Series:
+    label: str
+    xs: list[float]
+    ys: list[float]
+
+
+class MetricPlot(PlotextPlot):
+    """set_series() replaces what is drawn; `summary` tells in words what is on it (for tests, NO_COLOR)."""
+
+    DEFAULT_CSS = """
+    MetricPlot { height: 1fr; min-height: 8; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.series: list[Series] = []
+        self.x_label = "step"
+        self.title_text = ""
+
+    def set_series(self, series: Sequence[Series], x_label: str = "step", title: str = "") -> None:
+        self.series = [s for s in series if s.xs]
+        self.x_label = x_label
+        self.title_text = title
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        for s in self.series:
+            if len(s.xs) == 1:
+                plt.scatter(s.xs, s.ys, label=s.label)
+            else:
+                plt.plot(s.xs, s.ys, label=s.label, marker="braille")
+        plt.xlabel(x_label)
+        plt.title(title or ("no metric history" if not self.series else ""))
+        self.refresh()
+
+    @property
+    def summary(self) -> str:
+        if not self.series:
+            return "no metric history"
+        return "; ".join(f"{s.label}: {len(s.xs)} points, last {s.ys[-1]:.4g}" for s in self.series)

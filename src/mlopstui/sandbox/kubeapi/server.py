@@ -175,6 +175,7 @@ class _HTTPServer(ThreadingHTTPServer):
         # handshake runs in the per-connection thread, never in the accept loop.
         try:
             request.settimeout(30)
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             first = request.recv(1, socket.MSG_PEEK)
             if first == b"\x16" and self.ssl_context is not None:
                 request = self.ssl_context.wrap_socket(request, server_side=True)
@@ -547,5 +548,4 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-        self.close_connection = True
 

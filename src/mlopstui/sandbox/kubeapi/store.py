@@ -425,7 +425,6 @@ class Store:
                     continue
                 cursor = pending[-1].rv
                 out = [(ev.type, self._out(rt, ev.obj)) for ev in pending if wanted(ev)]
-            for item in out:
-                yield item
+            yield from out
             if time.monotonic() >= deadline:
                 return

@@ -224,6 +224,9 @@ def test_dry_run_and_scale(kubectl):
     assert "configmap/dry created (server dry run)" in out
     assert kubectl("get", "configmap", "dry", "-n", NS, check=False).returncode != 0
     kubectl("create", "deployment", "scaled", "--image=busybox", "-n", NS, "--replicas=3")
+    # rollout status uses client-go's watch-list (sendInitialEvents + initial-events-end bookmark)
+    out = kubectl("rollout", "status", "deployment/scaled", "-n", NS, "--timeout=8s").stdout
+    assert 'deployment "scaled" successfully rolled out' in out
     wait_until(lambda: len(kubectl("get", "pods", "-n", NS, "-l", "app=scaled", "-o", "name").stdout.split()) == 3)
     kubectl("scale", "deployment", "scaled", "-n", NS, "--replicas=1")
     wait_until(lambda: len(kubectl("get", "pods", "-n", NS, "-l", "app=scaled", "-o", "name").stdout.split()) == 1)

@@ -526,7 +526,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _watch(self, req: _Request) -> None:
         store, rt = self.api.store, req.rt
         rv_param = self._q.get("resourceVersion")
-        since = int(rv_param) if rv_param and rv_param != "0" else None
+        initial = _truthy(self._q.get("sendInitialEvents"))
+        since = int(rv_param) if rv_param and rv_param != "0" and not initial else None
         try:
             timeout = float(self._q.get("timeoutSeconds") or 1800)
         except ValueError as e:
@@ -540,8 +541,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self._status = 200
         stopped = self.api._stopping.is_set
-        for etype, obj in store.watch(rt, req.namespace or None, since, self._matcher(), timeout, stopped):
-            if table and etype != "ERROR":
+        for etype, obj in store.watch(rt, req.namespace or None, since, self._matcher(), timeout, stopped,
+                                      initial_events_bookmark=initial):
+            if table and etype not in ("ERROR", "BOOKMARK"):
                 obj = tables.to_table(rt, [obj], obj["metadata"].get("resourceVersion", ""), include)
             line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
             self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")

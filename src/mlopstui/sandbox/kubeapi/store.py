@@ -386,8 +386,13 @@ class Store:
     # ---- watch ------------------------------------------------------------------------------
     def watch(self, rt: ResourceType, ns: str | None, since_rv: int | None,
               match: Callable[[dict], bool] | None, timeout: float,
-              stopped: Callable[[], bool] = lambda: False) -> Iterator[tuple[str, dict]]:
-        """Yield (type, object) pairs; ("ERROR", Status) when since_rv is too old."""
+              stopped: Callable[[], bool] = lambda: False,
+              initial_events_bookmark: bool = False) -> Iterator[tuple[str, dict]]:
+        """Yield (type, object) pairs; ("ERROR", Status) when since_rv is too old.
+
+        Without since_rv the current objects come first as ADDED; with initial_events_bookmark
+        (watch-list, `sendInitialEvents=true`) they are followed by the BOOKMARK carrying the
+        `k8s.io/initial-events-end` annotation that client-go waits for."""
         deadline = time.monotonic() + timeout
         key = (rt.group, rt.plural)
 
@@ -411,6 +416,10 @@ class Store:
                 cursor = since_rv
         for o in initial:
             yield "ADDED", o
+        if initial_events_bookmark:
+            yield "BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
+                               "metadata": {"resourceVersion": str(cursor),
+                                            "annotations": {"k8s.io/initial-events-end": "true"}}}
         while not stopped():
             with self.cond:
                 if cursor < self._history_floor:

@@ -44,8 +44,9 @@ def _up(args: argparse.Namespace) -> int:
     try:
         info = manager.up(args.dir, timeout=args.timeout, log=log)
     except SandboxError as exc:
-        emit(args, {"error": {"kind": "sandbox", "part": exc.part, "message": str(exc)}}, f"error: {exc}")
-        if not quiet:
+        if quiet:
+            emit(args, {"error": {"kind": "sandbox", "part": exc.part, "message": str(exc)}}, "")
+        else:
             print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     data = {

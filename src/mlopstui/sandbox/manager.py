@@ -175,8 +175,8 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             procs.python_argv("mlopstui.sandbox.kubeapi", "--dir", str(p["kube"]), "--host", HOST,
                               "--port", str(ports["kubeapi"]), "--feast-repo", str(p["feast_repo"])),
             ports["kubeapi"],
-            ready=lambda: p["kubeconfig"].exists() and procs.http_ok(f"http://{HOST}:{ports['kubeapi']}/readyz"),
-            address=f"http://{HOST}:{ports['kubeapi']}",
+            ready=lambda: p["kubeconfig"].exists() and procs.http_ok(f"https://{HOST}:{ports['kubeapi']}/readyz"),
+            address=f"https://{HOST}:{ports['kubeapi']}",
             # materialization Jobs run `feast` with the Feast repo as cwd: it must be on PATH
             env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws},
         ),
@@ -382,26 +382,40 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
     child_env = dict(os.environ)
     child_env.update(env)
     child_env["PYTHONUNBUFFERED"] = "1"
+    child_env[procs.OWNER_ENV] = str(d)
     logs = d / "logs"
     # feast and MLflow seeding run as child processes, in parallel with the kube seed
+    # each stage has its own marker: a failed first up re-runs only what did not finish
+    def done(stage: str) -> bool:
+        return (d / f".seeded-{stage}").exists()
+
+    def mark(stage: str) -> None:
+        (d / f".seeded-{stage}").write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+
     children: dict[str, tuple[subprocess.Popen, Path]] = {}
     for name, argv in (
         ("seed-feast", procs.python_argv("mlopstui.sandbox.feast_repo", str(p["feast_repo"]))),
         ("seed-mlflow", procs.python_argv("mlopstui.sandbox.seed", "mlflow", str(p["models"]))),
     ):
+        if done(name.removeprefix("seed-")):
+            continue
         lp = logs / f"{name}.log"
         with open(lp, "ab") as f:
             children[name] = (subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=child_env,
                                                cwd=str(d), start_new_session=True), lp)
     errors: list[str] = []
     try:
-        n = seed.upload_models(env["MLFLOW_S3_ENDPOINT_URL"], sec["access_key"], sec["secret_key"], p["models"])
-        log(f"  uploaded {n} model files to s3://models/")
-        seed.seed_kube(p["kubeconfig"], CONTEXT,
-                       seed.secret_values(sec["access_key"], sec["secret_key"], state["parts"]["ingress"]["address"]),
-                       log)
+        if not done("s3"):
+            n = seed.upload_models(env["MLFLOW_S3_ENDPOINT_URL"], sec["access_key"], sec["secret_key"], p["models"])
+            log(f"  uploaded {n} model files to s3://models/")
+            mark("s3")
+        if not done("kube"):
+            seed.seed_kube(p["kubeconfig"], CONTEXT,
+                           seed.secret_values(sec["access_key"], sec["secret_key"],
+                                              state["parts"]["ingress"]["address"]), log)
+            mark("kube")
     except Exception as exc:
-        errors.append(f"kubernetes seed failed: {exc}")
+        errors.append(f"kubernetes/S3 seed failed: {type(exc).__name__}: {exc}")
     for name, (proc, lp) in children.items():
         try:
             rc = proc.wait(timeout=240)
@@ -411,6 +425,7 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
         if rc != 0:
             errors.append(f"{name} failed (exit {rc}, log {lp}):\n{procs.log_tail(lp, 15)}")
         else:
+            mark(name.removeprefix("seed-"))
             log(f"  {name}: done")
     if errors:
         raise SandboxError("seeding failed: " + "\n".join(errors), part="seed")
@@ -447,6 +462,11 @@ def down(d: str | os.PathLike[str] | None = None, *, grace: float = 10.0) -> dic
             threads.append(t)
         for t in threads:
             t.join()
+        # anything of ours that escaped its process group (setsid) or a seed child
+        stray = procs.owned_pids(d)
+        if stray:
+            procs.kill_pids(stray)
+            result["stray"] = f"killed {len(stray)}"
         for info in parts.values():
             info.pop("pid", None)
         state["stopped_at"] = time.time()

@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STATE_FILE = "state.json"
+# every process of a sandbox carries this variable (inherited by its children, e.g.
+# MLflow's workers and job consumers, the emulator's Jobs): how `down` and the
+# tests find anything left behind, even a process that left its process group
+OWNER_ENV = "MLOPSTUI_SANDBOX_OWNER"
 
 
 class SandboxError(RuntimeError):
@@ -174,6 +178,34 @@ def _reap() -> None:
             _CHILDREN.pop(pid, None)
 
 
+def owned_pids(d: Path) -> list[int]:
+    """Processes (of any group) whose environment marks them as parts of sandbox ``d``."""
+    needle = f"{OWNER_ENV}={d}".encode()
+    me = os.getpid()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if needle + b"\0" in env or env.endswith(needle):
+            if pid_alive(int(entry)):
+                out.append(int(entry))
+    return out
+
+
+def kill_pids(pids: Sequence[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.05)
+
+
 @dataclass
 class PartSpec:
     """How to run one part of the sandbox."""
@@ -199,6 +231,7 @@ def start_part(d: Path, spec: PartSpec) -> dict:
     env = dict(os.environ)
     env.update(spec.env)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env[OWNER_ENV] = str(d)
     with open(log_path, "ab") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(spec.argv)}\n".encode())
         log.flush()
@@ -238,8 +271,16 @@ def http_ok(url: str, timeout: float = 1.0, accept: Callable[[int], bool] | None
     """True if ``url`` answers with an accepted status (default: 2xx)."""
     accept = accept or (lambda s: 200 <= s < 300)
     req = urllib.request.Request(url, headers=dict(headers or {}))
+    ctx = None
+    if url.startswith("https://"):
+        # readiness only, on loopback, against the emulator's self-signed certificate
+        import ssl
+
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:  # noqa: S310 (loopback only)
             return accept(r.status)
     except urllib.error.HTTPError as e:
         return accept(e.code)

@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(a.dir)
     root.mkdir(parents=True, exist_ok=True)
+    (root / ("ready" + MARKER)).unlink(missing_ok=True)  # stale from a crash or a copied DIR
     server = ThreadedMotoServer(ip_address=a.host, port=a.port, verbose=False)
     server.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -88,11 +88,18 @@ class Kube:
         self.client = client
 
     def call(self, method: str, path: str, body=None, content_type: str = "application/json"):
-        return self.api.call_api(
-            path, method, body=body, response_type="object", auth_settings=["BearerToken"],
+        from kubernetes.client.exceptions import ApiException
+
+        m, url, headers, data, post = self.api.param_serialize(
+            method=method, resource_path=path, body=body, auth_settings=["BearerToken"],
             header_params={"Content-Type": content_type, "Accept": "application/json"},
-            _return_http_data_only=True, _preload_content=True,
         )
+        resp = self.api.call_api(m, url, header_params=headers, body=data, post_params=post,
+                                 _request_timeout=15)
+        resp.read()
+        if not 200 <= resp.status < 300:
+            raise ApiException(http_resp=resp)
+        return json.loads(resp.data or b"{}")
 
     def create(self, obj: dict, log=print) -> None:
         from kubernetes.client.exceptions import ApiException

@@ -542,3 +542,32 @@ def test_pod_log_tail_lines(srv, api, ns):
     wait_for(lambda: core.read_namespaced_pod_log("logger", ns))
     assert core.read_namespaced_pod_log("logger", ns) == "one\ntwo\nthree\n"
     assert core.read_namespaced_pod_log("logger", ns, tail_lines=2) == "two\nthree\n"
+
+
+def test_cli_entry_point_serves_and_stops_on_sigterm(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "mlopstui.sandbox.kubeapi", "--dir", str(tmp_path), "--host",
+                             "127.0.0.1", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        wait_for(lambda: kubeconfig.exists(), timeout=15)
+        cfg = yaml.safe_load(kubeconfig.read_text())
+        assert cfg["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{port}"
+        assert {c["name"] for c in cfg["contexts"]} == {"mlopstui-sandbox", "mlopstui-sandbox-viewer"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:  # plain HTTP probe
+            assert r.read() == b"ok"
+        a = config.new_client_from_config(config_file=str(kubeconfig))
+        assert "default" in {n.metadata.name for n in client.CoreV1Api(a).list_namespace().items}
+        assert oct(os.stat(tmp_path / "tokens.json").st_mode & 0o777) == "0o600"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    assert (tmp_path / "state.json").exists()

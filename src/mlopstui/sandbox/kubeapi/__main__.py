@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 
 from .server import KubeApiServer
 
@@ -23,20 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     srv = KubeApiServer(args.dir, host=args.host, port=args.port, feast_repo=args.feast_repo,
                         run_controllers=not args.no_controllers, verbose=args.verbose)
 
-    def _term(signum, frame):
-        # shutdown() blocks until serve_forever returns, so call it from another thread
-        threading.Thread(target=srv._httpd.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, _term)
-    signal.signal(signal.SIGINT, _term)
-    srv._bind()
-    print(f"kubeapi serving on {srv.url}; kubeconfig {srv.kubeconfig_path}", file=sys.stderr, flush=True)
-    if srv.controllers:
-        srv.controllers.start()
-    try:
-        srv._httpd.serve_forever(poll_interval=0.1)
-    finally:
-        srv._shutdown_rest()
+    signal.signal(signal.SIGTERM, lambda signum, frame: srv.request_shutdown())
+    signal.signal(signal.SIGINT, lambda signum, frame: srv.request_shutdown())
+    srv.serve_forever(on_ready=lambda s: print(f"kubeapi serving on {s.url} (HTTPS; plain HTTP also answered); "
+                                                f"kubeconfig {s.kubeconfig_path}", file=sys.stderr, flush=True))
     return 0
 
 

@@ -108,15 +108,22 @@ class KubeApiServer:
             self.controllers.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Foreground mode (used by `python -m mlopstui.sandbox.kubeapi`)."""
+    def serve_forever(self, on_ready=None) -> None:
+        """Foreground mode (used by `python -m mlopstui.sandbox.kubeapi`); returns after request_shutdown()."""
         self._bind()
         if self.controllers:
             self.controllers.start()
+        if on_ready is not None:
+            on_ready(self)
         try:
             self._httpd.serve_forever(poll_interval=0.1)
         finally:
             self._shutdown_rest()
+
+    def request_shutdown(self) -> None:
+        """Make serve_forever() return; safe to call from a signal handler."""
+        if self._httpd is not None:
+            threading.Thread(target=self._httpd.shutdown, daemon=True).start()
 
     def stop(self) -> None:
         self._stopping.set()

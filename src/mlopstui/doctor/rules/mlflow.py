@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Iterator
 
@@ -88,6 +89,7 @@ def backend_host_unknown(snap: Snapshot) -> Iterator[Finding]:
         candidates = [s["metadata"]["name"] for s in snap.of("Service")
                       if s["metadata"].get("namespace") == tns
                       and any(k in s["metadata"]["name"] for k in ("postgres", "pgbouncer", "db", "sql"))]
+        candidates.sort(key=lambda c: -difflib.SequenceMatcher(None, name, c).ratio())  # the likeliest first
         yield Finding(
             "mlflow-backend-host-unknown", Severity.ERROR, "mlflow",
             f"{ref(w)}: backend store host {host} matches no Service", (ref(w),),
@@ -111,7 +113,8 @@ def _mlflow_version(snap: Snapshot, container: dict) -> tuple[str | None, str]:
 def allowed_hosts(snap: Snapshot) -> Iterator[Finding]:
     for w, c, flags, env in mlflow_servers(snap):
         live = snap.probe("mlflow")
-        if live is not None and live.data.get("host_checked") and not live.data.get("host_rejected"):
+        if (live is not None and live.data.get("host_checked") and not live.data.get("host_rejected")
+                and snap.component_of(w) == "mlflow"):
             continue  # the live server accepted the in-cluster Host header: that evidence wins
         version, vsrc = _mlflow_version(snap, c)
         vt = version_tuple(version)

@@ -151,6 +151,10 @@ class Router:
             if uri:
                 return uri
         # fall back to the spec when the revision object is missing (latest revision only)
+        return self.spec_storage_uri(isvc)
+
+    @staticmethod
+    def spec_storage_uri(isvc: dict) -> str | None:
         pred = (isvc.get("spec") or {}).get("predictor") or {}
         model = pred.get("model") or next((v for v in pred.values() if isinstance(v, dict) and "storageUri" in v), {})
         return model.get("storageUri")
@@ -164,10 +168,17 @@ class Router:
         isvc = self.kube.get(f"/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}")
         if not isvc:
             raise RouteError(404, f"no InferenceService '{name}' in namespace '{ns}' (host '{host}')")
-        revision = pick_revision(isvc)
-        if not revision:
-            raise RouteError(503, f"InferenceService {ns}/{name} has no ready revision yet")
-        uri = self.storage_uri_of(ns, isvc, revision)
+        mode = ((isvc.get("metadata") or {}).get("annotations") or {}).get("serving.kserve.io/deploymentMode") \
+            or (isvc.get("status") or {}).get("deploymentMode")
+        if mode == "RawDeployment":
+            # no Knative revisions: one Deployment serving the current spec
+            revision = f"{name}-predictor"
+            uri = self.spec_storage_uri(isvc)
+        else:
+            revision = pick_revision(isvc)
+            if not revision:
+                raise RouteError(503, f"InferenceService {ns}/{name} has no ready revision yet")
+            uri = self.storage_uri_of(ns, isvc, revision)
         if not uri:
             raise RouteError(503, f"revision {revision} of {ns}/{name} has no storageUri")
         backend = self.routes.get(uri.rstrip("/"))

@@ -66,7 +66,8 @@ class MlopsApp(App):
         self.api_state: tuple[bool | None, str] = (None, "checking")
         self.namespaces: list[str] = []
         if os.environ.get("NO_COLOR"):
-            self.theme = "textual-ansi"
+            # Textual 8 names its ANSI theme "ansi-dark" (older releases: "textual-ansi")
+            self.theme = next((t for t in ("textual-ansi", "ansi-dark") if t in self.available_themes), self.theme)
         for area in AREAS:
             self.add_mode(area.mode, lambda a=area: make_screen(a))
 

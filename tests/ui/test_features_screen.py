@@ -87,3 +87,31 @@ async def test_m_shows_the_job_manifest_and_n_creates_nothing(sandbox, tmp_path)
         await pilot.pause(0.5)
         assert "cancelled" in str(screen.query_one("#status").render())
     assert job_names(sandbox) == before
+
+
+async def test_m_then_y_creates_the_job_and_follows_it_to_succeeded(sandbox, tmp_path):
+    before = job_names(sandbox)
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        screen = app.screen
+        jobs = screen.query_one("#jobs-table", FilterTable)
+        await wait_for(pilot, lambda: "cronjob/feast-materialize" in jobs.visible_keys())
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        await pilot.press("y")
+        panel = screen.query_one("#job-panel")
+        await wait_for(pilot, lambda: "feast-materialize-manual-" in str(panel.render()))
+        await wait_for(pilot, lambda: screen.following is None, timeout=240)
+        assert ": Succeeded" in str(panel.render()), str(panel.render())
+        created = job_names(sandbox) - before
+        assert len(created) == 1
+        name = created.pop()
+        await wait_for(pilot, lambda: f"job/{name}" in jobs.visible_keys())
+        jobs.focus()
+        jobs.move_cursor(row=jobs.get_row_index(f"job/{name}"))
+        await pilot.press("l")
+        from mlopstui.screens.features import TextView
+
+        await wait_for(pilot, lambda: isinstance(app.screen, TextView))
+        await pilot.press("escape")

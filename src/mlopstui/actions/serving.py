@@ -91,20 +91,45 @@ class IsvcAction(Action):
     def _apply(self, plan: Plan) -> Result:
         from mlopstui.backends.kube import INFERENCESERVICES
 
-        rv = (plan.patch.get("metadata") or {}).get("resourceVersion")
-        try:
-            obj = self.ctx.kube.merge_patch(INFERENCESERVICES, self.isvc_name, plan.patch, self.namespace)
-        except MlopsError as exc:
-            if exc.kind is Kind.CONFLICT:
-                raise MlopsError(Kind.CONFLICT,
-                                 f"{self.isvc_name} changed since it was read (resourceVersion {rv}); "
-                                 "nothing was overwritten",
-                                 hint="re-read, check what changed, and confirm again",
-                                 source="kubernetes") from None
-            raise
-        new_rv = (obj.get("metadata") or {}).get("resourceVersion")
-        return Result(True, f"patched {self.namespace}/{self.isvc_name} (resourceVersion {rv} -> {new_rv})",
-                      data={"resourceVersion": new_rv})
+        for _attempt in range(3):
+            rv = (plan.patch.get("metadata") or {}).get("resourceVersion")
+            try:
+                obj = self.ctx.kube.merge_patch(INFERENCESERVICES, self.isvc_name, plan.patch, self.namespace)
+            except MlopsError as exc:
+                if exc.kind is not Kind.CONFLICT:
+                    raise
+                if not self._only_status_changed():
+                    raise MlopsError(Kind.CONFLICT,
+                                     f"{self.isvc_name} changed since it was read (resourceVersion {rv}); "
+                                     "nothing was overwritten",
+                                     hint="re-read, check what changed, and confirm again",
+                                     source="kubernetes") from None
+                # only status/bookkeeping moved (a controller): the confirmed patch applies to the same spec
+                plan.patch = m.with_resource_version(plan.patch, self.current.resource_version)
+                plan.notes.append(f"resourceVersion {rv} -> {self.current.resource_version}: only status changed "
+                                  "(controller); the same patch was re-sent")
+                continue
+            new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+            return Result(True, f"patched {self.namespace}/{self.isvc_name} (resourceVersion {rv} -> {new_rv})",
+                          data={"resourceVersion": new_rv})
+        raise MlopsError(Kind.CONFLICT, f"{self.isvc_name} keeps changing; nothing was overwritten",
+                         hint="try again in a moment", source="kubernetes")
+
+    def _only_status_changed(self) -> bool:
+        """After a 409: re-read; True when spec, labels and annotations are what the plan was made from."""
+        old = self.current
+        fresh = self.read()
+        if old is None:
+            return False
+
+        def user_part(o: dict) -> Any:
+            meta = o.get("metadata") or {}
+            return (o.get("spec"), meta.get("labels"), meta.get("annotations"), meta.get("deletionTimestamp"))
+
+        if user_part(old.raw) == user_part(fresh.raw):
+            self.current = fresh
+            return True
+        return False
 
     # -- follow status ----------------------------------------------------------------------------
     def follow(self, timeout: float = 60.0, interval: float = 0.5,

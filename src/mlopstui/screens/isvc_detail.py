@@ -74,7 +74,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         self.loaded_at = time.time()
         from mlopstui.widgets.age import ago
 
-        lines = detail_lines(s, 20)
+        lines = detail_lines(s, 12, full=True)
         lines.append(f"resourceVersion {s.resource_version} · loaded {ago(self.loaded_at)}")
         self.query_one("#isvc-full", Static).update("\n".join(lines))
         rows = []

@@ -205,6 +205,8 @@ class ServingActions:
                         lambda result: self._applied(action, result),
                         lambda err: self._apply_failed(action, err), group="serving-apply")
 
+        if not action.changes:
+            self.set_status(f"{action.name}: y applies the plan, n cancels")
         self.app.push_screen(ConfirmPlan(plan, self.ctx.readonly), decided)
 
     def _apply_failed(self, action, err: MlopsError) -> None:
@@ -276,8 +278,8 @@ class ServingActions:
             self.run_test_request(isvc, getattr(self, "protocol", "v1"))
 
 
-def detail_lines(s: m.InferenceService, width: int = 20) -> list[str]:
-    """The detail panel text for one InferenceService."""
+def detail_lines(s: m.InferenceService, width: int = 12, full: bool = False) -> list[str]:
+    """The detail panel text for one InferenceService (full: every condition on its own line)."""
     lines = [f"{s.namespace}/{s.name}  ready {_ready(s.ready)}  {s.deployment_mode}  "
              f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
              f"url     {s.url or '-'}",
@@ -287,19 +289,33 @@ def detail_lines(s: m.InferenceService, width: int = 20) -> list[str]:
     if s.serverless:
         for t in s.traffic:
             lines.append(f"  {m.bar(t.percent, width)} {t.percent:>3}% {t.revision}"
-                         f"{' (latest)' if t.latest else ''}{' tag ' + t.tag if t.tag else ''}")
+                         f"{' (latest)' if t.latest else ''}")
         lines.append(f"latestReady {m.short_revision(s.latest_ready, s.name)}  rolledout "
                      f"{m.short_revision(s.latest_rolledout, s.name)}  previous "
                      f"{m.short_revision(s.previous_rolledout, s.name)}")
     else:
         lines.append("  RawDeployment: no traffic split (canary needs Serverless mode)")
-    lines.append(f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
-                 f"{'-' if s.max_replicas is None else s.max_replicas}   conditions: " +
-                 (", ".join(f"{c.type}={c.status}{' (' + c.reason + ')' if c.reason else ''}"
-                            for c in s.conditions) or "-"))
-    for c in s.failing_conditions():
-        if c.message:
-            lines.append(f"  {c.type}: {c.message}")
+    replicas = (f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
+                f"{'-' if s.max_replicas is None else s.max_replicas}")
+    bad = s.failing_conditions()
+    if full:
+        lines.append(replicas)
+        lines.append("conditions:")
+        for c in s.conditions:
+            lines.append(f"  {c.type}={c.status}{'  ' + c.reason if c.reason else ''}"
+                         f"{': ' + c.message if c.message else ''}")
+    else:
+        if not s.conditions:
+            state = "conditions: none reported"
+        elif not bad:
+            state = f"conditions: all {len(s.conditions)} True"
+        else:
+            state = "conditions: " + ", ".join(f"{c.type}={c.status}{' (' + c.reason + ')' if c.reason else ''}"
+                                               for c in bad)
+        lines.append(f"{replicas}   {state}")
+        for c in bad:
+            if c.message:
+                lines.append(f"  {c.type}: {c.message}")
     return lines
 
 

@@ -31,6 +31,12 @@ class Snapshot:
     taken_at: float = field(default_factory=time.time)
     components: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> workload objects
     _owner: dict[str, str] = field(default_factory=dict, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, fn):  # noqa: ANN001 - rules share derived views (parsed commands) per snapshot
+        if key not in self._memo:
+            self._memo[key] = fn()
+        return self._memo[key]
 
     @classmethod
     def build(cls, objects: Iterable[Mapping[str, Any]], probes: Mapping[str, ProbeResult] | None = None,

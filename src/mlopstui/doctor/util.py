@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,12 @@ def env_of(container: Mapping[str, Any], snap: Snapshot | None = None, namespace
 
 
 def _tokens(container: Mapping[str, Any]) -> list[str]:
-    raw = [str(t) for t in (container.get("command") or []) + (container.get("args") or [])]
+    raw = tuple(str(t) for t in (container.get("command") or []) + (container.get("args") or []))
+    return list(_split_tokens(raw))
+
+
+@functools.lru_cache(maxsize=512)
+def _split_tokens(raw: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for t in raw:
         if any(ch in t for ch in " \n\t"):
@@ -81,7 +87,7 @@ def _tokens(container: Mapping[str, Any]) -> list[str]:
                 out.extend(t.split())
         else:
             out.append(t)
-    return out
+    return tuple(out)
 
 
 def mlflow_server_args(container: Mapping[str, Any]) -> dict[str, str | bool] | None:
@@ -144,6 +150,10 @@ def mlflow_setting(flags: Mapping[str, Any], env: EnvView, flag: str) -> tuple[s
 
 def mlflow_servers(snap: Snapshot) -> list[tuple[dict[str, Any], Mapping[str, Any], dict[str, Any], EnvView]]:
     """(workload, container, flags, env) for every MLflow tracking server container in the snapshot."""
+    return snap.memo("mlflow_servers", lambda: _mlflow_servers(snap))
+
+
+def _mlflow_servers(snap: Snapshot) -> list[tuple[dict[str, Any], Mapping[str, Any], dict[str, Any], EnvView]]:
     from mlopstui.models.stack import containers_of
 
     out = []

@@ -1,0 +1,106 @@
+"""Stack screen responsiveness during a sweep, and the cost of one sweep.
+
+Starts the Kubernetes API emulator seeded with the platform manifests, points the probes at the local
+PostgreSQL and Redis and at a TCP endpoint that accepts and never answers (so every sweep waits out one
+probe timeout), opens the app at 80x24 and measures key-to-render latency (press down/up, wait for the
+screen to settle) while probes are in flight; also the time of collect_cluster, build_report (pure:
+catalog + doctor) and a full headless sweep. Usage: .venv/bin/python bench/bench_stack.py [--keys N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+async def keys_during_sweep(cfg: Path, n: int) -> tuple[list[float], int]:
+    from mlopstui import config
+    from mlopstui.app import MlopsApp
+
+    app = MlopsApp(config.load(cfg))
+    lat: list[float] = []
+    during = 0
+    async with app.run_test(size=(80, 24)) as pilot:
+        while getattr(app.screen, "report", None) is None:
+            await pilot.pause(0.05)
+        stack = app.screen
+        for i in range(n):
+            if i % 20 == 0:
+                stack.refresh_data()  # a sweep in flight while keys arrive
+            t0 = time.perf_counter()
+            await pilot.press("down" if i % 2 == 0 else "up")
+            await pilot.pause(0)
+            lat.append((time.perf_counter() - t0) * 1000)
+            during += bool(stack.pending)
+            await pilot.pause(0.02)
+    return lat, during
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keys", type=int, default=200)
+    args = ap.parse_args()
+    import yaml
+    from test_stack_env import HungServer, apply_objects, seed_objects, wait_ready
+
+    from mlopstui import config
+    from mlopstui.backends.stack import build_report, collect_cluster, sweep
+    from mlopstui.context import AppContext
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+
+    d = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    server = KubeApiServer(str(d / "kube"), port=0).start()
+    hung = HungServer()
+    try:
+        cfg = d / "mlopstui.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "kubeconfig": server.kubeconfig_path, "context": "mlopstui-sandbox", "namespace": "mlops",
+            "refresh_interval": 2.0, "probe_timeout": 1.5,
+            "endpoints": {"redis": "redis://127.0.0.1:6379/15", "postgresql": "postgresql://postgres@127.0.0.1:5432/postgres",
+                          "lakefs": f"http://127.0.0.1:{hung.port}"},
+            "app_log": str(d / "app.log"), "audit_log": str(d / "audit.jsonl")}))
+        ctx = AppContext.create(config.load(cfg))
+        apply_objects(ctx.kube, seed_objects())
+        wait_ready(ctx.kube)
+        t = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            state = collect_cluster(ctx)
+            t.append(time.perf_counter() - t0)
+        b = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            rep = build_report(ctx.settings, state, {})
+            b.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rep = sweep(ctx)
+        full = time.perf_counter() - t0
+        print(f"objects {len(state.objects)}, findings {len(rep.findings)}")
+        print(f"collect_cluster   median {statistics.median(t) * 1000:7.1f} ms")
+        print(f"build_report      median {statistics.median(b) * 1000:7.1f} ms  (catalog + {len(rep.findings)} findings)")
+        print(f"full sweep        {full * 1000:7.1f} ms  (includes one hung endpoint: probe_timeout 1.5 s)")
+        lat, during = asyncio.run(keys_during_sweep(cfg, args.keys))
+        print(f"key-to-render     median {statistics.median(lat):6.1f} ms  p95 {pct(lat, 95):6.1f} ms  "
+              f"max {max(lat):6.1f} ms  ({len(lat)} keys, {during} while probes were in flight)")
+    finally:
+        hung.close()
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

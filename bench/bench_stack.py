@@ -27,7 +27,7 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-async def keys_during_sweep(cfg: Path, n: int) -> tuple[list[float], int]:
+async def keys_during_sweep(cfg: Path, n: int, sweeping: bool = True) -> tuple[list[float], int]:
     from mlopstui import config
     from mlopstui.app import MlopsApp
 
@@ -39,7 +39,7 @@ async def keys_during_sweep(cfg: Path, n: int) -> tuple[list[float], int]:
             await pilot.pause(0.05)
         stack = app.screen
         for i in range(n):
-            if i % 20 == 0:
+            if sweeping and i % 20 == 0:
                 stack.refresh_data()  # a sweep in flight while keys arrive
             t0 = time.perf_counter()
             await pilot.press("down" if i % 2 == 0 else "up")
@@ -94,6 +94,9 @@ def main() -> int:
         print(f"build_report      median {statistics.median(b) * 1000:7.1f} ms  (catalog + {len(rep.findings)} findings)")
         print(f"full sweep        {full * 1000:7.1f} ms  (includes one hung endpoint: probe_timeout 1.5 s)")
         lat, during = asyncio.run(keys_during_sweep(cfg, args.keys))
+        base, _ = asyncio.run(keys_during_sweep(cfg, args.keys // 2, sweeping=False))
+        print(f"baseline keys     median {statistics.median(base):6.1f} ms  p95 {pct(base, 95):6.1f} ms  "
+              "(same app, periodic refresh only)")
         print(f"key-to-render     median {statistics.median(lat):6.1f} ms  p95 {pct(lat, 95):6.1f} ms  "
               f"max {max(lat):6.1f} ms  ({len(lat)} keys, {during} while probes were in flight)")
     finally:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -32,7 +32,7 @@ from mlopstui.widgets.filter_table import FilterTable
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
 
-FIRST_PAGE = 100
+FIRST_PAGE = 50
 NEXT_PAGE = 500
 BULK_PAGE = 2000
 PREFETCH_MARGIN = 60

@@ -285,3 +285,34 @@ async def test_set_model_prompts_and_patches_storage_uri(cluster, tmp_path):
         assert len(patches(cluster, mark)) == 1
         spec = cluster.status_of("fraud-detection")["spec"]["predictor"]
         assert spec["model"]["storageUri"].endswith("/v3") and spec["canaryTrafficPercent"] == 10
+
+
+async def test_test_request_reaches_model_servers_through_ingress(sandbox):
+    """Against the whole sandbox: `t` with a typed input, v1 then v2, and a burst."""
+    from mlopstui.screens.isvc_detail import IsvcDetailScreen
+
+    app = MlopsApp(config.load(str(sandbox.config_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_serving(app, pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, IsvcDetailScreen) and app.screen.isvc is not None)
+        screen = app.screen
+
+        def out() -> str:
+            return str(screen.query_one("#infer-out").render())
+
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+        app.screen.query_one("#prompt-input").value = "[[250.0, 3, 0.7, 9, 40.0, 120.5]]"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "HTTP 200" in out(), timeout=20)
+        assert "ingress" in out() and "fraud-detection-predictor-" in out() and " ms" in out()
+        await pilot.press("v", "t")
+        await wait_for(pilot, lambda: "v2 HTTP 200" in out(), timeout=20)
+        assert "fraud_probability" in out()
+        await pilot.press("B")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+        app.screen.query_one("#prompt-input").value = "20"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "20 requests" in out(), timeout=40)
+        assert "%" in out() and "fraud-detection-predictor-" in out()

@@ -33,8 +33,10 @@ class StatusLine(Static):
     """
 
     def show(self, text: str, error: bool = False) -> None:
+        from rich.text import Text
+
         self.set_class(error, "-error")
-        self.update(text)
+        self.update(Text(text))  # plain text: "[invalid]" and paths are not markup
 
 
 class AreaScreen(Screen):

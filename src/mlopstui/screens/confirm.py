@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Static
 
 from mlopstui.actions.base import Plan
 
@@ -18,10 +18,11 @@ class ConfirmPlan(ModalScreen[bool]):
     ]
     DEFAULT_CSS = """
     ConfirmPlan { align: center middle; }
-    ConfirmPlan > Vertical { width: 90%; max-width: 110; height: auto; max-height: 90%;
+    ConfirmPlan > Vertical { width: 90%; max-width: 110; height: auto; max-height: 100%;
                              border: thick $warning; background: $surface; padding: 0 1; }
-    ConfirmPlan VerticalScroll { height: auto; max-height: 30; }
-    ConfirmPlan Horizontal { height: 3; align: center middle; }
+    ConfirmPlan VerticalScroll { height: auto; max-height: 30; min-height: 3; }
+    ConfirmPlan #plan-scroll { height: 1fr; max-height: 30; }
+    ConfirmPlan #confirm-keys { height: 1; dock: bottom; text-align: center; }
     ConfirmPlan .readonly { color: $error; }
     """
 
@@ -33,16 +34,12 @@ class ConfirmPlan(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"[b]Apply {self.plan.action}?[/b]  risk: {self.plan.risk}")
-            with VerticalScroll():
+            with VerticalScroll(id="plan-scroll"):
                 yield Static(self.plan.render(), markup=False, id="plan-text")
             if self.readonly:
                 yield Static("read-only mode: this will be refused", classes="readonly")
-            with Horizontal():
-                yield Button("Apply (y)", variant="warning", id="yes")
-                yield Button("Cancel (n)", id="no")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+            yield Static("[b reverse] y [/] apply    [b reverse] n [/] / [b reverse] esc [/] cancel",
+                         id="confirm-keys")
 
     def action_yes(self) -> None:
         self.dismiss(True)

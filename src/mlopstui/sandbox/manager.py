@@ -223,6 +223,7 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             address=f"http://{HOST}:{port}",
             env={"SANDBOX_MODEL_DIR": str(p["models"] / "fraud-detection" / v), "SANDBOX_MODEL_VERSION": v,
                  "SANDBOX_MODEL_NAME": "fraud-detection", "SANDBOX_HTTP_PORT": str(port)},
+            nice=5,
         )
     return specs
 

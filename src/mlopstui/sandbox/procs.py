@@ -301,6 +301,8 @@ def wait_ready(d: Path, specs: Sequence[PartSpec], state: dict, deadline_s: floa
             info = state["parts"].get(name, {})
             if spec.ready():
                 pending.pop(name)
+                if info.get("started"):
+                    info["ready_after_s"] = round(time.time() - info["started"], 2)
                 continue
             if not pid_alive(info.get("pid")):
                 raise SandboxError(

@@ -133,9 +133,15 @@ class ExperimentsScreen(AreaScreen):
                     n, capped, last = backend.experiment_stats(eid, between_pages=between_pages)
                 except MlopsError:
                     continue
-                self.app.call_from_thread(self._counted, eid, n, capped, last)
+                if generation != self._count_generation:
+                    return
+                try:
+                    self.app.call_from_thread(self._counted, eid, n, capped, last)
+                except Exception:  # noqa: BLE001 - the app is gone
+                    return
 
-        self.run_io(count, lambda _r: None, lambda _e: None, group="count", timeout=600)
+        # a plain daemon thread, not a Textual worker: quitting the app must not wait for a count
+        threading.Thread(target=count, daemon=True, name="mlflow-count").start()
 
     def _counted(self, eid: str, n: int, capped: bool, last: int | None) -> None:
         for e in self.experiments:
@@ -178,6 +184,9 @@ class ExperimentsScreen(AreaScreen):
     def _tick(self) -> None:
         if self.backend is not None and self.error is None:
             self._render_source()
+
+    def on_unmount(self) -> None:
+        self._count_generation += 1  # stops the counting thread at its next page
 
     def on_screen_suspend(self) -> None:
         self._count_paused.set()

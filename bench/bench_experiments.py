@@ -1,0 +1,87 @@
+"""Experiments area against a 10,000-run experiment: time to the first page, and to the last run.
+
+Drives the real app with Pilot (80x24): opens area 2, then the experiment (`:exp NAME`), and stops
+the clock when the first page of runs is in the table (goal: within 1.0 s of opening); then presses
+`G` and times loading to the last run. Seeds the experiment with tests/seed_many_runs.py when
+--db is given (fast: MLflow's own SQLAlchemy store), timing that too.
+
+Usage:
+  .venv/bin/python bench/bench_experiments.py --uri http://127.0.0.1:PORT [--db sqlite:////path/mlflow.db]
+                                              [--experiment bulk-10k] [--runs 5]
+  With a sandbox:  eval "$(mlopstui sandbox env --dir DIR)";
+                   .venv/bin/python bench/bench_experiments.py --db sqlite:///DIR/mlflow/mlflow.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+async def one(name: str, to_last: bool) -> tuple[float, float | None, int]:
+    from mlopstui import config
+    from mlopstui.app import MlopsApp
+
+    app = MlopsApp(config.load(None, kubeconfig=os.environ.get("KUBECONFIG", "/nonexistent")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        while not app.screen.query("#experiments") or not app.screen.query_one("#experiments").row_count:
+            await asyncio.sleep(0.01)
+        await pilot.press("colon", *f"exp {name}")
+        t0 = time.perf_counter()
+        await pilot.press("enter")
+        while True:
+            s = app.screen
+            if type(s).__name__ == "RunsScreen" and s.query_one("#runs").row_count:
+                break
+            await asyncio.sleep(0.005)
+        first = time.perf_counter() - t0
+        last_s = None
+        if to_last:
+            t1 = time.perf_counter()
+            await pilot.press("G")
+            while s.next_token or s.loading or s.to_last:
+                await asyncio.sleep(0.02)
+            last_s = time.perf_counter() - t1
+        return first, last_s, s.query_one("#runs").row_count
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
+    ap.add_argument("--db", help="backend store URI to seed the experiment into (sqlite:///...)")
+    ap.add_argument("--experiment", default="bulk-10k")
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    if not args.uri:
+        ap.error("--uri or MLFLOW_TRACKING_URI is required")
+    os.environ["MLFLOW_TRACKING_URI"] = args.uri
+    if args.db:
+        from seed_many_runs import ensure_many_runs
+
+        _, secs = ensure_many_runs(args.db, args.experiment, args.n, "s3://mlflow-artifacts/")
+        print(f"seed {args.n} runs: {secs:.1f}s" if secs else "seed: already there")
+    firsts = []
+    for i in range(args.runs):
+        first, last_s, rows = asyncio.run(one(args.experiment, to_last=(i == 0)))
+        firsts.append(first)
+        if last_s is not None:
+            print(f"scroll to the last run (G): {last_s:.2f}s, {rows} rows")
+    print(f"first page: median {statistics.median(firsts):.3f}s  min {min(firsts):.3f}s  max {max(firsts):.3f}s  "
+          f"(goal <= 1.0s; {len(firsts)} runs)")
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

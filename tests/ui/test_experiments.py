@@ -1,0 +1,212 @@
+"""The Experiments area driven by Pilot at 80x24 against the sandbox's real MLflow server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: seeder and forwarder
+from seed_many_runs import ensure_many_runs  # noqa: E402
+from tcp_forward import Forwarder  # noqa: E402
+
+from mlopstui import config  # noqa: E402
+from mlopstui.app import MlopsApp  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+BULK = "bulk-10k"
+QUERY = "metrics.accuracy > 0.9 and params.learning_rate = '0.01'"
+SIZE = (80, 24)
+
+
+@pytest.fixture(scope="module")
+def bulk(sandbox):
+    exp_id, _ = ensure_many_runs(f"sqlite:///{sandbox.dir / 'mlflow' / 'mlflow.db'}", BULK, 10_000,
+                                 "s3://mlflow-artifacts/")
+    return exp_id
+
+
+@pytest.fixture
+def env(sandbox, monkeypatch):
+    for k, v in sandbox.env.items():
+        if k != "MLOPSTUI_CONFIG":
+            monkeypatch.setenv(k, v)
+    return sandbox
+
+
+def make_app(sandbox, **flags):
+    return MlopsApp(config.load(None, kubeconfig=str(sandbox.kubeconfig), **flags))
+
+
+async def wait_for(pilot, cond, timeout=90.0, step=0.1):
+    waited = 0.0
+    while waited < timeout:
+        await pilot.pause(step)
+        waited += step
+        try:
+            if cond():
+                return True
+        except Exception:  # noqa: BLE001 - widget not mounted yet
+            pass
+    raise AssertionError("condition not met in time")
+
+
+def status_text(app) -> str:
+    return str(app.screen.query_one("#status").render())
+
+
+async def open_experiment(app, pilot, name):
+    await pilot.press("2")
+    await wait_for(pilot, lambda: app.screen.query_one("#experiments").row_count > 0)
+    assert "env MLFLOW_TRACKING_URI" in str(app.screen.query_one("#mlflow-source").render())
+    await pilot.press("colon", *f"exp {name}", "enter")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen"
+                   and app.screen.query_one("#runs").row_count > 0)
+    return app.screen
+
+
+@pytest.mark.timeout(900)
+async def test_search_sort_and_scroll_to_the_last_run(env, bulk):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(env.env["MLFLOW_TRACKING_URI"])
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, BULK)
+        assert screen.query_one("#runs").row_count == 50 and screen.next_token
+        # MLflow search syntax at `/`, run on the server
+        await pilot.press("slash")
+        await pilot.pause()
+        screen.query_one("#runfilter").value = QUERY
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.filter == QUERY and not screen.loading
+                       and screen.query_one("#runs").row_count > 0)
+        # sort by accuracy, descending, via `s`
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "-metrics.accuracy"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.sort_col == "metrics.accuracy" and not screen.loading
+                       and screen.query_one("#runs").row_count > 0)
+        # G loads page after page down to the last run
+        await pilot.press("G")
+        await wait_for(pilot, lambda: not screen.next_token and not screen.loading and not screen.to_last,
+                       timeout=240)
+        table = screen.query_one("#runs")
+        theirs = client.search_runs([bulk], QUERY, order_by=["metrics.accuracy DESC", "attributes.start_time DESC"],
+                                    max_results=5000)
+        assert table.visible_keys() == [r.info.run_id for r in theirs]
+        assert table.cursor_row == table.row_count - 1
+        assert "runs" in status_text(app)
+
+
+async def test_lab_run_detail_plot_and_artifact_preview(env, tmp_path):
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, "lab")
+        run_id = screen.query_one("#runs").selected_key
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen"
+                       and app.screen.detail is not None and app.screen.query_one("#run-data").row_count)
+        detail = app.screen
+        data = detail.query_one("#run-data")
+        cells = {detail.query_one("#run-data").get_row(k)[1]: detail.query_one("#run-data").get_row(k)[2]
+                 for k in data.visible_keys()}
+        assert cells["learning_rate"] == "0.01" and cells["accuracy"] == "0.95"
+        await pilot.press("y")
+        assert app.clipboard == run_id
+        await pilot.press("right_square_bracket")  # Metrics
+        await wait_for(pilot, lambda: "accuracy" in detail.query_one("#run-plot").summary)
+        await pilot.press("right_square_bracket")  # Artifacts
+        tree = detail.query_one("#art-tree")
+        await wait_for(pilot, lambda: any(str(n.label).startswith("model.txt") for n in tree.root.children))
+        node = next(n for n in tree.root.children if str(n.label).startswith("model.txt"))
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "dummy model weights" in detail.preview_text)
+        await pilot.press("d")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = str(tmp_path / "dl")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (tmp_path / "dl" / "model.txt").exists())
+        assert (tmp_path / "dl" / "model.txt").read_text() == "dummy model weights"
+
+
+async def test_compare_marked_runs(env):
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, "fraud-detection")
+        await pilot.press("space", "space", "space")
+        assert len(screen.marked) == 3
+        await pilot.press("C")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen" and app.screen.loaded_at)
+        cmp = app.screen
+        params = cmp.query_one("#params-diff")
+        assert params.row_count >= 3
+        assert "differ" in status_text(app)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await wait_for(pilot, lambda: len(cmp.query_one("#compare-plot").series) == 3)
+
+
+async def test_registry_versions_and_jump_to_run(env):
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.screen.query_one("#experiments").row_count > 0)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RegistryScreen"
+                       and app.screen.query_one("#models").row_count > 0)
+        reg = app.screen
+        reg.query_one("#models").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: reg.query_one("#versions").row_count >= 2)
+        texts = [str(reg.query_one("#versions").get_row(k)[2]) for k in reg.query_one("#versions").visible_keys()]
+        assert "@challenger" in texts and "@champion" in texts
+        v = reg.selected_version()
+        if v and v.run_id:
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen"
+                           and app.screen.detail is not None)
+            assert app.screen.detail.run_id == v.run_id
+
+
+async def test_outage_shows_error_rest_works_and_recovers(sandbox, monkeypatch):
+    host, port = sandbox.env["MLFLOW_TRACKING_URI"].split("//")[1].split(":")
+    fwd = Forwarder(host, int(port)).start()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", fwd.url)
+    app = make_app(sandbox, refresh_interval=2.0)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            exp = app.screen
+            await wait_for(pilot, lambda: exp.query_one("#experiments").row_count > 0)
+            fwd.stop()
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: exp.error is not None)
+            assert "[unreachable]" in status_text(app) and "is the tracking server running" in status_text(app)
+            await pilot.press("5")  # the rest of the app works
+            await pilot.pause(0.3)
+            assert app.current_mode == "audit"
+            await pilot.press("2")
+            fwd.start()  # the server comes back: the area recovers by itself (retry timer)
+            await wait_for(pilot, lambda: exp.error is None, timeout=60)
+            assert "reconnected" in status_text(app)
+    finally:
+        fwd.stop()
+
+
+async def test_invalid_host_header_explained_in_the_area(sandbox, monkeypatch):
+    host, port = sandbox.env["MLFLOW_TRACKING_URI"].split("//")[1].split(":")
+    fwd = Forwarder(host, int(port), rewrite_host=False).start()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", fwd.url)
+    app = make_app(sandbox)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("2")
+            await wait_for(pilot, lambda: app.screen.error is not None)
+            text = status_text(app)
+            assert "[forbidden]" in text and "Invalid Host header" in text and "--allowed-hosts" in text
+    finally:
+        fwd.stop()

@@ -124,7 +124,7 @@ class MlopsApp(App):
         elif (area := area_for(cmd)) is not None:
             self.goto(area.mode)
             handler = getattr(self.screen, "handle_command", None)
-            if handler is not None and cmd not in (area.mode, area.aliases[0]):
+            if handler is not None and (arg or cmd not in (area.mode, area.aliases[0])):
                 handler(cmd, arg)
         else:
             handler = getattr(self.screen, "handle_command", None)

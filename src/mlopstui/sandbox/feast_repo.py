@@ -9,8 +9,10 @@ Layout: ``DIR/feast/feature_repo/{feature_store.yaml, fraud_features.py, data/*.
   seed's SQL registry in PostgreSQL: a fresh Debian machine may not run
   PostgreSQL, and a file registry keeps each sandbox DIR self-contained;
 - online store: Redis ``127.0.0.1:6379,db=7`` when a Redis answers PING at setup
-  time, else SQLite (``data/online_store.db``). The choice is recorded in
-  ``DIR/feast/online_store.txt``.
+  time (``MLOPSTUI_SANDBOX_REDIS=host:port`` elsewhere, ``=none`` to force SQLite),
+  else SQLite (``data/online_store.db``). The choice is made at the first up and
+  recorded in ``DIR/feast/online_store.txt``. Note: db 7 is shared by every
+  sandbox using the same Redis (same project name, same keys).
 
 ``python -m mlopstui.sandbox.feast_repo REPO`` runs ``feast apply`` and the initial
 ``materialize-incremental`` up to now in one process (the feast import is slow).
@@ -18,6 +20,7 @@ Layout: ``DIR/feast/feature_repo/{feature_store.yaml, fraud_features.py, data/*.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import textwrap
@@ -29,7 +32,17 @@ REDIS_DB = 7
 N_CUSTOMERS = 50
 
 
-def redis_available(host: str = REDIS_ADDR[0], port: int = REDIS_ADDR[1], timeout: float = 0.5) -> bool:
+def redis_target() -> tuple[str, int] | None:
+    """Where the online store's Redis is: ``MLOPSTUI_SANDBOX_REDIS`` (``host:port``, or
+    ``none`` to force SQLite) overrides the default 127.0.0.1:6379."""
+    v = os.environ.get("MLOPSTUI_SANDBOX_REDIS", f"{REDIS_ADDR[0]}:{REDIS_ADDR[1]}").strip()
+    if v.lower() in ("", "none", "off", "sqlite"):
+        return None
+    host, _, port = v.rpartition(":")
+    return (host or REDIS_ADDR[0], int(port))
+
+
+def redis_available(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.settimeout(timeout)
@@ -92,12 +105,12 @@ transaction_stats = FeatureView(
 '''
 
 
-def feature_store_yaml(repo: Path, use_redis: bool) -> str:
-    if use_redis:
+def feature_store_yaml(repo: Path, redis: tuple[str, int] | None) -> str:
+    if redis:
         online = f"""\
             online_store:
               type: redis
-              connection_string: "{REDIS_ADDR[0]}:{REDIS_ADDR[1]},db={REDIS_DB}"
+              connection_string: "{redis[0]}:{redis[1]},db={REDIS_DB}"
             """
     else:
         online = f"""\
@@ -160,13 +173,17 @@ def generate(feast_dir: Path) -> Path:
     """Write the repository (idempotent: keeps existing data). Returns the repo path."""
     repo = feast_dir / "feature_repo"
     (repo / "data").mkdir(parents=True, exist_ok=True)
-    use_redis = redis_available()
+    # the choice is made once per sandbox (first up) and kept: the materialized data lives there
     marker = feast_dir / "online_store.txt"
     if marker.exists():
-        use_redis = marker.read_text().strip() == "redis"
+        kind = marker.read_text().split()
+        redis = (kind[1].rpartition(":")[0], int(kind[1].rpartition(":")[2])) \
+            if kind and kind[0] == "redis" and len(kind) > 1 else (REDIS_ADDR if kind and kind[0] == "redis" else None)
     else:
-        marker.write_text("redis\n" if use_redis else "sqlite\n")
-    (repo / "feature_store.yaml").write_text(feature_store_yaml(repo, use_redis))
+        target = redis_target()
+        redis = target if target and redis_available(*target) else None
+        marker.write_text(f"redis {redis[0]}:{redis[1]}\n" if redis else "sqlite\n")
+    (repo / "feature_store.yaml").write_text(feature_store_yaml(repo, redis))
     (repo / "fraud_features.py").write_text(FEATURES_PY)
     if not (repo / "data" / "transactions.parquet").exists():
         write_data(repo)
@@ -174,10 +191,22 @@ def generate(feast_dir: Path) -> Path:
 
 
 def online_store_kind(feast_dir: Path) -> str:
+    """``redis`` or ``sqlite`` (``unknown`` before the first up)."""
     try:
-        return (feast_dir / "online_store.txt").read_text().strip()
-    except OSError:
+        return (feast_dir / "online_store.txt").read_text().split()[0]
+    except (OSError, IndexError):
         return "unknown"
+
+
+def online_store_redis(feast_dir: Path) -> str | None:
+    """``host:port`` of the Redis online store, if that is the online store."""
+    try:
+        kind = (feast_dir / "online_store.txt").read_text().split()
+    except OSError:
+        return None
+    if not kind or kind[0] != "redis":
+        return None
+    return kind[1] if len(kind) > 1 else f"{REDIS_ADDR[0]}:{REDIS_ADDR[1]}"
 
 
 def apply_and_materialize(repo: Path) -> None:

@@ -234,7 +234,7 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
 def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
     import yaml
 
-    from mlopstui.sandbox.feast_repo import REDIS_DB, online_store_kind
+    from mlopstui.sandbox.feast_repo import REDIS_DB, online_store_redis
 
     p = _paths(d)
     endpoints: dict[str, str] = {
@@ -244,8 +244,9 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
         "feast_registry": str(p["feast_repo"] / "data" / "registry.db"),
         "ingress": f"http://{HOST}:{ports['ingress']}",
     }
-    if online_store_kind(p["feast"]) == "redis":
-        endpoints["redis"] = f"redis://{HOST}:6379/{REDIS_DB}"
+    redis = online_store_redis(p["feast"])
+    if redis:
+        endpoints["redis"] = f"redis://{redis}/{REDIS_DB}"
     if procs.tcp_open(HOST, 5432, timeout=0.3):
         endpoints["postgresql"] = f"postgresql://{HOST}:5432/postgres"
     cfg = {

@@ -24,6 +24,7 @@ import os
 import socket
 import sys
 import textwrap
+from datetime import UTC
 from pathlib import Path
 
 PROJECT = "on_prem_mlops"
@@ -209,22 +210,10 @@ def online_store_redis(feast_dir: Path) -> str | None:
     return kind[1] if len(kind) > 1 else f"{REDIS_ADDR[0]}:{REDIS_ADDR[1]}"
 
 
-def apply_and_materialize(repo: Path) -> None:
-    """``feast apply`` then ``feast materialize-incremental <now>`` for the repo."""
-    import subprocess
-    from datetime import datetime, timezone
-
-    feast = Path(sys.executable).with_name("feast")
-    cmd = [str(feast)] if feast.exists() else [sys.executable, "-m", "feast.cli.cli"]
-    subprocess.run([*cmd, "apply"], cwd=repo, check=True)
-    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
-    subprocess.run([*cmd, "materialize-incremental", now], cwd=repo, check=True)
-
-
 def apply_and_materialize_inprocess(repo: Path) -> None:
-    """Same as :func:`apply_and_materialize` with the SDK in this process (one import)."""
+    """``feast apply`` then ``feast materialize-incremental <now>``, with the SDK in one process."""
     import os
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from feast import FeatureStore
     from feast.repo_config import load_repo_config
@@ -235,7 +224,7 @@ def apply_and_materialize_inprocess(repo: Path) -> None:
     config = load_repo_config(repo, repo / "feature_store.yaml")
     apply_total(config, repo, skip_source_validation=True)
     store = FeatureStore(repo_path=str(repo))
-    store.materialize_incremental(end_date=datetime.now(timezone.utc))
+    store.materialize_incremental(end_date=datetime.now(UTC))
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ def make_handler(router: Router):
         server_version = "mlopstui-sandbox-ingress"
 
         def log_message(self, fmt, *args):  # noqa: A002
-            sys.stderr.write("ingress %s - %s\n" % (self.address_string(), fmt % args))
+            sys.stderr.write(f"ingress {self.address_string()} - {fmt % args}\n")
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

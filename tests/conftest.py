@@ -101,3 +101,13 @@ def sandbox_env(sandbox, monkeypatch):
     for k, v in sandbox.env.items():
         monkeypatch.setenv(k, v)
     return sandbox
+
+
+def pytest_collection_modifyitems(config, items):
+    """pytest-timeout counts fixture setup: whichever test first asks for the sandbox pays for a
+    cold start (1-3 minutes on a busy 2-core machine). Give tests that use it 600 s unless
+    they set their own timeout marker."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if ("sandbox" in names or "sandbox_env" in names) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(600))

@@ -128,6 +128,8 @@ class KubeReader:
         try:
             r = client.get(path)
         except Exception as exc:
+            with self._lock:  # the emulator may have restarted on another port: re-read the kubeconfig
+                self._client = None
             raise RouteError(503, f"cannot reach the Kubernetes API: {exc}") from exc
         if r.status_code == 404:
             obj = None

@@ -304,12 +304,16 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     sec = _secrets(d)
     state = procs.read_state(d)
     state.setdefault("parts", {})
+    old_ports = dict(state.get("ports", {}))
     ports = _ports(d, state)
     state["ports"] = ports
     state["dir"] = str(d)
     specs = _specs(d, ports, sec)
     alive = {n for n in PARTS if procs.part_alive(state["parts"].get(n, {}))
              and state["parts"][n].get("port") == ports[n]}
+    # the ingress is configured with the model servers' addresses at start
+    if any(ports[m] != old_ports.get(m) for m in ("model-v1", "model-v2")):
+        alive.discard("ingress")
     to_start = [n for n in PARTS if n not in alive]
     # a part that is alive but on a stale port record, or half-dead: stop its group first
     for n in to_start:
@@ -346,7 +350,7 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     try:
         procs.wait_ready(d, [specs[n] for n in PARTS], state,
                          deadline_s=max(10.0, timeout - (time.monotonic() - t0)))
-    except SandboxError:
+    except BaseException:  # SandboxError, or ctrl-c while waiting
         # do not leave half a sandbox behind: stop what this call started
         _stop_parts(state, started)
         procs.write_state(d, state)

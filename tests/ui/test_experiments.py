@@ -75,7 +75,7 @@ async def test_search_sort_and_scroll_to_the_last_run(env, bulk):
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_experiment(app, pilot, BULK)
-        assert screen.query_one("#runs").row_count == 50 and screen.next_token
+        assert screen.query_one("#runs").row_count >= 30 and screen.next_token
         # MLflow search syntax at `/`, run on the server
         await pilot.press("slash")
         await pilot.pause()

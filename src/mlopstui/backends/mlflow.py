@@ -7,6 +7,8 @@ download artifacts straight from S3 when the server cannot serve them.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import posixpath
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +44,18 @@ ALLOWED_HOSTS_HINT = (
     "`--allowed-hosts 'mlflow-server,mlflow-server:5000,mlflow-server.mlops.svc.cluster.local,"
     "mlflow-server.mlops.svc.cluster.local:5000,<ingress host>'` (or the env var MLFLOW_SERVER_ALLOWED_HOSTS)"
 )
+
+
+def _offset_token(offset: int) -> str:
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset_of(token: str | None) -> int | None:
+    try:
+        data = json.loads(base64.b64decode(token or ""))
+        return int(data["offset"]) if isinstance(data, dict) and set(data) == {"offset"} else None
+    except Exception:  # noqa: BLE001 - not an offset token
+        return None
 
 
 def allowed_hosts_for(url: str) -> list[str]:
@@ -236,25 +250,56 @@ class MlflowBackend:
 
     def experiment_stats(self, experiment_id: str, cap: int = 100_000, page_size: int = 1000,
                          between_pages: Callable[[], bool] | None = None) -> tuple[int, bool, int | None]:
-        """(run count, count capped?, last run start ms). MLflow has no count API: this pages through the
-        runs, so run it in the background; between_pages() may block (to yield the server to what the user
-        is looking at) and returns False to give up (the count is then reported as capped)."""
-        count, last, token = 0, None, None
+        """(run count, count capped?, last run start ms). MLflow has no count API.
+
+        Fast path: MLflow's page tokens are offsets ({"offset": N}, base64), so the count is found with
+        ~2*log2(N) one-run requests. If the server's tokens are not offsets, page through the runs instead
+        (run it in the background; between_pages() may block to yield the server, and returns False to
+        give up, the count then being reported as capped)."""
+        first, token = self.search_runs([experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
+        last = first[0].start_time if first else None
+        if not first or not token:
+            return len(first), False, last
+        if _offset_of(token) == 1:
+            try:
+                return (*self._count_by_offset(experiment_id, cap), last)
+            except MlopsError as exc:
+                if exc.kind != Kind.INVALID:
+                    raise
+        count, token = 0, None
         while True:
             body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": page_size,
-                                    "order_by": ["attributes.start_time DESC"], "run_view_type": "ACTIVE_ONLY"}
+                                    "run_view_type": "ACTIVE_ONLY"}
             if token:
                 body["page_token"] = token
             data = self._call("POST", f"{API}/runs/search", "count runs", json=body)
-            runs = data.get("runs", [])
-            if last is None and runs:
-                last = RunRow.from_api(runs[0]).start_time
-            count += len(runs)
+            count += len(data.get("runs", []))
             token = data.get("next_page_token")
             if not token:
                 return count, False, last
             if count >= cap or (between_pages is not None and not between_pages()):
                 return count, True, last
+
+    def _count_by_offset(self, experiment_id: str, cap: int) -> tuple[int, bool]:
+        def has(offset: int) -> bool:
+            rows, _ = self.search_runs([experiment_id], max_results=1, page_token=_offset_token(offset))
+            return bool(rows)
+
+        lo, hi = 1, 2  # has(lo) is known true
+        while has(hi - 1):
+            lo = hi
+            if hi >= cap:
+                return cap, True
+            hi *= 2
+        # the count n satisfies lo <= n < hi: the largest offset with a run is n - 1
+        lo_off, hi_off = lo - 1, hi - 1  # has(lo_off) true, has(hi_off) false
+        while hi_off - lo_off > 1:
+            mid = (lo_off + hi_off) // 2
+            if has(mid):
+                lo_off = mid
+            else:
+                hi_off = mid
+        return lo_off + 1, False
 
     def last_run_time(self, experiment_id: str) -> int | None:
         page, _ = self.search_runs([experiment_id], order_by=["attributes.start_time DESC"], max_results=1)

@@ -24,6 +24,10 @@ from mlopstui.widgets.filter_table import FilterTable
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
 
+# counting runs pages through them (MLflow has no count API): small pages, so a page in flight never
+# holds up what the user opens on a single-worker tracking server for long
+COUNT_PAGE = 250
+COUNT_DELAY_S = 1.0
 VIEWS = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 VIEW_LABEL = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 
@@ -126,11 +130,13 @@ class ExperimentsScreen(AreaScreen):
             return generation == self._count_generation
 
         def count() -> None:
+            time.sleep(COUNT_DELAY_S)  # let the user's first request (e.g. :exp NAME) go first
             for eid in ids:
                 if generation != self._count_generation:
                     return
                 try:
-                    n, capped, last = backend.experiment_stats(eid, between_pages=between_pages)
+                    n, capped, last = backend.experiment_stats(eid, page_size=COUNT_PAGE,
+                                                               between_pages=between_pages)
                 except MlopsError:
                     continue
                 if generation != self._count_generation:

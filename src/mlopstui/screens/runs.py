@@ -32,7 +32,7 @@ from mlopstui.widgets.filter_table import FilterTable
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
 
-FIRST_PAGE = 50
+FIRST_PAGE = 30  # at least a screenful; MLflow spends ~10 ms per run, so small first pages show fast
 NEXT_PAGE = 500
 BULK_PAGE = 2000
 PREFETCH_MARGIN = 60
@@ -108,7 +108,7 @@ class RunsScreen(AreaScreen):
         self._gen += 1
         self.next_token = None
         self.loading = False
-        self._load_page(FIRST_PAGE, first=True)
+        self._load_page(max(FIRST_PAGE, self.app.size.height + 6), first=True)
 
     def _load_page(self, size: int, first: bool = False) -> None:
         if self.loading:

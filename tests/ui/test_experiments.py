@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: seeder and forwarder
-from seed_many_runs import ensure_many_runs  # noqa: E402
-from tcp_forward import Forwarder  # noqa: E402
-
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
+from seed_many_runs import ensure_many_runs  # noqa: E402
+from tcp_forward import Forwarder  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -146,7 +146,9 @@ def test_concurrent_edit_detected_not_overwritten(cluster):
     plan = action.plan()
     assert plan.patch["spec"]["predictor"]["canaryTrafficPercent"] == 30
     k = cluster.kube()
+    before = cluster.mark()
     k.merge_patch(INFERENCESERVICES, "fraud-detection", {"spec": {"predictor": {"canaryTrafficPercent": 60}}}, NS)
+    patches(cluster, before, expect=1)  # the emulator logs a request just after answering: wait for it
     mark = cluster.mark()
     with pytest.raises(MlopsError) as ei:
         action.apply(plan, readonly=False, audit=ctx.audit)

@@ -257,6 +257,8 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
         "probe_timeout": 3.0,
         "endpoints": endpoints,
         "audit_log": str(d / "audit.jsonl"),
+        # one transaction per row, columns as mlopstui.sandbox.model_server.FEATURES
+        "inference_sample": {"instances": [[120.0, 23, 0.8, 9, 40.0, 350.0], [12.5, 14, 0.1, 1, 15.0, 2.0]]},
     }
     header = "# written by `mlopstui sandbox up`; use: mlopstui --config " + str(p["config"]) + "\n"
     p["config"].write_text(header + yaml.safe_dump(cfg, sort_keys=False))

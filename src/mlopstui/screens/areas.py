@@ -23,7 +23,7 @@ AREAS: tuple[Area, ...] = (
     Area("1", "stack", "Stack", "mlopstui.screens.stack", "StackScreen", ("stack", "status", "doctor"),
          "Every component of the stack with readiness, live probes and the doctor's findings."),
     Area("2", "experiments", "Experiments", "mlopstui.screens.experiments", "ExperimentsScreen",
-         ("runs", "exp", "experiments", "mlflow", "models"),
+         ("runs", "exp", "experiments", "mlflow", "models", "run"),
          "MLflow experiments, runs, metric plots, artifacts and the model registry."),
     Area("3", "features", "Features", "mlopstui.screens.features", "FeaturesScreen",
          ("features", "feast", "fv"),

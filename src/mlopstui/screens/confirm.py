@@ -21,7 +21,7 @@ class ConfirmPlan(ModalScreen[bool]):
     ConfirmPlan > Vertical { width: 90%; max-width: 110; height: auto; max-height: 100%;
                              border: thick $warning; background: $surface; padding: 0 1; }
     ConfirmPlan VerticalScroll { height: auto; max-height: 30; min-height: 3; }
-    ConfirmPlan #plan-scroll { height: 1fr; max-height: 30; }
+    ConfirmPlan #plan-scroll { height: auto; max-height: 70vh; }
     ConfirmPlan #confirm-keys { height: 1; dock: bottom; text-align: center; }
     ConfirmPlan .readonly { color: $error; }
     """

@@ -230,6 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, code: int, body, content_type: str = "application/json") -> None:
         data = body if isinstance(body, bytes) else (
             body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        self._status = code
+        self._log_once()  # before answering: a client that got the answer finds it in the request log
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -237,7 +239,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        self._status = code
+
+    def _log_once(self) -> None:
+        if not self._logged:
+            self._logged = True
+            self.api.log_request({"method": self.command, "path": self._path, "query": self._query_raw,
+                                  "user": self._user, "status": self._status, "time": time.time()})
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -246,6 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._q = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self._status = 0
         self._user = None
+        self._logged = False
         try:
             body = self._body()
             if self._path not in PUBLIC_PATHS:
@@ -267,8 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
         finally:
-            self.api.log_request({"method": method, "path": self._path, "query": self._query_raw,
-                                  "user": self._user, "status": self._status, "time": time.time()})
+            self._log_once()  # streams (watch) and dropped connections
 
     # ---- routing ----------------------------------------------------------------------------
     def _route(self, method: str, body: bytes) -> None:

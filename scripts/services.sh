@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432, user postgres, trust) and Redis (127.0.0.1:6379) answer.
 # Uses running servers when there are; else installs Debian's packages if missing and starts
-# private instances under .ci-state/ (left running for later test runs; `scripts/services.sh stop` ends them).
+# private instances (PostgreSQL data in /var/tmp/mlopstui-test-pg, Redis in .ci-state/; left running for later test runs; `scripts/services.sh stop` ends them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=$PWD/.ci-state
+# PostgreSQL runs as the postgres user, who may not traverse the clone's path (e.g. under /root)
+PGSTATE=${MLOPSTUI_TEST_PG_DIR:-/var/tmp/mlopstui-test-pg}
 PGPORT=${MLOPSTUI_TEST_PG_PORT:-5432}
 REDISPORT=${MLOPSTUI_TEST_REDIS_PORT:-6379}
 
@@ -12,9 +14,9 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 if [ "${1:-}" = stop ]; then
   [ -f "$STATE/redis.pid" ] && kill "$(cat "$STATE/redis.pid")" 2>/dev/null || true
-  if [ -d "$STATE/pg" ]; then
+  if [ -d "$PGSTATE/data" ]; then
     PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$STATE/pg" stop -m fast >/dev/null 2>&1 || true
+    (cd /tmp && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGSTATE/data" stop -m fast >/dev/null 2>&1) || true
   fi
   exit 0
 fi
@@ -24,20 +26,31 @@ install_pkgs() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+pg_trusts() { PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "$PGPORT" -U postgres -w -tAc 'select 1' >/dev/null 2>&1; }
+
 if listening "$PGPORT"; then
   echo "== PostgreSQL answers on 127.0.0.1:$PGPORT"
+  if command -v psql >/dev/null && ! pg_trusts && [ "$(id -u)" = 0 ] && command -v pg_lsclusters >/dev/null; then
+    # a Debian cluster that `apt-get install postgresql` just started asks for passwords on TCP:
+    # let the test user in from loopback (this script is for test machines only)
+    read -r ver name < <(pg_lsclusters -h | awk -v p="$PGPORT" '$3 == p {print $1, $2; exit}')
+    if [ -n "${ver:-}" ]; then
+      hba=/etc/postgresql/$ver/$name/pg_hba.conf
+      grep -q "mlopstui-test" "$hba" || sed -i "1i host all postgres 127.0.0.1/32 trust # mlopstui-test" "$hba"
+      pg_ctlcluster "$ver" "$name" reload
+      echo "== PostgreSQL $ver/$name: trust for postgres@127.0.0.1 (test machine)"
+    fi
+  fi
 else
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || install_pkgs postgresql
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-  mkdir -p "$STATE"
-  if [ ! -f "$STATE/pg/PG_VERSION" ]; then
-    mkdir -p "$STATE/pg" && chown postgres "$STATE/pg" && chmod 700 "$STATE/pg"
-    (cd /tmp && runuser -u postgres -- "$PGBIN/initdb" -D "$STATE/pg" -A trust -U postgres >/dev/null)
+  mkdir -p "$PGSTATE" && chown postgres "$PGSTATE"
+  if [ ! -f "$PGSTATE/data/PG_VERSION" ]; then
+    (cd /tmp && runuser -u postgres -- "$PGBIN/initdb" -D "$PGSTATE/data" -A trust -U postgres >/dev/null)
   fi
-  chown postgres "$STATE"
-  (cd /tmp && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg.log" -w \
+  (cd /tmp && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGSTATE/data" -l "$PGSTATE/postgres.log" -w \
       -o "-p $PGPORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null)
-  echo "== started PostgreSQL on 127.0.0.1:$PGPORT (data in .ci-state/pg)"
+  echo "== started PostgreSQL on 127.0.0.1:$PGPORT (data in $PGSTATE)"
 fi
 
 if listening "$REDISPORT"; then

@@ -8,18 +8,14 @@ Anything not configured is discovered from cluster Services; the source is shown
 
 from __future__ import annotations
 
+import json
 import os
-from contextvars import ContextVar
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mlopstui import locations
 
@@ -59,25 +55,8 @@ class ComponentOverride(BaseModel):
     model_config = {"extra": "forbid"}
 
 
-_file_data: ContextVar[dict[str, Any]] = ContextVar("mlopstui_config_file", default={})
-
-
-class _FileSource(PydanticBaseSettingsSource):
-    """The YAML config file's values (read by load())."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _file_data.get().get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_file_data.get())
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        extra="forbid",
-    )
+class Settings(BaseModel):
+    model_config = {"extra": "forbid"}
 
     kubeconfig: str | None = None
     context: str | None = None
@@ -102,18 +81,6 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, v: str | None) -> str | None:
         return v or None
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # flags (init kwargs) beat env vars, which beat the YAML file
-        return (init_settings, env_settings, _FileSource(settings_cls))
-
     def audit_log_path(self) -> Path:
         return Path(self.audit_log) if self.audit_log else locations.audit_log_file()
 
@@ -135,19 +102,63 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def env_values(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """MLOPSTUI_<FIELD> (nested with __, e.g. MLOPSTUI_ENDPOINTS__MLFLOW); lists and mappings as JSON.
+
+    Variables that name no setting (MLOPSTUI_CONFIG, MLOPSTUI_SANDBOX_DIR, ...) are not settings.
+    """
+    out: dict[str, Any] = {}
+    for key, raw in (os.environ if environ is None else environ).items():
+        if not key.upper().startswith(ENV_PREFIX):
+            continue
+        path = key[len(ENV_PREFIX):].lower().split("__")
+        field = Settings.model_fields.get(path[0])
+        if field is None:
+            continue
+        value: Any = raw
+        if len(path) == 1 and _is_structured(field.annotation):
+            try:
+                value = json.loads(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{key} must be JSON (a list or a mapping): {exc}") from exc
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key} conflicts with another MLOPSTUI_ variable")
+        node[path[-1]] = value
+    return out
+
+
+def _is_structured(annotation: Any) -> bool:
+    origin = getattr(annotation, "__origin__", None)
+    if origin in (list, dict):
+        return True
+    args = getattr(annotation, "__args__", ()) or ()
+    return any(getattr(a, "__origin__", None) in (list, dict) or a in (list, dict) for a in args)
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
 def load(config_path: str | os.PathLike[str] | None = None, **flags: Any) -> Settings:
-    """Build the settings. ``flags`` are command-line values; ``None`` means not given."""
+    """Build the settings: defaults < YAML file < MLOPSTUI_* env vars < flags (``None`` = not given)."""
     path = Path(config_path) if config_path else locations.config_file()
     file_data: dict[str, Any] = {}
     if config_path or path.exists():
         file_data = read_yaml(path)
     given = {k: v for k, v in flags.items() if v is not None}
-    token = _file_data.set(file_data)
+    merged = _deep_merge(_deep_merge(file_data, env_values()), given)
     try:
-        base = Settings(**given)
-    except Exception as exc:  # pydantic.ValidationError
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
         raise ConfigError(f"invalid settings ({path}): {exc}") from exc
-    finally:
-        _file_data.reset(token)
-    base.config_path = str(path) if file_data or config_path else None
-    return base
+    settings.config_path = str(path) if file_data or config_path else None
+    return settings

@@ -50,3 +50,15 @@ def test_default_locations_follow_xdg(tmp_path, monkeypatch):
     assert locations.audit_log_file() == tmp_path / "state" / "mlopstui" / "audit.jsonl"
     assert locations.config_file() == tmp_path / "cfg" / "mlopstui" / "config.yaml"
     assert config.load().audit_log_path() == tmp_path / "state" / "mlopstui" / "audit.jsonl"
+
+
+def test_env_structured_values_and_unknown_vars(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("MLOPSTUI_WATCHED_NAMESPACES", '["mlops", "kserve"]')
+    monkeypatch.setenv("MLOPSTUI_READONLY", "true")
+    monkeypatch.setenv("MLOPSTUI_SANDBOX_DIR", "/not/a/setting")  # ignored, like MLOPSTUI_CONFIG
+    s = config.load()
+    assert s.watched_namespaces == ["mlops", "kserve"] and s.readonly is True
+    monkeypatch.setenv("MLOPSTUI_WATCHED_NAMESPACES", "mlops,kserve")
+    with pytest.raises(config.ConfigError, match="must be JSON"):
+        config.load()

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 HEALTH_STYLE = {"ok": "green", "warn": "yellow", "error": "bold red", "absent": "dim", "unknown": "cyan"}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "VERSION", "AGE", "FINDING")
+# the worst finding comes before version and age: at 80 columns it is what must stay on screen
+COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "FINDING", "VERSION", "AGE")
 
 
 def component_cells(c: ComponentStatus) -> list[Any]:
@@ -58,9 +59,9 @@ def component_cells(c: ComponentStatus) -> list[Any]:
              ("yellow" if c.ready < c.desired else "")),
         Text(restarts, style="bold red" if c.problem else ""),
         Text(probe, style=probe_style),
+        Text(finding, style=SEVERITY_STYLE.get(wf.severity.value, "") if wf else "dim"),
         Text(c.version if (c.installed or c.probe.ok) else "-"),
         Text(human_age(c.age) if c.installed else "-"),
-        Text(finding, style=SEVERITY_STYLE.get(wf.severity.value, "") if wf else "dim"),
     ]
 
 

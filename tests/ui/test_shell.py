@@ -132,8 +132,9 @@ async def test_context_switch_requeries(tmp_path):
 
 
 async def test_command_completion_offers_contexts(tmp_path):
-    from mlopstui.sandbox.kubeapi import KubeApiServer
     from textual.widgets import Input
+
+    from mlopstui.sandbox.kubeapi import KubeApiServer
 
     srv = KubeApiServer(str(tmp_path / "kube"), port=0, run_controllers=False).start()
     try:

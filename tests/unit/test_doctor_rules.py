@@ -132,7 +132,8 @@ def test_every_rule_has_a_unit_test_below():
 
 
 def test_a_crashing_rule_becomes_an_info_finding():
-    from mlopstui.doctor.registry import RULES as R, Rule
+    from mlopstui.doctor.registry import RULES as R
+    from mlopstui.doctor.registry import Rule
 
     def boom(snap):
         raise RuntimeError("kaboom")

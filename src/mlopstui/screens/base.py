@@ -7,7 +7,6 @@ worker with a timeout and hands the result (or an MlopsError) back on the UI thr
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 

@@ -8,7 +8,6 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-
 _KEY_NAMES = {"colon": ":", "question_mark": "?", "slash": "/", "escape": "esc", "space": "space",
               "plus": "+", "minus": "-", "equals_sign": "=", "full_stop": "."}
 

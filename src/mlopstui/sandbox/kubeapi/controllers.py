@@ -233,6 +233,12 @@ class ControllerManager:
     # ---- pods -------------------------------------------------------------------------------
     def pod_status(self, pod: dict, fault: str, phase: str = "Running") -> dict:
         old = pod.get("status") or {}
+        if fault == "pending":  # no node fits: never scheduled, so never ready
+            conds = old.get("conditions")
+            return {"phase": "Pending", "qosClass": "BestEffort", "conditions": [
+                _cond("PodScheduled", False, "Unschedulable",
+                      "0/1 nodes are available: 1 Insufficient memory. preemption: 0/1 nodes are available: "
+                      "1 No preemption victims found for incoming pod.", old=conds)]}
         start = old.get("startTime") or now_rfc3339()
         uid = pod["metadata"].get("uid", "")
         ip_n = int(hashlib.sha1(uid.encode()).hexdigest()[:4], 16)

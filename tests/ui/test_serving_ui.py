@@ -287,6 +287,30 @@ async def test_set_model_prompts_and_patches_storage_uri(cluster, tmp_path):
         assert spec["model"]["storageUri"].endswith("/v3") and spec["canaryTrafficPercent"] == 10
 
 
+async def test_min_replicas_refuses_bad_input_then_patches(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        screen.FOLLOW_TIMEOUT = 10
+        mark = cluster.mark()
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+        app.screen.query_one("#prompt-input").value = "abc"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "refused" in status_text(app))
+        assert patches(cluster, mark) == []
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+        app.screen.query_one("#prompt-input").value = "2"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        assert '"minReplicas": 2' in str(app.screen.query_one("#plan-text").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "done:" in status_text(app), timeout=15)
+        assert len(patches(cluster, mark, last=200)) >= 1
+        assert cluster.status_of("fraud-detection")["spec"]["predictor"]["minReplicas"] == 2
+
+
 async def test_test_request_reaches_model_servers_through_ingress(sandbox):
     """Against the whole sandbox: `t` with a typed input, v1 then v2, and a burst."""
     from mlopstui.screens.isvc_detail import IsvcDetailScreen

@@ -9,6 +9,7 @@ resourceVersion; a 409 re-reads, shows what changed and asks again) -> follow st
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -89,29 +90,35 @@ class ServingActions:
         ns, name = self._pending_isvc
         self.start_action(SetCanary(self.ctx, ns, name, delta=delta))
 
-    def action_set_percent(self) -> None:
+    def _ask(self, prompt: str, current: str, placeholder: str, build: Callable[[str], Any]) -> None:
+        """Prompt for one value; build(text) validates it and returns the Action to start, or raises
+        MlopsError: bad input is refused with a message and nothing is sent."""
         from mlopstui.screens.confirm import PromptValue
-
-        isvc = self._selected()
-        if isvc is None or self._unsupported(isvc):
-            return
 
         def done(text: str | None) -> None:
             if text is None:
                 self.set_status("cancelled: nothing sent")
                 return
-            from mlopstui.actions.serving import SetCanary
-
             try:
-                percent = m.parse_percent(text)
+                action = build(text)
             except MlopsError as err:
                 self.show_error(err, "refused, nothing sent")
                 return
-            self.start_action(SetCanary(self.ctx, isvc.namespace, isvc.name, percent=percent))
+            if action is not None:
+                self.start_action(action)
 
+        self.app.push_screen(PromptValue(prompt, current, placeholder), done)
+
+    def action_set_percent(self) -> None:
+        from mlopstui.actions.serving import SetCanary
+
+        isvc = self._selected()
+        if isvc is None or self._unsupported(isvc):
+            return
         cur = "" if isvc.canary_percent is None else str(isvc.canary_percent)
-        self.app.push_screen(PromptValue(f"canaryTrafficPercent for {isvc.name} (whole number 0..100; now "
-                                         f"{cur or 'unset = latest 100%'})", cur, "0..100"), done)
+        self._ask(f"canaryTrafficPercent for {isvc.name} (whole number 0..100; now "
+                  f"{cur or 'unset = latest 100%'})", cur, "0..100",
+                  lambda text: SetCanary(self.ctx, isvc.namespace, isvc.name, percent=m.parse_percent(text)))
 
     def action_promote(self) -> None:
         from mlopstui.actions.serving import Promote
@@ -128,63 +135,29 @@ class ServingActions:
             self.start_action(Rollback(self.ctx, isvc.namespace, isvc.name))
 
     def action_min_replicas(self) -> None:
-        from mlopstui.screens.confirm import PromptValue
+        from mlopstui.actions.serving import SetMinReplicas
 
         isvc = self._selected()
         if isvc is None:
             return
-
-        def done(text: str | None) -> None:
-            if text is None:
-                self.set_status("cancelled: nothing sent")
-                return
-            from mlopstui.actions.serving import SetMinReplicas
-
-            try:
-                action = SetMinReplicas(self.ctx, isvc.namespace, isvc.name, text)
-            except MlopsError as err:
-                self.show_error(err, "refused, nothing sent")
-                return
-            self.start_action(action)
-
         cur = "" if isvc.min_replicas is None else str(isvc.min_replicas)
-        self.app.push_screen(PromptValue(f"minReplicas for {isvc.name} (now {cur or 'unset'})", cur, "1"), done)
+        self._ask(f"minReplicas for {isvc.name} (now {cur or 'unset'})", cur, "1",
+                  lambda text: SetMinReplicas(self.ctx, isvc.namespace, isvc.name, text))
 
     def action_set_model(self) -> None:
-        from mlopstui.screens.confirm import PromptValue
+        from mlopstui.actions.serving import SetCanaryModel
 
         isvc = self._selected()
         if isvc is None or self._unsupported(isvc):
             return
 
-        def got_uri(uri: str | None) -> None:
-            if uri is None:
-                self.set_status("cancelled: nothing sent")
-                return
-            try:
-                uri = m.validate_storage_uri(uri)
-            except MlopsError as err:
-                self.show_error(err, "refused, nothing sent")
-                return
+        def got_uri(text: str) -> None:
+            uri = m.validate_storage_uri(text)
+            self._ask(f"canary percent for {uri} (0..100)", str(self.ctx.settings.canary_step), "0..100",
+                      lambda pct: SetCanaryModel(self.ctx, isvc.namespace, isvc.name, uri, m.parse_percent(pct)))
 
-            def got_percent(text: str | None) -> None:
-                if text is None:
-                    self.set_status("cancelled: nothing sent")
-                    return
-                from mlopstui.actions.serving import SetCanaryModel
-
-                try:
-                    action = SetCanaryModel(self.ctx, isvc.namespace, isvc.name, uri, m.parse_percent(text))
-                except MlopsError as err:
-                    self.show_error(err, "refused, nothing sent")
-                    return
-                self.start_action(action)
-
-            self.app.push_screen(PromptValue(f"canary percent for {uri} (0..100)", str(self.ctx.settings.canary_step),
-                                             "0..100"), got_percent)
-
-        self.app.push_screen(PromptValue(f"new canary storageUri for {isvc.name} (now {isvc.storage_uri or '-'})",
-                                         "", "s3://models/NAME/VERSION"), got_uri)
+        self._ask(f"new canary storageUri for {isvc.name} (now {isvc.storage_uri or '-'})", "",
+                  "s3://models/NAME/VERSION", got_uri)
 
     # -- plan -> confirm -> apply -> follow ------------------------------------------------------
     def start_action(self, action) -> None:

@@ -42,12 +42,6 @@ class ServingActions:
     _pending_delta = 0
     _debounce = None
 
-    def set_status(self, text: str, error: bool = False) -> None:
-        # the status line renders markup: keep "[invalid] ..." and JSON brackets literal
-        from rich.markup import escape
-
-        super().set_status(escape(text), error)  # type: ignore[misc]
-
     # provided by the screen
     def current_isvc(self) -> m.InferenceService | None:  # pragma: no cover - overridden
         return None

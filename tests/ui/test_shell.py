@@ -147,3 +147,17 @@ async def test_command_completion_offers_contexts(tmp_path):
             assert app.screen.query_one(Input).value == "ctx mlopstui-sandbox-viewer"
     finally:
         srv.stop()
+
+
+async def test_stack_without_a_cluster_says_unknown_not_absent(tmp_path):
+    """No kubeconfig: the Stack rows do not claim components are absent, and the status says why."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one("#components", FilterTable)
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if table.row_count:
+                break
+        installed = {str(table.get_row(k)[1]) for k in table.visible_keys()}
+        assert installed == {"?"}
+        assert "no kubeconfig" in str(app.screen.query_one("#status").render())

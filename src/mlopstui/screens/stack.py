@@ -32,8 +32,10 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "FINDING", "VERSION", "AGE")
 
 
-def component_cells(c: ComponentStatus) -> list[Any]:
-    """One table row, readable without colour: a symbol and words carry the health."""
+def component_cells(c: ComponentStatus, cluster_known: bool = True) -> list[Any]:
+    """One table row, readable without colour: a symbol and words carry the health.
+
+    Without a readable cluster, "installed" is unknown ("?"), not "no"."""
     from mlopstui.models.stack import HEALTH_SYMBOL, ProbeState
 
     h = c.health
@@ -53,7 +55,8 @@ def component_cells(c: ComponentStatus) -> list[Any]:
         finding = f"{wf.severity.symbol} {wf.summary}"[:60] + more
     return [
         Text(f"{HEALTH_SYMBOL[h]} {c.spec.title}", style=style),
-        Text("yes" if c.installed else "no", style="" if c.installed else "dim"),
+        Text("yes" if c.installed else ("no" if cluster_known else "?"),
+             style="" if c.installed else ("dim" if cluster_known else "yellow")),
         Text(f"{c.ready}/{c.desired}" if c.installed else "-",
              style="bold red" if c.installed and c.desired and c.ready == 0 else
              ("yellow" if c.ready < c.desired else "")),
@@ -193,7 +196,8 @@ class StackScreen(AreaScreen):
         assert self.report is not None
         rows = sorted(self.report.components, key=lambda c: (not c.installed and c.spec.optional, ))
         table = self.query_one("#components", FilterTable)
-        table.set_rows([(c.id, component_cells(c)) for c in rows])
+        known = self.state is not None and self.state.error is None
+        table.set_rows([(c.id, component_cells(c, known)) for c in rows])
         self._render_count += 1
 
     def selected_component(self) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mlopstui.actions.base import AuditLog
@@ -82,6 +83,7 @@ class AppContext:
     def readonly(self) -> bool:
         return self.settings.readonly
 
-    @property
+    @cached_property
     def audit(self) -> AuditLog:
+        """One AuditLog per context, so its lock serializes every writer of this process."""
         return AuditLog(self.settings.audit_log_path())

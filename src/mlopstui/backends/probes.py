@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from mlopstui.errors import Kind, from_exception
 from mlopstui.models.stack import ProbeResult, ProbeState
 from mlopstui.secrets import mask_text, mask_uri
+from mlopstui.units import human_bytes
 
 INVALID_HOST = "Invalid Host header"
 
@@ -153,11 +154,7 @@ def probe_redis(component: str, url: str, *, timeout: float, source: str = "") -
 
 
 def _h(n: int) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if n < 1024 or unit == "T":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+    return human_bytes(n, sep="", short=True)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlopstui.units import human_bytes
+
 # columns every runs table has, in order (attribute columns, sortable on the server)
 BASE_RUN_COLUMNS: tuple[str, ...] = ("run", "name", "status", "start", "duration", "user", "source")
 # our column name -> MLflow order_by expression
@@ -337,14 +339,7 @@ def fmt_value(v: float | None) -> str:
 
 
 def fmt_size(n: int | None) -> str:
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+    return human_bytes(n)
 
 
 def choose_columns(runs: Sequence[RunRow], *, max_metrics: int = 3, max_params: int = 3,

@@ -9,6 +9,7 @@ from mlopstui.doctor.registry import rule
 from mlopstui.doctor.snapshot import Snapshot, ref
 from mlopstui.doctor.util import _tokens
 from mlopstui.models.stack import containers_of
+from mlopstui.units import human_bytes
 
 
 def _redis_containers(snap: Snapshot) -> list[tuple[dict, dict]]:
@@ -21,14 +22,7 @@ def _redis_containers(snap: Snapshot) -> list[tuple[dict, dict]]:
 
 
 def mib(n: float | int | None) -> str:
-    if n is None:
-        return "?"
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024
-    return f"{n}"
+    return human_bytes(n, sep="", missing="?")
 
 
 def _no_limit(snap: Snapshot) -> list[tuple[dict, dict]]:

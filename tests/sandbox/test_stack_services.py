@@ -66,6 +66,26 @@ def test_lab_script_logs_param_metric_and_artifact_into_s3(sandbox, tmp_path):
     assert body == b"dummy model weights"
 
 
+def test_mlflow_is_one_process_enforcing_allowed_hosts(sandbox):
+    """The sandbox serves MLflow without the CLI's second process, with the CLI's host checking."""
+    import json
+
+    from mlopstui.sandbox import procs
+
+    info = json.loads((sandbox.dir / "state.json").read_text())["parts"]["mlflow"]
+    assert procs.group_pids(info["pgid"]) == [info["pid"]]
+    url = sandbox.env["MLFLOW_TRACKING_URI"]
+    import mlflow
+
+    assert httpx.get(url + "/version", timeout=10).text == mlflow.__version__
+    ok = httpx.get(url + "/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                   headers={"Host": "mlflow-server.mlops.svc.cluster.local:5000"}, timeout=10)
+    assert ok.status_code == 200
+    bad = httpx.get(url + "/api/2.0/mlflow/experiments/search", params={"max_results": 1},
+                    headers={"Host": "rebind.example"}, timeout=10)
+    assert bad.status_code == 403 and "Invalid Host header" in bad.text
+
+
 def test_models_bucket_holds_both_versions(sandbox):
     keys = {o["Key"] for o in _s3(sandbox).list_objects_v2(Bucket="models").get("Contents", [])}
     assert {"fraud-detection/v1/model.joblib", "fraud-detection/v2/model.joblib"} <= keys

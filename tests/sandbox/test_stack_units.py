@@ -72,3 +72,22 @@ def test_pick_revision_follows_weights_and_latest_ready():
     only = {"status": {"components": {"predictor": {"latestReadyRevision": "r9"}}}}
     assert pick_revision(only) == "r9"
     assert pick_revision({}) is None
+
+
+def test_mlflow_launcher_env_names_are_mlflows_own():
+    """The one-process MLflow launcher hands the server app the variables `mlflow server` would;
+    if an MLflow upgrade renames one, this fails here (the launcher itself would fall back to the CLI)."""
+    from mlopstui.sandbox import mlflow_server
+
+    assert mlflow_server.verify() == []
+    a = mlflow_server.parse(["--host", "127.0.0.1", "--port", "5000", "--backend-store-uri", "sqlite:///x.db",
+                             "--default-artifact-root", "s3://b/", "--allowed-hosts", "a,b:5000"])
+    env = mlflow_server.server_env(a)
+    assert env["_MLFLOW_SERVER_FILE_STORE"] == env["_MLFLOW_SERVER_REGISTRY_STORE"] == "sqlite:///x.db"
+    assert env["MLFLOW_SERVER_ALLOWED_HOSTS"] == "a,b:5000"
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    # the fallback is the real CLI with the same flags
+    argv = mlflow_server.cli_argv(a)
+    assert argv[argv.index("server") + 1:] == [
+        "--workers", "1", "--host", "127.0.0.1", "--port", "5000", "--backend-store-uri", "sqlite:///x.db",
+        "--default-artifact-root", "s3://b/", "--no-serve-artifacts", "--allowed-hosts", "a,b:5000"]

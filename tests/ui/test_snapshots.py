@@ -29,3 +29,23 @@ def test_audit_area_80x24(snap_compare):
 
 def test_help_screen_80x24(snap_compare):
     assert snap_compare(app_with_audit(), press=["5", "question_mark"], terminal_size=(80, 24))
+
+
+def app_with_broken_kubeconfig() -> MlopsApp:
+    FIXED.mkdir(parents=True, exist_ok=True)
+    kc = FIXED / "kubeconfig"
+    kc.write_text("apiVersion: v1\nclusters: [\n")  # malformed YAML
+    return MlopsApp(config.load(None, kubeconfig=str(kc), audit_log=str(FIXED / "audit.jsonl"),
+                                refresh_interval=3600.0))
+
+
+async def _cluster_settled(pilot) -> None:
+    """Wait until the Stack screen's cluster read has failed and been shown."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_stack_with_a_malformed_kubeconfig_80x24(snap_compare):
+    """The first screen an operator sees when the kubeconfig is broken: the catalog with installation
+    unknown ('?'), the error inline with what to do, and every key still live."""
+    assert snap_compare(app_with_broken_kubeconfig(), terminal_size=(80, 24), run_before=_cluster_settled)

@@ -9,6 +9,8 @@ def ago(ts: float | None, now: float | None = None) -> str:
     if not ts:
         return "never"
     secs = max(0, int((now or time.time()) - ts))
+    if secs < 5:
+        return "just now"
     if secs < 60:
         return f"{secs}s ago"
     if secs < 3600:

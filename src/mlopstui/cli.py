@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "mlopstui.commands.experiments",
     "mlopstui.commands.features",
     "mlopstui.commands.serving",
+    "mlopstui.commands.repair",
+    "mlopstui.commands.install",
 )
 
 EPILOG = """exit codes: 0 ok, 1 check failed or findings, 2 usage error or refused, 3 unreachable.

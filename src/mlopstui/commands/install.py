@@ -1,0 +1,95 @@
+"""Headless `install`: put a missing stack component on the cluster (plan, --dry-run, --yes).
+
+    mlopstui install --list                         what can be installed, what is installed
+    mlopstui install redis -n mlops --set memory=4Gi --dry-run
+    mlopstui install pgbouncer --yes --json
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mlopstui.commands._common import (
+    EXIT_OK,
+    add_global_flags,
+    add_write_flags,
+    confirm_or_print,
+    emit,
+    make_context,
+    table,
+)
+from mlopstui.errors import Kind, MlopsError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("install", help="install a missing stack component (PostgreSQL, PgBouncer, Redis, MLflow)",
+                       description="Render a component's manifests from maintained images, dry-run them on the "
+                                   "API server, and server-side apply them (fieldManager mlopstui).")
+    add_global_flags(p, suppress=True)
+    p.add_argument("component", nargs="?", help="component id (see --list)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter (repeatable), e.g. --set memory=4Gi; --list shows them")
+    p.add_argument("--list", action="store_true", help="what can be installed, and what is installed")
+    add_write_flags(p)
+    p.set_defaults(func=cmd_install)
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    if args.list:
+        if args.component or args.sets:
+            raise MlopsError(Kind.INVALID, "--list takes no component or --set")
+        return _list(args)
+    if not args.component:
+        raise MlopsError(Kind.INVALID, "which component? e.g. mlopstui install redis (mlopstui install --list)")
+    from mlopstui.actions.install import Install
+    from mlopstui.models import manifests as mf
+
+    sets = mf.parse_sets(args.sets)  # malformed --set: refused before anything is read
+    ctx = make_context(args)
+    action = Install(ctx, args.component, namespace=ctx.namespace, sets=sets)
+    plan = action.plan()
+    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+
+
+def _list(args: argparse.Namespace) -> int:
+    from mlopstui.actions.install import installed_in
+    from mlopstui.models import manifests as mf
+    from mlopstui.models.stack import CATALOG
+
+    ctx = make_context(args)
+    rows = []
+    error = None
+    for spec in CATALOG:
+        where: list[str] | None
+        try:
+            where = installed_in(ctx.kube, ctx.settings, spec.id, None) if error is None else None
+        except MlopsError as exc:
+            error, where = exc, None
+        why = mf.refusal(spec.id)
+        item = {"id": spec.id, "title": spec.title, "installable": why is None,
+                "installed": None if where is None else bool(where), "workloads": where or [],
+                "how": mf.INSTALLABLE[spec.id].purpose if why is None else why}
+        if why is None:
+            item["params"] = [{"key": p.key, "default": p.default, "help": p.help}
+                              for p in mf.INSTALLABLE[spec.id].params]
+        rows.append(item)
+
+    def text() -> str:
+        body = table([[r["id"], "?" if r["installed"] is None else ("yes" if r["installed"] else "no"),
+                       "built-in" if r["installable"] else "upstream",
+                       ", ".join(r["workloads"][:2]) or "-"] for r in rows],
+                     ["component", "installed", "install", "workloads"])
+        lines = [body, ""]
+        for r in rows:
+            if r["installable"]:
+                keys = " ".join(f"{p['key']}={p['default'] or '(auto)'}" for p in r["params"])
+                lines.append(f"{r['id']}: {r['how']}\n  --set {keys}")
+        lines.append("")
+        lines.extend(f"{r['id']}: {r['how']}" for r in rows if not r["installable"])
+        if error is not None:
+            lines.append(f"\n(installed state unknown: {error.message})")
+        return "\n".join(lines)
+
+    emit(args, {"components": rows, "namespace": ctx.namespace,
+                "error": error.to_dict() if error is not None else None}, text)
+    return EXIT_OK

@@ -356,11 +356,14 @@ class YamlScreen(AreaScreen):
 
 
 class DoctorScreen(AreaScreen):
-    """Every finding (or one component's), worst first, with the evidence and fix of the selected one."""
+    """Every finding (or one component's), worst first, with the evidence and fix of the selected one.
+
+    `f` applies the selected finding's automatic fix (plan -> confirm -> apply, screens/repair.py); the FIX
+    column says which findings have one."""
 
     AREA = "stack"
     TITLE = "Doctor"
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("f", "fix", "Fix"), Binding("escape", "back", "Back")]
     DEFAULT_CSS = """
     DoctorScreen #doctor { height: 1fr; min-height: 5; }
     DoctorScreen #doctor-detail-scroll { height: 11; padding: 0 1; border-top: solid $panel-lighten-2; }
@@ -371,6 +374,8 @@ class DoctorScreen(AreaScreen):
         self.stack = stack
         self.component = component
         self.focus_key = focus_key
+        self.fixes: dict[str, Any] = {}  # finding key -> FixSpec | NoFix, for the report shown
+        self.last_repair = ""
 
     def compose_body(self) -> ComposeResult:
         yield FilterTable(id="doctor")
@@ -378,7 +383,7 @@ class DoctorScreen(AreaScreen):
             yield Static("", id="doctor-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#doctor", FilterTable).set_columns("SEV", "RULE", "COMPONENT", "FINDING")
+        self.query_one("#doctor", FilterTable).set_columns("SEV", "FIX", "RULE", "COMPONENT", "FINDING")
         self.query_one("#doctor", FilterTable).focus()
         self._paint(self.stack.report)
         super().on_mount()
@@ -395,17 +400,24 @@ class DoctorScreen(AreaScreen):
         return report.findings_for(self.component) if report else []
 
     def _paint(self, report: StackReport | None) -> None:
+        from mlopstui.doctor.fixes import FixSpec, explain
+
         found = self._findings(report)
+        self.fixes = {f.key: explain(f, report.snapshot) for f in found} if report else {}
         table = self.query_one("#doctor", FilterTable)
         table.set_rows([(f.key, [Text(f"{f.severity.symbol} {f.severity.value}",
                                       style=SEVERITY_STYLE[f.severity.value]),
+                                 Text("f", style="bold green") if isinstance(self.fixes.get(f.key), FixSpec)
+                                 else Text("-", style="dim"),
                                  f.id, f.component, f.summary]) for f in found])
         if self.focus_key and self.focus_key in table.visible_keys():
             table.move_cursor(row=table.get_row_index(self.focus_key))
             self.focus_key = None
         n_err = sum(1 for f in found if f.severity.value == "error")
-        self.set_status(f"{len(found)} findings, {n_err} errors · data {ago(report.at if report else None)}"
-                        " · ctrl+r re-check")
+        n_fix = sum(1 for v in self.fixes.values() if isinstance(v, FixSpec))
+        self.set_status((f"{self.last_repair} · " if self.last_repair else "")
+                        + f"{len(found)} findings, {n_err} errors, {n_fix} with an automatic fix (f) · data "
+                        f"{ago(report.at if report else None)} · ctrl+r re-check")
         self._show_selected()
 
     def _show_selected(self) -> None:
@@ -419,3 +431,23 @@ class DoctorScreen(AreaScreen):
     def action_refresh(self) -> None:
         self.set_status("re-checking ...")
         self.stack.refresh_data()
+
+    def action_fix(self) -> None:
+        from mlopstui.doctor.fixes import NoFix
+        from mlopstui.screens.repair import start_repair
+
+        key = self.query_one("#doctor", FilterTable).selected_key
+        f = next((f for f in self._findings(self.stack.report) if f.key == key), None)
+        if f is None:
+            self.set_status("no finding selected")
+            return
+        known = self.fixes.get(f.key)
+        if isinstance(known, NoFix):
+            self.set_status(f"{f.id}: no automatic fix: {known.reason}")
+            return
+
+        def done(msg: str) -> None:
+            self.last_repair = msg
+            self.stack.refresh_data()  # re-sweep: the finding should be gone
+
+        start_repair(self, f, probes=dict(self.stack.probes), on_done=done)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 
 class Forwarder:
-    def __init__(self, target_host: str, target_port: int, *, rewrite_host: bool = True):
+    def __init__(self, target_host: str, target_port: int, *, rewrite_host: bool = True, delay: float = 0.0):
         self.target = (target_host, target_port)
         self.rewrite_host = rewrite_host
+        # added to every chunk sent to the server: a slow link (half a round trip per request)
+        self.delay = delay
         self.port = 0
         self._sock: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -76,6 +79,8 @@ class Forwarder:
                     break
                 if to_server and self.rewrite_host:
                     data = data.replace(mine, theirs).replace(mine.lower(), theirs.lower())
+                if to_server and self.delay:
+                    time.sleep(self.delay)
                 dst.sendall(data)
         except OSError:
             pass

@@ -121,6 +121,22 @@ def test_artifact_tree_per_directory(backend):
     assert len(hist.points) > 1
 
 
+def test_metric_histories_of_several_runs_equal_mlflow_client(backend, client):
+    """The concurrent fetch returns, per run and metric, exactly MLflow's own history (order and values)."""
+    fraud = backend.experiment_by_name_or_id("fraud-detection")
+    runs, _ = backend.search_runs([fraud.experiment_id], max_results=3)
+    wanted = {r.run_id: sorted(client.get_run(r.run_id).data.metrics) for r in runs}
+    assert sum(len(k) for k in wanted.values()) > 2, wanted
+    got = backend.metric_histories_of(wanted)
+    assert set(got) == set(wanted)
+    for rid, keys in wanted.items():
+        assert sorted(got[rid]) == keys
+        for k in keys:
+            theirs = sorted((m.step, m.timestamp, m.value) for m in client.get_metric_history(rid, k))
+            assert [(p.step, p.timestamp, p.value) for p in got[rid][k].points] == theirs
+    assert backend.metric_histories(runs[0].run_id, wanted[runs[0].run_id]).keys() == set(wanted[runs[0].run_id])
+
+
 def test_registry_versions_aliases_and_run(backend):
     models = {m.name: m for m in backend.search_registered_models()}
     assert "fraud-detection" in models

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mlopstui.context import AppContext
 
 API = "/api/2.0/mlflow"
+# concurrent metric-history requests (one metric of one run each); the server answers them in threads
+HISTORY_CONCURRENCY = 8
 SEARCH_MAX = 50000  # MLflow's own cap on max_results for runs/search
 DEFAULT_PAGE = 200
 PREVIEW_BYTES = 256 * 1024
@@ -363,7 +365,25 @@ class MlflowBackend:
                 return MetricSeries.from_api(key, items)
 
     def metric_histories(self, run_id: str, keys: Sequence[str]) -> dict[str, MetricSeries]:
-        return {k: self.metric_history(run_id, k) for k in keys}
+        return self.metric_histories_of({run_id: keys})[run_id]
+
+    def metric_histories_of(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, MetricSeries]]:
+        """{run_id: keys} -> {run_id: {key: series}}. MLflow serves one metric of one run per request, so
+        the requests run concurrently (bounded): over a slow link N metrics cost about one round trip, not N."""
+        pairs = [(rid, k) for rid, keys in wanted.items() for k in keys]
+        out: dict[str, dict[str, MetricSeries]] = {rid: {} for rid in wanted}
+        if len(pairs) <= 1:
+            for rid, k in pairs:
+                out[rid][k] = self.metric_history(rid, k)
+            return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(HISTORY_CONCURRENCY, len(pairs)),
+                                thread_name_prefix="mlflow-history") as pool:
+            futures = [(rid, k, pool.submit(self.metric_history, rid, k)) for rid, k in pairs]
+            for rid, k, fut in futures:
+                out[rid][k] = fut.result()  # the first failure is raised, as a sequential loop would
+        return out
 
     # -- artifacts --------------------------------------------------------------------------------
     def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactEntry]:

@@ -82,7 +82,7 @@ class CompareScreen(AreaScreen):
 
         def load() -> tuple[list[RunRow], dict[str, dict[str, MetricSeries]]]:
             runs = [self.backend.get_run(i) for i in ids]
-            return runs, {i: self.backend.metric_histories(i, keys) for i in ids}
+            return runs, self.backend.metric_histories_of({i: keys for i in ids})
 
         self.run_io(load, self._loaded, lambda e: self.show_error(e, "compare"), group="compare", timeout=60)
 

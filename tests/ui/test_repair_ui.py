@@ -1,0 +1,104 @@
+"""Repair from the Doctor screen, driven by Pilot against the Kubernetes API emulator (request log checked):
+d opens the findings, the FIX column marks the fixable ones, f plans the fix, y applies it (one PATCH),
+and a finding without an automatic fix says why in the status line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from test_stack_env import apply_objects, seed_objects, wait_ready  # noqa: E402
+
+from mlopstui import config  # noqa: E402
+from mlopstui.app import MlopsApp  # noqa: E402
+from mlopstui.backends import kube as k  # noqa: E402
+from mlopstui.screens.confirm import ConfirmPlan  # noqa: E402
+from mlopstui.widgets.filter_table import FilterTable  # noqa: E402
+
+NS = "mlops"
+LLM = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+       "metadata": {"name": "llm-ranker", "namespace": NS},
+       "spec": {"predictor": {"minReplicas": 0, "model": {
+           "modelFormat": {"name": "pytorch"}, "storageUri": "s3://models/llm",
+           "resources": {"limits": {"nvidia.com/gpu": "1", "memory": "24Gi"}}}}}}
+FIXABLE = "isvc-min-replicas-zero|InferenceService mlops/llm-ranker"
+UNFIXABLE = "mlflow-client-no-s3-endpoint|Job mlops/train-fraud-model"
+PATH = f"/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices/llm-ranker"
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "KUBECONFIG", "FEAST_REPO_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    srv = KubeApiServer(str(tmp_path / "kube"), port=0).start()
+    try:
+        kube = k.KubeClient.from_settings(srv.kubeconfig_path, "mlopstui-sandbox", NS)
+        apply_objects(kube, seed_objects() + [LLM])
+        wait_ready(kube)
+        kube.close()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def status_text(app) -> str:
+    found = app.screen.query("#status")
+    return str(found.first().render()) if found else ""
+
+
+async def wait_for(pilot, cond, timeout=20.0):
+    for _ in range(int(timeout / 0.05)):
+        await pilot.pause()
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met in time; status: {status_text(pilot.app)!r}")
+
+
+async def select(pilot, key):
+    table = pilot.app.screen.query_one("#doctor", FilterTable)
+    table.move_cursor(row=table.get_row_index(key))
+    await pilot.pause()
+
+
+async def test_fix_a_finding_from_the_doctor_screen(cluster, tmp_path):
+    settings = config.load(None, kubeconfig=cluster.kubeconfig_path, context="mlopstui-sandbox", namespace=NS,
+                           audit_log=str(tmp_path / "audit.jsonl"), probe_timeout=1.0)
+    app = MlopsApp(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "report", None) is not None)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DoctorScreen"
+                       and FIXABLE in app.screen.query_one("#doctor", FilterTable).visible_keys())
+        doctor = app.screen
+        table = doctor.query_one("#doctor", FilterTable)
+        assert str(table.get_row(FIXABLE)[1]) == "f" and str(table.get_row(UNFIXABLE)[1]) == "-"
+
+        # no automatic fix: the status line says why, nothing is sent
+        mark = len(cluster.request_log)
+        await select(pilot, UNFIXABLE)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: "no automatic fix" in status_text(app))
+        assert "immutable" in status_text(app) and not isinstance(app.screen, ConfirmPlan)
+
+        await select(pilot, FIXABLE)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        plan_text = str(app.screen.query_one("#plan-text").render())
+        assert '"minReplicas": 1' in plan_text and '"resourceVersion"' in plan_text
+        assert not [e for e in cluster.request_log[mark:] if e["method"] != "GET"]
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "repaired:" in status_text(app))
+        writes = [e for e in cluster.request_log[mark:] if e["method"] != "GET"]
+        assert [(e["method"], e["path"], e["status"]) for e in writes] == [("PATCH", PATH, 200)]
+        kube = k.KubeClient.from_settings(cluster.kubeconfig_path, "mlopstui-sandbox", NS)
+        assert kube.get(k.INFERENCESERVICES, "llm-ranker", NS)["spec"]["predictor"]["minReplicas"] == 1
+        kube.close()
+        # the re-sweep drops the finding from the list
+        await wait_for(pilot, lambda: FIXABLE not in doctor.query_one("#doctor", FilterTable).visible_keys())

@@ -450,3 +450,14 @@ def test_viewer_gets_the_403_message(env, capsys):
     assert [(e["method"], e["status"], e["user"]) for e in env.writes(mark)] == [("PATCH", 403, "viewer")]
     obj = env.kube().get(k.INFERENCESERVICES, "fraud-detection", NS)
     assert "serving.knative.dev/minScale" in obj["metadata"]["annotations"]
+
+
+def test_all_dry_run_shows_every_plan_and_sends_nothing(env, capsys):
+    mark = env.mark()
+    code, out, err = cli(env, capsys, "--all", "--dry-run", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    planned = {r["finding"].split("|")[0] for r in doc["repairs"] if "plan" in r}
+    assert {"redis-no-maxmemory", "isvc-ineffective-minscale"} <= planned
+    assert not doc["applied"] and env.writes(mark) == []
+    assert_no_secret(out)

@@ -209,6 +209,8 @@ class Repair(Action):
         before: dict[str, Any] = {"resourceVersion": spec.resource_version}
         if spec.before is not None:
             before.update({"was": spec.before, "will be": spec.after})
+            for key, was in spec.before.items():
+                notes.append(f"{key}: {_show(was)} -> {_show((spec.after or {}).get(key))}")
         return Plan(action=self.name, summary=spec.summary, target=f"{res.full_name}/{spec.namespace}/{spec.name}",
                     context=self.ctx.context_name, patch=spec.patch, patch_type=spec.patch_type, risk=spec.risk,
                     notes=notes, before=before)
@@ -241,7 +243,7 @@ class Repair(Action):
                                   "patch was sent again")
                 continue
             new_rv = (obj.get("metadata") or {}).get("resourceVersion")
-            return Result(True, f"patched {spec.target}: {spec.summary} (resourceVersion {rv} -> {new_rv})",
+            return Result(True, f"patched {spec.target} (resourceVersion {rv} -> {new_rv})",
                           data={"kind": spec.kind, "namespace": spec.namespace, "name": spec.name,
                                 "resourceVersion": new_rv, "finding": spec.finding_id})
         raise MlopsError(Kind.CONFLICT, f"{spec.target} keeps changing; nothing was overwritten",
@@ -274,3 +276,11 @@ class Repair(Action):
         return Result(True, f"created Job {spec.namespace}/{meta.get('name')} from {ref}",
                       data={"kind": "Job", "namespace": spec.namespace, "name": meta.get("name"),
                             "uid": meta.get("uid"), "finding": spec.finding_id})
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "unset"
+    if isinstance(v, list):
+        return " ".join(str(x) for x in v) or "[]"
+    return str(v)

@@ -485,8 +485,10 @@ def fix_redis_memory(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
             why.append(f"twice the {used // 1024**2} MiB in use now")
         if requests.get("memory"):
             why.append(f"the request {requests['memory']}")
-        notes.append(f"memory limit {limit_after}: the largest of {'; '.join(why)}; size it for the whole "
-                     "online dataset plus headroom")
+        if cur_max:
+            why.append(f"the existing maxmemory / {MAXMEMORY_SHARE}")
+        basis = why[0] if len(why) == 1 else "the largest of: " + ", ".join(why)
+        notes.append(f"memory limit {limit_after} ({basis}): size it for the whole online dataset plus headroom")
     new_args = list(args)
     max_text = None
     if not cur_max:

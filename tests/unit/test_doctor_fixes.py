@@ -375,6 +375,8 @@ def test_oomkilled_doubles_the_limit_of_the_killed_container():
     assert spec.risk == "medium"
     assert spec.before == {"embed.limits.memory": "512Mi"} and spec.after == {"embed.limits.memory": "1Gi"}
     assert "512Mi -> 1Gi" in spec.notes[0]
+    # picking the killed pod means its workload
+    assert fix_for(the(snap, "workload-oomkilled"), snap, obj_ref="Pod mlops/embedder-abc-12345").patch == spec.patch
 
 
 def test_oomkilled_without_a_limit_is_not_doubled():

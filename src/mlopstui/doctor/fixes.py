@@ -746,7 +746,8 @@ def _oom_containers(snap: Snapshot, obj: Mapping[str, Any]) -> list[str]:
 def fix_oomkilled(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
     from mlopstui.models.stack import containers_of
 
-    refs = [opts.obj_ref] if opts.obj_ref else [r for r in finding.objects if not r.startswith("Pod ")]
+    workloads = [r for r in finding.objects if not r.startswith("Pod ")]
+    refs = [opts.obj_ref] if opts.obj_ref and not opts.obj_ref.startswith("Pod ") else workloads
     obj = find_object(snap, refs[0]) if refs else None
     if obj is None:
         raise _No(f"{refs[0] if refs else 'the workload'} is not in the cluster snapshot")

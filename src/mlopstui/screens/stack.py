@@ -81,6 +81,7 @@ class StackScreen(AreaScreen):
         Binding("enter", "drill", "Open"),
         Binding("d", "doctor", "Doctor"),
         Binding("a", "toggle_scope", "All findings"),
+        Binding("i", "install", "Install", show=False),  # in ? help; the 80-column footer is full
         Binding("l", "logs", "Logs", show=False),
         Binding("y", "yaml", "YAML", show=False),
     ]
@@ -98,6 +99,7 @@ class StackScreen(AreaScreen):
         self.all_findings = False
         self._sweep_id = 0
         self._render_count = 0
+        self._status_after_sweep: str | None = None  # e.g. an install's result, kept past the next sweep
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -167,7 +169,8 @@ class StackScreen(AreaScreen):
         elif state.errors:
             self.set_status("partial: " + "; ".join(state.errors[:2]), error=True)
         else:
-            self.set_status("")
+            self.set_status(self._status_after_sweep or "")
+        self._status_after_sweep = None
         self._rebuild()
 
     def _probe_done(self, sid: int, result: ProbeResult) -> None:
@@ -286,6 +289,59 @@ class StackScreen(AreaScreen):
         screen = ComponentScreen(self, cid)
         self.app.push_screen(screen)
         screen.call_after_refresh(getattr(screen, f"action_{what}"))
+
+    # -- install -----------------------------------------------------------------------------------
+    def action_install(self) -> None:
+        """Install the selected component if it is missing: plan (dry run) in a worker, confirm, apply in a
+        worker, then sweep again."""
+        cid = self.selected_component()
+        if cid is None or self.report is None:
+            self.set_status("nothing selected (wait for the first sweep)")
+            return
+        c = self.report.component(cid)
+        title = c.spec.title if c is not None else cid
+        if c is not None and c.installed:
+            where = ", ".join(w.ref for w in c.workloads[:2])
+            self.set_status(f"{title} is already installed ({where}): nothing to install")
+            return
+        if self.state is None or self.state.error is not None:
+            self.set_status(f"cannot tell whether {title} is installed: the cluster was not read", error=True)
+            return
+        from mlopstui.models.manifests import refusal
+
+        why = refusal(cid)
+        if why is not None:
+            self.set_status(f"{title}: {why}", error=True)
+            return
+        from mlopstui.actions.install import Install
+
+        action = Install(self.ctx, cid, namespace=self.ctx.namespace)
+        self.set_status(f"planning {title} in namespace {action.namespace} (server-side dry run) ...")
+        self.run_io(action.plan, lambda plan: self._confirm_install(action, plan),
+                    lambda err: self.show_error(err, f"install {cid}"), group="install",
+                    timeout=self.ctx.settings.kube_timeout * 6 + 2)
+
+    def _confirm_install(self, action: Any, plan: Any) -> None:
+        from mlopstui.screens.confirm import ConfirmPlan
+
+        self.set_status(f"confirm: {plan.summary}")
+
+        def decided(ok: bool | None) -> None:
+            if not ok:
+                self.set_status(f"install of {action.component} cancelled: nothing was changed")
+                return
+            ctx = self.ctx
+            self.set_status(f"installing {action.component} in {action.namespace} ...")
+            self.run_io(lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                        self._installed, lambda err: self.show_error(err, f"install {action.component}"),
+                        group="install", timeout=ctx.settings.kube_timeout * 6 + 2)
+
+        self.app.push_screen(ConfirmPlan(plan, self.ctx.readonly), decided)
+
+    def _installed(self, result: Any) -> None:
+        self.set_status(result.message, error=not result.ok)
+        self._status_after_sweep = result.message
+        self.refresh_data()
 
     def handle_command(self, cmd: str, arg: str) -> bool:
         if cmd == "doctor":

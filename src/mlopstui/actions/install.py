@@ -91,8 +91,13 @@ class Install(Action):
         facts = self._facts(kube)
         params = mf.resolve(self.component, self.sets, facts)
         password = None
-        if self.component in ("postgresql", "feast_registry") and params["secret"] not in facts.secrets:
-            password = pysecrets.token_urlsafe(24)
+        if self.component in ("postgresql", "feast_registry"):
+            if params["secret"] not in facts.secrets:
+                password = pysecrets.token_urlsafe(24)  # created once; an existing Secret is reused
+            elif "password" not in facts.secrets[params["secret"]]:
+                raise MlopsError(Kind.INVALID, f"Secret/{params['secret']} exists in {self.namespace} without a "
+                                 "'password' key; nothing was sent",
+                                 hint="add the key, remove the Secret, or pick another name with --set name=NAME")
         rendered = mf.render(self.component, params, password=password)
         self._refuse_foreign(kube, rendered)
         notes = [f"purpose: {mf.INSTALLABLE[self.component].purpose}"] + list(rendered.notes)

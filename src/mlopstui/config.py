@@ -69,6 +69,9 @@ class Settings(BaseModel):
     canary_step: int = Field(default=10, ge=1, le=100)
     endpoints: Endpoints = Field(default_factory=Endpoints)
     components: dict[str, ComponentOverride] = Field(default_factory=dict)
+    # the Feast project to show when only a registry (endpoints.feast_registry) is configured and it
+    # holds several; with a repository, feature_store.yaml names it
+    feast_project: str | None = None
     inference_sample: dict[str, Any] | None = None
     audit_log: str | None = None
     app_log: str | None = None

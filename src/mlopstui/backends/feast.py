@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from mlopstui.context import AppContext
 
 CONFIGURE_HINT = ("set endpoints.feast_repo in the config file (mlopstui.yaml) or export "
-                  "FEAST_REPO_PATH=/path/to/feature_repo (the directory with feature_store.yaml)")
+                  "FEAST_REPO_PATH=/path/to/feature_repo (the directory with feature_store.yaml); without the "
+                  "repository, endpoints.feast_registry (postgresql://user@host:5432/db or a registry file) "
+                  "shows the registry read-only")
 
 _stores: dict[str, Any] = {}
 _stores_lock = threading.Lock()
@@ -141,7 +143,15 @@ def view_row(fv: Any, kind: str = "FeatureView") -> m.FeatureViewRow:
 
 
 def load_registry(ctx: AppContext) -> FeastRegistry:
-    """Entities, feature views (with materialization intervals) and feature services, read fresh."""
+    """Entities, feature views (with materialization intervals) and feature services, read fresh.
+
+    From the feature repository when one is configured; otherwise, read-only, straight from the
+    registry named by ``endpoints.feast_registry`` (a SQL registry such as the seed's PostgreSQL, or a
+    registry file): what an operator on a bastion without the repository checked out has."""
+    if not ctx.endpoint("feast_repo").url:
+        reg_ep = ctx.endpoint("feast_registry")
+        if reg_ep.url:
+            return load_registry_direct(reg_ep.url, reg_ep.source, ctx.settings.feast_project)
     path, source = repo_path(ctx)
     store = open_store(path)
 
@@ -163,6 +173,123 @@ def load_registry(ctx: AppContext) -> FeastRegistry:
         return FeastRegistry(project=store.project, repo=str(path), repo_source=source,
                              registry=mask_uri(str(reg_path)), entities=entities,
                              views=sorted(views, key=lambda v: v.name), services=services)
+
+    return _registry_call("reading the Feast registry", read)
+
+
+# -- a registry without its repository -------------------------------------------------------------
+SQL_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb", "sqlite")
+
+
+def sqlalchemy_url(uri: str) -> str:
+    """A registry URI as SQLAlchemy opens it: plain ``postgresql://`` means psycopg (3), the driver we ship."""
+    scheme, sep, rest = uri.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return uri
+
+
+def _is_sql(uri: str) -> bool:
+    return uri.partition("://")[0].split("+")[0] in SQL_SCHEMES and "://" in uri
+
+
+def _registry_objects(uri: str, timeout: float) -> dict[str, dict[str, list[bytes]]]:
+    """{project: {"entities"|"feature_views"|"stream_feature_views"|"feature_services": [proto bytes]}}.
+
+    Only SELECTs (a SQL registry) or a file read: never feast's registry classes, whose constructors
+    write (they create missing tables and sync project metadata)."""
+    kinds = ("entities", "feature_views", "stream_feature_views", "feature_services")
+    out: dict[str, dict[str, list[bytes]]] = {}
+    if _is_sql(uri):
+        import sqlalchemy as sa
+
+        url = sqlalchemy_url(uri)
+        args = {"connect_timeout": int(max(1, timeout))} if url.startswith("postgresql") else {}
+        engine = sa.create_engine(url, connect_args=args, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                tables = set(sa.inspect(conn).get_table_names())
+                if "feature_views" not in tables:
+                    raise MlopsError(Kind.NOT_FOUND, f"no Feast registry tables in {mask_uri(uri)}",
+                                     hint="point endpoints.feast_registry at the database that feature_store.yaml's "
+                                          "registry (registry_type: sql) uses", source="feast")
+                col = {"entities": "entity_proto", "feature_views": "feature_view_proto",
+                       "stream_feature_views": "feature_view_proto", "feature_services": "feature_service_proto"}
+                for kind in kinds:
+                    if kind not in tables:
+                        continue
+                    for project_id, blob in conn.execute(sa.text(f"SELECT project_id, {col[kind]} FROM {kind}")):
+                        out.setdefault(project_id, {k: [] for k in kinds})[kind].append(bytes(blob))
+                if "projects" in tables:
+                    for (project_id,) in conn.execute(sa.text("SELECT project_id FROM projects")):
+                        out.setdefault(project_id, {k: [] for k in kinds})
+        finally:
+            engine.dispose()
+        return out
+    from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
+
+    path = Path(uri.removeprefix("file://")).expanduser()
+    if not path.is_file():
+        raise MlopsError(Kind.NOT_FOUND, f"no Feast registry file at {path}",
+                         hint="endpoints.feast_registry takes a registry file path or a SQL URI "
+                              "(postgresql://user@host:5432/db)", source="feast")
+    reg = RegistryProto.FromString(path.read_bytes())
+    for kind in kinds:
+        for proto in getattr(reg, kind):
+            out.setdefault(proto.spec.project, {k: [] for k in kinds})[kind].append(proto.SerializeToString())
+    for proj in getattr(reg, "projects", []):
+        out.setdefault(proj.spec.name, {k: [] for k in kinds})
+    return out
+
+
+def load_registry_direct(uri: str, source: str, project: str | None, timeout: float = 5.0) -> FeastRegistry:
+    """The registry read without a repository (read-only). ``project`` may be None when there is one."""
+
+    def read() -> FeastRegistry:
+        from feast import Entity, FeatureService, FeatureView
+        from feast.feature_view import DUMMY_ENTITY_NAME
+        from feast.protos.feast.core.Entity_pb2 import Entity as EntityProto
+        from feast.protos.feast.core.FeatureService_pb2 import FeatureService as FeatureServiceProto
+        from feast.protos.feast.core.FeatureView_pb2 import FeatureView as FeatureViewProto
+
+        objs = _registry_objects(uri, timeout)
+        projects = sorted(objs)
+        name = project
+        if name is None:
+            if len(projects) != 1:
+                raise MlopsError(Kind.CONFIG, f"the registry {mask_uri(uri)} holds "
+                                              f"{'no projects' if not projects else 'projects ' + ', '.join(projects)}",
+                                 hint="set feast_project in the config file (or MLOPSTUI_FEAST_PROJECT)",
+                                 source="feast")
+            name = projects[0]
+        if name not in objs:
+            raise MlopsError(Kind.NOT_FOUND, f"no Feast project {name!r} in the registry {mask_uri(uri)}",
+                             hint=f"projects there: {', '.join(projects) or 'none'}", source="feast")
+        o = objs[name]
+        views = [view_row(FeatureView.from_proto(FeatureViewProto.FromString(b))) for b in o["feature_views"]]
+        if o["stream_feature_views"]:
+            from feast.protos.feast.core.StreamFeatureView_pb2 import StreamFeatureView as SFVProto
+            from feast.stream_feature_view import StreamFeatureView
+
+            views += [view_row(StreamFeatureView.from_proto(SFVProto.FromString(b)), "StreamFeatureView")
+                      for b in o["stream_feature_views"]]
+        entities = []
+        for b in o["entities"]:
+            e = Entity.from_proto(EntityProto.FromString(b))
+            if e.name == DUMMY_ENTITY_NAME:  # feast's placeholder for entity-less views; its list hides it
+                continue
+            entities.append({"name": e.name, "join_key": e.join_key,
+                             "value_type": str(getattr(e.value_type, "name", e.value_type)),
+                             "description": e.description or ""})
+        services = []
+        for b in o["feature_services"]:
+            fs = FeatureService.from_proto(FeatureServiceProto.FromString(b))
+            services.append({"name": fs.name, "features": [f"{p.name}:{f.name}" for p in fs.feature_view_projections
+                                                           for f in p.features]})
+        return FeastRegistry(project=name, repo="-", repo_source=f"registry only, {source}",
+                             registry=mask_uri(uri), entities=sorted(entities, key=lambda e: e["name"]),
+                             views=sorted(views, key=lambda v: v.name),
+                             services=sorted(services, key=lambda s: s["name"]))
 
     return _registry_call("reading the Feast registry", read)
 

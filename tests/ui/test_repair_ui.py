@@ -102,3 +102,28 @@ async def test_fix_a_finding_from_the_doctor_screen(cluster, tmp_path):
         kube.close()
         # the re-sweep drops the finding from the list
         await wait_for(pilot, lambda: FIXABLE not in doctor.query_one("#doctor", FilterTable).visible_keys())
+
+
+async def test_fix_the_highlighted_finding_from_the_stack_screen(cluster, tmp_path):
+    """`f` on the Stack screen repairs the finding highlighted in its findings pane; the result stays in the
+    status line through the sweep that follows, which no longer lists the finding."""
+    settings = config.load(None, kubeconfig=cluster.kubeconfig_path, context="mlopstui-sandbox", namespace=NS,
+                           audit_log=str(tmp_path / "audit.jsonl"), probe_timeout=1.0)
+    app = MlopsApp(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "report", None) is not None)
+        stack = app.screen
+        await pilot.press("a")  # every component's findings in the pane
+        findings = stack.query_one("#findings", FilterTable)
+        await wait_for(pilot, lambda: FIXABLE in findings.visible_keys())
+        findings.move_cursor(row=findings.get_row_index(FIXABLE))
+        sweeps = stack.sweeps
+        mark = len(cluster.request_log)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+        assert '"minReplicas": 1' in str(app.screen.query_one("#plan-text").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: stack.sweeps > sweeps and FIXABLE not in findings.visible_keys())
+        assert "repaired:" in status_text(app)
+        writes = [e for e in cluster.request_log[mark:] if e["method"] != "GET"]
+        assert [(e["method"], e["path"], e["status"]) for e in writes] == [("PATCH", PATH, 200)]

@@ -82,6 +82,7 @@ class StackScreen(AreaScreen):
         Binding("d", "doctor", "Doctor"),
         Binding("a", "toggle_scope", "All findings"),
         Binding("i", "install", "Install", show=False),  # in ? help; the 80-column footer is full
+        Binding("f", "fix", "Fix finding", show=False),
         Binding("l", "logs", "Logs", show=False),
         Binding("y", "yaml", "YAML", show=False),
     ]
@@ -218,7 +219,7 @@ class StackScreen(AreaScreen):
         self.query_one("#findings-title", Static).update(
             Text.assemble(("Findings: ", "bold"), f"{scope} ({len(found)})   ",
                           (f"total {n_err} errors, {n_warn} warnings", "dim"),
-                          ("   a: all/selected  d: doctor", "dim")))
+                          ("   a: all/selected  d: doctor  f: fix", "dim")))
         table = self.query_one("#findings", FilterTable)
         table.set_rows([(f.key, finding_cells(f)) for f in found])
 
@@ -289,6 +290,30 @@ class StackScreen(AreaScreen):
         screen = ComponentScreen(self, cid)
         self.app.push_screen(screen)
         screen.call_after_refresh(getattr(screen, f"action_{what}"))
+
+    # -- repair ------------------------------------------------------------------------------------
+    def action_fix(self) -> None:
+        """Repair the highlighted finding of the findings pane (the selected component's worst one when the
+        pane has no cursor yet): plan, confirm, apply, sweep again. Uses this sweep's probe results."""
+        if self.report is None:
+            self.set_status("nothing to fix yet (wait for the first sweep)")
+            return
+        key = self.query_one("#findings", FilterTable).selected_key
+        finding = next((f for f in self.report.findings if f.key == key), None) if key else None
+        if finding is None:
+            cid = None if self.all_findings else self.selected_component()
+            found = self.report.findings_for(cid)
+            finding = found[0] if found else None
+        if finding is None:
+            self.set_status("no finding here to fix")
+            return
+        from mlopstui.screens.repair import start_repair
+
+        start_repair(self, finding, probes=dict(self.probes), on_done=self._repaired)
+
+    def _repaired(self, message: str) -> None:
+        self._status_after_sweep = message
+        self.refresh_data()
 
     # -- install -----------------------------------------------------------------------------------
     def action_install(self) -> None:

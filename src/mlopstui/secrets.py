@@ -9,11 +9,13 @@ MASK = "***"
 
 # scheme://user:password@host  ->  scheme://user:***@host
 _URI_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?P<at>@)")
-# key=value pairs and flags carrying secrets
-_KV_SECRET = re.compile(
-    r"(?i)(?P<key>\b[\w.\-]*(?:password|passwd|secret|token|access[_-]?key|api[_-]?key|credential)s?[\w\-]*)"
-    r"(?P<sep>\s*[=:]\s*|\s+)(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
-)
+_SECRET_WORD = r"[\w.\-]*(?:password|passwd|secret|token|access[_-]?key|api[_-]?key|credential)s?[\w\-]*"
+_VALUE = r"(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
+# key=value and key: value pairs carrying secrets
+_KV_SECRET = re.compile(r"(?i)(?P<key>\b" + _SECRET_WORD + r")(?P<sep>\s*[=:]\s*)" + _VALUE)
+# command-line flags with the value after a space (--password hunter2). Only flags: in prose a secret-ish
+# word followed by a space ("the Secret mlops/aws-creds", "password authentication") is not a value.
+_FLAG_SECRET = re.compile(r"(?i)(?P<key>(?<![\w-])--?" + _SECRET_WORD + r")(?P<sep>\s+)(?!-)" + _VALUE)
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/\-]+=*")
 
 SECRET_NAME_HINTS = ("password", "passwd", "secret", "token", "access_key", "access-key", "accesskey",
@@ -40,7 +42,7 @@ def mask_text(text: str) -> str:
             return m.group(0)
         return f"{m['key']}{m['sep']}{MASK}"
 
-    return _KV_SECRET.sub(_kv, text)
+    return _FLAG_SECRET.sub(_kv, _KV_SECRET.sub(_kv, text))
 
 
 def mask_env(name: str, value: str | None) -> str | None:

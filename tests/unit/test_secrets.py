@@ -25,3 +25,13 @@ def test_env_and_secret_objects():
     secret = {"kind": "Secret", "data": {"secret-key": "c3VwZXJzZWNyZXQ="}}
     assert scrub(secret)["data"] == {"secret-key": MASK}
     assert pod["spec"]["containers"][0]["env"][0]["value"] == "admin"  # input untouched
+
+
+def test_flags_masked_but_prose_left_readable():
+    assert mask_text("--password hunter2 --user bob") == "--password *** --user bob"
+    assert mask_text("--secret-key abc") == "--secret-key ***"
+    assert mask_text('-p --password "a b"') == "-p --password ***"
+    # a secret-ish word followed by a space in a sentence is not a value
+    assert mask_text("create the Secret mlops/aws-creds first") == "create the Secret mlops/aws-creds first"
+    assert mask_text("password authentication failed for user x") == "password authentication failed for user x"
+    assert mask_text("password: hunter2") == "password: ***"

@@ -76,11 +76,9 @@ def emu(tmp_path):
 
 
 def secret_password(secret: dict) -> str:
-    """A real API server turns stringData into base64 data; the emulator may keep stringData."""
-    stored = secret.get("data") or {}
-    if "password" in stored:
-        return base64.b64decode(stored["password"]).decode()
-    return secret["stringData"]["password"]
+    """The API server (and the emulator) turns stringData into base64 data."""
+    assert "stringData" not in secret
+    return base64.b64decode(secret["data"]["password"]).decode()
 
 
 def run(kubeconfig, capsys, *argv, context="mlopstui-sandbox", ns=NS, extra=()):

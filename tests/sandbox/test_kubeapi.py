@@ -571,3 +571,25 @@ def test_cli_entry_point_serves_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     assert (tmp_path / "state.json").exists()
+
+
+def test_secret_string_data_becomes_base64_data(tmp_path):
+    """As on a real API server: stringData is write-only, merged into data on create and on update."""
+    import base64
+
+    from mlopstui.backends import kube as k
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+
+    srv = KubeApiServer(str(tmp_path / "kube"), port=0).start()
+    try:
+        kube = k.KubeClient.from_settings(srv.kubeconfig_path, "mlopstui-sandbox", "default")
+        kube.create(k.SECRETS, {"metadata": {"name": "s"}, "data": {"a": base64.b64encode(b"1").decode()},
+                                "stringData": {"b": "two"}}, "default")
+        got = kube.get(k.SECRETS, "s", "default")
+        assert "stringData" not in got and base64.b64decode(got["data"]["b"]) == b"two"
+        got = kube.merge_patch(k.SECRETS, "s", {"stringData": {"a": "uno"}}, "default")
+        assert "stringData" not in got and base64.b64decode(got["data"]["a"]) == b"uno"
+        assert base64.b64decode(got["data"]["b"]) == b"two"
+        kube.close()
+    finally:
+        srv.stop()

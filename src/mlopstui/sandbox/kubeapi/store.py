@@ -249,6 +249,7 @@ class Store:
             meta["generation"] = 1
             meta.pop("deletionTimestamp", None)
             self._defaults(rt, obj)
+            _secret_string_data(rt, obj)
             if dry_run:
                 return copy.deepcopy(obj)
             meta["resourceVersion"] = str(self._next_rv())
@@ -311,6 +312,7 @@ class Store:
                     new["status"] = copy.deepcopy(old["status"])
             new["apiVersion"] = rt.api_version
             new["kind"] = rt.kind
+            _secret_string_data(rt, new)
             nm = new.setdefault("metadata", {})
             for k in ("uid", "creationTimestamp", "generation", "namespace"):
                 if k in old["metadata"]:
@@ -437,3 +439,15 @@ class Store:
             yield from out
             if time.monotonic() >= deadline:
                 return
+
+
+def _secret_string_data(rt: ResourceType, obj: dict) -> None:
+    """As the API server does: a Secret's write-only stringData is merged into data (base64) and dropped."""
+    if (rt.group, rt.plural) != ("", "secrets") or not isinstance(obj.get("stringData"), dict):
+        return
+    import base64
+
+    data = obj.setdefault("data", {}) or {}
+    obj["data"] = data
+    for k, v in obj.pop("stringData").items():
+        data[k] = base64.b64encode(str(v).encode()).decode()

@@ -161,3 +161,24 @@ async def test_stack_without_a_cluster_says_unknown_not_absent(tmp_path):
         installed = {str(table.get_row(k)[1]) for k in table.visible_keys()}
         assert installed == {"?"}
         assert "no kubeconfig" in str(app.screen.query_one("#status").render())
+
+
+async def test_j_and_k_move_like_the_arrows(tmp_path):
+    """k9s/vi movement: j and k move the cursor of a list, as down and up do; the findings pane follows."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one("#components", FilterTable)
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if table.row_count > 3:
+                break
+        keys = table.visible_keys()
+        assert table.selected_key == keys[0]
+        await pilot.press("j", "j")
+        assert table.selected_key == keys[2]
+        await pilot.press("k")
+        assert table.selected_key == keys[1]
+        await pilot.press("down")
+        assert table.selected_key == keys[2]
+        title = str(app.screen.query_one("#findings-title").render())
+        assert app.screen.report.component(keys[2]).spec.title in title

@@ -35,6 +35,7 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.keys import ViTree
 from mlopstui.widgets.plot import MetricPlot, Series
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class RunDetailScreen(AreaScreen):
                     yield MetricPlot(id="run-plot")
             with TabPane("Artifacts", id="tab-artifacts"):
                 with Horizontal(id="art-split"):
-                    tree: Tree[ArtifactEntry] = Tree("artifacts", id="art-tree")
+                    tree: Tree[ArtifactEntry] = ViTree("artifacts", id="art-tree")
                     tree.root.data = ArtifactEntry("", True)
                     yield tree
                     with VerticalScroll(id="art-preview"):

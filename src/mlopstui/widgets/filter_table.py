@@ -8,9 +8,13 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from mlopstui.widgets.keys import VI_KEYS
+
 
 class FilterTable(DataTable):
     """Set rows with set_rows(); filter_text narrows them (case-insensitive substring of any cell)."""
+
+    BINDINGS = VI_KEYS
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("cursor_type", "row")

@@ -197,6 +197,28 @@ def test_install_creates_objects_once_and_no_secret_leaks(emu, xdg, capsys):
     assert password not in xdg.read_text()
 
 
+def test_pgbouncer_in_front_of_the_seed_postgresql_uses_the_chart_secret(emu, xdg, capsys):
+    """On the seed's platform (PostgreSQL from the Bitnami chart: Secret mlflow-db-postgresql, key
+    postgres-password), PgBouncer installs with no --set at all, pointing at that Secret by reference."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_stack_env import apply_objects, seed_objects
+
+    from mlopstui.backends.kube import DEPLOYMENTS
+
+    kube = emu.kube()
+    apply_objects(kube, seed_objects())
+    mark = emu.mark()
+    code, out, err = run(emu.kubeconfig, capsys, "install", "pgbouncer", "--yes", ns="mlops")
+    assert code == 0, out + err
+    dep = kube.get(DEPLOYMENTS, "pgbouncer", "mlops")
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-db-postgresql",
+                                                               "key": "postgres-password"}
+    assert env["DB_HOST"]["value"].startswith("mlflow-db-postgresql.") and env["DB_USER"]["value"] == "postgres"
+    assert [e["path"].rsplit("/", 2)[-2] for e in emu.writes(mark, real_only=True)] == ["services", "deployments"]
+    assert "cG9zdGdyZXM" not in out  # base64 of the seed's password: never read, never shown
+
+
 def test_list_shows_installed_state(emu, xdg, capsys):
     code, out, err = run(emu.kubeconfig, capsys, "install", "redis", "--yes")
     assert code == 0, err

@@ -158,6 +158,31 @@ def test_pgbouncer_transaction_pooling_in_front_of_postgresql():
     assert any("max_connections" in n for n in r.notes)
 
 
+def test_pgbouncer_and_mlflow_find_the_bitnami_chart_secret():
+    """The seed's `helm install mlflow-db bitnami/postgresql --set ...postgresPassword=...`: the chart keeps the
+    superuser password in a Secret named like the release's Service, key postgres-password (user postgres)."""
+    facts = mf.Facts(NS, [svc("mlflow-db-postgresql", {"app.kubernetes.io/name": "postgresql"})],
+                     {"mlflow-db-postgresql": ("postgres-password",), "minio-credentials": ("access-key", "secret-key")},
+                     [svc("minio", port=9000, ns="storage")])
+    p = mf.resolve("pgbouncer", {}, facts)
+    assert (p["target"], p["db_secret"], p["db_secret_key"], p["user"]) == \
+        ("mlflow-db-postgresql", "mlflow-db-postgresql", "postgres-password", "postgres")
+    env = {e["name"]: e for e in container(mf.render("pgbouncer", p))["env"]}
+    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-db-postgresql", "key": "postgres-password"}
+    assert env["DB_USER"]["value"] == "postgres"
+    # an explicit user is kept; a chart Secret with a custom user's `password` key is used as such
+    assert mf.resolve("pgbouncer", {"user": "app"}, facts)["user"] == "app"
+    facts.secrets["mlflow-db-postgresql"] = ("password", "postgres-password")
+    p = mf.resolve("pgbouncer", {}, facts)
+    assert (p["db_secret_key"], p["user"]) == ("password", "mlflow")
+    # MLflow through that PgBouncer reads the same Secret
+    facts.secrets["mlflow-db-postgresql"] = ("postgres-password",)
+    facts.services += [o for o in mf.render("pgbouncer", mf.resolve("pgbouncer", {}, facts)).objects
+                       if o["kind"] == "Service"]
+    m = mf.resolve("mlflow", {}, facts)
+    assert (m["db_secret"], m["db_secret_key"], m["db_user"]) == ("mlflow-db-postgresql", "postgres-password", "postgres")
+
+
 def test_postgresql_statefulset_official_image_pvc_limits_and_generated_secret():
     r = render_all()["postgresql"]
     w, c = workload(r), container(r)

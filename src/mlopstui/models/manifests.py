@@ -339,6 +339,21 @@ def _pg_defaults(svc: Mapping[str, Any] | None) -> tuple[str, str]:
     return labels.get("mlopstui.dev/database", "mlflow"), labels.get("mlopstui.dev/user", "mlflow")
 
 
+def _credentials(facts: Facts, target: str, secret: str, key: str, user: str, sets: Mapping[str, str],
+                 user_param: str) -> tuple[str, str, str]:
+    """(Secret, key, user) for the PostgreSQL behind Service ``target``. What was --set wins; else our own
+    install's ``<target>-credentials``; else the Secret the Bitnami chart makes, named like the Service, with
+    ``password`` (its custom user) or only ``postgres-password`` (then the user is postgres)."""
+    if not secret:
+        own = f"{target}-credentials"
+        secret = target if own not in facts.secrets and target in facts.secrets else own
+    keys = facts.secrets.get(secret) or ()
+    key_set = any(k.endswith("secret_key") for k in sets)
+    if not key_set and key not in keys and "postgres-password" in keys:
+        return secret, "postgres-password", user if user_param in sets else "postgres"
+    return secret, key, user  # a missing Secret or key: _need_secret says so, with the --set to use
+
+
 def _need_secret(facts: Facts, name: str, key: str, what: str, param: str) -> None:
     keys = facts.secrets.get(name)
     if keys is None:
@@ -386,7 +401,8 @@ def resolve(cid: str, sets: Mapping[str, str], facts: Facts) -> dict[str, Any]:
         db, user = _pg_defaults(svc)
         out["database"] = out["database"] or db
         out["user"] = out["user"] or user
-        out["db_secret"] = out["db_secret"] or f"{out['target']}-credentials"
+        out["db_secret"], out["db_secret_key"], out["user"] = _credentials(
+            facts, out["target"], out["db_secret"], out["db_secret_key"], out["user"], sets, "user")
         _need_secret(facts, out["db_secret"], out["db_secret_key"], "the PostgreSQL password", "db_secret")
         if out["name"] == out["target"]:
             raise MlopsError(Kind.INVALID, f"pgbouncer name {out['name']} is the PostgreSQL Service's name")
@@ -409,8 +425,11 @@ def resolve(cid: str, sets: Mapping[str, str], facts: Facts) -> dict[str, Any]:
         db, user = _pg_defaults(pg_svc if pg_svc is not None else svc)
         out["database"] = out["database"] or db
         out["db_user"] = out["db_user"] or user
-        if not out["db_secret"]:
-            out["db_secret"] = labels.get("mlopstui.dev/db-secret") or f"{(pg_svc or svc)['metadata']['name']}-credentials"
+        if not out["db_secret"] and labels.get("mlopstui.dev/db-secret"):
+            out["db_secret"] = labels["mlopstui.dev/db-secret"]  # the PgBouncer we installed knows it
+        out["db_secret"], out["db_secret_key"], out["db_user"] = _credentials(
+            facts, (pg_svc or svc)["metadata"]["name"], out["db_secret"], out["db_secret_key"], out["db_user"],
+            sets, "db_user")
         _need_secret(facts, out["db_secret"], out["db_secret_key"], "the database password", "db_secret")
         if not out["s3_endpoint"]:
             found = facts.s3_services[0] if facts.s3_services else None

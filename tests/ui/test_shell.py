@@ -182,3 +182,12 @@ async def test_j_and_k_move_like_the_arrows(tmp_path):
         assert table.selected_key == keys[2]
         title = str(app.screen.query_one("#findings-title").render())
         assert app.screen.report.component(keys[2]).spec.title in title
+
+
+async def test_no_animation_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)):
+        assert app.animation_level == "none"
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    assert make_app(tmp_path).animation_level == "full"

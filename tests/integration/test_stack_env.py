@@ -267,8 +267,14 @@ def stack_env(tmp_path_factory):
                      aws_secret_access_key=SECRET_KEY, region_name="us-east-1").create_bucket(Bucket="mlflow-artifacts")
         yield se
     finally:
-        for p in se.procs.values():
-            p.stop()
+        # in parallel: each may use its whole grace period (this was 30 s of the suite, one after another)
+        import threading
+
+        stoppers = [threading.Thread(target=p.stop, kwargs={"grace": 3.0}) for p in se.procs.values()]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
         if se.hung:
             se.hung.close()
         server.stop()

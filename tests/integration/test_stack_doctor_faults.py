@@ -324,6 +324,17 @@ def test_job_failed(aws_env, created):
     assert out
 
 
+def test_credentials_inline(aws_env, created):
+    ref = created(k.DEPLOYMENTS, deployment("feature-api", [{
+        "name": "api", "image": "python:3.11",
+        "env": [{"name": "REDIS_PASSWORD", "value": "r3d1s-inline-pw"}, {"name": "LOG_LEVEL", "value": "info"}]}]))
+    out = find(aws_env.context(), "credentials-inline", ref)
+    assert out and "REDIS_PASSWORD" in out[0].evidence and "r3d1s-inline-pw" not in out[0].render()
+    # the seed's own MLflow manifest: AWS keys as env values, the password in --backend-store-uri
+    seeded = find(aws_env.context(), "credentials-inline", "Deployment mlops/mlflow-server")
+    assert seeded and "inside a URI" in seeded[0].evidence
+
+
 def test_probe_failed(aws_env):
     COVERED.add("probe-failed")
     rep = sweep(aws_env.context())  # LakeFS: configured, and its endpoint hangs

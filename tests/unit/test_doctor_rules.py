@@ -438,3 +438,29 @@ def test_probe_failed():
     assert out and out[0].component == "mlflow" and out[0].objects == ("Deployment mlops/mlflow-server",)
     absent = ProbeResult("lakefs", "http", "http://l", "service x/y", ProbeState.FAILED, "unreachable")
     assert not findings([], {"lakefs": absent}, rule="probe-failed")  # not installed, not configured
+
+
+# -- security -----------------------------------------------------------------------------------------------
+def test_credentials_inline_in_env_and_in_a_uri():
+    seed = mlflow_server(env={"MLFLOW_S3_ENDPOINT_URL": "http://minio.mlops.svc.cluster.local:9000",
+                              "AWS_ACCESS_KEY_ID": "admin", "AWS_SECRET_ACCESS_KEY": "supersecret"})
+    out = findings([seed, *pg()], rule="credentials-inline")
+    assert [f.objects for f in out] == [("Deployment mlops/mlflow-server",)]
+    f = out[0]
+    assert f.severity is Severity.WARNING and f.component == "mlflow"
+    assert "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in f.evidence and "inside a URI" in f.evidence
+    assert "supersecret" not in f.render() and "pgpass" not in f.render()
+    assert "secretKeyRef" in f.fix and "$(DB_PASSWORD)" in f.fix
+
+
+def test_credentials_from_secrets_and_env_references_are_fine():
+    ref_env = {"AWS_SECRET_ACCESS_KEY": {"secretKeyRef": {"name": "s3", "key": "secret-key"}},
+               "DB_PASSWORD": {"secretKeyRef": {"name": "db", "key": "password"}}, "LOG_LEVEL": "debug"}
+    cmd = ["mlflow", "server", "--backend-store-uri", "postgresql://mlflow:$(DB_PASSWORD)@db:5432/mlflow"]
+    sh = ["sh", "-c", "mlflow server --backend-store-uri postgresql://mlflow:${DB_PASSWORD}@db:5432/mlflow"]
+    assert findings([mlflow_server(cmd=cmd, env=ref_env), *pg()], rule="credentials-inline") == []
+    assert findings([mlflow_server(cmd=sh, env=ref_env), *pg()], rule="credentials-inline") == []
+    # a CronJob's and a bare Job's containers are checked too
+    bad = container("eval", env={"MLFLOW_TRACKING_TOKEN": "t0k3n"})
+    got = findings([cronjob("nightly", containers=[bad]), job("one-off", containers=[bad])], rule="credentials-inline")
+    assert sorted(f.objects[0] for f in got) == ["CronJob mlops/nightly", "Job mlops/one-off"]

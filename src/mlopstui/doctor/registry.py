@@ -40,6 +40,7 @@ def _load() -> None:
         mlflow,
         postgres,
         redis,
+        security,
         serving,
         workloads,
     )

@@ -209,3 +209,66 @@ async def test_invalid_host_header_explained_in_the_area(sandbox, monkeypatch):
             assert "[forbidden]" in text and "Invalid Host header" in text and "--allowed-hosts" in text
     finally:
         fwd.stop()
+
+
+@pytest.mark.timeout(900)
+async def test_registry_c_makes_a_version_the_canary_with_one_patch(env, tmp_path):
+    """Registry `c`: a bad percent is refused with nothing sent; a good one plans, confirms and sends exactly
+    one PATCH that serves the version's model as the canary (the cluster is an in-process emulator, so its
+    request log is readable; MLflow is the sandbox's real server)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+    from test_stack_env import apply_objects, seed_objects, wait_ready
+
+    from mlopstui.backends import kube as k
+    from mlopstui.backends.mlflow import MlflowBackend
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+    from mlopstui.screens.confirm import ConfirmPlan, PromptValue
+
+    srv = KubeApiServer(str(tmp_path / "kube"), port=0).start()
+    try:
+        kube = k.KubeClient.from_settings(srv.kubeconfig_path, "mlopstui-sandbox", "mlops")
+        apply_objects(kube, seed_objects())
+        wait_ready(kube)
+        app = MlopsApp(config.load(None, kubeconfig=srv.kubeconfig_path, context="mlopstui-sandbox",
+                                   namespace="mlops", audit_log=str(tmp_path / "audit.jsonl")))
+        path = "/apis/serving.kserve.io/v1beta1/namespaces/mlops/inferenceservices/fraud-detection"
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            await wait_for(pilot, lambda: app.screen.query_one("#experiments").row_count > 0)
+            await pilot.press("m")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "RegistryScreen"
+                           and app.screen.query_one("#models").row_count > 0)
+            reg = app.screen
+            models = reg.query_one("#models")
+            models.move_cursor(row=models.get_row_index("fraud-detection"))
+            models.focus()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: reg.query_one("#versions").row_count >= 2)
+            reg.query_one("#versions").focus()
+            await pilot.pause()
+            v = reg.selected_version()
+            b = MlflowBackend(env.env["MLFLOW_TRACKING_URI"])
+            uri = b.resolve_storage_uri(v)
+            b.close()
+            mark = len(srv.request_log)
+
+            async def ask(value: str) -> None:
+                await pilot.press("c")
+                await wait_for(pilot, lambda: isinstance(app.screen, PromptValue))
+                await pilot.press("ctrl+u", *value, "enter")
+
+            await ask("mlops/fraud-detection 150")
+            await wait_for(pilot, lambda: "0..100" in status_text(app))
+            await ask("mlops/fraud-detection 30")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
+            assert uri in str(app.screen.query_one("#plan-text").render())
+            assert not [e for e in srv.request_log[mark:] if e["method"] != "GET"]
+            await pilot.press("y")
+            await wait_for(pilot, lambda: "applied" in status_text(app))
+            writes = [(e["method"], e["path"]) for e in srv.request_log[mark:] if e["method"] != "GET"]
+            assert writes == [("PATCH", path)]
+            spec = kube.get(k.INFERENCESERVICES, "fraud-detection", "mlops")["spec"]["predictor"]
+            assert spec["canaryTrafficPercent"] == 30 and spec["model"]["storageUri"] == uri
+        kube.close()
+    finally:
+        srv.stop()

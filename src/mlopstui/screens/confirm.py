@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -9,6 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from mlopstui.actions.base import Plan
+
+if TYPE_CHECKING:
+    from mlopstui.errors import MlopsError
+    from mlopstui.screens.base import AreaScreen
 
 
 class ConfirmPlan(ModalScreen[bool]):
@@ -75,3 +82,25 @@ class PromptValue(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def confirm_then_apply(screen: AreaScreen, action: Any, plan: Plan, *, what: str,
+                       on_applied: Callable[[Any], None], on_error: Callable[[MlopsError], None] | None = None,
+                       applying: str | None = None, group: str = "apply", timeout: float | None = None) -> None:
+    """The TUI half of plan -> confirm -> apply, shared by every screen that changes something: show ``plan``
+    in ConfirmPlan; on y, ``action.apply`` (read-only refusal and audit included) in a worker, then
+    ``on_applied(result)`` or ``on_error(err)`` (default: the error inline) on the UI thread; on n/esc,
+    say in the status line that nothing was sent."""
+    ctx = screen.ctx
+
+    def decided(yes: bool | None) -> None:
+        if not yes:
+            screen.set_status(f"{what} cancelled: nothing sent")
+            return
+        screen.set_status(applying or f"{what}: {plan.summary} ...")
+        screen.run_io(lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit), on_applied,
+                      on_error or (lambda err: screen.show_error(err, f"{what} not applied")),
+                      group=group, timeout=timeout)
+
+    screen.set_status(f"{what}: y applies the plan, n cancels")
+    screen.app.push_screen(ConfirmPlan(plan, ctx.readonly), decided)

@@ -287,21 +287,13 @@ class FeaturesScreen(AreaScreen):
                     group="plan")
 
     def _confirm(self, action: Any, plan: Any, local: bool = False) -> None:
-        from mlopstui.screens.confirm import ConfirmPlan
+        from mlopstui.screens.confirm import confirm_then_apply
 
-        self.set_status(f"confirm: {plan.summary}")
-
-        def decided(yes: bool | None) -> None:
-            if not yes:
-                self.set_status("cancelled: nothing changed")
-                return
-            self.set_status("materializing locally ..." if local else f"creating {plan.target} ...")
-            ctx = self.ctx
-            self.run_io(lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
-                        lambda res: self._applied(res, local), lambda e: self.show_error(e, plan.action),
-                        group="apply", timeout=(action.timeout + 10) if local else None)
-
-        self.app.push_screen(ConfirmPlan(plan, self.ctx.readonly), decided)
+        confirm_then_apply(self, action, plan, what=plan.action,
+                           applying="materializing locally ..." if local else f"creating {plan.target} ...",
+                           on_applied=lambda res: self._applied(res, local),
+                           on_error=lambda e: self.show_error(e, plan.action), group="apply",
+                           timeout=(action.timeout + 10) if local else None)
 
     def _applied(self, result: Any, local: bool) -> None:
         if local:

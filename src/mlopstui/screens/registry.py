@@ -166,19 +166,11 @@ class RegistryScreen(AreaScreen):
         self.run_io(plan, self._confirm, lambda e: self.show_error(e, "canary plan"), group="canary")
 
     def _confirm(self, result) -> None:
+        from mlopstui.screens.confirm import confirm_then_apply
+
         action, plan = result
-        from mlopstui.screens.confirm import ConfirmPlan
-
-        def decided(ok: bool | None) -> None:
-            if not ok:
-                self.set_status("canary cancelled")
-                return
-            ctx = self.ctx
-            self.run_io(lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
-                        lambda res: self.set_status(f"applied: {res.message}"),
-                        lambda e: self.show_error(e, "canary"), group="canary")
-
-        self.app.push_screen(ConfirmPlan(plan, self.ctx.readonly), decided)
+        confirm_then_apply(self, action, plan, what="canary",
+                           on_applied=lambda res: self.set_status(f"applied: {res.message}"), group="canary")
 
 
 def parse_canary_target(value: str, default_ns: str) -> tuple[str, str, int]:

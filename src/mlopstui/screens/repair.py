@@ -42,21 +42,11 @@ def _not_planned(screen: AreaScreen, finding: Finding, err: MlopsError) -> None:
 
 
 def _confirm(screen: AreaScreen, action: Any, plan: Any, on_done: Callable[[str], None] | None) -> None:
-    from mlopstui.screens.confirm import ConfirmPlan
+    from mlopstui.screens.confirm import confirm_then_apply
 
-    ctx = screen.ctx
-
-    def decided(yes: bool | None) -> None:
-        if not yes:
-            screen.set_status("repair cancelled: nothing sent")
-            return
-        screen.set_status(f"repair: {plan.summary} ...")
-        screen.run_io(lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
-                      lambda result: _applied(screen, result, on_done),
-                      lambda err: _failed(screen, err), group="repair-apply")
-
-    screen.set_status("repair: y applies the plan, n cancels")
-    screen.app.push_screen(ConfirmPlan(plan, ctx.readonly), decided)
+    confirm_then_apply(screen, action, plan, what="repair", applying=f"repair: {plan.summary} ...",
+                       on_applied=lambda result: _applied(screen, result, on_done),
+                       on_error=lambda err: _failed(screen, err), group="repair-apply")
 
 
 def _applied(screen: AreaScreen, result: Any, on_done: Callable[[str], None] | None) -> None:

@@ -347,21 +347,13 @@ class StackScreen(AreaScreen):
                     timeout=self.ctx.settings.kube_timeout * 6 + 2)
 
     def _confirm_install(self, action: Any, plan: Any) -> None:
-        from mlopstui.screens.confirm import ConfirmPlan
+        from mlopstui.screens.confirm import confirm_then_apply
 
-        self.set_status(f"confirm: {plan.summary}")
-
-        def decided(ok: bool | None) -> None:
-            if not ok:
-                self.set_status(f"install of {action.component} cancelled: nothing was changed")
-                return
-            ctx = self.ctx
-            self.set_status(f"installing {action.component} in {action.namespace} ...")
-            self.run_io(lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
-                        self._installed, lambda err: self.show_error(err, f"install {action.component}"),
-                        group="install", timeout=ctx.settings.kube_timeout * 6 + 2)
-
-        self.app.push_screen(ConfirmPlan(plan, self.ctx.readonly), decided)
+        confirm_then_apply(self, action, plan, what=f"install of {action.component}",
+                           applying=f"installing {action.component} in {action.namespace} ...",
+                           on_applied=self._installed,
+                           on_error=lambda err: self.show_error(err, f"install {action.component}"),
+                           group="install", timeout=self.ctx.settings.kube_timeout * 6 + 2)
 
     def _installed(self, result: Any) -> None:
         self.set_status(result.message, error=not result.ok)

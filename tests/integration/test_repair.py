@@ -401,6 +401,48 @@ def test_failed_job_of_a_cronjob_is_rerun(env, capsys, created):
 
 
 # -- safety -----------------------------------------------------------------------------------------------
+def test_credentials_inline_move_into_a_secret(env, capsys, created):
+    """Inline credentials: one POST (the Secret, values copied from the spec) then one PATCH (env by reference);
+    nothing shows or audits a value; the finding is gone; a second attempt is refused (the Secret exists)."""
+    import base64
+
+    inline = "inline-S3-key-7f3e9a"
+    ref = created(k.DEPLOYMENTS, deployment("feature-api", [{
+        "name": "api", "image": "python:3.11",
+        "env": [{"name": "AWS_SECRET_ACCESS_KEY", "value": inline}, {"name": "LOG_LEVEL", "value": "info"}]}]))
+    assert env.findings("credentials-inline", ref)
+    args = ("credentials-inline", "--object", "Deployment/mlops/feature-api")
+    mark = env.mark()
+    code, out, _ = cli(env, capsys, *args, "--dry-run")
+    assert code == 0 and "feature-api-credentials" in out and inline not in out
+    assert env.writes(mark) == []
+    try:
+        code, out, err = cli(env, capsys, *args, "--yes")
+        assert code == 0, (out, err)
+        assert inline not in out + err and inline not in env.audit.read_text()
+        writes = [(e["method"], e["path"].split(f"/namespaces/{NS}/")[1].split("/")[0]) for e in env.writes(mark)]
+        assert writes == [("POST", "secrets"), ("PATCH", "deployments")]
+        kube = env.kube()
+        sec = kube.get(k.SECRETS, "feature-api-credentials", NS)
+        assert base64.b64decode(sec["data"]["AWS_SECRET_ACCESS_KEY"]).decode() == inline
+        c = kube.get(k.DEPLOYMENTS, "feature-api", NS)["spec"]["template"]["spec"]["containers"][0]
+        got = {e["name"]: e for e in c["env"]}
+        assert "value" not in got["AWS_SECRET_ACCESS_KEY"]
+        assert got["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "feature-api-credentials", "key": "AWS_SECRET_ACCESS_KEY"}
+        assert got["LOG_LEVEL"]["value"] == "info"
+        assert env.findings("credentials-inline", ref) == []
+        # again on another inline value: the Secret exists, so nothing is changed
+        kube.merge_patch(k.DEPLOYMENTS, "feature-api", {"spec": {"template": {"spec": {"containers": [{
+            "name": "api", "image": "python:3.11", "env": [{"name": "API_TOKEN", "value": "t-1"}]}]}}}}, NS)
+        mark = env.mark()
+        code, _, err = cli(env, capsys, *args, "--yes")
+        assert code != 0 and "already exists" in err
+        assert [e["method"] for e in env.writes(mark)] == ["POST"]  # the refused create, no PATCH
+    finally:
+        env.kube().delete(k.SECRETS, "feature-api-credentials", NS)
+
+
 def test_concurrent_edit_is_a_conflict_and_changes_nothing(env, created):
     from mlopstui.actions.repair import Repair
 

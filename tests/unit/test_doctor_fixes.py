@@ -438,3 +438,33 @@ def test_explain_refuses_an_object_that_is_not_the_findings():
 
 def test_parse_ref():
     assert parse_ref("InferenceService mlops/fraud-detection") == ("InferenceService", "mlops", "fraud-detection")
+
+
+# -- credentials in the spec ------------------------------------------------------------------------------
+def test_credentials_inline_move_into_a_new_secret_by_reference():
+    seed_cmd = ["sh", "-c", "mlflow server --backend-store-uri postgresql://postgres:pgpw@db:5432/m"]
+    snap = snap_of([mlflow_server(command=seed_cmd)])
+    f = the(snap, "credentials-inline", "Deployment mlops/mlflow-server")
+    spec = fix_for(f, snap)
+    assert spec is not None and spec.patch_type == STRATEGIC and spec.risk == "medium"
+    [secret] = spec.prepare
+    assert secret["kind"] == "Secret" and secret["metadata"] == {
+        "name": "mlflow-server-credentials", "namespace": "mlops", "labels": {"app.kubernetes.io/managed-by": "mlopstui"}}
+    assert secret["stringData"] == {"AWS_ACCESS_KEY_ID": "AKIA-literal", "AWS_SECRET_ACCESS_KEY": SECRET_VALUE}
+    c = spec.patch["spec"]["template"]["spec"]["containers"][0]
+    assert spec.patch["metadata"] == {"resourceVersion": "50"} and c["name"] == "mlflow"
+    assert c["env"] == [
+        {"name": "AWS_ACCESS_KEY_ID", "value": None,
+         "valueFrom": {"secretKeyRef": {"name": "mlflow-server-credentials", "key": "AWS_ACCESS_KEY_ID"}}},
+        {"name": "AWS_SECRET_ACCESS_KEY", "value": None,
+         "valueFrom": {"secretKeyRef": {"name": "mlflow-server-credentials", "key": "AWS_SECRET_ACCESS_KEY"}}}]
+    text = " ".join(spec.notes) + spec.summary + str(spec.patch) + str(spec.before) + str(spec.after)
+    assert SECRET_VALUE not in text and "AKIA-literal" not in text
+    assert any("URI" in n and "$(DB_PASSWORD)" in n for n in spec.notes)  # the URI is left, and said so
+
+
+def test_credentials_inline_only_in_a_uri_has_no_automatic_fix():
+    w = workload("Deployment", "api", [ctr("api", command=["app", "--db", "postgresql://u:pw@db/x"])])
+    snap = snap_of([w])
+    f = the(snap, "credentials-inline", "Deployment mlops/api")
+    assert fix_for(f, snap) is None and "$(DB_PASSWORD)" in why_not(f, snap)

@@ -33,7 +33,7 @@ def res_for(kind: str) -> Res:
     from mlopstui.backends import kube as k
 
     table = {"Deployment": k.DEPLOYMENTS, "StatefulSet": k.STATEFULSETS, "DaemonSet": k.DAEMONSETS,
-             "CronJob": k.CRONJOBS, "Job": k.JOBS, "InferenceService": k.INFERENCESERVICES}
+             "CronJob": k.CRONJOBS, "Job": k.JOBS, "InferenceService": k.INFERENCESERVICES, "Secret": k.SECRETS}
     if kind not in table:
         raise MlopsError(Kind.UNSUPPORTED, f"mlopstui cannot write a {kind}")
     return table[kind]
@@ -223,6 +223,33 @@ class Repair(Action):
             return self._create(plan, spec)
         res = res_for(spec.kind)
         path = res.path(spec.namespace, spec.name)
+        made = self._prepare(spec)
+        try:
+            return self._patch(plan, spec, res, path)
+        except MlopsError as exc:
+            if made:
+                exc.message += f" ({', '.join(made)} was created first and is left in place; the workload is " \
+                               "unchanged)"
+            raise
+
+    def _prepare(self, spec: fixes.FixSpec) -> list[str]:
+        """Create what the patch refers to (a Secret), one write each; an existing object stops the repair."""
+        made = []
+        for manifest in spec.prepare:
+            m = manifest.get("metadata") or {}
+            what = f"{manifest.get('kind')} {m.get('namespace')}/{m.get('name')}"
+            try:
+                self.ctx.kube.create(res_for(str(manifest.get("kind"))), manifest, m.get("namespace"))
+            except MlopsError as exc:
+                if exc.kind is Kind.CONFLICT or "already exists" in exc.message:
+                    raise MlopsError(Kind.CONFLICT, f"{what} already exists: nothing was changed",
+                                     hint="delete or rename it, or reference it by hand", source="kubernetes") \
+                        from None
+                raise
+            made.append(what)
+        return made
+
+    def _patch(self, plan: Plan, spec: fixes.FixSpec, res: Res, path: str) -> Result:
         for _attempt in range(3):
             rv = ((plan.patch or {}).get("metadata") or {}).get("resourceVersion")
             try:

@@ -54,6 +54,9 @@ class FixSpec:
     before: dict[str, Any] | None = None  # what changes, as it was
     after: dict[str, Any] | None = None  # ... and as it will be
     source: str | None = None  # CREATE: the object the manifest was made from ("CronJob ns/name")
+    # objects created before the patch (a Secret the values move into). They may hold secret values: never
+    # put them in a Plan or a log as they are (secrets.scrub masks a Secret's data)
+    prepare: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def operation(self) -> str:
@@ -812,7 +815,59 @@ def fix_job_failed(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
                    f"re-run {ref(cj)} as Job {name}", risk, notes, _rv(cj), None, None, source=ref(cj))
 
 
+# -- credentials in the spec ------------------------------------------------------------------------------
+def fix_credentials_inline(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
+    """Move secret-named env values into a new Secret and reference them by secretKeyRef: two writes, the
+    Secret (created first, its values copied from the spec) and one strategic merge patch of the env.
+    A password inside a command's URI is left for a person (the command must be rewritten to $(VAR))."""
+    from mlopstui.doctor.rules.security import _inline
+    from mlopstui.models.stack import containers_of
+    from mlopstui.secrets import is_secret_name
+
+    obj = _one_target(finding, snap, opts)
+    target, notes = pod_bearer(snap, obj)
+    m = _meta(target)
+    secret = f"{m.get('name')}-credentials"[:253]
+    data: dict[str, str] = {}
+    changes: dict[str, dict[str, Any]] = {}
+    uri_left = []
+    for c in containers_of(target):
+        names, in_uri = _inline(c)
+        if in_uri:
+            uri_left.append(str(c.get("name")))
+        env = []
+        for e in c.get("env") or []:
+            name = str(e.get("name", ""))
+            if name in names and is_secret_name(name) and e.get("value"):
+                key = name if name not in data or data[name] == e["value"] else f"{c.get('name')}.{name}"
+                data[key] = str(e["value"])
+                env.append({"name": name, "value": None, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+        if env:
+            changes[str(c.get("name"))] = {"env": env}
+    if not changes:
+        raise _No(f"{ref(target)}: the only credential is a password inside a URI of the command: rewrite the "
+                  "command to use $(DB_PASSWORD) with env DB_PASSWORD from a Secret (not automatic)")
+    manifest = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": secret, "namespace": m.get("namespace", ""),
+                             "labels": {"app.kubernetes.io/managed-by": "mlopstui"}},
+                "stringData": data}
+    notes = notes + [f"first creates Secret {m.get('namespace')}/{secret} with keys {', '.join(sorted(data))} "
+                     "(the values move there from the spec; they are not shown), then patches the env entries to "
+                     "valueFrom.secretKeyRef: two writes",
+                     "the old values stay in the workload's history (ReplicaSets, Helm values, Git): rotate them"]
+    if uri_left:
+        notes.append(f"the password inside the command's URI of {', '.join(uri_left)} is not moved: rewrite it to "
+                     "$(DB_PASSWORD) by hand")
+    spec = _pod_template_fix(
+        finding, target, changes,
+        f"move {', '.join(sorted(data))} of {ref(target)} into Secret {secret}", "medium", notes,
+        before={k: "inline value" for k in data}, after={k: f"secret {secret}/{k}" for k in data})
+    spec.prepare = [manifest]
+    return spec
+
+
 FIXERS: dict[str, Callable[[Finding, Snapshot, _Opts], FixSpec]] = {
+    "credentials-inline": fix_credentials_inline,
     "mlflow-client-no-s3-endpoint": fix_s3_endpoint,
     "mlflow-client-no-s3-credentials": fix_s3_credentials,
     "redis-no-memory-limit": fix_redis_memory,

@@ -38,6 +38,8 @@ async def keys_during_sweep(cfg: Path, n: int, sweeping: bool = True) -> tuple[l
         while getattr(app.screen, "report", None) is None:
             await pilot.pause(0.05)
         stack = app.screen
+        LAG.clear()
+        ticker = asyncio.get_running_loop().create_task(_loop_lag(LAG))
         for i in range(n):
             if sweeping and i % 20 == 0:
                 stack.refresh_data()  # a sweep in flight while keys arrive
@@ -47,12 +49,46 @@ async def keys_during_sweep(cfg: Path, n: int, sweeping: bool = True) -> tuple[l
             lat.append((time.perf_counter() - t0) * 1000)
             during += bool(stack.pending)
             await pilot.pause(0.02)
+        ticker.cancel()
     return lat, during
+
+
+LAG: list[float] = []
+
+
+async def _loop_lag(out: list[float], every: float = 0.01) -> None:
+    """How late a 10 ms timer fires on the UI's event loop: the time a key would wait before the app even
+    sees it (all I/O is in threads; this shows whether anything still blocks the loop)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        t = loop.time()
+        await asyncio.sleep(every)
+        out.append(max(0.0, (loop.time() - t - every) * 1000))
+
+
+async def harness_overhead(n: int) -> list[float]:
+    """The same key loop on an app with nothing to do: what Pilot itself costs per key."""
+    from mlopstui import config
+    from mlopstui.app import MlopsApp
+
+    app = MlopsApp(config.load(None, kubeconfig="/nonexistent", refresh_interval=3600.0))
+    lat: list[float] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)
+        for i in range(n):
+            t0 = time.perf_counter()
+            await pilot.press("down" if i % 2 == 0 else "up")
+            await pilot.pause(0)
+            lat.append((time.perf_counter() - t0) * 1000)
+            await pilot.pause(0.02)
+    return lat
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keys", type=int, default=200)
+    ap.add_argument("--in-process", action="store_true",
+                    help="run the emulator inside the measured process (older figures; pessimistic)")
     args = ap.parse_args()
     import yaml
     from test_stack_env import HungServer, apply_objects, seed_objects, wait_ready
@@ -63,12 +99,30 @@ def main() -> int:
     from mlopstui.sandbox.kubeapi import KubeApiServer
 
     d = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    server = KubeApiServer(str(d / "kube"), port=0).start()
+    if args.in_process:
+        server = KubeApiServer(str(d / "kube"), port=0).start()
+        kubeconfig = server.kubeconfig_path
+    else:
+        # a cluster is another machine: run the emulator in its own process, so its work (serving the sweep,
+        # saving state) does not take the GIL from the UI thread being measured
+        import subprocess
+
+        from mlopstui.sandbox.procs import free_port, http_ok
+
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "mlopstui.sandbox.kubeapi", "--dir", str(d / "kube"),
+                                   "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kubeconfig = str(d / "kube" / "kubeconfig")
+        deadline = time.monotonic() + 60
+        while not (Path(kubeconfig).exists() and http_ok(f"https://127.0.0.1:{port}/readyz")):
+            if time.monotonic() > deadline:
+                raise SystemExit("the emulator did not start")
+            time.sleep(0.1)
     hung = HungServer()
     try:
         cfg = d / "mlopstui.yaml"
         cfg.write_text(yaml.safe_dump({
-            "kubeconfig": server.kubeconfig_path, "context": "mlopstui-sandbox", "namespace": "mlops",
+            "kubeconfig": kubeconfig, "context": "mlopstui-sandbox", "namespace": "mlops",
             "refresh_interval": 2.0, "probe_timeout": 1.5,
             "endpoints": {"redis": "redis://127.0.0.1:6379/15", "postgresql": "postgresql://postgres@127.0.0.1:5432/postgres",
                           "lakefs": f"http://127.0.0.1:{hung.port}"},
@@ -93,15 +147,25 @@ def main() -> int:
         print(f"collect_cluster   median {statistics.median(t) * 1000:7.1f} ms")
         print(f"build_report      median {statistics.median(b) * 1000:7.1f} ms  (catalog + {len(rep.findings)} findings)")
         print(f"full sweep        {full * 1000:7.1f} ms  (includes one hung endpoint: probe_timeout 1.5 s)")
+        idle = asyncio.run(harness_overhead(args.keys // 4))
+        print(f"harness alone     median {statistics.median(idle):6.1f} ms  p95 {pct(idle, 95):6.1f} ms  "
+              "(Pilot press + settle, app with no cluster and no refresh: subtract it)")
         lat, during = asyncio.run(keys_during_sweep(cfg, args.keys))
         base, _ = asyncio.run(keys_during_sweep(cfg, args.keys // 2, sweeping=False))
         print(f"baseline keys     median {statistics.median(base):6.1f} ms  p95 {pct(base, 95):6.1f} ms  "
               "(same app, periodic refresh only)")
         print(f"key-to-render     median {statistics.median(lat):6.1f} ms  p95 {pct(lat, 95):6.1f} ms  "
               f"max {max(lat):6.1f} ms  ({len(lat)} keys, {during} while probes were in flight)")
+        lag = list(LAG)
+        print(f"event-loop lag    median {statistics.median(lag):6.1f} ms  p95 {pct(lag, 95):6.1f} ms  "
+              f"p99 {pct(lag, 99):6.1f} ms  max {max(lag):6.1f} ms  ({len(lag)} ticks of 10 ms during those keys)")
     finally:
         hung.close()
-        server.stop()
+        if args.in_process:
+            server.stop()
+        else:
+            server.terminate()
+            server.wait(timeout=10)
     return 0
 
 

@@ -42,20 +42,26 @@ def ref_of(obj: Mapping[str, Any]) -> str:
     return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
 
 
-def installed_in(kube: KubeClient, settings: Any, cid: str, namespace: str | None) -> list[str]:
-    """Workloads the Stack catalog assigns to `cid` (in one namespace, or anywhere): the same detection as
-    the Stack screen."""
+def installed_by_namespace(kube: KubeClient, settings: Any, cid: str,
+                           namespace: str | None = None) -> dict[str, list[str]]:
+    """{namespace: workloads} the Stack catalog assigns to `cid` (the Stack screen's detection), from one
+    listing: across namespaces, or only `namespace` when given."""
     from mlopstui.backends import kube as k
     from mlopstui.models.stack import assign_workloads, catalog_with_overrides
 
     objs: list[dict[str, Any]] = []
     for res in (k.DEPLOYMENTS, k.STATEFULSETS, k.DAEMONSETS, k.CRONJOBS):
-        if namespace is None:
-            objs.extend(kube.list(res, all_namespaces=True))
-        else:
-            objs.extend(kube.list(res, namespace))
+        objs.extend(kube.list(res, namespace, all_namespaces=namespace is None))
     catalog = catalog_with_overrides(getattr(settings, "components", None))
-    return [ref_of(o) for o in assign_workloads(catalog, objs).get(cid, [])]
+    out: dict[str, list[str]] = {}
+    for o in assign_workloads(catalog, objs).get(cid, []):
+        out.setdefault((o.get("metadata") or {}).get("namespace") or "", []).append(ref_of(o))
+    return out
+
+
+def installed_in(kube: KubeClient, settings: Any, cid: str, namespace: str | None) -> list[str]:
+    """Workloads of `cid` in one namespace, or anywhere."""
+    return [r for refs in installed_by_namespace(kube, settings, cid, namespace).values() for r in refs]
 
 
 class Install(Action):
@@ -83,7 +89,8 @@ class Install(Action):
         mf.validate(self.component, self.sets)  # bad input is refused before any request
         kube = self.ctx.kube
         self._check_namespace(kube)
-        here = installed_in(kube, self.ctx.settings, self.component, self.namespace)
+        where = self._installed(kube)
+        here = where.pop(self.namespace, [])
         if here:
             raise MlopsError(Kind.REFUSED, f"{self.component} is already installed in {self.namespace}: "
                              f"{', '.join(here)}; nothing to install",
@@ -101,9 +108,9 @@ class Install(Action):
         rendered = mf.render(self.component, params, password=password)
         self._refuse_foreign(kube, rendered)
         notes = [f"purpose: {mf.INSTALLABLE[self.component].purpose}"] + list(rendered.notes)
-        elsewhere = self._elsewhere(kube)
+        elsewhere = [f"{ns}: {', '.join(refs)}" for ns, refs in sorted(where.items())]
         if elsewhere:
-            notes.append(f"already runs elsewhere ({', '.join(elsewhere[:3])}): this installs a second one in "
+            notes.append(f"already runs elsewhere ({'; '.join(elsewhere[:3])}): this installs a second one in "
                          f"{self.namespace}")
         if self.ctx.readonly:
             notes.append("read-only mode: no server-side dry run was sent, and apply will be refused")
@@ -177,12 +184,15 @@ class Install(Action):
                                  f"{ref_of(obj)}; nothing was sent",
                                  hint="pick another name with --set name=NAME, or remove the old object")
 
-    def _elsewhere(self, kube: KubeClient) -> list[str]:
+    def _installed(self, kube: KubeClient) -> dict[str, list[str]]:
+        """Where the component already runs: one listing across namespaces, or only this namespace when the
+        context may not list cluster-wide."""
         try:
-            found = installed_in(kube, self.ctx.settings, self.component, None)
-        except MlopsError:
-            return []
-        return [r for r in found if f" {self.namespace}/" not in r]
+            return installed_by_namespace(kube, self.ctx.settings, self.component)
+        except MlopsError as exc:
+            if exc.kind is not Kind.FORBIDDEN:
+                raise
+            return installed_by_namespace(kube, self.ctx.settings, self.component, self.namespace)
 
     def _dry_run(self, kube: KubeClient, objects: list[dict[str, Any]]) -> None:
         for obj in objects:

@@ -820,7 +820,7 @@ def fix_credentials_inline(finding: Finding, snap: Snapshot, opts: _Opts) -> Fix
     """Move secret-named env values into a new Secret and reference them by secretKeyRef: two writes, the
     Secret (created first, its values copied from the spec) and one strategic merge patch of the env.
     A password inside a command's URI is left for a person (the command must be rewritten to $(VAR))."""
-    from mlopstui.doctor.rules.security import _inline
+    from mlopstui.doctor.rules.security import inline_credentials
     from mlopstui.models.stack import containers_of
     from mlopstui.secrets import is_secret_name
 
@@ -832,7 +832,7 @@ def fix_credentials_inline(finding: Finding, snap: Snapshot, opts: _Opts) -> Fix
     changes: dict[str, dict[str, Any]] = {}
     uri_left = []
     for c in containers_of(target):
-        names, in_uri = _inline(c)
+        names, in_uri = inline_credentials(c)
         if in_uri:
             uri_left.append(str(c.get("name")))
         env = []

@@ -17,7 +17,7 @@ from mlopstui.secrets import is_secret_name
 _URI_LITERAL_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:(?!\$)[^@\s/]+@")
 
 
-def _inline(c: dict) -> tuple[list[str], bool]:
+def inline_credentials(c: dict) -> tuple[list[str], bool]:
     names = [str(e.get("name")) for e in c.get("env") or []
              if isinstance(e, dict) and is_secret_name(str(e.get("name", ""))) and e.get("value")]
     text = " ".join(str(x) for x in [*(c.get("command") or []), *(c.get("args") or [])])
@@ -28,7 +28,7 @@ def _inline(c: dict) -> tuple[list[str], bool]:
 def credentials_inline(snap: Snapshot) -> Iterator[Finding]:
     for obj in pod_bearers(snap):
         for c in containers_of(obj):
-            names, in_uri = _inline(c)
+            names, in_uri = inline_credentials(c)
             if not names and not in_uri:
                 continue
             what = []

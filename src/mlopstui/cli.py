@@ -11,7 +11,7 @@ import os
 import sys
 
 from mlopstui import __version__
-from mlopstui.commands._common import add_global_flags
+from mlopstui.commands._common import add_global_flags, route_flags
 
 # modules that add verbs; each has register(subparsers)
 COMMAND_MODULES = (
@@ -98,7 +98,8 @@ def run_tui(args: argparse.Namespace) -> int:
     config_path = args.config or os.environ.get("MLOPSTUI_CONFIG")
     try:
         settings = config.load(config_path, kubeconfig=args.kubeconfig, context=args.context,
-                               namespace=args.namespace, readonly=True if args.readonly else None)
+                               namespace=args.namespace, readonly=True if args.readonly else None,
+                               **route_flags(args))
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ PATCH_TYPES = {"application/merge-patch+json", "application/json-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
 PUBLIC_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
 REQUEST_LOG_MAX = 20000
+CLIENT_CA_FILE = "client-ca.crt"  # present in the state dir: client certificates signed by it authenticate
 
 
 class _Request:
@@ -95,6 +96,10 @@ class KubeApiServer:
         self._httpd = _HTTPServer((self.host, self.port), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self._cert_path, self._key_path)
+        client_ca = os.path.join(self.state_dir, CLIENT_CA_FILE)
+        if os.path.exists(client_ca):  # x509 client certificates: the user is the certificate's CN
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(client_ca)
         self._httpd.ssl_context = ctx
         self.port = self._httpd.server_address[1]
         self.write_kubeconfig()
@@ -243,8 +248,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _log_once(self) -> None:
         if not self._logged:
             self._logged = True
-            self.api.log_request({"method": self.command, "path": self._path, "query": self._query_raw,
-                                  "user": self._user, "status": self._status, "time": time.time()})
+            entry = {"method": self.command, "path": self._path, "query": self._query_raw,
+                     "user": self._user, "status": self._status, "time": time.time()}
+            if self._impersonate:
+                entry["impersonate"] = self._impersonate
+            self.api.log_request(entry)
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -254,12 +262,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._status = 0
         self._user = None
         self._logged = False
+        self._impersonate = self._impersonation_headers()
         try:
             body = self._body()
             if self._path not in PUBLIC_PATHS:
-                self._user = self.api.auth.user_for(self.headers.get("Authorization"))
+                self._user = (self.api.auth.user_for(self.headers.get("Authorization"))
+                              or self._certificate_user())
                 if self._user is None:
                     raise errors.unauthorized()
+                if self._impersonate:
+                    self._user = self._impersonated_user()
             self._route(method, body)
         except ApiError as e:
             self._send(e.code, e.status())
@@ -276,6 +288,48 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
         finally:
             self._log_once()  # streams (watch) and dropped connections
+
+    def _impersonation_headers(self) -> dict | None:
+        """Impersonate-User / -Group (one line per group) / -Uid / -Extra-*, as the request log keeps them."""
+        user = self.headers.get("Impersonate-User")
+        groups = self.headers.get_all("Impersonate-Group") or []
+        uid = self.headers.get("Impersonate-Uid")
+        extra = {k[len("Impersonate-Extra-"):].lower(): self.headers.get_all(k)
+                 for k in dict.fromkeys(self.headers.keys()) if k.lower().startswith("impersonate-extra-")}
+        if not (user or groups or uid or extra):
+            return None
+        out: dict = {"user": user, "groups": groups}
+        if uid:
+            out["uid"] = uid
+        if extra:
+            out["extra"] = extra
+        return out
+
+    def _impersonated_user(self) -> str:
+        """Only admin may impersonate (RBAC verb `impersonate`); the request then runs as that user."""
+        imp = self._impersonate or {}
+        if not imp.get("user"):
+            raise ApiError(400, "BadRequest", "requested impersonation of groups or uid without a user")
+        if self._user != "admin":
+            raise ApiError(403, "Forbidden", f'users "{imp["user"]}" is forbidden: User "{self._user}" cannot '
+                           'impersonate resource "users" in API group "" at the cluster scope',
+                           {"name": imp["user"], "kind": "users"})
+        imp["by"] = self._user
+        return imp["user"]
+
+    def _certificate_user(self) -> str | None:
+        conn = self.connection
+        if not isinstance(conn, ssl.SSLSocket):
+            return None
+        try:
+            cert = conn.getpeercert()
+        except (ValueError, OSError):
+            return None
+        for rdn in (cert or {}).get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return None
 
     # ---- routing ----------------------------------------------------------------------------
     def _route(self, method: str, body: bytes) -> None:

@@ -78,8 +78,10 @@ def test_no_color_frames_have_default_colours_and_keep_emphasis(seeded_cluster):
         rows_reversed = [y for y, row in enumerate(app.screen.cells)
                          if sum("reverse" in c.attrs for c in row) > 40]
         assert any(1 < y < 12 for y in rows_reversed), f"no highlighted row in the table: {rows_reversed}"
-        for key, marker in (("d", "Doctor"), ("\x1b", "Findings:"), ("2", "Experiments"), ("3", "Features"),
-                            ("4", "Serving"), ("5", "Audit"), ("?", "Help")):
+        from mlopstui.screens.areas import AREAS
+
+        visits = [("d", "Doctor"), ("\x1b", "Findings:")] + [(a.key, a.title) for a in AREAS[1:]] + [("?", "Help")]
+        for key, marker in visits:
             app.send(key)
             app.wait_for(lambda s, m=marker: m in s.text(), 20)
             app.settle(0.5)

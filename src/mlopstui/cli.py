@@ -11,7 +11,7 @@ import os
 import sys
 
 from mlopstui import __version__
-from mlopstui.commands._common import add_global_flags
+from mlopstui.commands._common import add_global_flags, route_flags
 
 # modules that add verbs; each has register(subparsers)
 COMMAND_MODULES = (
@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "mlopstui.commands.experiments",
     "mlopstui.commands.features",
     "mlopstui.commands.serving",
+    "mlopstui.commands.pipelines",
     "mlopstui.commands.repair",
     "mlopstui.commands.install",
 )
@@ -86,10 +87,15 @@ def run_tui(args: argparse.Namespace) -> int:
     from mlopstui.logs import setup_logging
 
     if args.sandbox:
-        from mlopstui.sandbox.manager import ensure_up
+        from mlopstui.sandbox.manager import MissingExtraError, ensure_up
+        from mlopstui.sandbox.procs import SandboxError
 
         print("bringing the sandbox up (first time: a minute or two) ...", file=sys.stderr)
-        info = ensure_up()
+        try:
+            info = ensure_up()
+        except SandboxError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, MissingExtraError) else 1
         os.environ.update(info.env)
         if not args.config:
             args.config = str(info.config_path)
@@ -98,7 +104,8 @@ def run_tui(args: argparse.Namespace) -> int:
     config_path = args.config or os.environ.get("MLOPSTUI_CONFIG")
     try:
         settings = config.load(config_path, kubeconfig=args.kubeconfig, context=args.context,
-                               namespace=args.namespace, readonly=True if args.readonly else None)
+                               namespace=args.namespace, readonly=True if args.readonly else None,
+                               **route_flags(args))
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,13 +7,14 @@ Every call has a timeout; every failure becomes an MlopsError with a kind.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from mlopstui.backends.kubeconfig import KubeTarget, load_target
+from mlopstui.backends.kubeconfig import KubeTarget, exec_user, load_target, run_exec_plugin
 from mlopstui.errors import Kind, MlopsError, from_exception
 
 
@@ -64,6 +65,10 @@ INFERENCESERVICES = Res("serving.kserve.io", "v1beta1", "inferenceservices", "In
 KNATIVE_REVISIONS = Res("serving.knative.dev", "v1", "revisions", "Revision")
 KNATIVE_SERVICES = Res("serving.knative.dev", "v1", "services", "Service")
 ARGO_WORKFLOWS = Res("argoproj.io", "v1alpha1", "workflows", "Workflow")
+ARGO_CRON_WORKFLOWS = Res("argoproj.io", "v1alpha1", "cronworkflows", "CronWorkflow")
+ARGO_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "workflowtemplates", "WorkflowTemplate")
+ARGO_CLUSTER_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "clusterworkflowtemplates",
+                                      "ClusterWorkflowTemplate", namespaced=False)
 FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
@@ -95,6 +100,38 @@ def _status_error(status: int, body: str | bytes | None, what: str) -> MlopsErro
     return MlopsError(kind, message, hint=hint, source="kubernetes")
 
 
+def build_api_client(target: KubeTarget) -> Any:
+    """A kubernetes ApiClient from the target's merged kubeconfig document (one reading of the files: see
+    backends/kubeconfig.py). The client's own KubeConfigLoader does TLS (CA file/data, client certificates,
+    insecure-skip-tls-verify, tls-server-name), proxy-url, tokens and the oidc auth-provider; exec plugins
+    are run first by kubeconfig.run_exec_plugin so that their failures reach the user."""
+    try:
+        from kubernetes import client
+        from kubernetes import config as kconfig
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        cfg = client.Configuration()
+        if target.source == "in-cluster":
+            kconfig.load_incluster_config(client_configuration=cfg)
+            return client.ApiClient(cfg)
+        doc = json.loads(json.dumps(target.config))
+        user = target.user_entry()
+        if isinstance(user.get("exec"), dict):
+            status = run_exec_plugin(user["exec"], target.cluster_entry())
+            for u in doc.get("users") or []:
+                if u.get("name") == target.user:
+                    u["user"] = exec_user(user, status)
+        loader = KubeConfigLoader(config_dict=doc, active_context=target.context,
+                                  config_base_path=os.path.dirname(target.source.split(os.pathsep)[0]))
+        loader.load_and_set(cfg)
+        return client.ApiClient(cfg)
+    except MlopsError:
+        raise
+    except Exception as exc:  # kubernetes.config.ConfigException and friends
+        raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {target.source}: {exc}",
+                         hint="check the file, or pass --kubeconfig/--context") from exc
+
+
 class KubeClient:
     """A thread-safe generic client bound to one kubeconfig context."""
 
@@ -116,24 +153,26 @@ class KubeClient:
     def _client(self) -> Any:
         with self._lock:
             if self._api is None:
-                try:
-                    from kubernetes import config as kconfig
-
-                    if self.target.source == "in-cluster":
-                        from kubernetes import client
-
-                        cfg = client.Configuration()
-                        kconfig.load_incluster_config(client_configuration=cfg)
-                        self._api = client.ApiClient(cfg)
-                    else:
-                        first = self.target.source.split(":")[0]
-                        self._api = kconfig.new_client_from_config(config_file=first, context=self.target.context)
-                except MlopsError:
-                    raise
-                except Exception as exc:  # kubernetes.config.ConfigException and friends
-                    raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {self.target.source}: {exc}",
-                                     hint="check the file, or pass --kubeconfig/--context") from exc
+                self._api = build_api_client(self.target)
             return self._api
+
+    def _headers(self, hdrs: dict[str, str]) -> Any:
+        """The request headers plus Impersonate-* (one header line per group, as client-go sends them)."""
+        if not self.target.impersonate:
+            return hdrs
+        from urllib3 import HTTPHeaderDict
+
+        out = HTTPHeaderDict(hdrs)
+        for k, v in self.target.impersonate.headers():
+            out.add(k, v)
+        return out
+
+    def _refresh_exec_credentials(self, retried: bool) -> bool:
+        """An exec plugin's token expired (401): drop the client so the plugin runs again, once."""
+        if retried or "exec" not in self.target.user_entry():
+            return False
+        self.close()
+        return True
 
     def close(self) -> None:
         with self._lock:
@@ -147,7 +186,7 @@ class KubeClient:
     # -- raw requests ---------------------------------------------------------------------------
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str | None = None, timeout: float | None = None,
-                raw: bool = False) -> Any:
+                raw: bool = False, retried: bool = False) -> Any:
         api = self._client()
         q = {k: v for k, v in (query or {}).items() if v is not None}
         url_path = path + ("?" + urlencode(q) if q else "")
@@ -167,10 +206,13 @@ class KubeClient:
             data = body
             if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
                 data = json.loads(body)
-            resp = api.call_api(method, url, header_params=hdrs, body=data,
+            resp = api.call_api(method, url, header_params=self._headers(hdrs), body=data,
                                 _request_timeout=timeout or self.timeout)
             resp.read()
         except ApiException as exc:
+            if exc.status == 401 and self._refresh_exec_credentials(retried):
+                return self.request(method, path, query=query, body=body, content_type=content_type,
+                                    timeout=timeout, raw=raw, retried=True)
             raise _status_error(exc.status or 0, exc.body, what) from None
         except MlopsError:
             raise
@@ -180,6 +222,9 @@ class KubeClient:
                 err.message = f"API server {self.target.server} is unreachable: {err.message}"
             raise err from None
         if resp.status >= 400:
+            if resp.status == 401 and self._refresh_exec_credentials(retried):
+                return self.request(method, path, query=query, body=body, content_type=content_type,
+                                    timeout=timeout, raw=raw, retried=True)
             raise _status_error(resp.status, resp.data, what)
         text = resp.data.decode(errors="replace") if isinstance(resp.data, bytes) else resp.data
         if raw:
@@ -247,7 +292,7 @@ class KubeClient:
                                                  header_params={"Accept": "application/json"},
                                                  auth_settings=["BearerToken"])
         try:
-            resp = api.rest_client.pool_manager.request("GET", url, headers=hdrs, preload_content=False,
+            resp = api.rest_client.pool_manager.request("GET", url, headers=self._headers(hdrs), preload_content=False,
                                                         timeout=timeout_seconds + self.timeout)
         except Exception as exc:
             raise from_exception(exc, source="kubernetes") from None

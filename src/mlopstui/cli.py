@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "mlopstui.commands.experiments",
     "mlopstui.commands.features",
     "mlopstui.commands.serving",
+    "mlopstui.commands.pipelines",
     "mlopstui.commands.repair",
     "mlopstui.commands.install",
 )
@@ -122,10 +123,15 @@ def run_tui(args: argparse.Namespace) -> int:
     from mlopstui.logs import setup_logging
 
     if args.sandbox:
-        from mlopstui.sandbox.manager import ensure_up
+        from mlopstui.sandbox.manager import MissingExtraError, ensure_up
+        from mlopstui.sandbox.procs import SandboxError
 
         print("bringing the sandbox up (first time: a minute or two) ...", file=sys.stderr)
-        info = ensure_up()
+        try:
+            info = ensure_up()
+        except SandboxError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, MissingExtraError) else 1
         os.environ.update(info.env)
         if not args.config:
             args.config = str(info.config_path)

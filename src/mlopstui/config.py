@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -66,6 +66,11 @@ class Settings(BaseModel):
     kubeconfig: str | None = None
     context: str | None = None
     namespace: str | None = None
+    # act as another user / groups (Impersonate-* headers; --as / --as-group, like kubectl's flags)
+    impersonate_user: str | None = None
+    impersonate_groups: list[str] = Field(default_factory=list)
+    # how endpoints are reached: auto (configured, env, direct, then through the API server), or forced
+    route: Literal["auto", "direct", "api"] = "auto"
     watched_namespaces: list[str] = Field(default_factory=list)
     readonly: bool = False
     refresh_interval: float = Field(default=10.0, ge=1.0, le=3600.0)
@@ -86,7 +91,7 @@ class Settings(BaseModel):
     # where this was loaded from, for the status line; not a setting
     config_path: str | None = Field(default=None, exclude=True)
 
-    @field_validator("namespace", "context", "kubeconfig")
+    @field_validator("namespace", "context", "kubeconfig", "impersonate_user")
     @classmethod
     def _blank_is_none(cls, v: str | None) -> str | None:
         return v or None

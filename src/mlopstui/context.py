@@ -39,7 +39,9 @@ class AppContext:
             self._kube.close()
             self._kube = None
         try:
-            self.target = load_target(self.settings.kubeconfig, context, namespace)
+            self.target = load_target(self.settings.kubeconfig, context, namespace,
+                                      as_user=self.settings.impersonate_user,
+                                      as_groups=self.settings.impersonate_groups)
             self.kube_error = None
         except MlopsError as exc:
             self.target = None

@@ -7,6 +7,7 @@ Every call has a timeout; every failure becomes an MlopsError with a kind.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mlopstui import deadline
-from mlopstui.backends.kubeconfig import KubeTarget, load_target
+from mlopstui.backends.kubeconfig import KubeTarget, exec_user, load_target, run_exec_plugin
 from mlopstui.errors import Kind, MlopsError, decode_json, from_exception
 
 # -- names: Kubernetes' own rules, checked before any request (k8s.io/apimachinery
@@ -109,6 +110,10 @@ INFERENCESERVICES = Res("serving.kserve.io", "v1beta1", "inferenceservices", "In
 KNATIVE_REVISIONS = Res("serving.knative.dev", "v1", "revisions", "Revision")
 KNATIVE_SERVICES = Res("serving.knative.dev", "v1", "services", "Service", name_rule="dns1035")
 ARGO_WORKFLOWS = Res("argoproj.io", "v1alpha1", "workflows", "Workflow")
+ARGO_CRON_WORKFLOWS = Res("argoproj.io", "v1alpha1", "cronworkflows", "CronWorkflow")
+ARGO_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "workflowtemplates", "WorkflowTemplate")
+ARGO_CLUSTER_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "clusterworkflowtemplates",
+                                      "ClusterWorkflowTemplate", namespaced=False)
 FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
@@ -142,6 +147,38 @@ def _status_error(status: int, body: str | bytes | None, what: str) -> MlopsErro
     return MlopsError(kind, message, hint=hint, source="kubernetes")
 
 
+def build_api_client(target: KubeTarget) -> Any:
+    """A kubernetes ApiClient from the target's merged kubeconfig document (one reading of the files: see
+    backends/kubeconfig.py). The client's own KubeConfigLoader does TLS (CA file/data, client certificates,
+    insecure-skip-tls-verify, tls-server-name), proxy-url, tokens and the oidc auth-provider; exec plugins
+    are run first by kubeconfig.run_exec_plugin so that their failures reach the user."""
+    try:
+        from kubernetes import client
+        from kubernetes import config as kconfig
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        cfg = client.Configuration()
+        if target.source == "in-cluster":
+            kconfig.load_incluster_config(client_configuration=cfg)
+            return client.ApiClient(cfg)
+        doc = json.loads(json.dumps(target.config))
+        user = target.user_entry()
+        if isinstance(user.get("exec"), dict):
+            status = run_exec_plugin(user["exec"], target.cluster_entry())
+            for u in doc.get("users") or []:
+                if u.get("name") == target.user:
+                    u["user"] = exec_user(user, status)
+        loader = KubeConfigLoader(config_dict=doc, active_context=target.context,
+                                  config_base_path=os.path.dirname(target.source.split(os.pathsep)[0]))
+        loader.load_and_set(cfg)
+        return client.ApiClient(cfg)
+    except MlopsError:
+        raise
+    except Exception as exc:  # kubernetes.config.ConfigException and friends
+        raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {target.source}: {exc}",
+                         hint="check the file, or pass --kubeconfig/--context") from exc
+
+
 class KubeClient:
     """A thread-safe generic client bound to one kubeconfig context."""
 
@@ -163,27 +200,29 @@ class KubeClient:
     def _client(self) -> Any:
         with self._lock:
             if self._api is None:
-                try:
-                    from kubernetes import config as kconfig
-
-                    if self.target.source == "in-cluster":
-                        from kubernetes import client
-
-                        cfg = client.Configuration()
-                        kconfig.load_incluster_config(client_configuration=cfg)
-                        self._api = client.ApiClient(cfg)
-                    else:
-                        first = self.target.source.split(":")[0]
-                        self._api = kconfig.new_client_from_config(config_file=first, context=self.target.context)
-                    # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
-                    # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
-                    self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
-                except MlopsError:
-                    raise
-                except Exception as exc:  # kubernetes.config.ConfigException and friends
-                    raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {self.target.source}: {exc}",
-                                     hint="check the file, or pass --kubeconfig/--context") from exc
+                self._api = build_api_client(self.target)
+                # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
+                # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
+                self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
             return self._api
+
+    def _headers(self, hdrs: dict[str, str]) -> Any:
+        """The request headers plus Impersonate-* (one header line per group, as client-go sends them)."""
+        if not self.target.impersonate:
+            return hdrs
+        from urllib3 import HTTPHeaderDict
+
+        out = HTTPHeaderDict(hdrs)
+        for k, v in self.target.impersonate.headers():
+            out.add(k, v)
+        return out
+
+    def _refresh_exec_credentials(self, retried: bool) -> bool:
+        """An exec plugin's token expired (401): drop the client so the plugin runs again, once."""
+        if retried or "exec" not in self.target.user_entry():
+            return False
+        self.close()
+        return True
 
     def close(self) -> None:
         with self._lock:
@@ -197,7 +236,7 @@ class KubeClient:
     # -- raw requests ---------------------------------------------------------------------------
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str | None = None, timeout: float | None = None,
-                raw: bool = False) -> Any:
+                raw: bool = False, retried: bool = False) -> Any:
         api = self._client()
         q = {k: v for k, v in (query or {}).items() if v is not None}
         url_path = path + ("?" + urlencode(q) if q else "")
@@ -218,9 +257,13 @@ class KubeClient:
             data = body
             if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
                 data = json.loads(body)
-            resp = api.call_api(method, url, header_params=hdrs, body=data, _request_timeout=call_timeout)
+            resp = api.call_api(method, url, header_params=self._headers(hdrs), body=data,
+                                _request_timeout=call_timeout)
             resp.read()
         except ApiException as exc:
+            if exc.status == 401 and self._refresh_exec_credentials(retried):
+                return self.request(method, path, query=query, body=body, content_type=content_type,
+                                    timeout=timeout, raw=raw, retried=True)
             raise _status_error(exc.status or 0, exc.body, what) from None
         except MlopsError:
             raise
@@ -232,6 +275,9 @@ class KubeClient:
                 err.message = f"{what} on {self.target.server} got no answer within {call_timeout:g} s"
             raise err from None
         if resp.status >= 400:
+            if resp.status == 401 and self._refresh_exec_credentials(retried):
+                return self.request(method, path, query=query, body=body, content_type=content_type,
+                                    timeout=timeout, raw=raw, retried=True)
             raise _status_error(resp.status, resp.data, what)
         text = resp.data.decode(errors="replace") if isinstance(resp.data, bytes) else resp.data
         if raw:
@@ -306,8 +352,9 @@ class KubeClient:
                                                  header_params={"Accept": "application/json"},
                                                  auth_settings=["BearerToken"])
         try:
-            resp = api.rest_client.pool_manager.request("GET", url, headers=hdrs, preload_content=False,
-                                                        timeout=timeout_seconds + self.timeout, retries=False)
+            resp = api.rest_client.pool_manager.request("GET", url, headers=self._headers(hdrs), preload_content=False,
+                                                        timeout=timeout_seconds + self.timeout,
+                                                        retries=False)
         except Exception as exc:
             raise from_exception(exc, source="kubernetes") from None
         try:

@@ -48,6 +48,7 @@ def settings_from_args(args: argparse.Namespace):  # -> Settings
         namespace=namespace,
         readonly=True if getattr(args, "readonly", False) else None,
         deadline=getattr(args, "deadline", None),
+        **route_flags(args),
     )
 
 
@@ -68,6 +69,13 @@ def _explicit_wait(args: argparse.Namespace) -> float:
     if isinstance(wait, (int, float)) and not isinstance(wait, bool):
         return max(float(wait), 0.0)
     return 0.0
+
+
+def route_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """--as / --as-group / --route as settings (None: not given, the file or env decides)."""
+    return {"impersonate_user": getattr(args, "as_user", None),
+            "impersonate_groups": getattr(args, "as_groups", None) or None,
+            "route": getattr(args, "route", None)}
 
 
 def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
@@ -122,6 +130,12 @@ def add_global_flags(p: argparse.ArgumentParser, suppress: bool = False) -> None
     p.add_argument("--kubeconfig", metavar="PATH", default=d, help="kubeconfig file (default: $KUBECONFIG)")
     p.add_argument("--context", metavar="NAME", default=d, help="kubeconfig context")
     p.add_argument("-n", "--namespace", metavar="NS", default=d, help="namespace")
+    p.add_argument("--as", dest="as_user", metavar="USER", default=d,
+                   help="act as this user (impersonation, as kubectl --as)")
+    p.add_argument("--as-group", dest="as_groups", metavar="GROUP", action="append", default=d,
+                   help="act as a member of this group (repeatable, as kubectl --as-group)")
+    p.add_argument("--route", choices=("auto", "direct", "api"), default=d,
+                   help="reach endpoints directly, through the API server (proxy/port-forward), or auto")
     p.add_argument("--readonly", action="store_true", default=d if suppress else False,
                    help="refuse every change")
     p.add_argument("--json", action="store_true", default=d if suppress else False,

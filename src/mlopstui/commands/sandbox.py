@@ -43,12 +43,12 @@ def _up(args: argparse.Namespace) -> int:
 
     try:
         info = manager.up(args.dir, timeout=args.timeout, log=log)
-    except SandboxError as exc:
+    except (SandboxError, ImportError) as exc:  # `up` stopped whatever it had started
+        part = getattr(exc, "part", None)
         if quiet:
-            emit(args, {"error": {"kind": "sandbox", "part": exc.part, "message": str(exc)}}, "")
-        else:
-            print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+            emit(args, {"error": {"kind": "sandbox", "part": part, "message": str(exc)}}, "")
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, manager.MissingExtraError) else EXIT_FAILED
     data = {
         "dir": str(info.dir), "kubeconfig": str(info.kubeconfig), "config": str(info.config_path),
         "context": info.context, "namespace": info.namespace, "parts": info.parts,

@@ -265,6 +265,29 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
     _write_private(p["env"], lines)
 
 
+def _write_backends(d: Path, ports: dict[str, int]) -> None:
+    """Which real local service plays each Service's port, for the emulator's services/proxy and
+    pods/portforward (kubeapi/tunnel.py): the cluster network of the sandbox."""
+    from mlopstui.sandbox.feast_repo import online_store_redis
+    from mlopstui.sandbox.kubeapi.tunnel import BACKENDS_FILE
+
+    p = _paths(d)
+    backends: dict[str, dict[str, str]] = {
+        f"{NAMESPACE}/mlflow-server": {"5000": f"{HOST}:{ports['mlflow']}"},
+        f"{NAMESPACE}/minio": {"9000": f"{HOST}:{ports['s3']}"},
+        "istio-system/istio-ingressgateway": {"80": f"{HOST}:{ports['ingress']}"},
+    }
+    redis = online_store_redis(p["feast"])
+    if redis:
+        backends[f"{NAMESPACE}/feast-redis-master"] = {"6379": redis}
+    if procs.tcp_open(HOST, 5432, timeout=0.3):
+        backends[f"{NAMESPACE}/mlflow-db-postgresql"] = {"5432": f"{HOST}:5432"}
+        backends[f"{NAMESPACE}/feast-postgres"] = {"5432": f"{HOST}:5432"}
+    tmp = p["kube"] / (BACKENDS_FILE + ".tmp")
+    tmp.write_text(json.dumps(backends, indent=1))
+    os.replace(tmp, p["kube"] / BACKENDS_FILE)
+
+
 def _q(v: str) -> str:
     import shlex
 
@@ -287,10 +310,41 @@ def _info(d: Path, state: dict, sec: dict[str, str], started: list[str] | None =
     )
 
 
+# module -> what provides it: the `sandbox` extra of pyproject.toml (an operator's core install
+# has none of them; the MLflow client `mlflow-skinny` has no tracking server)
+EXTRA_MODULES = {
+    "moto": "moto[server,s3] (the S3 stand-in)",
+    "sklearn": "scikit-learn (the fraud models)",
+    "flask": "mlflow (the tracking server)",
+    "alembic": "mlflow (the tracking server's database migrations)",
+}
+INSTALL_HINT = ("install the sandbox extra: uv tool install 'mlopstui[sandbox]' "
+                "(or pip install 'mlopstui[sandbox]'; from a clone: bash scripts/setup.sh)")
+
+
+class MissingExtraError(SandboxError):
+    """The `sandbox` extra is not installed: nothing was started."""
+
+
+def check_extra() -> None:
+    """Raise MissingExtraError naming what is missing, before anything is started."""
+    import importlib.util
+
+    missing = [what for mod, what in EXTRA_MODULES.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        raise MissingExtraError("the sandbox needs packages that are not installed: " + ", ".join(missing)
+                                + "\n" + INSTALL_HINT, part="extra")
+
+
 def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
        log: Callable[[str], None] | None = None) -> SandboxInfo:
-    """Start every part that is not running, wait until all are ready, seed once."""
+    """Start every part that is not running, wait until all are ready, seed once.
+
+    A failure (a part that does not get ready, an import error, a failed seed, ctrl-c) stops
+    every part this call started before it raises: no process is left behind.
+    """
     log = log or (lambda s: None)
+    check_extra()
     d = resolve_dir(d)
     with _locked(d):
         return _up_locked(d, timeout, log)
@@ -329,29 +383,29 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
             started.append(n)
         procs.write_state(d, state)
 
-    # 1) parts that need nothing generated first
-    launch([n for n in ("kubeapi", "s3", "mlflow", "ingress") if n in to_start and n != "kubeapi"])
-    # the emulator runs materialization Jobs in the Feast repo: generate it first (cheap)
-    if "kubeapi" in to_start or not (p["feast_repo"] / "feature_store.yaml").exists():
-        from mlopstui.sandbox import feast_repo
-
-        feast_repo.generate(p["feast"])
-    launch([n for n in ("kubeapi",) if n in to_start])
-    # 2) model servers need the trained models
-    model_parts = [n for n in ("model-v1", "model-v2") if n in to_start]
-    if model_parts:
-        if not all((p["models"] / "fraud-detection" / v / "model.joblib").exists() for v in ("v1", "v2")):
-            log("training the fraud models (v1 LogisticRegression, v2 GradientBoosting)")
-            from mlopstui.sandbox.model_server import train_models
-
-            train_models(p["models"])
-        launch(model_parts)
-    if started:
-        log("started: " + ", ".join(started))
     try:
+        # 1) parts that need nothing generated first
+        launch([n for n in ("kubeapi", "s3", "mlflow", "ingress") if n in to_start and n != "kubeapi"])
+        # the emulator runs materialization Jobs in the Feast repo: generate it first (cheap)
+        if "kubeapi" in to_start or not (p["feast_repo"] / "feature_store.yaml").exists():
+            from mlopstui.sandbox import feast_repo
+
+            feast_repo.generate(p["feast"])
+        launch([n for n in ("kubeapi",) if n in to_start])
+        # 2) model servers need the trained models
+        model_parts = [n for n in ("model-v1", "model-v2") if n in to_start]
+        if model_parts:
+            if not all((p["models"] / "fraud-detection" / v / "model.joblib").exists() for v in ("v1", "v2")):
+                log("training the fraud models (v1 LogisticRegression, v2 GradientBoosting)")
+                from mlopstui.sandbox.model_server import train_models
+
+                train_models(p["models"])
+            launch(model_parts)
+        if started:
+            log("started: " + ", ".join(started))
         procs.wait_ready(d, [specs[n] for n in PARTS], state,
                          deadline_s=max(10.0, timeout - (time.monotonic() - t0)))
-    except BaseException:  # SandboxError, or ctrl-c while waiting
+    except BaseException:  # SandboxError, an import error, ctrl-c while waiting
         # do not leave half a sandbox behind: stop what this call started
         _stop_parts(state, started)
         procs.write_state(d, state)
@@ -359,6 +413,7 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     state["ready_at"] = time.time()
     procs.write_state(d, state)
     env = _client_env(d, ports, sec)
+    _write_backends(d, ports)
     _write_config(d, ports, env)
     seeded_now = False
     if not (d / SEEDED_MARKER).exists():

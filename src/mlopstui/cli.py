@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "mlopstui.commands.serving",
     "mlopstui.commands.repair",
     "mlopstui.commands.install",
+    "mlopstui.commands.completion",
 )
 
 EPILOG = """exit codes: 0 ok, 1 check failed or findings, 2 usage error or refused, 3 unreachable.
@@ -64,9 +65,19 @@ def _version(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (TAB)
+        from mlopstui.commands.completion import autocomplete
+
+        autocomplete(parser)
     args = parser.parse_args(argv)
     if args.verb is None:
         return run_tui(args)
+    if getattr(args, "dry_run", None) == "none":  # kubectl's --dry-run=none: a real write
+        args.dry_run = None
+    fmt = getattr(args, "output", None)
+    if fmt in ("wide", "name") and not getattr(args, "listing", False):
+        parser.error(f"-o {fmt} is for listing verbs (status, doctor, experiments, runs, models, "
+                     f"features, isvc, repair, install --list, sandbox status); `{args.verb}` takes -o json|yaml")
     from mlopstui.commands._common import fail
     from mlopstui.errors import MlopsError
     from mlopstui.logs import setup_logging

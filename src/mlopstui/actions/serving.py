@@ -61,11 +61,8 @@ class IsvcAction(Action):
 
     def _plan_for(self, isvc: m.InferenceService) -> Plan:
         self.current = isvc
-        if self.needs_serverless and not isvc.serverless:
-            raise MlopsError(Kind.UNSUPPORTED,
-                             f"{isvc.name} is a {isvc.deployment_mode} InferenceService: {m.UNSUPPORTED_RAW}; "
-                             f"nothing was sent",
-                             hint="redeploy it in Serverless mode (Knative) to roll out by canary")
+        if self.needs_serverless:
+            m.require_canary_support(isvc)
         patch, summary, risk, notes = self.build(isvc)
         patch = m.with_resource_version(patch, isvc.resource_version)
         before = {"canaryTrafficPercent": isvc.canary_percent, "storageUri": isvc.storage_uri,
@@ -150,8 +147,11 @@ def follow_status(ctx: AppContext, namespace: str, name: str, canary: int | None
                   after_revision: str | None = None, keep_canary: bool = False, timeout: float = 60.0,
                   interval: float = 0.5, on_progress: Callable[[str], None] | None = None) -> Result:
     """Poll until status.components.predictor.traffic matches `canary` (None: latest 100%)."""
+    from mlopstui import deadline as verb_deadline
     from mlopstui.backends.kserve import get_isvc
 
+    left = verb_deadline.remaining()
+    timeout = timeout if left is None else max(0.0, min(timeout, left - 1.0))
     deadline = time.monotonic() + timeout
     why = "not checked"
     isvc = None
@@ -210,6 +210,9 @@ class SetCanary(IsvcAction):
             notes.insert(0, f"step {self.delta:+d} from {_pct(isvc.canary_percent)}")
         if p == isvc.canary_percent:
             notes.append("canaryTrafficPercent is already this value: the patch changes nothing")
+        warn = m.rollout_warning(isvc)
+        if warn:
+            notes.insert(0, "WARNING: " + warn)
         risk = "high" if p >= 50 else "medium"
         return (m.canary_patch(p), f"canary {_pct(isvc.canary_percent)} -> {p}% on {isvc.name}", risk, notes)
 
@@ -225,6 +228,7 @@ class Promote(IsvcAction):
                  "removes canaryTrafficPercent (merge-patch null)"]
         if isvc.canary_percent is None:
             notes.append("canaryTrafficPercent is not set: the latest revision already takes 100%")
+        notes = m.promote_warnings(isvc) + notes
         latest = isvc.latest_created or "latest revision"
         return (m.promote_patch(), f"promote {latest} of {isvc.name} to 100%", "high", notes)
 

@@ -7,15 +7,16 @@ source is printed on stderr / in the JSON). Listing talks REST (no mlflow import
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mlopstui.commands._common import (
     EXIT_OK,
     add_global_flags,
+    bounded_int,
     emit,
     listing,
     machine_output,
     make_context,
+    note,
     table,
 )
 
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--order-by", action="append", default=[], metavar="COL",
                    help="column to sort by: accuracy, -accuracy (descending), params.max_depth, start, "
                         "or an MLflow clause ('metrics.accuracy DESC'); repeatable")
-    p.add_argument("--max", type=int, default=100, metavar="N", help="at most N runs (default 100; 0 = all)")
+    p.add_argument("--max", type=bounded_int(0), default=100, metavar="N", help="at most N runs (default 100; 0 = all)")
     p.add_argument("--columns", "-c", default="", metavar="COLS",
                    help="extra columns: accuracy, params.learning_rate, tags.team (default: the most common)")
     listing(p)
@@ -62,7 +63,7 @@ def _backend(args: argparse.Namespace):
     ctx = make_context(args)
     b = MlflowBackend.from_context(ctx)
     if not machine_output(args):
-        print(f"# MLflow: {b.display}", file=sys.stderr)
+        note(f"# MLflow: {b.display}")
     return b
 
 
@@ -143,7 +144,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from mlopstui.models.experiments import fmt_time
 
     b = _backend(args)
-    if args.name:
+    if args.name is not None:
         versions = b.search_model_versions(args.name)
         data = {"tracking_uri": b.display, "model": args.name, "versions": [v.to_dict() for v in versions]}
         rows = [[f"v{v.version}", v.status, ",".join("@" + a for a in v.aliases), v.run_id, v.source,

@@ -135,16 +135,25 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-# -- cron schedules ------------------------------------------------------------------------------
+# -- cron schedules (cronsim: Vixie cron's rules, as Kubernetes' robfig/cron parser) ----------------
 _MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
            "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 # worst gaps by walking cronsim's firings from a fixed instant (cached per schedule): every firing
 # day has the same times (minute x hour fields), so the walk is one firing day's times, then the
-# firing days (day-of-month, month, day-of-week), which repeat within 4 years (Feb 29)
-# a leap year; naive: schedules are read as UTC. CronSim yields firings after its start: start a
-# minute before, so that midnight of the first firing day is one of them
+# firing days (day-of-month, month, day-of-week), which repeat within 4 years (Feb 29).
+# 2000 is a leap year; naive: schedules are read as UTC. CronSim yields firings after its start:
+# start a minute before, so that midnight of the first firing day is one of them
 _CRON_FROM = datetime(1999, 12, 31, 23, 59)
 _CRON_SPAN = timedelta(days=5 * 366)
+
+
+def _cron_expr(schedule: str | None) -> str | None:
+    """The 5-field expression of a schedule (macros expanded), or None (empty, @every, not 5 fields)."""
+    if not schedule:
+        return None
+    text = _MACROS.get(schedule.strip().lower(), schedule.strip())
+    parts = text.split()
+    return " ".join(parts) if len(parts) == 5 else None
 
 
 def cron_interval(schedule: str | None) -> timedelta | None:
@@ -159,10 +168,10 @@ def cron_interval(schedule: str | None) -> timedelta | None:
     text = schedule.strip()
     if text.upper().startswith(("TZ=", "CRON_TZ=")):
         text = text.split(None, 1)[1] if " " in text else ""
-    text = _MACROS.get(text.lower(), text)
     if text.lower().startswith("@every "):
         return _go_duration(text[7:].strip())
-    return _cron_worst_gap(" ".join(text.split()))
+    expr = _cron_expr(text)
+    return _cron_worst_gap(expr) if expr else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -170,8 +179,6 @@ def _cron_worst_gap(expr: str) -> timedelta | None:
     from cronsim import CronSim, CronSimError
 
     parts = expr.split()
-    if len(parts) != 5:
-        return None
     try:
         it = CronSim(expr, _CRON_FROM)
         first = next(it)
@@ -196,6 +203,27 @@ def _cron_worst_gap(expr: str) -> timedelta | None:
     # from the last firing of one firing day to the first of the next
     across = day_gap - (times[-1] - times[0]) if day_gap else timedelta(0)
     return max(within, across) or None
+
+
+def cron_next(schedule: str | None, after: float) -> float | None:
+    """The first time (epoch seconds, UTC) after `after` a 5-field cron schedule fires; None if unknown.
+
+    Standard cron: when both day-of-month and day-of-week are restricted, either matching is enough.
+    Bounded: looks at most 366 days ahead.
+    """
+    if not schedule or schedule.strip().upper().startswith(("TZ=", "CRON_TZ=")):
+        return None  # a time zone other than UTC: not computed here
+    expr = _cron_expr(schedule)
+    if expr is None:
+        return None
+    from cronsim import CronSim, CronSimError
+
+    start = datetime.fromtimestamp(int(after) // 60 * 60, UTC)  # whole minutes, as cron fires
+    try:
+        t = next(CronSim(expr, start))
+    except (CronSimError, StopIteration, ValueError):
+        return None
+    return t.timestamp() if t - start <= timedelta(days=366) else None
 
 
 def _go_duration(text: str) -> timedelta | None:

@@ -470,6 +470,8 @@ class _Handler(BaseHTTPRequestHandler):
             if n > 512 * 1024 * 1024:
                 raise ApiError(413, "request too large")
             body = self.rfile.read(n) if n else b""
+            if self._path == "/_health":  # pkg/httputil/endpoints.go ServeHealth
+                return self._send(200, b"alive!", "text/plain")
             if not self._path.startswith("/api/v1"):
                 raise ApiError(404, "path not found")
             rel = self._path[len("/api/v1"):] or "/"

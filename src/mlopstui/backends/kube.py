@@ -65,6 +65,10 @@ INFERENCESERVICES = Res("serving.kserve.io", "v1beta1", "inferenceservices", "In
 KNATIVE_REVISIONS = Res("serving.knative.dev", "v1", "revisions", "Revision")
 KNATIVE_SERVICES = Res("serving.knative.dev", "v1", "services", "Service")
 ARGO_WORKFLOWS = Res("argoproj.io", "v1alpha1", "workflows", "Workflow")
+ARGO_CRON_WORKFLOWS = Res("argoproj.io", "v1alpha1", "cronworkflows", "CronWorkflow")
+ARGO_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "workflowtemplates", "WorkflowTemplate")
+ARGO_CLUSTER_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "clusterworkflowtemplates",
+                                      "ClusterWorkflowTemplate", namespaced=False)
 FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)

@@ -189,6 +189,17 @@ def _max_gap(values: list[int], period: int) -> int:
     return max(gaps)
 
 
+def _cron_fields(text: str) -> tuple[list[str], list[list[int]]] | None:
+    """The five fields of a cron line and the values each matches; None when it is not 5 valid fields."""
+    parts = text.split()
+    if len(parts) != 5:
+        return None
+    vals = [_field_values(p, lo, hi) for p, (lo, hi) in zip(parts, _RANGES, strict=True)]
+    if any(v is None for v in vals):
+        return None
+    return parts, vals  # type: ignore[return-value]
+
+
 def cron_interval(schedule: str | None) -> timedelta | None:
     """The longest time between two runs of a cron schedule, for common schedules; None if unknown.
 
@@ -203,13 +214,10 @@ def cron_interval(schedule: str | None) -> timedelta | None:
     text = _MACROS.get(text.lower(), text)
     if text.lower().startswith("@every "):
         return _go_duration(text[7:].strip())
-    parts = text.split()
-    if len(parts) != 5:
+    fields = _cron_fields(text)
+    if fields is None:
         return None
-    vals = [_field_values(p, lo, hi) for p, (lo, hi) in zip(parts, _RANGES, strict=True)]
-    if any(v is None for v in vals):
-        return None
-    minutes, hours, dom, months, dow = vals  # type: ignore[misc]
+    parts, (minutes, hours, dom, months, dow) = fields
     dom_any, dow_any, mon_any = parts[2] in ("*", "?"), parts[4] in ("*", "?"), parts[3] == "*"
     if not mon_any:
         return timedelta(days=365 if len(months) == 1 else 31 * _max_gap(months, 12))
@@ -230,6 +238,44 @@ def cron_interval(schedule: str | None) -> timedelta | None:
         if hour_gap > 1:
             return timedelta(hours=hour_gap) - timedelta(minutes=minutes[-1] - minutes[0])
     return timedelta(minutes=_max_gap(minutes, 60))
+
+
+def cron_next(schedule: str | None, after: float) -> float | None:
+    """The first time (epoch seconds, UTC) after `after` a 5-field cron schedule fires; None if unknown.
+
+    Standard cron: when both day-of-month and day-of-week are restricted, either matching is enough.
+    Bounded: looks at most 366 days ahead.
+    """
+    if not schedule:
+        return None
+    text = schedule.strip()
+    if text.upper().startswith(("TZ=", "CRON_TZ=")):
+        return None  # a time zone other than UTC: not computed here
+    fields = _cron_fields(_MACROS.get(text.lower(), text))
+    if fields is None:
+        return None
+    parts, (minutes, hours, dom, months, dow) = fields
+    dom_any, dow_any = parts[2] in ("*", "?"), parts[4] in ("*", "?")
+    start = datetime.fromtimestamp(int(after) // 60 * 60 + 60, UTC)
+    day = start.replace(hour=0, minute=0)
+    for _ in range(367):
+        wd = (day.weekday() + 1) % 7  # cron: 0 = Sunday
+        if dom_any and dow_any:
+            day_ok = True
+        elif dom_any:
+            day_ok = wd in dow
+        elif dow_any:
+            day_ok = day.day in dom
+        else:
+            day_ok = day.day in dom or wd in dow
+        if day.month in months and day_ok:
+            for h in hours:
+                for m in minutes:
+                    t = day.replace(hour=h, minute=m)
+                    if t >= start:
+                        return t.timestamp()
+        day = day + timedelta(days=1)
+    return None
 
 
 def _go_duration(text: str) -> timedelta | None:

@@ -292,6 +292,29 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
     _write_private(p["env"], lines)
 
 
+def _write_backends(d: Path, ports: dict[str, int]) -> None:
+    """Which real local service plays each Service's port, for the emulator's services/proxy and
+    pods/portforward (kubeapi/tunnel.py): the cluster network of the sandbox."""
+    from mlopstui.sandbox.feast_repo import online_store_redis
+    from mlopstui.sandbox.kubeapi.tunnel import BACKENDS_FILE
+
+    p = _paths(d)
+    backends: dict[str, dict[str, str]] = {
+        f"{NAMESPACE}/mlflow-server": {"5000": f"{HOST}:{ports['mlflow']}"},
+        f"{NAMESPACE}/minio": {"9000": f"{HOST}:{ports['s3']}"},
+        "istio-system/istio-ingressgateway": {"80": f"{HOST}:{ports['ingress']}"},
+    }
+    redis = online_store_redis(p["feast"])
+    if redis:
+        backends[f"{NAMESPACE}/feast-redis-master"] = {"6379": redis}
+    if procs.tcp_open(HOST, 5432, timeout=0.3):
+        backends[f"{NAMESPACE}/mlflow-db-postgresql"] = {"5432": f"{HOST}:5432"}
+        backends[f"{NAMESPACE}/feast-postgres"] = {"5432": f"{HOST}:5432"}
+    tmp = p["kube"] / (BACKENDS_FILE + ".tmp")
+    tmp.write_text(json.dumps(backends, indent=1))
+    os.replace(tmp, p["kube"] / BACKENDS_FILE)
+
+
 def _q(v: str) -> str:
     import shlex
 
@@ -417,6 +440,7 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     state["ready_at"] = time.time()
     procs.write_state(d, state)
     env = _client_env(d, ports, sec)
+    _write_backends(d, ports)
     _write_config(d, ports, env)
     seeded_now = False
     if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists():

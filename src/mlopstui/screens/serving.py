@@ -287,7 +287,7 @@ def detail_lines(s: m.InferenceService, width: int = 12, full: bool = False) -> 
 
 
 def _ready(v: bool | None) -> str:
-    return "?" if v is None else ("yes" if v else "NO")
+    return "? unknown" if v is None else ("✓ yes" if v else "✗ NO")
 
 
 class ServingScreen(ServingActions, AreaScreen):

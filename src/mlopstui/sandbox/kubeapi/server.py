@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import errors, openapi, patch, protobuf, tables
+from . import errors, openapi, patch, protobuf, tables, tunnel
 from .errors import ApiError
 from .rbac import Authenticator, authorize
 from .registry import Registry, ResourceType
@@ -32,6 +33,10 @@ PATCH_TYPES = {"application/merge-patch+json", "application/json-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
 PUBLIC_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
 REQUEST_LOG_MAX = 20000
+_PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
+_PORTFORWARD_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?$")
+_METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+                 "DELETE": "delete", "OPTIONS": "get"}
 CLIENT_CA_FILE = "client-ca.crt"  # present in the state dir: client certificates signed by it authenticate
 
 
@@ -60,6 +65,7 @@ class KubeApiServer:
         self.store = Store(self.registry, self.state_dir)
         self.auth = Authenticator(self.state_dir)
         self.request_log: list[dict] = []
+        self.backends = tunnel.Backends(self.state_dir)
         self._cert_path, self._key_path = ensure_certificate(self.state_dir, host)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -228,6 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._handle("DELETE")
 
+    def do_HEAD(self):
+        self._handle("HEAD")
+
+    def do_OPTIONS(self):
+        self._handle("OPTIONS")
+
     def _body(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
@@ -335,6 +347,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, body: bytes) -> None:
         p = self._path
         reg = self.api.registry
+        raw_path = urlsplit(self.path).path
+        m = _PROXY_RE.match(raw_path)
+        if m:  # services/proxy: the path after /proxy is the backend's, trailing slash and all
+            ns, sid, rest = m.group(1), m.group(2), m.group(3) or ""
+            self._path = raw_path
+            _, name, _ = tunnel.split_service_id(sid)
+            authorize(self._user, _METHOD_VERBS.get(method, "get"), reg.get("", "v1", "services"), ns, name,
+                      "proxy")
+            return tunnel.proxy_http(self, ns, sid, rest, self._query_raw, body)
+        m = _PORTFORWARD_RE.match(raw_path)
+        if m:
+            # a WebSocket upgrade is a GET, authorized as `create pods/portforward` (as kube-apiserver does
+            # since AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default in 1.31)
+            authorize(self._user, "create", reg.get("", "v1", "pods"), m.group(1), m.group(2), "portforward")
+            return tunnel.portforward(self, m.group(1), m.group(2),
+                                      parse_qs(self._query_raw, keep_blank_values=True))
         if p in ("/healthz", "/readyz", "/livez"):
             return self._send(200, b"ok", "text/plain")
         if p == "/version":

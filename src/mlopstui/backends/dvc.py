@@ -17,6 +17,7 @@ import configparser
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -62,12 +63,13 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run_child(args: list[str], timeout: float, on_line: Callable[[str], None] | None = None) -> dict:
+def _run_child(args: list[str], timeout: float, on_line: Callable[[str], None] | None = None,
+               cwd: Path | None = None) -> dict:
     if not available():
         raise MlopsError(Kind.UNSUPPORTED, "DVC is not installed here", hint=INSTALL_HINT, source="dvc")
     argv = [sys.executable, "-m", "mlopstui.backends.dvc", *args]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env=_child_env(), start_new_session=True)
+                            env=_child_env(), start_new_session=True, cwd=cwd)
     err_lines: list[str] = []
 
     def read_err() -> None:
@@ -122,7 +124,7 @@ def _run_child(args: list[str], timeout: float, on_line: Callable[[str], None] |
 def status(root: Path, *, remote: str | None = None, timeout: float = 120.0) -> m.DvcProject:
     """The project's outputs with `dvc status -c` per output, its remotes, and each source's last commit."""
     root = _check_root(root)
-    doc = _run_child(["status", str(root), *(["--remote", remote] if remote else [])], timeout)
+    doc = _run_child(["status", str(root), *(["--remote", remote] if remote else [])], timeout, cwd=root)
     return project_from_doc(doc)
 
 
@@ -141,7 +143,71 @@ def transfer(root: Path, verb: str, target: str, *, remote: str | None = None, t
         raise MlopsError(Kind.INVALID, f"unknown DVC transfer {verb!r}")
     root = _check_root(root)
     return _run_child([verb, str(root), target, *(["--remote", remote] if remote else [])], timeout,
-                      on_line=on_progress)
+                      on_line=on_progress, cwd=root)
+
+
+# ====================================================================== facts for the doctor
+
+_SECTION = re.compile(r"""^\s*\[\s*'?\s*remote\s+"([^"]+)"\s*'?\s*\]\s*$""")
+
+
+def _read_dvc_config(path: Path) -> tuple[dict[str, dict[str, str]], str | None]:
+    """DVC's config file (configobj INI): remote sections and core.remote. Cheap: no DVC import."""
+    remotes: dict[str, dict[str, str]] = {}
+    default = None
+    try:
+        lines = path.read_text().splitlines()[:5000]
+    except OSError:
+        return remotes, default
+    section: str | None = None
+    for line in lines:
+        s = line.strip()
+        if not s or s.startswith(("#", ";")):
+            continue
+        mr = _SECTION.match(s)
+        if mr:
+            section = "remote:" + mr.group(1)
+            remotes.setdefault(mr.group(1), {})
+            continue
+        if s.startswith("["):
+            section = s.strip("[]' ").lower()
+            continue
+        k, sep, v = s.partition("=")
+        if not sep:
+            continue
+        k, v = k.strip(), v.strip().strip("'\"")
+        if section and section.startswith("remote:"):
+            remotes[section[7:]][k] = v
+        elif section == "core" and k == "remote":
+            default = v
+    return remotes, default
+
+
+def remote_objects(root: Path) -> list[dict[str, Any]]:
+    """The project's S3 remotes as snapshot objects (kind DVCRemote) for the doctor; no secret values."""
+    root = Path(root)
+    if not (root / ".dvc").is_dir():
+        return []
+    merged: dict[str, dict[str, str]] = {}
+    default = None
+    for name in ("config", "config.local"):
+        remotes, dflt = _read_dvc_config(root / ".dvc" / name)
+        default = dflt or default
+        for r, opts in remotes.items():
+            merged.setdefault(r, {}).update(opts)
+    env_creds = bool(os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"))
+    known = next((o["endpointurl"] for o in merged.values() if o.get("endpointurl")), None)
+    out = []
+    for name, opts in sorted(merged.items()):
+        aws = _aws_s3_settings(str(root), opts) if opts.get("url", "").startswith("s3://") else {}
+        r = m.remote_from_config(name, opts, default, aws)
+        out.append({"kind": "DVCRemote", "metadata": {"name": name},
+                    "spec": {"project": str(root), "configFile": str(root / ".dvc" / "config"), "url": r.url,
+                             "endpointurl": r.endpointurl, "default": r.is_default,
+                             "hasCredentials": r.has_credentials, "envCredentials": env_creds,
+                             "signatureV2": r.signature_v2, "signatureVersion": aws.get("signature_version"),
+                             "awsConfig": opts.get("configpath"), "hint": known}})
+    return out
 
 
 # ====================================================================== the child process
@@ -200,10 +266,11 @@ def _child_status(root: str, remote: str | None) -> dict:
         doc["remotes"] = remotes
         outs = []
         for stage in repo.index.stages:
+            rel_stage = os.path.relpath(stage.path, repo.root_dir)
             if stage.is_data_source:
-                source, git_file = stage.relpath, stage.relpath
+                source, git_file = rel_stage, rel_stage
             else:
-                lock = os.path.join(os.path.dirname(stage.relpath), "dvc.lock")
+                lock = os.path.join(os.path.dirname(rel_stage), "dvc.lock")
                 source, git_file = f"{lock}:{stage.name}", lock
             for out in stage.outs:
                 if not out.use_cache:

@@ -321,3 +321,15 @@ def parquet_schema(c: LakeFSClient, repo: str, ref: str, path: str, size: int | 
     schema = meta.schema.to_arrow_schema()
     return m.Preview(path, "parquet", [], False, size,
                      schema=[(m.clean(f.name), m.clean(f.type)) for f in schema], rows=meta.num_rows)
+
+
+def repository_objects(ctx: AppContext, timeout: float = 3.0) -> list[dict[str, Any]]:
+    """LakeFS repositories as snapshot objects (kind LakeFSRepository) for the doctor; [] when LakeFS is
+    not configured, not discovered or not answering (the doctor then cannot tell managed buckets)."""
+    try:
+        with client(ctx, timeout=timeout) as c:
+            repos = c.repositories()
+    except MlopsError:
+        return []
+    return [{"kind": "LakeFSRepository", "metadata": {"name": r.id},
+             "spec": {"storageNamespace": r.storage_namespace, "defaultBranch": r.default_branch}} for r in repos]

@@ -144,11 +144,11 @@ def lakefs_not_ready(snap: Snapshot) -> Iterator[Finding]:
     pods = snap.of("Pod")
     probe = snap.probe("lakefs")
     for w in snap.workloads_of("lakefs"):
-        if w.get("kind") not in ("Deployment", "StatefulSet"):
-            continue
         m = w.get("metadata") or {}
         ns = m.get("namespace", "")
         dbs = _lakefs_databases(snap, ns)
+        if w.get("kind") not in ("Deployment", "StatefulSet") or any(ref(d) == ref(w) for d in dbs):
+            continue  # its database (named lakefs-*, so in the component too) is reported with it
         db_down = [d for d in dbs if not workload_status(d, pods).is_ready]
         host, where = _lakefs_db_host(snap, w)
         missing_svc = host is not None and "." in host and host.split(".")[0] and \

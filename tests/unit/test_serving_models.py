@@ -79,6 +79,16 @@ def test_parse_percent_refused(text):
     assert ei.value.kind is Kind.INVALID and ei.value.message
 
 
+@pytest.mark.parametrize("text", ["10%", " 20 ", "20\n", "0" * 5000 + "1", "9" * 5000, "+5", "1e2", "٣٠"],
+                         ids=["pct", "spaces", "newline", "zeros", "digits", "plus", "exp", "arabic"])
+def test_parse_percent_strict_refuses(text):
+    """The CLI's form (its help says "a whole number 0..100"): digits only, and no traceback on 5000 digits."""
+    with pytest.raises(MlopsError) as exc:
+        m.parse_percent(text, strict=True)
+    assert exc.value.kind is Kind.INVALID and len(exc.value.message) < 200
+
+
+
 def test_patches_carry_resource_version():
     assert m.canary_patch(30, "42") == {"spec": {"predictor": {"canaryTrafficPercent": 30}},
                                         "metadata": {"resourceVersion": "42"}}

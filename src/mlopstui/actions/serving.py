@@ -150,8 +150,11 @@ def follow_status(ctx: AppContext, namespace: str, name: str, canary: int | None
                   after_revision: str | None = None, keep_canary: bool = False, timeout: float = 60.0,
                   interval: float = 0.5, on_progress: Callable[[str], None] | None = None) -> Result:
     """Poll until status.components.predictor.traffic matches `canary` (None: latest 100%)."""
+    from mlopstui import deadline as verb_deadline
     from mlopstui.backends.kserve import get_isvc
 
+    left = verb_deadline.remaining()
+    timeout = timeout if left is None else max(0.0, min(timeout, left - 1.0))
     deadline = time.monotonic() + timeout
     why = "not checked"
     isvc = None

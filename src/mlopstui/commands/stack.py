@@ -85,6 +85,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         emit(args, [{"id": r.id, "component": r.component, "title": r.title} for r in rs],
              lambda: table([[r.id, r.component, r.title] for r in rs], ["rule", "component", "checks"]))
         return EXIT_OK
+    if args.component:
+        from mlopstui.errors import Kind, MlopsError
+        from mlopstui.models.stack import CATALOG_BY_ID
+
+        if args.component not in CATALOG_BY_ID:
+            raise MlopsError(Kind.INVALID, f"no component {args.component!r}",
+                             hint="components: " + ", ".join(CATALOG_BY_ID))
     report = _sweep(args)
     floor = Severity(args.severity).rank
     found = [f for f in report.findings if f.severity.rank <= floor

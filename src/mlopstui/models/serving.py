@@ -256,24 +256,33 @@ def short_revision(revision: str | None, isvc_name: str) -> str:
 _INT_RE = re.compile(r"^[0-9]+$")
 
 
-def parse_percent(text: Any) -> int:
-    """An exact canary percent: an integer 0..100 written as digits. Anything else is refused."""
+def parse_percent(text: Any, *, strict: bool = False) -> int:
+    """An exact canary percent: an integer 0..100 written as digits. Anything else is refused.
+
+    strict (the CLI, whose help says "a whole number"): digits only, no spaces, no '%'. The TUI's
+    prompt is lenient about " 30 " and "30%" that a person types.
+    """
+    hint = "type a whole number from 0 to 100 (no sign, decimals, exponents" + (", spaces or %)" if strict else ")")
     if isinstance(text, bool):
-        raise MlopsError(Kind.INVALID, f"not a percent: {text!r}", hint="type a whole number from 0 to 100")
+        raise MlopsError(Kind.INVALID, f"not a percent: {text!r}", hint=hint)
     if isinstance(text, int):
         s = str(text)
     else:
-        s = "" if text is None else str(text).strip()
-    if s.endswith("%"):
-        s = s[:-1].strip()
+        s = "" if text is None else str(text)
+        if not strict:
+            s = s.strip()
+            if s.endswith("%"):
+                s = s[:-1].strip()
     if not s:
-        raise MlopsError(Kind.INVALID, "no percent given", hint="type a whole number from 0 to 100")
-    if not _INT_RE.match(s):
-        raise MlopsError(Kind.INVALID, f"not a whole percent: {s!r}",
-                         hint="type a whole number from 0 to 100 (no sign, decimals or exponents)")
-    value = int(s)
+        raise MlopsError(Kind.INVALID, "no percent given", hint=hint)
+    shown = s if len(s) <= 20 else s[:12] + f"... ({len(s)} characters)"
+    if not _INT_RE.fullmatch(s):
+        raise MlopsError(Kind.INVALID, f"not a whole percent: {shown!r}", hint=hint)
+    if len(s if strict else s.lstrip("0")) > 3:  # before int(): 5000 digits exceed Python's int parsing limit
+        raise MlopsError(Kind.INVALID, f"percent out of range: {shown}", hint=hint)
+    value = int(s.lstrip("0") or "0")
     if value > 100:
-        raise MlopsError(Kind.INVALID, f"percent out of range: {value}", hint="type a whole number from 0 to 100")
+        raise MlopsError(Kind.INVALID, f"percent out of range: {value}", hint=hint)
     return value
 
 
@@ -282,9 +291,11 @@ def parse_replicas(text: Any, upper: int = 1000) -> int:
     s = "" if text is None else str(text).strip()
     if not s:
         raise MlopsError(Kind.INVALID, "no replica count given", hint="type a whole number, e.g. 1")
-    if not _INT_RE.match(s):
-        raise MlopsError(Kind.INVALID, f"not a whole replica count: {s!r}", hint="type a whole number, e.g. 1")
-    value = int(s)
+    if not _INT_RE.fullmatch(s) or len(s.lstrip("0")) > 6:
+        shown = s if len(s) <= 20 else s[:12] + f"... ({len(s)} characters)"
+        raise MlopsError(Kind.INVALID, f"not a whole replica count in range: {shown!r}",
+                         hint=f"type a whole number 0..{upper}, e.g. 1")
+    value = int(s.lstrip("0") or "0")
     if value > upper:
         raise MlopsError(Kind.INVALID, f"replica count out of range: {value}", hint=f"at most {upper}")
     return value
@@ -294,7 +305,13 @@ def validate_storage_uri(text: Any) -> str:
     s = "" if text is None else str(text).strip()
     if not s:
         raise MlopsError(Kind.INVALID, "no storageUri given", hint="e.g. s3://models/fraud-detection/v3")
-    if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", s) or any(c.isspace() for c in s):
+    from mlopstui.text import control_chars
+
+    bad = control_chars(s)
+    if bad:
+        raise MlopsError(Kind.INVALID, f"storageUri holds control characters ({', '.join(bad)}); nothing was sent",
+                         hint="type the URI again without terminal escapes")
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", s) or any(c.isspace() for c in s):
         raise MlopsError(Kind.INVALID, f"not a storage URI: {s!r}",
                          hint="scheme://path, e.g. s3://models/fraud-detection/v3 or pvc://claim/path")
     return s

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.text import clean as _clean_text
+from mlopstui.text import clean_line
 
 # pkg/validator/validate.go ReValidBranchID; RepositoryCreation.name
 RE_BRANCH = re.compile(r"^\w[-\w]*$", re.ASCII)
@@ -24,20 +26,12 @@ RE_REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 RE_COMMIT = re.compile(r"^[0-9a-f]{6,64}$")
 RE_REF = re.compile(r"^[\w][-\w./]*(?:[~^]\d*)*$", re.ASCII)
 PREVIEW_BYTES = 64 * 1024
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(value: Any) -> str:
-    """One line of server text for the terminal: control characters removed, newlines folded."""
-    text = "" if value is None else str(value)
-    text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?", "", text)
-    return _CONTROLS.sub("", text.replace("\n", " ").replace("\t", " "))
-
-
-def _clean_text(value: str) -> str:
-    """Multi-line server text (a preview): control characters removed, newlines and tabs kept."""
-    value = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?", "", value)
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", "", value.replace("\r\n", "\n"))
+    """One line of server text for the terminal (mlopstui.text.clean_line)."""
+    return clean_line(value)
 
 
 def _ts(epoch: Any) -> datetime | None:

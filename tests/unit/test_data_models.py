@@ -1,12 +1,10 @@
-"""The Data area's pure logic: previews, refs, merge conflicts, DVC remotes; and its doctor rules."""
+"""The Data area's pure logic: previews, refs, merge conflicts, DVC remotes (its doctor rules: test_doctor_rules)."""
 
 from __future__ import annotations
 
 import pytest
 
 from mlopstui.backends.dvc import remote_objects
-from mlopstui.doctor import registry
-from mlopstui.doctor.snapshot import Snapshot
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import data as m
 
@@ -94,64 +92,3 @@ def test_signature_v2_comes_from_the_remotes_aws_profile(tmp_path):
                         aws="[profile legacy]\ns3 =\n    signature_version = s3\n")
     (spec,) = [o["spec"] for o in remote_objects(root)]
     assert spec["signatureV2"] and spec["signatureVersion"] == "s3"
-
-
-# ---------------------------------------------------------------- doctor rules
-
-def _cronjob(name, env, command):
-    return {"kind": "CronJob", "metadata": {"name": name, "namespace": "mlops"},
-            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [
-                {"name": "c", "image": "python:3.11-slim", "command": command,
-                 "env": [{"name": k, "value": v} for k, v in env.items()]}]}}}}}}
-
-
-LAKEFS_REPO = {"kind": "LakeFSRepository", "metadata": {"name": "fraud-datasets"},
-               "spec": {"storageNamespace": "s3://lakefs-data/datasets"}}
-
-
-def _findings(objs, rule_id):
-    return [f for f in registry.run(Snapshot.build(objs), only=[rule_id])]
-
-
-def test_client_on_a_lakefs_bucket_through_minio_is_found():
-    direct = _cronjob("export", {"AWS_ENDPOINT_URL": "http://minio.mlops.svc.cluster.local:9000"},
-                      ["python", "x.py", "--out", "s3://lakefs-data/datasets/exports/"])
-    gateway = _cronjob("ok", {"AWS_ENDPOINT_URL": "http://lakefs.mlops.svc.cluster.local"},
-                       ["python", "x.py", "--out", "s3://lakefs-data/main/exports/"])
-    other = _cronjob("other", {"AWS_ENDPOINT_URL": "http://minio.mlops.svc.cluster.local:9000"},
-                     ["python", "x.py", "--out", "s3://mlflow-artifacts/x"])
-    found = _findings([LAKEFS_REPO, direct, gateway, other], "lakefs-bucket-via-minio")
-    assert [f.objects for f in found] == [("CronJob mlops/export",)]
-    assert "LakeFS S3 gateway" in found[0].fix and "fraud-datasets" in found[0].evidence
-    # without LakeFS's repositories nothing is known to be managed
-    assert _findings([direct], "lakefs-bucket-via-minio") == []
-
-
-def test_dvc_remote_without_endpointurl_and_sigv2():
-    remote = {"kind": "DVCRemote", "metadata": {"name": "backup"},
-              "spec": {"url": "s3://b/p", "endpointurl": None, "hasCredentials": False, "envCredentials": False,
-                       "hint": "http://minio:9000", "configFile": "/r/.dvc/config"}}
-    (f,) = _findings([remote], "dvc-remote-no-endpointurl")
-    assert "public AWS" in f.summary and "dvc remote modify backup endpointurl http://minio:9000" in f.fix
-    assert _findings([remote], "dvc-remote-no-credentials")[0].severity.value == "warning"
-    ok = {**remote, "spec": {**remote["spec"], "endpointurl": "http://minio:9000", "hasCredentials": True}}
-    assert _findings([ok], "dvc-remote-no-endpointurl") == [] and _findings([ok], "dvc-remote-no-credentials") == []
-    v2 = {**ok, "spec": {**ok["spec"], "signatureV2": True, "signatureVersion": "s3"}}
-    assert "s3v4" in _findings([v2], "dvc-remote-signature-v2")[0].fix
-
-
-def test_lakefs_not_ready_names_its_postgresql():
-    lakefs = {"kind": "Deployment", "metadata": {"name": "lakefs", "namespace": "mlops",
-                                                 "labels": {"app.kubernetes.io/name": "lakefs"}},
-              "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app.kubernetes.io/name": "lakefs"}},
-                                                   "spec": {"containers": [{"name": "lakefs",
-                                                                            "image": "treeverse/lakefs:1.70.0"}]}}},
-              "status": {"replicas": 1, "readyReplicas": 0}}
-    pg = {"kind": "StatefulSet", "metadata": {"name": "lakefs-postgresql", "namespace": "mlops"},
-          "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "p", "image": "postgres:16"}]}}},
-          "status": {"replicas": 1, "readyReplicas": 0}}
-    (f,) = _findings([lakefs, pg], "lakefs-not-ready")
-    assert "StatefulSet mlops/lakefs-postgresql" in f.objects and "PostgreSQL" in f.fix
-    ready = {**lakefs, "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}
-    pg_ready = {**pg, "status": {"replicas": 1, "readyReplicas": 1}}
-    assert _findings([ready, pg_ready], "lakefs-not-ready") == []

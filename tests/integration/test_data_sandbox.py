@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,8 @@ def test_dvc_push_of_one_target_with_progress(data, capsys, tmp_path):
     root = tmp_path / "fraud-data"
     shutil.copytree(src, root, symlinks=True)
     # push to a prefix of its own, so the shared project's remote keeps its seeded state
-    subprocess.run([str(DVC), "remote", "modify", "storage", "url", "s3://dvc-store/push-test"], cwd=root,
+    prefix = f"s3://dvc-store/push-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run([str(DVC), "remote", "modify", "storage", "url", prefix], cwd=root,
                    check=True, capture_output=True, timeout=60)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(Path(data.config_path).read_text().replace(str(src), str(root)))
@@ -111,6 +113,7 @@ def test_dvc_push_of_one_target_with_progress(data, capsys, tmp_path):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "pushed 1 file of data/labels.csv" in captured.out
+    assert "Pushing" in captured.err  # DVC's own progress, line by line
     code = main(["dvc", "status", "--config", str(cfg), "--json"])
     outs = {o["path"]: o["status"] for o in json.loads(capsys.readouterr().out)["outs"]}
     assert outs["data/labels.csv"] == "in-remote" and outs["data/transactions.csv"] == "not-in-remote"

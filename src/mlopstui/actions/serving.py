@@ -61,11 +61,8 @@ class IsvcAction(Action):
 
     def _plan_for(self, isvc: m.InferenceService) -> Plan:
         self.current = isvc
-        if self.needs_serverless and not isvc.serverless:
-            raise MlopsError(Kind.UNSUPPORTED,
-                             f"{isvc.name} is a {isvc.deployment_mode} InferenceService: {m.UNSUPPORTED_RAW}; "
-                             f"nothing was sent",
-                             hint="redeploy it in Serverless mode (Knative) to roll out by canary")
+        if self.needs_serverless:
+            m.require_canary_support(isvc)
         patch, summary, risk, notes = self.build(isvc)
         patch = m.with_resource_version(patch, isvc.resource_version)
         before = {"canaryTrafficPercent": isvc.canary_percent, "storageUri": isvc.storage_uri,
@@ -213,6 +210,9 @@ class SetCanary(IsvcAction):
             notes.insert(0, f"step {self.delta:+d} from {_pct(isvc.canary_percent)}")
         if p == isvc.canary_percent:
             notes.append("canaryTrafficPercent is already this value: the patch changes nothing")
+        warn = m.rollout_warning(isvc)
+        if warn:
+            notes.insert(0, "WARNING: " + warn)
         risk = "high" if p >= 50 else "medium"
         return (m.canary_patch(p), f"canary {_pct(isvc.canary_percent)} -> {p}% on {isvc.name}", risk, notes)
 
@@ -228,6 +228,7 @@ class Promote(IsvcAction):
                  "removes canaryTrafficPercent (merge-patch null)"]
         if isvc.canary_percent is None:
             notes.append("canaryTrafficPercent is not set: the latest revision already takes 100%")
+        notes = m.promote_warnings(isvc) + notes
         latest = isvc.latest_created or "latest revision"
         return (m.promote_patch(), f"promote {latest} of {isvc.name} to 100%", "high", notes)
 

@@ -105,8 +105,8 @@ def cmd_isvc(args: argparse.Namespace) -> int:
             return f"no InferenceServices in {'any namespace' if args.all_namespaces else ctx.namespace}"
         rows = []
         for s in items:
-            rows.append([*([s.namespace] if args.all_namespaces else []), s.name, _ready(s.ready),
-                         "Serverless" if s.serverless else s.deployment_mode,
+            rows.append([*([s.namespace] if args.all_namespaces else []), s.name, s.ready_state,
+                         s.mode_class,
                          "-" if s.canary_percent is None else f"{s.canary_percent}%", s.traffic_text(),
                          short_revision(s.latest_ready, s.name), s.min_replicas if s.min_replicas is not None
                          else "-", human_age(now - s.created if s.created else None)])
@@ -118,21 +118,20 @@ def cmd_isvc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _ready(v: bool | None) -> str:
-    return "?" if v is None else ("True" if v else "False")
-
-
 def detail_text(s) -> str:
-    lines = [f"{s.namespace}/{s.name}  ready: {_ready(s.ready)}  mode: {s.deployment_mode}",
+    from mlopstui.models.serving import status_lines
+
+    lines = [f"{s.namespace}/{s.name}  ready: {s.ready_state}  mode: {s.deployment_mode}",
              f"url:       {s.url or '-'}",
              f"predictor: format {s.model_format or '-'}  runtime {s.runtime or '-'}",
-             f"storage:   canary/latest {s.storage_uri or '-'}  stable {s.stable_storage_uri or '-'}",
+             f"storage:   canary/latest {s.storage_uri or '-'}  stable {s.stable_storage_uri or 'unknown'}",
              f"canary:    {'-' if s.canary_percent is None else str(s.canary_percent) + '%'}  "
              f"traffic: {s.traffic_text()}",
              f"revisions: latestReady {s.latest_ready or '-'}  latestRolledout {s.latest_rolledout or '-'}  "
              f"previousRolledout {s.previous_rolledout or '-'}",
              f"replicas:  min {'-' if s.min_replicas is None else s.min_replicas}  "
              f"max {'-' if s.max_replicas is None else s.max_replicas}"]
+    lines += status_lines(s)
     for c in s.conditions:
         lines.append(f"  {c.type}={c.status} {c.reason} {c.message}".rstrip())
     return "\n".join(lines)

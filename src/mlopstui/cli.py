@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "mlopstui.commands.pipelines",
     "mlopstui.commands.repair",
     "mlopstui.commands.install",
+    "mlopstui.commands.data",
 )
 
 EPILOG = """exit codes: 0 ok, 1 check failed or findings, 2 usage error or refused, 3 unreachable.

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "mlopstui.commands.pipelines",
     "mlopstui.commands.repair",
     "mlopstui.commands.install",
+    "mlopstui.commands.data",
     "mlopstui.commands.completion",
 )
 

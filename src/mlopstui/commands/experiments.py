@@ -143,9 +143,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from mlopstui.models.experiments import fmt_time
 
+    if args.name is not None:
+        from mlopstui.models.experiments import validate_model_name
+
+        validate_model_name(args.name)
     b = _backend(args)
     if args.name is not None:
         versions = b.search_model_versions(args.name)
+        if not versions:
+            b.get_registered_model(args.name)  # not-found (exit 1) rather than an empty table
         data = {"tracking_uri": b.display, "model": args.name, "versions": [v.to_dict() for v in versions]}
         rows = [[f"v{v.version}", v.status, ",".join("@" + a for a in v.aliases), v.run_id, v.source,
                  fmt_time(v.creation_timestamp)] for v in versions]

@@ -7,6 +7,7 @@ import argparse
 from mlopstui.commands._common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_UNREACHABLE,
     add_global_flags,
     emit,
     listing,
@@ -36,15 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _sweep(args: argparse.Namespace):
     from mlopstui.backends.stack import sweep
-    from mlopstui.errors import MlopsError
 
     ctx = make_context(args)
-    report = sweep(ctx)
-    if report.state.error is not None and not any(c.probe.ok for c in report.components):
-        err = report.state.error
-        raise MlopsError(err.kind, f"cannot read the cluster: {err.message}", hint=err.hint or
-                         "check --kubeconfig/--context, or that the API server is up")
-    return report
+    return sweep(ctx)
+
+
+def cluster_unreadable(report) -> str | None:
+    """The top line when the cluster could not be read at all (refused, bad token, hung, 500, garbage):
+    every component would show "installed no", which is not the truth, so the verb exits 3."""
+    err = report.state.error
+    if err is None:
+        return None
+    return (f"CLUSTER UNREADABLE ({err.kind.value}): {err.message}\n"
+            f"  {err.hint or 'check --kubeconfig/--context, or that the API server is up'}; "
+            "the table below holds only live probes, not what is installed")
 
 
 def status_wide_rows(report) -> list[list[str]]:
@@ -82,17 +88,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     report = _sweep(args)
     doc = report.to_dict()
 
+    top = cluster_unreadable(report)
+
     def text(wide: bool = False) -> str:
         headers = ["component", "installed", "ready", "restarts", "probe", "version", "finding", "age"]
         out = table(status_wide_rows(report), [*headers, "workloads", "images", "endpoint", "endpoint from"]) \
             if wide else table(status_rows(report), headers)
-        if report.state.error is not None:
-            out += f"\ncluster: {report.state.error.kind.value}: {report.state.error.message}"
+        if top:
+            out = top + "\n" + out
         n = doc["findings"]
         out += f"\nfindings: {n['error']} errors, {n['warning']} warnings, {n['info']} info (mlopstui doctor)"
         return out
 
     emit(args, doc, text, wide=lambda: text(True), names=[f"component/{c.id}" for c in report.components])
+    if top:
+        return EXIT_UNREACHABLE
     bad = any(c.health is Health.ERROR for c in report.components)
     return EXIT_FAILED if bad else EXIT_OK
 
@@ -126,11 +136,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                  "warnings": sum(1 for f in found if f.severity is Severity.WARNING),
                  "cluster_error": report.state.error.to_dict() if report.state.error else None})
 
+    top = cluster_unreadable(report)
+
     def text() -> str:
+        head = top + "\n\n" if top else ""
         if not found:
-            return "no findings"
+            return head + ("no findings from the live probes (the cluster was not read)" if top else "no findings")
         body = "\n\n".join(f.render() for f in found)
-        return body + f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
+        return head + body + \
+            f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
 
     def wide() -> str:
         rows = [[f.severity.value, f.id, f.component, ", ".join(f.objects) or "-", f.summary, (f.fix or "-").splitlines()[0]]
@@ -138,4 +152,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return table(rows, ["sev", "finding", "component", "objects", "summary", "fix"]) if found else "no findings"
 
     emit(args, doc, text, wide=wide, names=[f"finding/{f.id}" for f in found])
+    if top:
+        return EXIT_UNREACHABLE
     return EXIT_FAILED if errors else EXIT_OK

@@ -17,7 +17,7 @@ from mlopstui.commands._common import SCHEMA_VERSION
 
 pytestmark = pytest.mark.integration
 
-NAME_LINE = re.compile(r"^[a-z][a-z.]*/\S+$")
+NAME_LINE = re.compile(r"^([a-z][a-z.]*/|lakefs://)\S+$")
 
 
 # verb argv, the JSON key its objects are under, kind/name of each (from the JSON), a wide-only column
@@ -36,6 +36,14 @@ VERBS = {
              "STORAGE-URI"),
     "repair": (["repair"], lambda d: [f"finding/{f['id']}" for f in d["findings"]], "SUMMARY"),
     "install": (["install", "--list"], lambda d: [f"component/{c['id']}" for c in d["components"]], "TITLE"),
+    # LakeFS objects are named by their lakefs:// URI, as lakectl names them
+    "lakefs-repos": (["lakefs", "repos"], lambda d: [f"lakefs://{r['id']}" for r in d["repositories"]], None),
+    "lakefs-branches": (["lakefs", "branches", "fraud-datasets"],
+                        lambda d: [f"lakefs://fraud-datasets/{r['name']}" for r in d["refs"]], None),
+    "lakefs-log": (["lakefs", "log", "fraud-datasets"],
+                   lambda d: [f"lakefs://fraud-datasets/{c['id']}" for c in d["commits"]], None),
+    "lakefs-objects": (["lakefs", "objects", "fraud-datasets", "main"],
+                       lambda d: [f"lakefs://fraud-datasets/main/{o['path']}" for o in d["objects"]], None),
 }
 
 

@@ -598,7 +598,7 @@ class _Operation:
                 self.done(sg, "Failed", f"child '{bad[0]['id']}' failed")
                 return self.done(node, "Failed", f"child '{bad[0]['id']}' failed")
             self.done(sg, "Succeeded")
-            prev = [c for _, c in kids]
+            prev = [o for _, c in kids for o in self.outbound(c)]
         node["outboundNodes"] = [c["id"] for c in prev if c is not node]
         self.template_outputs(node, t, scope)
         return self.done(node, "Succeeded")
@@ -631,7 +631,8 @@ class _Operation:
                 params, arts = self._args(task, scope)
                 c = self.execute(f"{name}.{tname}", task["template"], params, node["id"], tname, arts)
                 for d in deps[tname]:
-                    self.child(self.nodes[state[d]["id"]], c["id"])
+                    for o in self.outbound(self.nodes[state[d]["id"]]):
+                        self.child(o, c["id"])
                 if not deps[tname]:
                     self.child(node, c["id"])
                 state[tname] = c
@@ -650,6 +651,15 @@ class _Operation:
             return self.done(node, "Failed", f"child '{bad[0]['id']}' failed")
         self.template_outputs(node, t, scope)
         return self.done(node, "Succeeded")
+
+    def outbound(self, n: dict) -> list[dict]:
+        """Where the next step group hangs: a pod itself, a Retry's last attempt, a Steps/DAG's outbound nodes."""
+        if n.get("type") == "Retry" and n.get("children"):
+            last = self.nodes.get(n["children"][-1])
+            return [last] if last else [n]
+        if n.get("type") in ("Steps", "DAG") and n.get("outboundNodes"):
+            return [self.nodes[i] for i in n["outboundNodes"] if i in self.nodes] or [n]
+        return [n]
 
     def template_outputs(self, node: dict, t: dict, scope: dict) -> None:
         params = []
@@ -699,7 +709,7 @@ class _Operation:
         with self.ctl.lock:
             step = self.ctl.steps.get(key)
         if inputs:
-            n["inputs"] = {"parameters": [{"name": k, "value": v} for k, v in inputs.items()]}
+            n.setdefault("inputs", {})["parameters"] = [{"name": k, "value": v} for k, v in inputs.items()]
         if step is None:
             if n["phase"] == "Running":  # started by an emulator that is gone: the pod is lost
                 return self.done(n, "Error", "pod deleted")
@@ -758,6 +768,8 @@ class _Operation:
             except Exception as exc:  # noqa: BLE001
                 return self.done(n, "Error", f"failed to load artifact {a['name']}: {exc}")
             mapping[a["path"]] = local(a["path"])
+            n.setdefault("inputs", {}).setdefault("artifacts", []).append(
+                {"name": a["name"], "path": a["path"], "s3": copy.deepcopy(src["s3"])})
         out_params = (t.get("outputs") or {}).get("parameters") or []
         out_arts = (t.get("outputs") or {}).get("artifacts") or []
         for p in out_params:

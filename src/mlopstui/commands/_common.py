@@ -2,6 +2,8 @@
 
 Exit codes: 0 ok, 1 a check failed or findings, 2 usage error or refused, 3 unreachable.
 JSON output: one document on stdout; errors as {"error": {"kind", "message", "hint"}}.
+Text output goes through mlopstui.text.clean (no server-provided escape sequence reaches the terminal);
+JSON stays JSON (json.dumps escapes control characters).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.text import clean
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -28,19 +31,44 @@ def exit_code_for(err: MlopsError) -> int:
     return _KIND_EXIT.get(err.kind, EXIT_FAILED)
 
 
-def make_context(args: argparse.Namespace):  # -> AppContext
+def settings_from_args(args: argparse.Namespace):  # -> Settings
+    """The settings of this invocation, for the CLI and the TUI alike (config.load resolves
+    --config / $MLOPSTUI_CONFIG / XDG). A -n/--namespace that Kubernetes would refuse is refused here."""
     from mlopstui import config
-    from mlopstui.context import AppContext
 
-    settings = config.load(
+    namespace = getattr(args, "namespace", None)
+    if namespace is not None:
+        from mlopstui.backends.kube import check_namespace
+
+        check_namespace(namespace)
+    return config.load(
         getattr(args, "config", None),
         kubeconfig=getattr(args, "kubeconfig", None),
         context=getattr(args, "context", None),
-        namespace=getattr(args, "namespace", None),
+        namespace=namespace,
         readonly=True if getattr(args, "readonly", False) else None,
+        deadline=getattr(args, "deadline", None),
         **route_flags(args),
     )
+
+
+def make_context(args: argparse.Namespace):  # -> AppContext
+    from mlopstui import deadline
+    from mlopstui.context import AppContext
+
+    settings = settings_from_args(args)
+    deadline.start(settings.deadline + _explicit_wait(args))
     return AppContext.create(settings)
+
+
+def _explicit_wait(args: argparse.Namespace) -> float:
+    """A verb's own --wait (serving: seconds; materialize: --wait with --timeout) adds to its deadline."""
+    wait = getattr(args, "wait", None)
+    if wait is True:
+        return float(getattr(args, "timeout", 0) or 0)
+    if isinstance(wait, (int, float)) and not isinstance(wait, bool):
+        return max(float(wait), 0.0)
+    return 0.0
 
 
 def route_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,16 +83,23 @@ def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> 
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
-        print(text() if callable(text) else text)
+        print(clean(text() if callable(text) else text))
+
+
+def note(text: str) -> None:
+    """A line on stderr (where the data came from, progress), terminal-safe."""
+    print(clean(text), file=sys.stderr)
 
 
 def fail(args: argparse.Namespace, err: MlopsError) -> int:
     if getattr(args, "json", False):
         print(json.dumps({"error": err.to_dict()}, indent=2))
     else:
-        print(f"error: {err.message}", file=sys.stderr)
+        print(clean(f"error: {err.message}"), file=sys.stderr)
+        if err.outcome:
+            print(f"outcome: {err.outcome}", file=sys.stderr)
         if err.hint:
-            print(f"hint: {err.hint}", file=sys.stderr)
+            print(clean(f"hint: {err.hint}"), file=sys.stderr)
     return exit_code_for(err)
 
 
@@ -105,6 +140,37 @@ def add_global_flags(p: argparse.ArgumentParser, suppress: bool = False) -> None
                    help="refuse every change")
     p.add_argument("--json", action="store_true", default=d if suppress else False,
                    help="machine-readable output")
+    p.add_argument("--deadline", type=positive_float, metavar="SECONDS", default=d,
+                   help="the whole verb ends within this (default: settings.deadline, 60)")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (timeouts, deadlines)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text!r}")
+    return value
+
+
+def bounded_int(low: int, high: int | None = None):
+    """argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        t = text.strip() if text == text.strip() else None
+        if t is None or not t.lstrip("-").isdigit() or len(t) > 12:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}")
+        value = int(t)
+        if value < low or (high is not None and value > high):
+            bound = f"{low}..{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    return parse
 
 
 def add_write_flags(p: argparse.ArgumentParser) -> None:

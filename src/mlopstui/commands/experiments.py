@@ -7,9 +7,8 @@ source is printed on stderr / in the JSON). Listing talks REST (no mlflow import
 from __future__ import annotations
 
 import argparse
-import sys
 
-from mlopstui.commands._common import EXIT_OK, add_global_flags, emit, make_context, table
+from mlopstui.commands._common import EXIT_OK, add_global_flags, bounded_int, emit, make_context, note, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--order-by", "-o", action="append", default=[], metavar="COL",
                    help="column to sort by: accuracy, -accuracy (descending), params.max_depth, start, "
                         "or an MLflow clause ('metrics.accuracy DESC'); repeatable")
-    p.add_argument("--max", type=int, default=100, metavar="N", help="at most N runs (default 100; 0 = all)")
+    p.add_argument("--max", type=bounded_int(0), default=100, metavar="N", help="at most N runs (default 100; 0 = all)")
     p.add_argument("--columns", "-c", default="", metavar="COLS",
                    help="extra columns: accuracy, params.learning_rate, tags.team (default: the most common)")
     p.set_defaults(func=cmd_runs)
@@ -51,7 +50,7 @@ def _backend(args: argparse.Namespace):
     ctx = make_context(args)
     b = MlflowBackend.from_context(ctx)
     if not getattr(args, "json", False):
-        print(f"# MLflow: {b.display}", file=sys.stderr)
+        note(f"# MLflow: {b.display}")
     return b
 
 
@@ -128,9 +127,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from mlopstui.models.experiments import fmt_time
 
+    if args.name is not None:
+        from mlopstui.models.experiments import validate_model_name
+
+        validate_model_name(args.name)
     b = _backend(args)
-    if args.name:
+    if args.name is not None:
         versions = b.search_model_versions(args.name)
+        if not versions:
+            b.get_registered_model(args.name)  # not-found (exit 1) rather than an empty table
         data = {"tracking_uri": b.display, "model": args.name, "versions": [v.to_dict() for v in versions]}
         rows = [[f"v{v.version}", v.status, ",".join("@" + a for a in v.aliases), v.run_id, v.source,
                  fmt_time(v.creation_timestamp)] for v in versions]

@@ -15,6 +15,7 @@ from mlopstui.commands._common import (
     confirm_or_print,
     emit,
     make_context,
+    positive_float,
     table,
 )
 from mlopstui.errors import Kind, MlopsError
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_write_flags(p)
     p.add_argument("--wait", action="store_true", help="follow the Job until it Succeeds or Fails (exit 1 on "
                                                        "failure) and print its log")
-    p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS", help="for --wait and --local")
+    p.add_argument("--timeout", type=positive_float, default=900.0, metavar="SECONDS", help="for --wait and --local")
     p.set_defaults(func=cmd_materialize)
 
 

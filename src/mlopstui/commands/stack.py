@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from mlopstui.commands._common import EXIT_FAILED, EXIT_OK, add_global_flags, emit, make_context, table
+from mlopstui.commands._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    add_global_flags,
+    emit,
+    make_context,
+    table,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,15 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _sweep(args: argparse.Namespace):
     from mlopstui.backends.stack import sweep
-    from mlopstui.errors import MlopsError
 
     ctx = make_context(args)
-    report = sweep(ctx)
-    if report.state.error is not None and not any(c.probe.ok for c in report.components):
-        err = report.state.error
-        raise MlopsError(err.kind, f"cannot read the cluster: {err.message}", hint=err.hint or
-                         "check --kubeconfig/--context, or that the API server is up")
-    return report
+    return sweep(ctx)
+
+
+def cluster_unreadable(report) -> str | None:
+    """The top line when the cluster could not be read at all (refused, bad token, hung, 500, garbage):
+    every component would show "installed no", which is not the truth, so the verb exits 3."""
+    err = report.state.error
+    if err is None:
+        return None
+    return (f"CLUSTER UNREADABLE ({err.kind.value}): {err.message}\n"
+            f"  {err.hint or 'check --kubeconfig/--context, or that the API server is up'}; "
+            "the table below holds only live probes, not what is installed")
 
 
 def status_rows(report) -> list[list[str]]:
@@ -62,16 +75,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     report = _sweep(args)
     doc = report.to_dict()
 
+    top = cluster_unreadable(report)
+
     def text() -> str:
         out = table(status_rows(report), ["component", "installed", "ready", "restarts", "probe", "version",
                                           "finding", "age"])
-        if report.state.error is not None:
-            out += f"\ncluster: {report.state.error.kind.value}: {report.state.error.message}"
+        if top:
+            out = top + "\n" + out
         n = doc["findings"]
         out += f"\nfindings: {n['error']} errors, {n['warning']} warnings, {n['info']} info (mlopstui doctor)"
         return out
 
     emit(args, doc, text)
+    if top:
+        return EXIT_UNREACHABLE
     bad = any(c.health is Health.ERROR for c in report.components)
     return EXIT_FAILED if bad else EXIT_OK
 
@@ -85,6 +102,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         emit(args, [{"id": r.id, "component": r.component, "title": r.title} for r in rs],
              lambda: table([[r.id, r.component, r.title] for r in rs], ["rule", "component", "checks"]))
         return EXIT_OK
+    if args.component:
+        from mlopstui.errors import Kind, MlopsError
+        from mlopstui.models.stack import CATALOG_BY_ID
+
+        if args.component not in CATALOG_BY_ID:
+            raise MlopsError(Kind.INVALID, f"no component {args.component!r}",
+                             hint="components: " + ", ".join(CATALOG_BY_ID))
     report = _sweep(args)
     floor = Severity(args.severity).rank
     found = [f for f in report.findings if f.severity.rank <= floor
@@ -94,11 +118,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                  "warnings": sum(1 for f in found if f.severity is Severity.WARNING),
                  "cluster_error": report.state.error.to_dict() if report.state.error else None})
 
+    top = cluster_unreadable(report)
+
     def text() -> str:
+        head = top + "\n\n" if top else ""
         if not found:
-            return "no findings"
+            return head + ("no findings from the live probes (the cluster was not read)" if top else "no findings")
         body = "\n\n".join(f.render() for f in found)
-        return body + f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
+        return head + body + \
+            f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
 
     emit(args, doc, text)
+    if top:
+        return EXIT_UNREACHABLE
     return EXIT_FAILED if errors else EXIT_OK

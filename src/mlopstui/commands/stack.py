@@ -10,6 +10,7 @@ from mlopstui.commands._common import (
     EXIT_UNREACHABLE,
     add_global_flags,
     emit,
+    listing,
     make_context,
     table,
 )
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="The Stack table. Exit 1 when an installed component is unhealthy, "
                                    "3 when the cluster is unreachable.")
     add_global_flags(p, suppress=True)
+    listing(p)
     p.set_defaults(func=cmd_status)
 
     d = sub.add_parser("doctor", help="check the stack for known failure modes; exit 1 on any error finding",
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--severity", choices=("error", "warning", "info"), default="info",
                    help="lowest severity to show (default: info)")
     d.add_argument("--rules", action="store_true", help="list the rules and exit")
+    listing(d)
     d.set_defaults(func=cmd_doctor)
 
 
@@ -48,6 +51,16 @@ def cluster_unreadable(report) -> str | None:
     return (f"CLUSTER UNREADABLE ({err.kind.value}): {err.message}\n"
             f"  {err.hint or 'check --kubeconfig/--context, or that the API server is up'}; "
             "the table below holds only live probes, not what is installed")
+
+
+def status_wide_rows(report) -> list[list[str]]:
+    """status_rows plus where each component runs, its images and where its probe went."""
+    rows = status_rows(report)
+    for row, c in zip(rows, report.components, strict=True):
+        row += [", ".join(f"{w.kind}/{w.namespace}/{w.name}" for w in c.workloads) or "-",
+                ", ".join(sorted({i for w in c.workloads for i in w.images})) or "-",
+                c.probe.target or "-", c.probe.source or "-"]
+    return rows
 
 
 def status_rows(report) -> list[list[str]]:
@@ -77,16 +90,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     top = cluster_unreadable(report)
 
-    def text() -> str:
-        out = table(status_rows(report), ["component", "installed", "ready", "restarts", "probe", "version",
-                                          "finding", "age"])
+    def text(wide: bool = False) -> str:
+        headers = ["component", "installed", "ready", "restarts", "probe", "version", "finding", "age"]
+        out = table(status_wide_rows(report), [*headers, "workloads", "images", "endpoint", "endpoint from"]) \
+            if wide else table(status_rows(report), headers)
         if top:
             out = top + "\n" + out
         n = doc["findings"]
         out += f"\nfindings: {n['error']} errors, {n['warning']} warnings, {n['info']} info (mlopstui doctor)"
         return out
 
-    emit(args, doc, text)
+    emit(args, doc, text, wide=lambda: text(True), names=[f"component/{c.id}" for c in report.components])
     if top:
         return EXIT_UNREACHABLE
     bad = any(c.health is Health.ERROR for c in report.components)
@@ -94,13 +108,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from mlopstui.doctor import Severity, rules
+    from mlopstui.doctor import Severity
+
+    # the function: once a rule module is imported, `mlopstui.doctor.rules` is the subpackage
+    from mlopstui.doctor.registry import rules
     from mlopstui.secrets import scrub
 
     if args.rules:
         rs = rules()
-        emit(args, [{"id": r.id, "component": r.component, "title": r.title} for r in rs],
-             lambda: table([[r.id, r.component, r.title] for r in rs], ["rule", "component", "checks"]))
+        emit(args, {"rules": [{"id": r.id, "component": r.component, "title": r.title} for r in rs]},
+             lambda: table([[r.id, r.component, r.title] for r in rs], ["rule", "component", "checks"]),
+             names=[f"rule/{r.id}" for r in rs])
         return EXIT_OK
     if args.component:
         from mlopstui.errors import Kind, MlopsError
@@ -128,7 +146,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return head + body + \
             f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
 
-    emit(args, doc, text)
+    def wide() -> str:
+        rows = [[f.severity.value, f.id, f.component, ", ".join(f.objects) or "-", f.summary, (f.fix or "-").splitlines()[0]]
+                for f in found]
+        return table(rows, ["sev", "finding", "component", "objects", "summary", "fix"]) if found else "no findings"
+
+    emit(args, doc, text, wide=wide, names=[f"finding/{f.id}" for f in found])
     if top:
         return EXIT_UNREACHABLE
     return EXIT_FAILED if errors else EXIT_OK

@@ -333,10 +333,14 @@ def pod_template_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def containers_of(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Every container (init containers too) of a workload, pod, or Argo Workflow template."""
-    if obj.get("kind") == "Workflow":
+    """Every container (init containers too) of a workload, pod, or Argo Workflow template (of a Workflow,
+    WorkflowTemplate, ClusterWorkflowTemplate or a CronWorkflow's workflowSpec)."""
+    if obj.get("kind") in ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow"):
         out: list[Mapping[str, Any]] = []
-        for t in (obj.get("spec") or {}).get("templates") or []:
+        wspec = obj.get("spec") or {}
+        if obj.get("kind") == "CronWorkflow":
+            wspec = wspec.get("workflowSpec") or {}
+        for t in wspec.get("templates") or []:
             for key in ("container", "script"):
                 if isinstance(t.get(key), dict):
                     out.append({"name": t.get("name", key), **t[key]})

@@ -44,6 +44,8 @@ class Endpoints(BaseModel):
     feast_server: str | None = None
     ingress: str | None = None
     lakefs: str | None = None
+    # a DVC project in a Git checkout on this machine (the Data area's DVC part)
+    dvc_repo: str | None = None
     argo: str | None = None
     kfp: str | None = None
 
@@ -56,6 +58,16 @@ class ComponentOverride(BaseModel):
     namespace: str | None = None
     selector: str | None = None
     names: list[str] = Field(default_factory=list)
+
+    model_config = {"extra": "forbid"}
+
+
+class LakeFSSettings(BaseModel):
+    """LakeFS credentials (else lakectl's env, else the Secret the LakeFS Deployment uses)."""
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    secret: str | None = None  # "namespace/name" of a Secret with access_key_id / secret_access_key
 
     model_config = {"extra": "forbid"}
 
@@ -84,6 +96,7 @@ class Settings(BaseModel):
     # the Feast project to show when only a registry (endpoints.feast_registry) is configured and it
     # holds several; with a repository, feature_store.yaml names it
     feast_project: str | None = None
+    lakefs: LakeFSSettings = Field(default_factory=LakeFSSettings)
     inference_sample: dict[str, Any] | None = None
     audit_log: str | None = None
     app_log: str | None = None

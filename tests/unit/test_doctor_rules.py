@@ -333,6 +333,11 @@ def test_isvc_min_replicas_zero():
         "limits": {"nvidia.com/gpu": "1", "memory": "16Gi"}}}})
     assert findings([big], rule="isvc-min-replicas-zero")[0].severity is Severity.ERROR
     assert not findings([isvc("m")], rule="isvc-min-replicas-zero")  # default minReplicas is 1
+    # a large model by its memory in any quantity spelling Kubernetes accepts (issue 18)
+    for mem in ("5000000k", "5Pi", "8e9", "8G"):  # 4 GiB or more
+        big = isvc("llm", predictor={"minReplicas": 0, "model": {"storageUri": "s3://x", "resources": {
+            "requests": {"memory": mem}}}})
+        assert findings([big], rule="isvc-min-replicas-zero")[0].severity is Severity.ERROR, mem
     raw = isvc("m", predictor={"minReplicas": 0}, annotations={"serving.kserve.io/deploymentMode": "RawDeployment"})
     assert not findings([raw], rule="isvc-min-replicas-zero")
 

@@ -107,6 +107,10 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
                     state.error = state.error or err
                 state.errors.append(f"{res.kind}: {err.message}")
     if state.error is None:
+        try:
+            add_selected(kube, catalog_with_overrides(ctx.settings.components), state.objects)
+        except MlopsError as err:
+            state.errors.append(f"label selector: {err.message}")
         state.objects.extend(_referenced_configmaps(kube, state.objects))
         state.objects.extend(_argo_objects(kube, state.objects))
         state.objects.extend(_data_objects(ctx))
@@ -115,6 +119,42 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
     state.duration = time.monotonic() - t0
     state.at = time.time()
     return state
+
+
+_KIND_RES = {"Deployment": k.DEPLOYMENTS, "StatefulSet": k.STATEFULSETS, "DaemonSet": k.DAEMONSETS,
+             "CronJob": k.CRONJOBS}
+
+
+def add_selected(kube: KubeClient, catalog: tuple[ComponentSpec, ...], objects: list[dict[str, Any]]) -> None:
+    """For each matcher with a label selector: list its kinds with labelSelector= (the API server
+    evaluates it, set-based and inequality requirements included) and mark what came back with
+    SELECTED_BY, adding objects not listed yet. In place."""
+    from mlopstui.models.stack import SELECTED_BY
+
+    by_key = {_key(o): o for o in objects}
+    for spec in catalog:
+        for m in spec.matchers:
+            if not m.selector:
+                continue
+            for kind in m.kinds:
+                res = _KIND_RES.get(kind)
+                if res is None:
+                    continue
+                found: list[dict[str, Any]] = []
+                for ns in m.namespaces or (None,):
+                    found.extend(kube.list(res, ns, label_selector=m.selector, all_namespaces=ns is None))
+                for o in found:
+                    mine = by_key.setdefault(_key(o), o)
+                    if mine is o:
+                        objects.append(o)
+                    mine.setdefault(SELECTED_BY, [])
+                    if m.selector not in mine[SELECTED_BY]:
+                        mine[SELECTED_BY].append(m.selector)
+
+
+def _key(o: Mapping[str, Any]) -> tuple[str, str, str]:
+    meta = o.get("metadata") or {}
+    return (str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
 
 
 def _data_objects(ctx: AppContext) -> list[dict[str, Any]]:

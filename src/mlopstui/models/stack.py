@@ -22,12 +22,20 @@ class Matcher:
     """How a component's workloads are recognised: workload names (globs) and/or label sets.
 
     namespaces restricts both (empty: any namespace). kinds restricts the workload kinds.
+    selector: a label selector from the settings ("app in (redis,valkey)", "tier=cache,app!=x"), as
+    the API server evaluates it: the backend lists with labelSelector= and marks what came back
+    (SELECTED_BY); it is never parsed here.
     """
 
     names: tuple[str, ...] = ()
     labels: tuple[Mapping[str, str], ...] = ()
     namespaces: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet")
+    selector: str = ""
+
+
+# the label selectors the API server matched an object with (set by backends.stack on listed objects)
+SELECTED_BY = "mlopstui.selectedBy"
 
 
 @dataclass(frozen=True)
@@ -114,19 +122,6 @@ CATALOG: tuple[ComponentSpec, ...] = (
 CATALOG_BY_ID: dict[str, ComponentSpec] = {c.id: c for c in CATALOG}
 
 
-def parse_selector(text: str) -> dict[str, str]:
-    """`a=b,c=d` (equality only) -> {"a": "b", "c": "d"}."""
-    out: dict[str, str] = {}
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        k, sep, v = part.partition("==" if "==" in part else "=")
-        if sep:
-            out[k.strip()] = v.strip()
-    return out
-
-
 def apply_override(spec: ComponentSpec, override: Any) -> ComponentSpec:
     """settings.components[id] (namespace, selector, names) replaces the built-in matchers."""
     if override is None:
@@ -139,9 +134,8 @@ def apply_override(spec: ComponentSpec, override: Any) -> ComponentSpec:
         return ComponentSpec(**{**asdict_shallow(spec),
                                 "matchers": tuple(Matcher(m.names, m.labels, ns or m.namespaces, m.kinds)
                                                   for m in spec.matchers)})
-    labels = (parse_selector(selector),) if selector else ()
     kinds = tuple(sorted({k for m in spec.matchers for k in m.kinds}))
-    return ComponentSpec(**{**asdict_shallow(spec), "matchers": (Matcher(names, labels, ns, kinds),)})
+    return ComponentSpec(**{**asdict_shallow(spec), "matchers": (Matcher(names, (), ns, kinds, selector or ""),)})
 
 
 def asdict_shallow(obj: Any) -> dict[str, Any]:
@@ -166,6 +160,8 @@ def matches(m: Matcher, obj: Mapping[str, Any], *, by: str) -> bool:
     if by == "name":
         name = meta.get("name") or ""
         return any(fnmatch.fnmatchcase(name, pat) for pat in m.names)
+    if m.selector:
+        return m.selector in (obj.get(SELECTED_BY) or ())
     labels = meta.get("labels") or {}
     return any(_labels_match(want, labels) for want in m.labels)
 

@@ -65,6 +65,8 @@ KNATIVE_REVISIONS = Res("serving.knative.dev", "v1", "revisions", "Revision")
 KNATIVE_SERVICES = Res("serving.knative.dev", "v1", "services", "Service")
 ARGO_WORKFLOWS = Res("argoproj.io", "v1alpha1", "workflows", "Workflow")
 FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
+FEATURESTORES_V1 = Res("feast.dev", "v1", "featurestores", "FeatureStore")  # the operator's served v1 (v1alpha1 deprecated)
+TENANTS = Res("minio.min.io", "v2", "tenants", "Tenant")  # the MinIO operator's object store
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
 

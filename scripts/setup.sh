@@ -32,6 +32,8 @@ echo "== syncing .venv from uv.lock"
 # every process compiles them again (machines here set PYTHONDONTWRITEBYTECODE=1, so Python never
 # caches them itself): the sandbox's warm start went from 36 s to 14 s, the first frame likewise.
 # A second run compiles only what changed.
-UV_PROJECT_ENVIRONMENT=.venv "$UV" sync --frozen --python "$PY" --quiet --compile-bytecode
+# --all-extras: the sandbox (`[project.optional-dependencies] sandbox`) and any other extra; the
+# commands of the README need them all (an operator's `uv tool install mlopstui` gets only the core)
+UV_PROJECT_ENVIRONMENT=.venv "$UV" sync --frozen --all-extras --python "$PY" --quiet --compile-bytecode
 .venv/bin/python -m compileall -q src >/dev/null
 echo "== ready: .venv/bin/mlopstui"

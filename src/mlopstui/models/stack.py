@@ -23,13 +23,21 @@ class Matcher:
     is present) and/or the image of a main container (globs).
 
     namespaces restricts all three (empty: any namespace). kinds restricts the workload kinds.
+    selector: a label selector from the settings ("app in (redis,valkey)", "tier=cache,app!=x"), as
+    the API server evaluates it: the backend lists with labelSelector= and marks what came back
+    (SELECTED_BY); it is never parsed here.
     """
 
     names: tuple[str, ...] = ()
     labels: tuple[Mapping[str, str], ...] = ()
     namespaces: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet")
+    selector: str = ""
     images: tuple[str, ...] = ()
+
+
+# the label selectors the API server matched an object with (set by backends.stack on listed objects)
+SELECTED_BY = "mlopstui.selectedBy"
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class ComponentSpec:
 
 def _m(*names: str, labels: Sequence[Mapping[str, str]] = (), ns: Sequence[str] = (),
        kinds: Sequence[str] = ("Deployment", "StatefulSet", "DaemonSet"), images: Sequence[str] = ()) -> Matcher:
-    return Matcher(tuple(names), tuple(labels), tuple(ns), tuple(kinds), tuple(images))
+    return Matcher(tuple(names), tuple(labels), tuple(ns), tuple(kinds), images=tuple(images))
 
 
 CATALOG: tuple[ComponentSpec, ...] = (
@@ -135,19 +143,6 @@ CATALOG: tuple[ComponentSpec, ...] = (
 CATALOG_BY_ID: dict[str, ComponentSpec] = {c.id: c for c in CATALOG}
 
 
-def parse_selector(text: str) -> dict[str, str]:
-    """`a=b,c=d` (equality only) -> {"a": "b", "c": "d"}."""
-    out: dict[str, str] = {}
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        k, sep, v = part.partition("==" if "==" in part else "=")
-        if sep:
-            out[k.strip()] = v.strip()
-    return out
-
-
 def apply_override(spec: ComponentSpec, override: Any) -> ComponentSpec:
     """settings.components[id] (namespace, selector, names) replaces the built-in matchers."""
     if override is None:
@@ -158,12 +153,11 @@ def apply_override(spec: ComponentSpec, override: Any) -> ComponentSpec:
     if not names and not selector:
         # only a namespace: keep the built-in names/labels, restricted to it
         return ComponentSpec(**{**asdict_shallow(spec),
-                                "matchers": tuple(Matcher(m.names, m.labels, ns or m.namespaces, m.kinds, m.images)
+                                "matchers": tuple(Matcher(m.names, m.labels, ns or m.namespaces, m.kinds, m.selector, m.images)
                                                   for m in spec.matchers)})
-    labels = (parse_selector(selector),) if selector else ()
     kinds = tuple(sorted({k for m in spec.matchers for k in m.kinds}))
     # the operator named the workloads: no built-in veto (what it runs, operator/console exclusions)
-    return ComponentSpec(**{**asdict_shallow(spec), "matchers": (Matcher(names, labels, ns, kinds),),
+    return ComponentSpec(**{**asdict_shallow(spec), "matchers": (Matcher(names, (), ns, kinds, selector or ""),),
                             "exclude_names": (), "exclude_images": (), "runs": ""})
 
 
@@ -200,6 +194,8 @@ def matches(m: Matcher, obj: Mapping[str, Any], *, by: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pat) for pat in m.names)
     if by == "image":
         return any(fnmatch.fnmatchcase(img, pat) for img in main_images(obj) for pat in m.images)
+    if m.selector:
+        return m.selector in (obj.get(SELECTED_BY) or ())
     labels = meta.get("labels") or {}
     return any(_labels_match(want, labels) for want in m.labels)
 
@@ -498,10 +494,14 @@ def pod_template_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def containers_of(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Every container (init containers too) of a workload, pod, or Argo Workflow template."""
-    if obj.get("kind") == "Workflow":
+    """Every container (init containers too) of a workload, pod, or Argo Workflow template (of a Workflow,
+    WorkflowTemplate, ClusterWorkflowTemplate or a CronWorkflow's workflowSpec)."""
+    if obj.get("kind") in ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow"):
         out: list[Mapping[str, Any]] = []
-        for t in (obj.get("spec") or {}).get("templates") or []:
+        wspec = obj.get("spec") or {}
+        if obj.get("kind") == "CronWorkflow":
+            wspec = wspec.get("workflowSpec") or {}
+        for t in wspec.get("templates") or []:
             for key in ("container", "script"):
                 if isinstance(t.get(key), dict):
                     out.append({"name": t.get("name", key), **t[key]})

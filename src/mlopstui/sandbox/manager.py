@@ -11,11 +11,13 @@ Layout of a sandbox directory DIR (default ``locations.sandbox_dir()``):
     s3data/           mirror of the S3 buckets (moto is in-memory; see s3.py)
     mlflow/mlflow.db  MLflow backend store (SQLite)
     feast/feature_repo  Feast repository, parquet data, registry
+    lakefs/           the LakeFS emulator's metadata (lakefs.json) and request log (requests.jsonl)
+    dvc/fraud-data    a DVC project in a Git repository (the Data area)
     models/           the trained fraud models (v1, v2)
     .seeded           marker: first-time seeding done
 
 Parts (each a child process in its own process group): ``kubeapi``, ``s3``,
-``mlflow``, ``model-v1``, ``model-v2``, ``ingress``. ``up`` is idempotent: parts
+``mlflow``, ``model-v1``, ``model-v2``, ``ingress``, ``lakefs``. ``up`` is idempotent: parts
 whose recorded process is alive are only checked for readiness.
 """
 
@@ -41,7 +43,7 @@ from mlopstui.sandbox.procs import PartSpec, SandboxError
 CONTEXT = "mlopstui-sandbox"
 VIEWER_CONTEXT = "mlopstui-sandbox-viewer"
 NAMESPACE = "mlops"
-PARTS = ("kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress")
+PARTS = ("kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress", "lakefs")
 SEEDED_MARKER = ".seeded"
 HOST = "127.0.0.1"
 
@@ -86,15 +88,24 @@ def _locked(d: Path):
 def _secrets(d: Path) -> dict[str, str]:
     p = d / "secrets.json"
     if p.exists():
-        return json.loads(p.read_text())
+        data = json.loads(p.read_text())
+        if "lakefs_access_key" not in data:  # a sandbox made before the Data area
+            data.update(_lakefs_secrets())
+            _write_private(p, json.dumps(data))
+        return data
     data = {
         "access_key": "SBX" + secrets.token_hex(8).upper(),
         "secret_key": secrets.token_urlsafe(30),
+        **_lakefs_secrets(),
     }
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f)
     return data
+
+
+def _lakefs_secrets() -> dict[str, str]:
+    return {"lakefs_access_key": "AKIAJ" + secrets.token_hex(7).upper(), "lakefs_secret_key": secrets.token_urlsafe(30)}
 
 
 def _write_private(p: Path, text: str) -> None:
@@ -129,6 +140,8 @@ def _paths(d: Path) -> dict[str, Path]:
         "feast": d / "feast",
         "feast_repo": d / "feast" / "feature_repo",
         "models": d / "models",
+        "lakefs": d / "lakefs",
+        "dvc_repo": d / "dvc" / "fraud-data",
         "config": d / "mlopstui.yaml",
         "env": d / "env",
     }
@@ -146,6 +159,15 @@ def _client_env(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str
         "FEAST_REPO_PATH": str(p["feast_repo"]),
         "MLOPSTUI_CONFIG": str(p["config"]),
     }
+
+
+def _service_routes(ports: dict[str, int]) -> dict[str, str]:
+    """Service host:port as pods write them -> the sandbox's local address."""
+    out: dict[str, str] = {}
+    for svc, port, local in (("mlflow-server", 5000, ports["mlflow"]), ("minio", 9000, ports["s3"])):
+        for host in (f"{svc}.{NAMESPACE}.svc.cluster.local", f"{svc}.{NAMESPACE}.svc", f"{svc}.{NAMESPACE}"):
+            out[f"{host}:{port}"] = f"{HOST}:{local}"
+    return out
 
 
 def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, PartSpec]:
@@ -176,7 +198,9 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             ready=lambda: p["kubeconfig"].exists() and procs.http_ok(f"https://{HOST}:{ports['kubeapi']}/readyz"),
             address=f"https://{HOST}:{ports['kubeapi']}",
             # materialization Jobs run `feast` with the Feast repo as cwd: it must be on PATH
-            env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws},
+            env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws,
+                 # the sandbox's cluster DNS: workflow steps (local processes) reach Services here
+                 "SANDBOX_SERVICE_ROUTES": json.dumps(_service_routes(ports))},
         ),
         "s3": PartSpec(
             "s3",
@@ -214,6 +238,17 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             env={"SANDBOX_MODEL_ROUTES": json.dumps(routes)},
         ),
     }
+    lakefs_url = f"http://{HOST}:{ports['lakefs']}"
+    specs["lakefs"] = PartSpec(
+        "lakefs",
+        procs.python_argv("mlopstui.sandbox.lakefs", "--dir", str(p["lakefs"]), "--host", HOST,
+                          "--port", str(ports["lakefs"]), "--s3-endpoint", s3_url),
+        ports["lakefs"],
+        ready=lambda: procs.http_ok(lakefs_url + "/_health"),
+        address=lakefs_url,
+        env={"LAKEFS_INSTALLATION_ACCESS_KEY_ID": sec.get("lakefs_access_key", ""),
+             "LAKEFS_INSTALLATION_SECRET_ACCESS_KEY": sec.get("lakefs_secret_key", ""), **aws},
+    )
     for v in ("v1", "v2"):
         name = f"model-{v}"
         port = ports[name]
@@ -242,6 +277,9 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
         "feast_repo": str(p["feast_repo"]),
         "feast_registry": str(p["feast_repo"] / "data" / "registry.db"),
         "ingress": f"http://{HOST}:{ports['ingress']}",
+        # credentials: from the Secret the LakeFS Deployment of the seed uses
+        "lakefs": f"http://{HOST}:{ports['lakefs']}",
+        "dvc_repo": str(p["dvc_repo"]),
     }
     redis = online_store_redis(p["feast"])
     if redis:
@@ -263,6 +301,29 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
     p["config"].write_text(header + yaml.safe_dump(cfg, sort_keys=False))
     lines = "".join(f"export {k}={_q(v)}\n" for k, v in sorted(env.items()))
     _write_private(p["env"], lines)
+
+
+def _write_backends(d: Path, ports: dict[str, int]) -> None:
+    """Which real local service plays each Service's port, for the emulator's services/proxy and
+    pods/portforward (kubeapi/tunnel.py): the cluster network of the sandbox."""
+    from mlopstui.sandbox.feast_repo import online_store_redis
+    from mlopstui.sandbox.kubeapi.tunnel import BACKENDS_FILE
+
+    p = _paths(d)
+    backends: dict[str, dict[str, str]] = {
+        f"{NAMESPACE}/mlflow-server": {"5000": f"{HOST}:{ports['mlflow']}"},
+        f"{NAMESPACE}/minio": {"9000": f"{HOST}:{ports['s3']}"},
+        "istio-system/istio-ingressgateway": {"80": f"{HOST}:{ports['ingress']}"},
+    }
+    redis = online_store_redis(p["feast"])
+    if redis:
+        backends[f"{NAMESPACE}/feast-redis-master"] = {"6379": redis}
+    if procs.tcp_open(HOST, 5432, timeout=0.3):
+        backends[f"{NAMESPACE}/mlflow-db-postgresql"] = {"5432": f"{HOST}:5432"}
+        backends[f"{NAMESPACE}/feast-postgres"] = {"5432": f"{HOST}:5432"}
+    tmp = p["kube"] / (BACKENDS_FILE + ".tmp")
+    tmp.write_text(json.dumps(backends, indent=1))
+    os.replace(tmp, p["kube"] / BACKENDS_FILE)
 
 
 def _q(v: str) -> str:
@@ -287,10 +348,41 @@ def _info(d: Path, state: dict, sec: dict[str, str], started: list[str] | None =
     )
 
 
+# module -> what provides it: the `sandbox` extra of pyproject.toml (an operator's core install
+# has none of them; the MLflow client `mlflow-skinny` has no tracking server)
+EXTRA_MODULES = {
+    "moto": "moto[server,s3] (the S3 stand-in)",
+    "sklearn": "scikit-learn (the fraud models)",
+    "flask": "mlflow (the tracking server)",
+    "alembic": "mlflow (the tracking server's database migrations)",
+}
+INSTALL_HINT = ("install the sandbox extra: uv tool install 'mlopstui[sandbox]' "
+                "(or pip install 'mlopstui[sandbox]'; from a clone: bash scripts/setup.sh)")
+
+
+class MissingExtraError(SandboxError):
+    """The `sandbox` extra is not installed: nothing was started."""
+
+
+def check_extra() -> None:
+    """Raise MissingExtraError naming what is missing, before anything is started."""
+    import importlib.util
+
+    missing = [what for mod, what in EXTRA_MODULES.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        raise MissingExtraError("the sandbox needs packages that are not installed: " + ", ".join(missing)
+                                + "\n" + INSTALL_HINT, part="extra")
+
+
 def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
        log: Callable[[str], None] | None = None) -> SandboxInfo:
-    """Start every part that is not running, wait until all are ready, seed once."""
+    """Start every part that is not running, wait until all are ready, seed once.
+
+    A failure (a part that does not get ready, an import error, a failed seed, ctrl-c) stops
+    every part this call started before it raises: no process is left behind.
+    """
     log = log or (lambda s: None)
+    check_extra()
     d = resolve_dir(d)
     with _locked(d):
         return _up_locked(d, timeout, log)
@@ -299,7 +391,7 @@ def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
 def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxInfo:
     t0 = time.monotonic()
     p = _paths(d)
-    for k in ("kube", "s3data", "mlflow", "feast", "models"):
+    for k in ("kube", "s3data", "mlflow", "feast", "models", "lakefs"):
         p[k].mkdir(parents=True, exist_ok=True)
     (d / "logs").mkdir(exist_ok=True)
     sec = _secrets(d)
@@ -329,29 +421,29 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
             started.append(n)
         procs.write_state(d, state)
 
-    # 1) parts that need nothing generated first
-    launch([n for n in ("kubeapi", "s3", "mlflow", "ingress") if n in to_start and n != "kubeapi"])
-    # the emulator runs materialization Jobs in the Feast repo: generate it first (cheap)
-    if "kubeapi" in to_start or not (p["feast_repo"] / "feature_store.yaml").exists():
-        from mlopstui.sandbox import feast_repo
-
-        feast_repo.generate(p["feast"])
-    launch([n for n in ("kubeapi",) if n in to_start])
-    # 2) model servers need the trained models
-    model_parts = [n for n in ("model-v1", "model-v2") if n in to_start]
-    if model_parts:
-        if not all((p["models"] / "fraud-detection" / v / "model.joblib").exists() for v in ("v1", "v2")):
-            log("training the fraud models (v1 LogisticRegression, v2 GradientBoosting)")
-            from mlopstui.sandbox.model_server import train_models
-
-            train_models(p["models"])
-        launch(model_parts)
-    if started:
-        log("started: " + ", ".join(started))
     try:
+        # 1) parts that need nothing generated first
+        launch([n for n in ("kubeapi", "s3", "mlflow", "ingress", "lakefs") if n in to_start and n != "kubeapi"])
+        # the emulator runs materialization Jobs in the Feast repo: generate it first (cheap)
+        if "kubeapi" in to_start or not (p["feast_repo"] / "feature_store.yaml").exists():
+            from mlopstui.sandbox import feast_repo
+
+            feast_repo.generate(p["feast"])
+        launch([n for n in ("kubeapi",) if n in to_start])
+        # 2) model servers need the trained models
+        model_parts = [n for n in ("model-v1", "model-v2") if n in to_start]
+        if model_parts:
+            if not all((p["models"] / "fraud-detection" / v / "model.joblib").exists() for v in ("v1", "v2")):
+                log("training the fraud models (v1 LogisticRegression, v2 GradientBoosting)")
+                from mlopstui.sandbox.model_server import train_models
+
+                train_models(p["models"])
+            launch(model_parts)
+        if started:
+            log("started: " + ", ".join(started))
         procs.wait_ready(d, [specs[n] for n in PARTS], state,
                          deadline_s=max(10.0, timeout - (time.monotonic() - t0)))
-    except BaseException:  # SandboxError, or ctrl-c while waiting
+    except BaseException:  # SandboxError, an import error, ctrl-c while waiting
         # do not leave half a sandbox behind: stop what this call started
         _stop_parts(state, started)
         procs.write_state(d, state)
@@ -359,10 +451,12 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     state["ready_at"] = time.time()
     procs.write_state(d, state)
     env = _client_env(d, ports, sec)
+    _write_backends(d, ports)
     _write_config(d, ports, env)
     seeded_now = False
-    if not (d / SEEDED_MARKER).exists():
-        log("seeding (first up): kubernetes objects, S3 models, MLflow runs, Feast apply + materialize")
+    if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists():
+        log("seeding (first up): kubernetes objects, S3 models, MLflow runs, Feast apply + materialize, "
+            "LakeFS and DVC")
         try:
             _seed(d, state, sec, env, log)
         except BaseException:
@@ -406,12 +500,18 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
     for name, argv in (
         ("seed-feast", procs.python_argv("mlopstui.sandbox.feast_repo", str(p["feast_repo"]))),
         ("seed-mlflow", procs.python_argv("mlopstui.sandbox.seed", "mlflow", str(p["models"]))),
+        ("seed-data", procs.python_argv("mlopstui.sandbox.data_seed", str(d))),
     ):
         if done(name.removeprefix("seed-")):
             continue
         lp = logs / f"{name}.log"
+        env_ = child_env
+        if name == "seed-data":
+            # LakeFS's address and installation credentials (its Kubernetes objects carry them too)
+            env_ = {**child_env, "LAKEFS_URL": state["parts"]["lakefs"]["address"], "SANDBOX_CONTEXT": CONTEXT,
+                    "LAKEFS_KEY": sec["lakefs_access_key"], "LAKEFS_SECRET": sec["lakefs_secret_key"]}
         with open(lp, "ab") as f:
-            children[name] = (subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=child_env,
+            children[name] = (subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env_,
                                                cwd=str(d), start_new_session=True), lp)
     errors: list[str] = []
     try:
@@ -439,6 +539,12 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
             log(f"  {name}: done")
     if errors:
         raise SandboxError("seeding failed: " + "\n".join(errors), part="seed")
+    if not done("pipelines"):
+        # the lifecycle pipeline and the failing feature check: created now, run by the emulator's
+        # workflow controller in the background (up does not wait for them)
+        n = seed.start_pipelines(p["kubeconfig"], CONTEXT, log)
+        log(f"  started {n} workflows (lifecycle pipeline, feature check)")
+        mark("pipelines")
 
 
 def ensure_up(dir: str | os.PathLike[str] | None = None) -> SandboxInfo:  # noqa: A002

@@ -11,6 +11,8 @@ from .registry import ResourceType
 
 USERS = ("admin", "viewer")
 READ_VERBS = {"get", "list", "watch"}
+# the viewer reads objects, but may not reach into the cluster's network or containers
+CONNECT_SUBRESOURCES = {"proxy", "portforward", "exec", "attach"}
 
 
 class Authenticator:
@@ -45,6 +47,7 @@ def authorize(user: str, verb: str, rt: ResourceType, namespace: str, name: str,
     """Raise a Forbidden ApiError if `user` may not `verb` the resource."""
     if user == "admin":
         return
-    if user == "viewer" and verb in READ_VERBS and (rt.group, rt.plural) != ("", "secrets"):
+    if (user == "viewer" and verb in READ_VERBS and (rt.group, rt.plural) != ("", "secrets")
+            and sub not in CONNECT_SUBRESOURCES):
         return
     raise errors.forbidden(user, verb, rt, namespace, name, sub)

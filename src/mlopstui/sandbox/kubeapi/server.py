@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import ssl
 import sys
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import errors, openapi, patch, protobuf, tables
+from . import errors, openapi, patch, protobuf, tables, tunnel
 from .errors import ApiError
 from .rbac import Authenticator, authorize
 from .registry import Registry, ResourceType
@@ -32,6 +33,11 @@ PATCH_TYPES = {"application/merge-patch+json", "application/json-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
 PUBLIC_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
 REQUEST_LOG_MAX = 20000
+_PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
+_PORTFORWARD_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?$")
+_METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+                 "DELETE": "delete", "OPTIONS": "get"}
+CLIENT_CA_FILE = "client-ca.crt"  # present in the state dir: client certificates signed by it authenticate
 
 
 class _Request:
@@ -59,6 +65,7 @@ class KubeApiServer:
         self.store = Store(self.registry, self.state_dir)
         self.auth = Authenticator(self.state_dir)
         self.request_log: list[dict] = []
+        self.backends = tunnel.Backends(self.state_dir)
         self._cert_path, self._key_path = ensure_certificate(self.state_dir, host)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -95,6 +102,10 @@ class KubeApiServer:
         self._httpd = _HTTPServer((self.host, self.port), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self._cert_path, self._key_path)
+        client_ca = os.path.join(self.state_dir, CLIENT_CA_FILE)
+        if os.path.exists(client_ca):  # x509 client certificates: the user is the certificate's CN
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(client_ca)
         self._httpd.ssl_context = ctx
         self.port = self._httpd.server_address[1]
         self.write_kubeconfig()
@@ -223,6 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._handle("DELETE")
 
+    def do_HEAD(self):
+        self._handle("HEAD")
+
+    def do_OPTIONS(self):
+        self._handle("OPTIONS")
+
     def _body(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
@@ -243,8 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _log_once(self) -> None:
         if not self._logged:
             self._logged = True
-            self.api.log_request({"method": self.command, "path": self._path, "query": self._query_raw,
-                                  "user": self._user, "status": self._status, "time": time.time()})
+            entry = {"method": self.command, "path": self._path, "query": self._query_raw,
+                     "user": self._user, "status": self._status, "time": time.time()}
+            if self._impersonate:
+                entry["impersonate"] = self._impersonate
+            self.api.log_request(entry)
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -254,12 +274,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._status = 0
         self._user = None
         self._logged = False
+        self._impersonate = self._impersonation_headers()
         try:
             body = self._body()
             if self._path not in PUBLIC_PATHS:
-                self._user = self.api.auth.user_for(self.headers.get("Authorization"))
+                self._user = (self.api.auth.user_for(self.headers.get("Authorization"))
+                              or self._certificate_user())
                 if self._user is None:
                     raise errors.unauthorized()
+                if self._impersonate:
+                    self._user = self._impersonated_user()
             self._route(method, body)
         except ApiError as e:
             self._send(e.code, e.status())
@@ -277,10 +301,68 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self._log_once()  # streams (watch) and dropped connections
 
+    def _impersonation_headers(self) -> dict | None:
+        """Impersonate-User / -Group (one line per group) / -Uid / -Extra-*, as the request log keeps them."""
+        user = self.headers.get("Impersonate-User")
+        groups = self.headers.get_all("Impersonate-Group") or []
+        uid = self.headers.get("Impersonate-Uid")
+        extra = {k[len("Impersonate-Extra-"):].lower(): self.headers.get_all(k)
+                 for k in dict.fromkeys(self.headers.keys()) if k.lower().startswith("impersonate-extra-")}
+        if not (user or groups or uid or extra):
+            return None
+        out: dict = {"user": user, "groups": groups}
+        if uid:
+            out["uid"] = uid
+        if extra:
+            out["extra"] = extra
+        return out
+
+    def _impersonated_user(self) -> str:
+        """Only admin may impersonate (RBAC verb `impersonate`); the request then runs as that user."""
+        imp = self._impersonate or {}
+        if not imp.get("user"):
+            raise ApiError(400, "BadRequest", "requested impersonation of groups or uid without a user")
+        if self._user != "admin":
+            raise ApiError(403, "Forbidden", f'users "{imp["user"]}" is forbidden: User "{self._user}" cannot '
+                           'impersonate resource "users" in API group "" at the cluster scope',
+                           {"name": imp["user"], "kind": "users"})
+        imp["by"] = self._user
+        return imp["user"]
+
+    def _certificate_user(self) -> str | None:
+        conn = self.connection
+        if not isinstance(conn, ssl.SSLSocket):
+            return None
+        try:
+            cert = conn.getpeercert()
+        except (ValueError, OSError):
+            return None
+        for rdn in (cert or {}).get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return None
+
     # ---- routing ----------------------------------------------------------------------------
     def _route(self, method: str, body: bytes) -> None:
         p = self._path
         reg = self.api.registry
+        raw_path = urlsplit(self.path).path
+        m = _PROXY_RE.match(raw_path)
+        if m:  # services/proxy: the path after /proxy is the backend's, trailing slash and all
+            ns, sid, rest = m.group(1), m.group(2), m.group(3) or ""
+            self._path = raw_path
+            _, name, _ = tunnel.split_service_id(sid)
+            authorize(self._user, _METHOD_VERBS.get(method, "get"), reg.get("", "v1", "services"), ns, name,
+                      "proxy")
+            return tunnel.proxy_http(self, ns, sid, rest, self._query_raw, body)
+        m = _PORTFORWARD_RE.match(raw_path)
+        if m:
+            # a WebSocket upgrade is a GET, authorized as `create pods/portforward` (as kube-apiserver does
+            # since AuthorizePodWebsocketUpgradeCreatePermission, beta and on by default in 1.31)
+            authorize(self._user, "create", reg.get("", "v1", "pods"), m.group(1), m.group(2), "portforward")
+            return tunnel.portforward(self, m.group(1), m.group(2),
+                                      parse_qs(self._query_raw, keep_blank_values=True))
         if p in ("/healthz", "/readyz", "/livez"):
             return self._send(200, b"ok", "text/plain")
         if p == "/version":
@@ -438,8 +520,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _pod_log(self, req: _Request) -> None:
         store = self.api.store
-        store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
+        pod = store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
         text = store.get_log(req.namespace, req.name)
+        container = self._q.get("container")
+        if container:
+            spec = pod.get("spec") or {}
+            names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+            if names and container not in names:
+                raise errors.bad_request(f"container {container} is not valid for pod {req.name}")
+            # a multi-container pod (an Argo workflow pod: init, wait, main) keeps one log per
+            # container under "<pod>/<container>"; the pod's own log is its main container's
+            text = store.get_log(req.namespace, f"{req.name}/{container}") or (
+                text if container == (names[0] if names else container) else "")
         tail = self._q.get("tailLines")
         if tail:
             try:

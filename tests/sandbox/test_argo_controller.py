@@ -123,3 +123,22 @@ def test_dag_suspend_and_retry_through_the_action(api, tmp_path, monkeypatch):
     wf = _wait(_done(api, "dag-a"), 60)
     assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
     assert wf["status"]["progress"] == "3/3"
+
+
+def test_kubectl_shows_the_printer_columns(api):
+    import subprocess
+    from pathlib import Path
+
+    _create(api, {"metadata": {"name": "tiny"}, "spec": {"entrypoint": "main", "templates": [
+        {"name": "main", "container": {"image": "python", "command": ["python", "-c", "print(1)"]}}]}})
+    _wait(_done(api, "tiny"), 30)
+    kubectl = Path(sys.executable).parent / "kubectl"
+    out = subprocess.run([str(kubectl), "--kubeconfig", api.kubeconfig_path, "-n", NS, "get", "wf", "tiny"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    header, row = out.stdout.splitlines()[:2]
+    assert header.split()[:2] == ["NAME", "STATUS"] and row.split()[:2] == ["tiny", "Succeeded"]
+    pod = m.parse_workflow(_wf(api, "tiny")).pod_nodes()[0].pod
+    logs = subprocess.run([str(kubectl), "--kubeconfig", api.kubeconfig_path, "-n", NS, "logs", pod, "-c", "init"],
+                          capture_output=True, text=True, timeout=30)
+    assert logs.returncode == 0 and "Starting Workflow Executor" in logs.stdout

@@ -222,6 +222,24 @@ def _plant_serverless_without_knative(docs):
                  "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/1"}}}})
 
 
+def _plant_sigv2(docs):
+    container(find(docs, "Deployment", "mlflow-run"), "mlflow")["env"].append({"name": "S3_SIGNATURE_VERSION", "value": "s3"})
+
+
+def _plant_redis_oomkilled(objects):
+    pod = next(o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"] == "feast-redis-master-0")
+    pod["status"]["containerStatuses"][0].update(restartCount=4, lastState={"terminated": {"exitCode": 137,
+                                                                                          "reason": "OOMKilled"}})
+
+
+def _plant_scale_to_zero(docs):
+    docs.append({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                 "metadata": {"name": "big", "namespace": "kserve"},
+                 "spec": {"predictor": {"minReplicas": 0, "model": {
+                     "modelFormat": {"name": "pytorch"}, "storageUri": "s3://m/1",
+                     "resources": {"limits": {"memory": "16Gi", "nvidia.com/gpu": "1"}}}}}})
+
+
 @dataclass
 class PlantCase:
     installs: tuple[str, ...]
@@ -250,6 +268,14 @@ PLANTS: dict[str, PlantCase] = {
     "modelmesh-is-not-serverless": PlantCase(
         ("kserve",), _plant_modelmesh_and_serverless, set(),
         {("isvc-serverless-without-knative", "InferenceService kserve/mm")}),
+    "signature-v2": PlantCase(
+        ("bitnami-mlflow",), _plant_sigv2, {("s3-signature-v2", "error", "Deployment mlops/mlflow-run")}),
+    "redis-oomkilled": PlantCase(
+        ("bitnami-redis",), _plant_redis_oomkilled,
+        {("workload-oomkilled", "error", "StatefulSet mlops/feast-redis-master")}, after=True),
+    "large-model-scales-to-zero": PlantCase(
+        ("kserve", "kubeflow-knative"), _plant_scale_to_zero,
+        {("isvc-min-replicas-zero", "error", "InferenceService kserve/big")}),
     "serverless-without-knative": PlantCase(
         ("kserve",), _plant_serverless_without_knative,
         {("isvc-serverless-without-knative", "error", "InferenceService kserve/sl")}),

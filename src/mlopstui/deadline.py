@@ -29,6 +29,13 @@ def clear() -> None:
     start(None)
 
 
+def extend(seconds: float) -> None:
+    """At least `seconds` more from now (a re-read after a write's answer timed out)."""
+    global _deadline
+    if _deadline is not None:
+        _deadline = max(_deadline, time.monotonic() + seconds)
+
+
 def remaining() -> float | None:
     return None if _deadline is None else _deadline - time.monotonic()
 

@@ -66,3 +66,15 @@ def snippet(body: Any, limit: int = 80) -> str:
         body = body.decode(errors="replace")
     text = " ".join(clean_line(body or "").split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_VERSION = re.compile(r"v?\d+(\.\d+){0,3}([.+-]?[0-9A-Za-z]+){0,4}")
+
+
+def version_or_none(body: Any) -> str | None:
+    """A server's version body ("2.11.0", '"3.5.1"', "v1.30.2+k3s1") or None when it is anything else
+    (an HTML page, a banner, escape sequences): never shown verbatim as a VERSION."""
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    text = (body or "").strip().strip('"').strip()
+    return text if len(text) <= 40 and _VERSION.fullmatch(text) else None

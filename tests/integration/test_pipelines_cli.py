@@ -84,7 +84,8 @@ def test_workflows_list_and_detail(api, capsys, tmp_path, monkeypatch):
     code, out, _ = run(api, capsys, "workflow", "steps-4k5vn", "--no-runs")
     assert code == 0
     assert "steps-4k5vn-whalesay-2627784879" in out and "hello2b" in out
-    assert "s3 key steps-4k5vn/steps-4k5vn-whalesay-1044844302/main.log" in out
+    # the key in the bucket of status.artifactRepositoryRef (the artifact-repositories ConfigMap)
+    assert "s3://my-bucket/steps-4k5vn/steps-4k5vn-whalesay-1044844302/main.log" in out
     code, out, _ = run(api, capsys, "workflow-logs", "steps-4k5vn", "hello1")
     assert code == 0 and "hello from 1044844302" in out and "\x1b" not in out
     code, out, err = run(api, capsys, "workflow", "nope")

@@ -108,9 +108,26 @@ class IsvcAction(Action):
                 continue
             new_rv = (obj.get("metadata") or {}).get("resourceVersion")
             return Result(True, f"patched {self.namespace}/{self.isvc_name} (resourceVersion {rv} -> {new_rv})",
-                          data={"resourceVersion": new_rv})
+                          data={"resourceVersion": new_rv, "dry_run": False})
         raise MlopsError(Kind.CONFLICT, f"{self.isvc_name} keeps changing; nothing was overwritten",
                          hint="try again in a moment", source="kubernetes")
+
+    def observe(self, plan: Plan) -> bool | None:
+        """After a write whose answer never came: re-read the object. True when it shows the patch
+        (resourceVersion moved and every patched spec field holds the patched value), False when it does
+        not, None when it cannot be read."""
+        from mlopstui.backends.kube import INFERENCESERVICES
+
+        sent_rv = (plan.patch.get("metadata") or {}).get("resourceVersion")
+        try:
+            obj = self.ctx.kube.get(INFERENCESERVICES, self.isvc_name, self.namespace)
+        except MlopsError:
+            return None
+        now_rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if sent_rv and now_rv == sent_rv:
+            return False
+        want = {k: v for k, v in plan.patch.items() if k != "metadata"}
+        return _merged_into(want, obj)
 
     def _only_status_changed(self) -> bool:
         """After a 409: re-read; True when spec, labels and annotations are what the plan was made from."""
@@ -177,6 +194,21 @@ def follow_status(ctx: AppContext, namespace: str, name: str, canary: int | None
         time.sleep(interval)
 
 
+def _merged_into(patch: Any, obj: Any) -> bool:
+    """Whether a JSON merge patch's values are all present in obj (null: the key is absent)."""
+    if not isinstance(patch, dict):
+        return patch == obj
+    if not isinstance(obj, dict):
+        return False
+    for k, v in patch.items():
+        if v is None:
+            if k in obj and obj[k] is not None:
+                return False
+        elif k not in obj or not _merged_into(v, obj[k]):
+            return False
+    return True
+
+
 def _pct(v: int | None) -> str:
     return "unset (latest 100%)" if v is None else f"{v}%"
 
@@ -196,9 +228,26 @@ class SetCanary(IsvcAction):
 
     def _resolve(self, isvc: m.InferenceService) -> int:
         if self.percent is None:
-            # a step is resolved once, against what was read; a re-plan after a conflict keeps the target
+            # a step is resolved against what was read; replan() resolves it again from the new state
             self.percent = m.stepped(isvc.canary_percent, self.delta or 0)
         return self.percent
+
+    def replan(self) -> Plan:
+        """After a 409: a step (+10) is recomputed from the canary percent read now, not kept from the
+        stale read, and the plan says so; an exact percent stays what was asked."""
+        if self.delta is None:
+            return super().replan()
+        stale_target = self.percent
+        self.percent = None
+        plan = super().replan()
+        if stale_target != self.percent:
+            plan.notes.insert(0, f"re-planned: step {self.delta:+d} recomputed from the new state "
+                                 f"({_pct(self.current.canary_percent if self.current else None)}): "
+                                 f"{self.percent}% now, not the {stale_target}% planned before the conflict")
+        else:
+            plan.notes.insert(0, f"re-planned: step {self.delta:+d} recomputed from the new state: still "
+                                 f"{self.percent}%")
+        return plan
 
     def target_canary(self, isvc: m.InferenceService) -> int | None | str:
         return self.percent

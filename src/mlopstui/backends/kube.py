@@ -185,6 +185,8 @@ class KubeClient:
     def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
         self.target = target
         self.timeout = timeout
+        # --dry-run=server: every write is sent with dryRun=All (admitted and validated, not persisted)
+        self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
 
@@ -239,6 +241,8 @@ class KubeClient:
                 raw: bool = False, retried: bool = False) -> Any:
         api = self._client()
         q = {k: v for k, v in (query or {}).items() if v is not None}
+        if self.dry_run_all and method in ("POST", "PUT", "PATCH", "DELETE"):
+            q["dryRun"] = "All"
         url_path = path + ("?" + urlencode(q) if q else "")
         headers = {"Accept": "application/json"}
         if content_type:

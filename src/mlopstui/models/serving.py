@@ -22,7 +22,8 @@ MODELMESH_MODES = ("modelmesh",)
 KNOWN_MODES = {"serverless": "Serverless", "knative": "Knative", "rawdeployment": "RawDeployment",
                "standard": "Standard", "modelmesh": "ModelMesh"}
 SHIPPED_DEFAULT_MODE = "Serverless"  # kserve config/configmap/inferenceservice.yaml: deploy.defaultDeploymentMode
-ISVC_CONFIG = ("kserve", "inferenceservice-config")
+# KServe's cluster configuration: its name, and the namespaces it is installed in (standalone; Kubeflow)
+ISVC_CONFIG = ("inferenceservice-config", ("kserve", "kubeflow"))
 MODE_SOURCE_WORDS = {"status": "from status.deploymentMode", "annotation": "from the deploymentMode annotation",
                      "inferenceservice-config": "the cluster default in inferenceservice-config",
                      "assumed": "assumed: no status, annotation or readable inferenceservice-config; KServe ships "

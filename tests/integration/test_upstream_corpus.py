@@ -160,6 +160,12 @@ CASES: dict[str, Case] = {
         {("image-minio-unpatched", "warning", "StatefulSet tenant-ns/myminio-pool-0")},
         why="min.io/docs tenant: Service minio serves the S3 API, TLS on 443 with requestAutoCert (the default); "
             "<tenant>-console is the web console"),
+    "rook-ceph-rgw": Case(
+        ("rook-ceph-rgw",),
+        {"s3": (ws("Deployment rook-ceph/rook-ceph-rgw-my-store-a"), f"http://rook-ceph-rgw-my-store.rook-ceph.{SVC}:80",
+                "v20.2.4", "image")},
+        why="rook.io docs (object storage): the RGW Service rook-ceph-rgw-<store> serves the S3 API on the "
+            "gateway port (80 in the example); the seed names Ceph RGW as the bare-metal S3"),
     "argo-quick-start": Case(
         ("argo-quick-start",),
         {"argo": (ws("Deployment argo/argo-server", "Deployment argo/workflow-controller"),

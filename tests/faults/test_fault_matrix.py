@@ -142,9 +142,12 @@ def env(tmp_path, monkeypatch):
 
 def run(env: Path, argv: list[str], *, kubeconfig: str, endpoints: dict | None = None, context: str | None = None,
         deadline: float = DEADLINE, record: dict | None = None,
-        probe_timeout: float = 0.5) -> tuple[int, str, str, float]:
+        probe_timeout: float = 0.5, kube_timeout: float | None = None) -> tuple[int, str, str, float]:
+    """kube_timeout: 0.5 s against a faulty API server, else 5 s (the emulator is a healthy bystander)."""
+    if kube_timeout is None:
+        kube_timeout = 5.0 if kubeconfig.endswith(".kubeconfig") or "kubeapi" in kubeconfig else 0.5
     cfg = env / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"namespace": NS, "kube_timeout": 0.5, "probe_timeout": probe_timeout,
+    cfg.write_text(yaml.safe_dump({"namespace": NS, "kube_timeout": kube_timeout, "probe_timeout": probe_timeout,
                                    "endpoints": endpoints or {}}))
     full = [*argv, "--config", str(cfg), "--kubeconfig", kubeconfig, "--deadline", str(deadline)]
     if context:
@@ -216,6 +219,19 @@ def test_pod_log_keeps_colours_only_as_parsed_styles():
     line = "\x1b]0;pwned\x07ok \x1b[31mred\x1b[0m \x1b[2J"
     t = Text.from_ansi(keep_sgr(line))
     assert t.plain == "ok red " and any(getattr(s.style, "color", None) is not None for s in t.spans)
+
+
+def test_no_hidden_retries_under_a_hung_api_server(world, env):
+    """One GET, one connection: urllib3's default retries would reconnect 3 more times (20 s from 5 s)."""
+    srv = FaultServer("hang")
+    try:
+        kcfg = kubeconfig_for(srv.url, env / "kubeconfig")
+        code, out, err, elapsed = run(env, ["isvc", "fraud-detection"], kubeconfig=kcfg, deadline=10.0)
+        assert code == 3 and "0.5 s" in err, err  # the call's own timeout, not the verb's 10 s
+        assert len(srv._hang.conns) == 1, srv._hang.conns
+        assert elapsed < 0.5 + SLACK
+    finally:
+        srv.stop()
 
 
 # -- writes whose answer times out -----------------------------------------------------------------

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "mlopstui.commands.repair",
     "mlopstui.commands.install",
     "mlopstui.commands.data",
+    "mlopstui.commands.completion",
 )
 
 EPILOG = """exit codes: 0 ok, 1 check failed or findings, 2 usage error or refused, 3 unreachable.
@@ -88,8 +89,18 @@ DASH_VALUE_FLAGS = ("--order-by",)
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (TAB)
+        from mlopstui.commands.completion import autocomplete
+
+        autocomplete(parser)
     try:
         args = parser.parse_args(_join_dash_values(list(sys.argv[1:] if argv is None else argv)))
+        if getattr(args, "dry_run", None) == "none":  # kubectl's --dry-run=none: a real write
+            args.dry_run = None
+        fmt = getattr(args, "output", None)
+        if args.verb is not None and fmt in ("wide", "name") and not getattr(args, "listing", False):
+            parser.error(f"-o {fmt} is for listing verbs (status, doctor, experiments, runs, models, features, "
+                         f"isvc, repair, install --list, sandbox status, ...); `{args.verb}` takes -o json|yaml")
     except SystemExit as exc:  # usage errors (2), --help/--version (0): a code, in-process too
         return exc.code if isinstance(exc.code, int) else 2
     if args.verb is None:

@@ -115,6 +115,8 @@ ARGO_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "workflowtemplates", "W
 ARGO_CLUSTER_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "clusterworkflowtemplates",
                                       "ClusterWorkflowTemplate", namespaced=False)
 FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
+FEATURESTORES_V1 = Res("feast.dev", "v1", "featurestores", "FeatureStore")  # the operator's served v1 (v1alpha1 deprecated)
+TENANTS = Res("minio.min.io", "v2", "tenants", "Tenant")  # the MinIO operator's object store
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
 
@@ -185,6 +187,8 @@ class KubeClient:
     def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
         self.target = target
         self.timeout = timeout
+        # --dry-run=server: every write is sent with dryRun=All (admitted and validated, not persisted)
+        self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
 
@@ -245,6 +249,8 @@ class KubeClient:
                 raw: bool = False, retried: bool = False) -> Any:
         api = self._client()
         q = {k: v for k, v in (query or {}).items() if v is not None}
+        if self.dry_run_all and method in ("POST", "PUT", "PATCH", "DELETE"):
+            q["dryRun"] = "All"
         url_path = path + ("?" + urlencode(q) if q else "")
         headers = {"Accept": "application/json"}
         if content_type:

@@ -12,6 +12,7 @@ from mlopstui.commands._common import (
     add_write_flags,
     confirm_or_print,
     emit,
+    listing,
     make_context,
     table,
 )
@@ -28,20 +29,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.set_defaults(func=func)
         return q
 
-    verb("repos", "repositories with their storage namespace and default branch", cmd_repos)
+    # the listings take -o wide|name too; -o name prints lakefs:// URIs, as lakectl names things
+    listing(verb("repos", "repositories with their storage namespace and default branch", cmd_repos))
     q = verb("branches", "branches and tags of a repository", cmd_branches)
+    listing(q)
     q.add_argument("repo")
     q = verb("log", "the commit log of a ref (default: the default branch)", cmd_log)
+    listing(q)
     q.add_argument("repo")
     q.add_argument("ref", nargs="?")
     q.add_argument("--limit", type=int, default=50, help="at most this many commits (1-1000)")
     q = verb("diff", "what RIGHT changed relative to LEFT (three-dot, from their merge base)", cmd_diff)
+    listing(q)
     q.add_argument("repo")
     q.add_argument("left")
     q.add_argument("right")
     q.add_argument("--two-dot", action="store_true", help="compare the two refs directly")
     q.add_argument("--prefix", default=None)
     q = verb("objects", "objects under a prefix of a ref", cmd_objects)
+    listing(q)
     q.add_argument("repo")
     q.add_argument("ref")
     q.add_argument("prefix", nargs="?", default="")
@@ -76,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "any is not in the remote)")
     add_global_flags(q, suppress=True)
     q.add_argument("--remote", "-r", default=None)
+    listing(q)
     q.set_defaults(func=cmd_dvc_status)
     for name in ("push", "pull"):
         q = dsub.add_parser(name, help=f"dvc {name} of one target, with progress")
@@ -102,7 +109,8 @@ def cmd_repos(args) -> int:
         repos = c.repositories()
     emit(args, {"repositories": [r.to_dict() for r in repos], "endpoint": c.source},
          lambda: table([(r.id, r.storage_namespace, r.default_branch, m.fmt_time(r.created)) for r in repos],
-                       ["repository", "storage namespace", "default branch", "created"]))
+                       ["repository", "storage namespace", "default branch", "created"]),
+         names=[f"lakefs://{r.id}" for r in repos])
     return EXIT_OK
 
 
@@ -114,9 +122,13 @@ def cmd_branches(args) -> int:
     with c:
         repo = c.repository(args.repo)
         refs = c.branches(args.repo) + c.tags(args.repo)
-    rows = [(r.name + (" (default)" if r.name == repo.default_branch else ""), r.kind, r.commit_id[:12]) for r in refs]
+    def rows(wide: bool = False) -> list[tuple]:
+        return [(r.name + (" (default)" if r.name == repo.default_branch else ""), r.kind,
+                 r.commit_id if wide else r.commit_id[:12]) for r in refs]
+
     emit(args, {"repository": repo.to_dict(), "refs": [r.to_dict() for r in refs]},
-         lambda: table(rows, ["ref", "kind", "commit"]))
+         lambda: table(rows(), ["ref", "kind", "commit"]), wide=lambda: table(rows(True), ["ref", "kind", "commit"]),
+         names=[f"lakefs://{args.repo}/{r.name}" for r in refs])
     return EXIT_OK
 
 
@@ -131,10 +143,13 @@ def cmd_log(args) -> int:
     with c:
         ref = m.validate_ref(args.ref) if args.ref else c.repository(args.repo).default_branch
         commits = c.log(args.repo, ref, limit=args.limit)
-    emit(args, {"repository": args.repo, "ref": ref, "commits": [x.to_dict() for x in commits]},
-         lambda: table([(x.short, m.fmt_time(x.created), x.committer or "-", x.message,
-                         ",".join(f"{k}={v}" for k, v in x.metadata.items())[:60]) for x in commits],
-                       ["commit", "time", "committer", "message", "metadata"]))
+    def text(wide: bool = False) -> str:
+        return table([(x.id if wide else x.short, m.fmt_time(x.created), x.committer or "-", x.message,
+                       ",".join(f"{k}={v}" for k, v in x.metadata.items())[:None if wide else 60]) for x in commits],
+                     ["commit", "time", "committer", "message", "metadata"])
+
+    emit(args, {"repository": args.repo, "ref": ref, "commits": [x.to_dict() for x in commits]}, text,
+         wide=lambda: text(True), names=[f"lakefs://{args.repo}/{x.id}" for x in commits])
     return EXIT_OK
 
 
@@ -149,7 +164,8 @@ def cmd_diff(args) -> int:
     emit(args, {"repository": args.repo, "left": left, "right": right, "type": "two_dot" if args.two_dot else
                 "three_dot", "counts": m.diff_counts(entries), "diff": [e.to_dict() for e in entries]},
          lambda: "\n".join([table([(e.type, e.path, m.fmt_size(e.size_bytes)) for e in entries],
-                                  ["change", "path", "size"]), m.diff_summary(entries)]))
+                                  ["change", "path", "size"]), m.diff_summary(entries)]),
+         names=[f"lakefs://{args.repo}/{right}/{e.path}" for e in entries])
     return EXIT_OK
 
 
@@ -164,7 +180,8 @@ def cmd_objects(args) -> int:
         objs = c.objects(args.repo, ref, args.prefix, delimiter="" if args.recursive else "/")
     emit(args, {"repository": args.repo, "ref": ref, "prefix": args.prefix, "objects": [o.to_dict() for o in objs]},
          lambda: table([(o.path, "dir" if o.is_prefix else m.fmt_size(o.size_bytes), m.fmt_time(o.mtime),
-                         o.content_type or "-") for o in objs], ["path", "size", "modified", "content type"]))
+                         o.content_type or "-") for o in objs], ["path", "size", "modified", "content type"]),
+         names=[f"lakefs://{args.repo}/{ref}/{o.path}" for o in objs])
     return EXIT_OK
 
 
@@ -233,7 +250,7 @@ def cmd_dvc_status(args) -> int:
             out.append(f"remote status unknown: {project.remote_error}")
         return "\n".join(out)
 
-    emit(args, project.to_dict(), text)
+    emit(args, project.to_dict(), text, names=[o.path for o in project.outs])
     missing = [o for o in project.outs if o.status != "in-remote"]
     return EXIT_FAILED if missing else EXIT_OK
 

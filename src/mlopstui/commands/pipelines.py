@@ -13,6 +13,7 @@ from mlopstui.commands._common import (
     add_write_flags,
     confirm_or_print,
     emit,
+    listing,
     make_context,
     table,
 )
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("workflows", help="list Argo Workflows (and KFP runs): phase, progress, start, duration")
     add_global_flags(p, suppress=True)
     p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
+    listing(p)
     p.set_defaults(func=cmd_workflows)
 
     p = sub.add_parser("workflow", help="one workflow: node tree, parameters, artifacts, linked MLflow runs")
@@ -42,11 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cron-workflows", help="list CronWorkflows: schedule, last and next run, suspended")
     add_global_flags(p, suppress=True)
     p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
+    listing(p)
     p.set_defaults(func=cmd_cron_workflows)
 
     p = sub.add_parser("workflow-templates", help="list WorkflowTemplates and ClusterWorkflowTemplates")
     add_global_flags(p, suppress=True)
     p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
+    listing(p)
     p.set_defaults(func=cmd_workflow_templates)
 
     helps = {"stop": "stop a workflow (spec.shutdown=Stop: running steps finish, exit handlers run)",
@@ -105,20 +109,22 @@ def cmd_workflows(args: argparse.Namespace) -> int:
     items = list_workflows(ctx.kube, ctx.namespace, all_namespaces=args.all_namespaces)
     now = time.time()
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         if not items:
             return f"no workflows in {'any namespace' if args.all_namespaces else ctx.namespace}"
         rows = []
         for w in items:
-            kfp = f"{w.kfp.pipeline or '-'} / {w.kfp.run_name or '-'} ({w.kfp.run_id[:8]})" if w.kfp.is_kfp else "-"
+            run_id = w.kfp.run_id if wide else w.kfp.run_id[:8]
+            kfp = f"{w.kfp.pipeline or '-'} / {w.kfp.run_name or '-'} ({run_id})" if w.kfp.is_kfp else "-"
             rows.append([*([w.namespace] if args.all_namespaces else []), w.name, _c(w.display_phase),
                          w.progress or "-", _ts(w.started), short_duration(w.duration(now)), w.source, kfp,
-                         _c(w.message)[:60]])
+                         _c(w.message) if wide else _c(w.message)[:60]])
         headers = [*(["namespace"] if args.all_namespaces else []), "name", "status", "progress", "started",
                    "duration", "from", "kfp pipeline / run", "message"]
         return table(rows, headers)
 
-    emit(args, {"items": [w.summary(now) for w in items]}, text)
+    emit(args, {"items": [w.summary(now) for w in items]}, text, wide=lambda: text(True),
+         names=[f"workflow.argoproj.io/{w.name}" for w in items])
     return EXIT_OK
 
 
@@ -236,7 +242,8 @@ def cmd_cron_workflows(args: argparse.Namespace) -> int:
         return table(rows, [*(["namespace"] if args.all_namespaces else []), "name", "schedule", "timezone",
                             "suspended", "last run", "next run", "active", "ok/failed"])
 
-    emit(args, {"items": [c.summary(now) for c in items]}, text)
+    emit(args, {"items": [c.summary(now) for c in items]}, text,
+         names=[f"cronworkflow.argoproj.io/{c.name}" for c in items])
     return EXIT_OK
 
 
@@ -253,7 +260,9 @@ def cmd_workflow_templates(args: argparse.Namespace) -> int:
                  _c(", ".join(f"{p.name}={p.effective}" for p in t.parameters) or "-")] for t in items]
         return table(rows, ["namespace", "name", "entrypoint", "templates", "parameters"])
 
-    emit(args, {"items": [t.summary() for t in items]}, text)
+    emit(args, {"items": [t.summary() for t in items]}, text,
+         names=[f"{'clusterworkflowtemplate' if t.cluster else 'workflowtemplate'}.argoproj.io/{t.name}"
+                for t in items])
     return EXIT_OK
 
 

@@ -19,9 +19,13 @@ from mlopstui.commands._common import (
     add_write_flags,
     confirm_or_print,
     emit,
+    listing,
     make_context,
+    not_listing,
+    server_dry_run,
     table,
 )
+from mlopstui.commands.stack import add_scope_flag, scope_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,19 +35,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "--dry-run prints it, --yes applies it. Exit 2 when there is no automatic "
                                    "fix or the change is refused, 1 when it failed (e.g. a concurrent edit).")
     add_global_flags(p, suppress=True)
+    add_scope_flag(p)
     p.add_argument("finding_id", nargs="?", metavar="FINDING_ID", help="the rule id, e.g. redis-no-maxmemory")
     p.add_argument("--object", metavar="KIND/NS/NAME",
                    help="which object, when the finding is reported for several (e.g. Deployment/mlops/x)")
     p.add_argument("--all", action="store_true", help="repair every finding that has an automatic fix")
     add_write_flags(p)
+    listing(p)  # without FINDING_ID
     p.set_defaults(func=cmd_repair)
 
 
-def _report(ctx):
+def _report(ctx, args: argparse.Namespace | None = None):
     from mlopstui.backends.stack import sweep
     from mlopstui.errors import MlopsError
 
-    report = sweep(ctx)
+    report = sweep(ctx, namespace=scope_of(args) if args is not None else None)
     if report.state.error is not None:
         err = report.state.error
         raise MlopsError(err.kind, f"cannot read the cluster: {err.message}", hint=err.hint or
@@ -54,6 +60,7 @@ def _report(ctx):
 def cmd_repair(args: argparse.Namespace) -> int:
     from mlopstui.actions.repair import Repair
 
+    not_listing(args, not (args.all or args.finding_id), "repair without FINDING_ID")
     if args.all and args.finding_id:
         from mlopstui.errors import Kind, MlopsError
 
@@ -63,15 +70,17 @@ def cmd_repair(args: argparse.Namespace) -> int:
         return _repair_all(args, ctx)
     if not args.finding_id:
         return _list(args, ctx)
-    action = Repair(ctx, args.finding_id, obj_ref=args.object)
+    action = Repair(ctx, args.finding_id, obj_ref=args.object,
+                    report=_report(ctx, args) if scope_of(args) else None)
     plan = action.plan()
-    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                            server=lambda: server_dry_run(ctx, action, plan))
 
 
 def _list(args: argparse.Namespace, ctx) -> int:
     from mlopstui.actions.repair import assess
 
-    items = assess(_report(ctx))
+    items = assess(_report(ctx, args))
     if args.object:
         from mlopstui.actions.repair import parse_object
 
@@ -79,17 +88,20 @@ def _list(args: argparse.Namespace, ctx) -> int:
         items = [a for a in items if want in a.finding.objects]
     doc = {"findings": [a.to_dict() for a in items], "fixable": sum(1 for a in items if a.fix)}
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         if not items:
             return "no findings"
-        rows = [[a.finding.severity.value, a.finding.id, ", ".join(a.finding.objects[:1]) or "-",
-                 f"yes ({a.fix.risk})" if a.fix else "no", a.fix.summary if a.fix else a.reason]
+        rows = [[a.finding.severity.value, a.finding.id,
+                 (", ".join(a.finding.objects) if wide else ", ".join(a.finding.objects[:1])) or "-",
+                 f"yes ({a.fix.risk})" if a.fix else "no", a.fix.summary if a.fix else a.reason,
+                 *([a.finding.component, a.finding.summary] if wide else [])]
                 for a in items]
-        return (table(rows, ["sev", "finding", "object", "auto-fix", "fix / why not"])
+        return (table(rows, ["sev", "finding", "object", "auto-fix", "fix / why not",
+                             *(["component", "summary"] if wide else [])])
                 + f"\n{doc['fixable']} of {len(items)} findings have an automatic fix: "
                   "mlopstui repair FINDING_ID [--object KIND/NS/NAME] --dry-run | --yes")
 
-    emit(args, doc, text)
+    emit(args, doc, text, wide=lambda: text(True), names=[f"finding/{a.finding.id}" for a in items])
     return EXIT_OK
 
 
@@ -97,7 +109,7 @@ def _repair_all(args: argparse.Namespace, ctx) -> int:
     from mlopstui.actions.repair import Repair, assess
     from mlopstui.errors import Kind, MlopsError
 
-    report = _report(ctx)
+    report = _report(ctx, args)
     todo = [a for a in assess(report) if a.fix is not None]
     if args.object:
         from mlopstui.actions.repair import parse_object

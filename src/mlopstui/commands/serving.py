@@ -14,12 +14,16 @@ from mlopstui.commands._common import (
     bounded_int,
     confirm_or_print,
     emit,
+    listing,
+    machine_output,
     make_context,
     positive_float,
+    server_dry_run,
     table,
 )
 from mlopstui.errors import Kind, MlopsError
 
+ISVC_NAME_KIND = "inferenceservice.serving.kserve.io"
 MAX_BURST = 100  # `infer --burst`: a test, not a load generator
 
 
@@ -28,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_global_flags(p, suppress=True)
     p.add_argument("name", nargs="?", help="show one InferenceService in detail")
     p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
+    listing(p)
     p.set_defaults(func=cmd_isvc)
 
     p = sub.add_parser("canary", help="set an InferenceService's canaryTrafficPercent (0..100)")
@@ -93,14 +98,14 @@ def cmd_isvc(args: argparse.Namespace) -> int:
     ctx = make_context(args)
     if args.name is not None:
         s = get_isvc(ctx.kube, ctx.namespace, args.name)
-        emit(args, s.summary(), lambda: detail_text(s))
+        emit(args, s.summary(), lambda: detail_text(s), names=[f"{ISVC_NAME_KIND}/{s.name}"])
         return EXIT_OK
     items = list_isvcs(ctx.kube, ctx.namespace, all_namespaces=args.all_namespaces)
     import time
 
     now = time.time()
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         if not items:
             return f"no InferenceServices in {'any namespace' if args.all_namespaces else ctx.namespace}"
         rows = []
@@ -109,12 +114,18 @@ def cmd_isvc(args: argparse.Namespace) -> int:
                          s.mode_class,
                          "-" if s.canary_percent is None else f"{s.canary_percent}%", s.traffic_text(),
                          short_revision(s.latest_ready, s.name), s.min_replicas if s.min_replicas is not None
-                         else "-", human_age(now - s.created if s.created else None)])
+                         else "-", human_age(now - s.created if s.created else None),
+                         *([s.url or "-", s.model_format or "-", s.runtime or "-", s.storage_uri or "-",
+                            short_revision(s.latest_created, s.name) or "-",
+                            s.max_replicas if s.max_replicas is not None else "-"] if wide else [])])
         headers = [*(["namespace"] if args.all_namespaces else []), "name", "ready", "mode", "canary", "traffic",
-                   "latest-ready", "min", "age"]
+                   "latest-ready", "min", "age",
+                   *(["url", "format", "runtime", "storage-uri", "latest-created", "max"] if wide else [])]
         return table(rows, headers)
 
-    emit(args, {"items": [s.summary() for s in items]}, text)
+    # -o name as kubectl prints it: `mlopstui isvc -o name | xargs kubectl get` works
+    emit(args, {"items": [s.summary() for s in items]}, text, wide=lambda: text(True),
+         names=[f"{ISVC_NAME_KIND}/{s.name}" for s in items])
     return EXIT_OK
 
 
@@ -156,7 +167,7 @@ def run_action(args: argparse.Namespace, ctx, action) -> int:
                 print("conflict: " + exc.message, file=sys.stderr)
                 for c in action.changes:
                     print(f"  changed: {c}", file=sys.stderr)
-                if not (sys.stdin.isatty() and not getattr(args, "json", False)):
+                if not (sys.stdin.isatty() and not machine_output(args)):
                     raise MlopsError(Kind.CONFLICT, exc.message + "; changed: " + "; ".join(action.changes),
                                      hint="check the change and run the command again") from None
                 print(plan.render(), file=sys.stderr)
@@ -169,7 +180,7 @@ def run_action(args: argparse.Namespace, ctx, action) -> int:
             result.message = f"{result.message}; {followed.message}"
         return result
 
-    return confirm_or_print(args, plan, apply)
+    return confirm_or_print(args, plan, apply, server=lambda: server_dry_run(ctx, action, plan))
 
 
 def cmd_canary(args: argparse.Namespace) -> int:

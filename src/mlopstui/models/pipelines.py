@@ -414,6 +414,15 @@ def parse_workflow(obj: dict) -> Workflow:
     for nid, n in (st.get("nodes") or {}).items():
         if isinstance(n, dict):
             wf.nodes[str(nid)] = parse_node(str(nid), n, name, pod_version)
+    repo = ((st.get("artifactRepositoryRef") or {}).get("artifactRepository") or {}).get("s3") or {}
+    for node in wf.nodes.values():  # keys without a bucket are in the workflow's artifact repository
+        for a in node.input_artifacts + node.output_artifacts:
+            if a.kind == "s3" and not a.bucket and repo.get("bucket"):
+                a.bucket, a.endpoint = str(repo["bucket"]), str(repo.get("endpoint") or "")
+    for node in wf.nodes.values():  # a Retry's attempts are its children named `<name>(i)`
+        if node.type == "Retry":
+            attempts = [c for c in node.children if c in wf.nodes and wf.nodes[c].name.startswith(node.name + "(")]
+            node.retries = max(0, len(attempts) - 1)
     return wf
 
 

@@ -161,6 +161,15 @@ def _client_env(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str
     }
 
 
+def _service_routes(ports: dict[str, int]) -> dict[str, str]:
+    """Service host:port as pods write them -> the sandbox's local address."""
+    out: dict[str, str] = {}
+    for svc, port, local in (("mlflow-server", 5000, ports["mlflow"]), ("minio", 9000, ports["s3"])):
+        for host in (f"{svc}.{NAMESPACE}.svc.cluster.local", f"{svc}.{NAMESPACE}.svc", f"{svc}.{NAMESPACE}"):
+            out[f"{host}:{port}"] = f"{HOST}:{local}"
+    return out
+
+
 def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, PartSpec]:
     p = _paths(d)
     s3_url = f"http://{HOST}:{ports['s3']}"
@@ -189,7 +198,9 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             ready=lambda: p["kubeconfig"].exists() and procs.http_ok(f"https://{HOST}:{ports['kubeapi']}/readyz"),
             address=f"https://{HOST}:{ports['kubeapi']}",
             # materialization Jobs run `feast` with the Feast repo as cwd: it must be on PATH
-            env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws},
+            env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws,
+                 # the sandbox's cluster DNS: workflow steps (local processes) reach Services here
+                 "SANDBOX_SERVICE_ROUTES": json.dumps(_service_routes(ports))},
         ),
         "s3": PartSpec(
             "s3",
@@ -528,6 +539,12 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
             log(f"  {name}: done")
     if errors:
         raise SandboxError("seeding failed: " + "\n".join(errors), part="seed")
+    if not done("pipelines"):
+        # the lifecycle pipeline and the failing feature check: created now, run by the emulator's
+        # workflow controller in the background (up does not wait for them)
+        n = seed.start_pipelines(p["kubeconfig"], CONTEXT, log)
+        log(f"  started {n} workflows (lifecycle pipeline, feature check)")
+        mark("pipelines")
 
 
 def ensure_up(dir: str | os.PathLike[str] | None = None) -> SandboxInfo:  # noqa: A002

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import Experiment, fmt_time
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.age import ago
 from mlopstui.widgets.filter_table import FilterTable
 
@@ -190,7 +191,7 @@ class ExperimentsScreen(AreaScreen):
             state = "  [b red]unreachable[/]" if self.error else f"  loaded {ago(self.loaded_at)}"
             text = f"MLflow: {b.display}{auth}  view: {VIEW_LABEL[self.view]}{state}"
         try:
-            self.query_one("#mlflow-source", MlflowSource).update(text)
+            self.query_one("#mlflow-source", MlflowSource).update(safe(text))
         except Exception:
             pass
 

@@ -168,9 +168,47 @@ def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str,
     return hosts[:1]
 
 
+def component_service(spec: ComponentSpec, snap: Snapshot,
+                      services: list[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
+    """The Service in front of the component's workloads as the catalog found them (a ClusterIP one
+    before a headless one), else the one discovery names; with the scheme to speak."""
+    from mlopstui.backends.discovery import SERVICE_NAMES, service_for
+
+    scheme = (SERVICE_NAMES.get(spec.endpoint or "") or (("", "http"),))[0][1]
+    found: list[dict[str, Any]] = []
+    for w in snap.components.get(spec.id, []):
+        found.extend(s for s in snap.services_selecting(w) if s not in found)
+    found.sort(key=lambda s: ((s.get("spec") or {}).get("clusterIP") == "None",
+                              (s.get("metadata") or {}).get("name", "")))
+    if found:
+        return found[0], scheme
+    return service_for(spec.endpoint or "", services)
+
+
+def _routed(spec: ComponentSpec, settings: Settings, kube: KubeClient, svc: dict[str, Any], scheme: str,
+            probe: Callable[[str, str], ProbeResult]) -> ProbeResult:
+    """Choose the route (direct, API proxy, port-forward) then probe through it; say which in the result."""
+    from dataclasses import replace
+
+    from mlopstui.backends.routes import route, via_text
+
+    ep = route(spec.endpoint or "", svc, scheme, settings, kube)
+    if not ep.url:
+        short = "dark: forbidden" if "forbidden" in ep.source.lower() else "dark: no route"
+        return ProbeResult(spec.id, spec.probe, "-", ep.source, ProbeState.FAILED, short, detail=ep.source,
+                           data={"route": ep.via})
+    res = probe(ep.url, ep.source)
+    via = via_text(ep)
+    return replace(res, summary=f"{res.summary} {via}".strip(), data={**res.data, "route": ep.via or "direct"})
+
+
 def probe_tasks(settings: Settings, state: ClusterState,
-                catalog: tuple[ComponentSpec, ...] | None = None) -> tuple[list[ProbeTask], dict[str, ProbeResult]]:
-    """(tasks to run, results known without running: skipped) for every catalog component."""
+                catalog: tuple[ComponentSpec, ...] | None = None,
+                kube: KubeClient | None = None) -> tuple[list[ProbeTask], dict[str, ProbeResult]]:
+    """(tasks to run, results known without running: skipped) for every catalog component.
+
+    With a cluster client, an endpoint found from a Service is reached by the first route that answers
+    (backends/routes.py: direct, else through the API server), chosen inside the task (a worker)."""
     from mlopstui.backends import probes
 
     probes.warm_up()
@@ -186,6 +224,14 @@ def probe_tasks(settings: Settings, state: ClusterState,
             skipped[spec.id] = skipped_probe(spec.id, "none", "no probe")
             continue
         ep = endpoints[spec.id]
+        hit = None
+        if kube is not None and not ep.source.startswith(("config", "env ")):
+            hit = component_service(spec, snap, services)
+        if hit is not None:
+            svc, scheme = hit
+            m = svc.get("metadata") or {}
+            ep = Endpoint(spec.endpoint or "", ep.url or f"{scheme}://{m.get('name')}.{m.get('namespace')}",
+                          f"service {m.get('namespace')}/{m.get('name')}")
         if not ep.url:
             why = "no endpoint" if snap.installed(spec.id) else "-"
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why, ep.source)
@@ -194,24 +240,29 @@ def probe_tasks(settings: Settings, state: ClusterState,
         if why_not:
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source)
             continue
-        if ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url:
+        if hit is None and (ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url):
             # a cluster-internal name, found from a Service: only reachable from inside the cluster
             if not _resolvable(ep.url):
                 skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source)
                 continue
-        url = ep.url
         if spec.probe == "http":
             hosts = _mlflow_hosts(state.objects, snap.components) if spec.id == "mlflow" else []
 
-            def fn(spec=spec, url=url, ep=ep, hosts=hosts) -> ProbeResult:
-                return probes.probe_http(spec.id, url, timeout=timeout, source=ep.source,
+            def probe(url: str, source: str, spec=spec, hosts=hosts) -> ProbeResult:
+                return probes.probe_http(spec.id, url, timeout=timeout, source=source,
                                          health_path=spec.health_path, version_path=spec.version_path,
                                          accept_any=spec.accept_any_http, host_headers=hosts)
         else:
             probe_fn = probes.PROBES[spec.probe]
 
-            def fn(spec=spec, url=url, ep=ep, probe_fn=probe_fn) -> ProbeResult:
-                return probe_fn(spec.id, url, timeout=timeout, source=ep.source)
+            def probe(url: str, source: str, spec=spec, probe_fn=probe_fn) -> ProbeResult:
+                return probe_fn(spec.id, url, timeout=timeout, source=source)
+        if hit is not None:
+            def fn(spec=spec, hit=hit, probe=probe) -> ProbeResult:
+                return _routed(spec, settings, kube, hit[0], hit[1], probe)
+        else:
+            def fn(ep=ep, probe=probe) -> ProbeResult:
+                return probe(ep.url, ep.source)
         tasks.append(ProbeTask(spec.id, spec.probe, ep, fn))
     return tasks, skipped
 
@@ -327,7 +378,7 @@ def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, P
 def sweep(ctx: AppContext) -> StackReport:
     """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor."""
     state = collect_cluster(ctx)
-    tasks, results = probe_tasks(ctx.settings, state)
+    tasks, results = probe_tasks(ctx.settings, state, kube=ctx.kube_or_none)
     results.update(run_probes(tasks, ctx.settings.probe_timeout))
     return build_report(ctx.settings, state, results)
 

@@ -30,6 +30,8 @@ HEALTH_STYLE = {"ok": "green", "warn": "yellow", "error": "bold red", "absent": 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
 COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "FINDING", "VERSION", "AGE")
+# how a probe went through the API server, shortened for the table (backends/routes.py VIA_TEXT)
+ROUTE_TAGS = ((" via API proxy", " [proxy]"), (" via port-forward", " [fwd]"))
 
 
 def component_cells(c: ComponentStatus, cluster_known: bool = True) -> list[Any]:
@@ -42,6 +44,9 @@ def component_cells(c: ComponentStatus, cluster_known: bool = True) -> list[Any]
     style = HEALTH_STYLE[h.value]
     wf = c.worst_finding
     probe = c.probe.summary if c.probe.state is not ProbeState.SKIPPED else (c.probe.summary or "-")
+    for long, short in ROUTE_TAGS:  # at 80 columns the finding must stay on screen: the drill-in says it all
+        if probe.endswith(long):
+            probe = probe[: -len(long)] + short
     probe_style = {"ok": "green", "degraded": "yellow", "failed": "bold red", "timeout": "bold red",
                    "pending": "cyan", "skipped": "dim"}[c.probe.state.value]
     if c.probe.state in (ProbeState.FAILED, ProbeState.TIMEOUT):
@@ -128,7 +133,7 @@ class StackScreen(AreaScreen):
 
         def load() -> tuple[ClusterState, list[ProbeTask], dict[str, ProbeResult]]:
             state = collect_cluster(ctx)
-            tasks, skipped = probe_tasks(ctx.settings, state)
+            tasks, skipped = probe_tasks(ctx.settings, state, kube=ctx.kube_or_none)
             return state, tasks, skipped
 
         self.run_io(load, lambda res: self._cluster_loaded(sid, *res),

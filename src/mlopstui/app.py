@@ -52,6 +52,19 @@ class MlopsApp(App):
     TITLE = "mlopstui"
     COMMANDS = App.COMMANDS | {AreaCommands}
     ENABLE_COMMAND_PALETTE = True
+    # with NO_COLOR every colour is dropped (see __init__): what colour told, text style tells instead
+    CSS = """
+    App:nocolor DataTable > .datatable--header { text-style: bold underline; }
+    App:nocolor DataTable > .datatable--cursor { text-style: bold reverse; }
+    App:nocolor DataTable:blur > .datatable--cursor { text-style: reverse; }
+    App:nocolor Tree > .tree--cursor { text-style: bold reverse; }
+    App:nocolor OptionList > .option-list--option-highlighted { text-style: bold reverse; }
+    App:nocolor Input { border: tall; }
+    App:nocolor Input:focus { text-style: underline; }
+    App:nocolor Tabs Tab.-active { text-style: bold reverse; }
+    App:nocolor StatusLine.-error { text-style: bold; }
+    App:nocolor Footer .footer-key--key { text-style: bold; }
+    """
     BINDINGS = [
         *(Binding(a.key, f"goto('{a.mode}')", a.title, show=False) for a in AREAS),
         Binding("colon", "command_line", ":cmd"),
@@ -69,9 +82,14 @@ class MlopsApp(App):
             # no animation by default (smooth scrolling costs bandwidth and latency over SSH);
             # TEXTUAL_ANIMATIONS=full brings it back
             self.animation_level = "none"
-        if os.environ.get("NO_COLOR"):
-            # Textual 8 names its ANSI theme "ansi-dark" (older releases: "textual-ansi")
-            self.theme = next((t for t in ("textual-ansi", "ansi-dark") if t in self.available_themes), self.theme)
+        if self.no_color:
+            # NO_COLOR means no colour, not no contrast. Textual picks Monochrome for a truecolor theme, which
+            # maps ANSI colours to grey levels (black on black once an ANSI theme is on): use its NoColor
+            # filter instead (the terminal's default foreground and background everywhere); emphasis comes
+            # from bold / reverse / underline (NO_COLOR_CSS) and every status carries a glyph and a word.
+            from textual.filter import Monochrome, NoColor
+
+            self._filters = [NoColor() if isinstance(f, Monochrome) else f for f in self._filters]
         for area in AREAS:
             self.add_mode(area.mode, lambda a=area: make_screen(a))
 

@@ -48,7 +48,7 @@ async def test_views_listed_with_freshness_and_detail_at_80x24(sandbox, tmp_path
         await wait_for(pilot, lambda: views.row_count >= 2)
         rows = {r[0]: r for r in cells(views)}
         assert set(rows) >= {"customer_stats", "transaction_stats"}
-        assert rows["transaction_stats"][1] == "fresh"  # the word, readable with NO_COLOR
+        assert rows["transaction_stats"][1] == "✓ fresh"  # glyph and word, readable with NO_COLOR
         assert rows["transaction_stats"][3] == "2d"
         jobs = screen.query_one("#jobs-table", FilterTable)
         await wait_for(pilot, lambda: "cronjob/feast-materialize" in jobs.visible_keys())

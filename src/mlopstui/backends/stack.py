@@ -107,11 +107,24 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
                 state.errors.append(f"{res.kind}: {err.message}")
     if state.error is None:
         state.objects.extend(_referenced_configmaps(kube, state.objects))
+        state.objects.extend(_data_objects(ctx))
     if state.error is not None:
         state.objects = []
     state.duration = time.monotonic() - t0
     state.at = time.time()
     return state
+
+
+def _data_objects(ctx: AppContext) -> list[dict[str, Any]]:
+    """Facts of the Data area for the doctor: LakeFS repositories (their buckets), the DVC project's remotes."""
+    from mlopstui.backends import dvc, lakefs
+
+    out = lakefs.repository_objects(ctx)
+    if ctx.settings.endpoints.dvc_repo:
+        from pathlib import Path
+
+        out.extend(dvc.remote_objects(Path(ctx.settings.endpoints.dvc_repo).expanduser()))
+    return out
 
 
 def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ def _load() -> None:
     # importing the rule modules registers them
     from mlopstui.doctor.rules import (  # noqa: F401
         clients,
+        data,
         images,
         mlflow,
         postgres,

@@ -21,18 +21,18 @@ from mlopstui.errors import MlopsError
 from mlopstui.models import features as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.status import JOB_LEVEL, badge
 
 FEAST_TIMEOUT = 180.0  # the first feast import takes seconds (tens on a busy machine)
 FOLLOW_POLL = 1.0
 FOLLOW_LIMIT = 900.0
 
-_STYLE = {m.Freshness.FRESH: "green", m.Freshness.STALE: "bold yellow", m.Freshness.NEVER: "bold red"}
-_JOB_STYLE = {"Succeeded": "green", "Failed": "bold red", "Running": "cyan", "Pending": "yellow"}
+_LEVEL = {m.Freshness.FRESH: "ok", m.Freshness.STALE: "warn", m.Freshness.NEVER: "error"}
 
 
 def freshness_cell(status: m.Freshness) -> Text:
     """The word carries the meaning (NO_COLOR); the colour only repeats it."""
-    return Text(status.word, style=_STYLE[status])
+    return badge(status.word, _LEVEL[status])
 
 
 class TextView(ModalScreen[None]):
@@ -200,7 +200,7 @@ class FeaturesScreen(AreaScreen):
         for j in self.jobs[:20]:
             started = j.start.astimezone().strftime("%m-%d %H:%M:%S") if j.start else "-"
             rows.append((f"job/{j.name}", (j.name, "Job" + (" (manual)" if j.manual else ""),
-                                          Text(j.status, style=_JOB_STYLE.get(j.status, "")), started,
+                                          badge(j.status, JOB_LEVEL.get(j.status, "unknown")), started,
                                           m.fmt_duration(j.duration(now)))))
         self.query_one("#jobs-table", FilterTable).set_rows(rows)
         title = f"Materialization in {self.ctx.namespace}: {len(self.cronjobs)} CronJob(s), {len(self.jobs)} Job(s)"
@@ -393,7 +393,7 @@ class FeatureViewScreen(AreaScreen):
         t = Text()
         t.append(f"{v.kind} {v.name}\n", style="bold")
         t.append("freshness: ")
-        t.append(f.status.word, style=_STYLE[f.status])
+        t.append(badge(f.status.word, _LEVEL[f.status]))
         t.append(f" · {f.text}" + (f"\n  why: {f.reason}" if f.reason else "") + "\n")
         t.append(f"entities:  {', '.join(v.entities)} (join keys {', '.join(v.join_keys) or '-'})\n")
         t.append(f"ttl:       {m.fmt_duration(v.ttl) if v.ttl else 'none'} · online: {'yes' if v.online else 'no'}\n")

@@ -28,6 +28,7 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.status import RUN_LEVEL, badge
 
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
@@ -36,8 +37,6 @@ FIRST_PAGE = 30  # at least a screenful; MLflow spends ~10 ms per run, so small 
 NEXT_PAGE = 500
 BULK_PAGE = 2000
 PREFETCH_MARGIN = 60
-STATUS_STYLE = {"FINISHED": "green", "FAILED": "red", "RUNNING": "yellow", "KILLED": "magenta",
-                "SCHEDULED": "cyan"}
 MARK = "✓"
 
 
@@ -189,7 +188,7 @@ class RunsScreen(AreaScreen):
             if col == "mark":
                 out.append(MARK if r.run_id in self.marked else " ")
             elif col == "status":
-                out.append(Text(r.status, style=STATUS_STYLE.get(r.status, "")))
+                out.append(badge(r.status, RUN_LEVEL.get(r.status, "unknown")))
             else:
                 out.append(r.cell(col))
         return out

@@ -15,6 +15,10 @@ class Series:
     ys: list[float]
 
 
+# one marker per series, so overlaid series are told apart without colour (NO_COLOR, monochrome terminals)
+MARKERS = ("•", "+", "x", "o", "*", "#", "@", "%")
+
+
 class MetricPlot(PlotextPlot):
     """set_series() replaces what is drawn; `summary` tells in words what is on it (for tests, NO_COLOR)."""
 
@@ -27,6 +31,7 @@ class MetricPlot(PlotextPlot):
         self.series: list[Series] = []
         self.x_label = "step"
         self.title_text = ""
+        self.markers: list[str] = []
 
     def set_series(self, series: Sequence[Series], x_label: str = "step", title: str = "") -> None:
         self.series = [s for s in series if s.xs]
@@ -35,17 +40,27 @@ class MetricPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        for s in self.series:
+        self.markers = self._markers(len(self.series))
+        for s, marker in zip(self.series, self.markers, strict=True):
             if len(s.xs) == 1:
-                plt.scatter(s.xs, s.ys, label=s.label)
+                plt.scatter(s.xs, s.ys, label=s.label, marker=marker if marker != "braille" else "•")
             else:
-                plt.plot(s.xs, s.ys, label=s.label, marker="braille")
+                plt.plot(s.xs, s.ys, label=s.label, marker=marker)
         plt.xlabel(x_label)
         plt.title(title or ("no metric history" if not self.series else ""))
         self.refresh()
+
+    def _markers(self, n: int) -> list[str]:
+        """Braille lines (finest) when colour tells series apart; a distinct character each without colour
+        or when several series share the plot."""
+        if n <= 1 and not getattr(self.app, "no_color", False):
+            return ["braille"] * n
+        return [MARKERS[i % len(MARKERS)] for i in range(n)]
 
     @property
     def summary(self) -> str:
         if not self.series:
             return "no metric history"
-        return "; ".join(f"{s.label}: {len(s.xs)} points, last {s.ys[-1]:.4g}" for s in self.series)
+        marks = [m if m != "braille" else "line" for m in self.markers] or ["line"] * len(self.series)
+        return "; ".join(f"{s.label} ({mark}): {len(s.xs)} points, last {s.ys[-1]:.4g}"
+                         for s, mark in zip(self.series, marks, strict=False))

@@ -123,6 +123,9 @@ class ControllerManager:
         self.JOB, self.CJ = g("batch", "v1", "jobs"), g("batch", "v1", "cronjobs")
         self.ISVC = g("serving.kserve.io", "v1beta1", "inferenceservices")
         self.REV = g("serving.knative.dev", "v1", "revisions")
+        from .argo import ArgoController
+
+        self.argo = ArgoController(self)
 
     # ---- loop -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,6 +134,7 @@ class ControllerManager:
         self._thread.start()
 
     def stop(self) -> None:
+        self.argo.stop()
         self._stop.set()
         self._wake.set()
         if self._on_event in self.store.listeners:
@@ -173,6 +177,7 @@ class ControllerManager:
                 self._guard(self.start_standalone_pod, p)
         for s in self._list(self.SVC):
             self._guard(self.reconcile_service, s)
+        self.argo.reconcile_all()
 
     def _guard(self, fn, *args) -> None:
         try:

@@ -87,8 +87,13 @@ BUILTIN_TYPES: list[ResourceType] = [
     _rt("networking.istio.io", "v1", "VirtualService", "virtualservices", True, ["vs"]),
     _rt("networking.istio.io", "v1", "Gateway", "gateways", True, ["gw"]),
     # Argo
-    _rt("argoproj.io", "v1alpha1", "Workflow", "workflows", True, ["wf"]),
-    _rt("argoproj.io", "v1alpha1", "CronWorkflow", "cronworkflows", True, ["cwf", "cronwf"]),
+    # Argo Workflows: as its CRDs (manifests/base/crds/minimal) declare them: no status subresource
+    # (the controller writes status with the object)
+    _rt("argoproj.io", "v1alpha1", "Workflow", "workflows", True, ["wf"], ()),
+    _rt("argoproj.io", "v1alpha1", "CronWorkflow", "cronworkflows", True, ["cwf", "cronwf"], ()),
+    _rt("argoproj.io", "v1alpha1", "WorkflowTemplate", "workflowtemplates", True, ["wftmpl"], ()),
+    _rt("argoproj.io", "v1alpha1", "ClusterWorkflowTemplate", "clusterworkflowtemplates", False, ["clusterwftmpl",
+                                                                                                 "cwft"], ()),
     # Feast operator
     _rt("feast.dev", "v1alpha1", "FeatureStore", "featurestores", True, ["feast"]),
 ]

@@ -530,8 +530,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _pod_log(self, req: _Request) -> None:
         store = self.api.store
-        store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
+        pod = store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
         text = store.get_log(req.namespace, req.name)
+        container = self._q.get("container")
+        if container:
+            spec = pod.get("spec") or {}
+            names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+            if names and container not in names:
+                raise errors.bad_request(f"container {container} is not valid for pod {req.name}")
+            # a multi-container pod (an Argo workflow pod: init, wait, main) keeps one log per
+            # container under "<pod>/<container>"; the pod's own log is its main container's
+            text = store.get_log(req.namespace, f"{req.name}/{container}") or (
+                text if container == (names[0] if names else container) else "")
         tail = self._q.get("tailLines")
         if tail:
             try:

@@ -351,7 +351,8 @@ class Store:
             gone["metadata"]["resourceVersion"] = str(self._next_rv())
             self._record(rt, "DELETED", gone)
             if (rt.group, rt.plural) == ("", "pods"):
-                self._logs.pop(f"{ns}/{name}", None)
+                for k in [k for k in self._logs if k == f"{ns}/{name}" or k.startswith(f"{ns}/{name}/")]:
+                    self._logs.pop(k, None)
             elif (rt.group, rt.plural) == ("", "namespaces"):
                 self._delete_namespace_content(name)
             elif (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):

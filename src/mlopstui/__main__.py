@@ -1,0 +1,7 @@
+"""`python -m mlopstui` = the `mlopstui` command."""
+
+import sys
+
+from mlopstui.cli import main
+
+sys.exit(main())

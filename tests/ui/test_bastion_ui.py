@@ -44,8 +44,9 @@ async def test_stack_experiments_and_features_with_only_a_kubeconfig(sandbox, mo
         keys = app.screen.query_one("#components").visible_keys()
         await pilot.press(*(["down"] * keys.index("mlflow")), "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ComponentScreen")
-        await wait_for(pilot, lambda: "via API proxy" in str(app.screen.query_one("#comp-detail").render()))
-        assert "service mlops/mlflow-server:5000 via API proxy" in str(app.screen.query_one("#comp-detail").render())
+        summary = app.screen.query_one("#comp-summary")
+        await wait_for(pilot, lambda: "via API proxy" in str(summary.render()))
+        assert "(from service mlops/mlflow-server:5000 via API proxy)" in str(summary.render())
         await pilot.press("escape")
 
         await pilot.press("2")

@@ -241,10 +241,13 @@ def probe_tasks(settings: Settings, state: ClusterState,
         if kube is not None and not ep.source.startswith(("config", "env ")):
             hit = component_service(spec, snap, services)
         if hit is not None:
+            from mlopstui.backends.routes import known_route
+
             svc, scheme = hit
             m = svc.get("metadata") or {}
-            ep = Endpoint(spec.endpoint or "", ep.url or f"{scheme}://{m.get('name')}.{m.get('namespace')}",
-                          f"service {m.get('namespace')}/{m.get('name')}")
+            ep = known_route(spec.endpoint or "", svc, settings, kube) or Endpoint(
+                spec.endpoint or "", ep.url or f"{scheme}://{m.get('name')}.{m.get('namespace')}",
+                f"service {m.get('namespace')}/{m.get('name')}")
         if not ep.url:
             why = "no endpoint" if snap.installed(spec.id) else "-"
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why, ep.source)

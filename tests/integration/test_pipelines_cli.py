@@ -157,3 +157,43 @@ def test_resubmit_submit_and_patches(api, capsys, tmp_path, monkeypatch):
     assert sub["spec"]["workflowTemplateRef"] == {"name": "train"}
     assert sub["spec"]["arguments"]["parameters"] == [{"name": "lr", "value": "0.5"}]
     assert [w[0] for w in writes(api, n)] == ["POST", "POST"]
+
+
+def test_a_controller_status_write_is_not_a_conflict_but_a_spec_change_is(api, tmp_path, monkeypatch):
+    """Between plan and apply the controller rewrites a running workflow's status (no status subresource):
+    the PATCH meets a 409, re-reads, sees only status moved and re-sends; a changed spec is refused."""
+    from mlopstui.actions.pipelines import Suspend
+    from mlopstui.config import load
+    from mlopstui.context import AppContext
+    from mlopstui.errors import Kind, MlopsError
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    wf_rt = api.registry.get("argoproj.io", "v1alpha1", "workflows")
+    obj = _load("steps-failed-retries.yaml")
+    obj["metadata"]["name"] = "busy-wf"
+    api.store.create(wf_rt, NS, obj)
+    ctx = AppContext.create(load(None, kubeconfig=api.kubeconfig_path, namespace=NS))
+
+    def touch(field, value):
+        cur = copy.deepcopy(api.store.get(wf_rt, NS, "busy-wf"))
+        cur[field[0]][field[1]] = value
+        api.store.update(wf_rt, NS, "busy-wf", cur)
+
+    action = Suspend(ctx, NS, "busy-wf")
+    plan = action.plan()
+    touch(("status", "progress"), "1/4")  # the controller
+    n = len(api.request_log)
+    action.apply(plan, readonly=False, audit=None)
+    assert [e["status"] for e in api.request_log[n:] if e["method"] == "PATCH"] == [409, 200]
+    assert api.store.get(wf_rt, NS, "busy-wf")["spec"]["suspend"] is True
+    assert api.store.get(wf_rt, NS, "busy-wf")["status"]["progress"] == "1/4"  # the controller's write kept
+
+    from mlopstui.actions.pipelines import Resume
+
+    action = Resume(ctx, NS, "busy-wf")
+    plan = action.plan()
+    touch(("spec", "parallelism"), 2)  # someone else
+    with pytest.raises(MlopsError) as e:
+        action.apply(plan, readonly=False, audit=None)
+    assert e.value.kind is Kind.CONFLICT and "nothing was overwritten" in e.value.message
+    assert api.store.get(wf_rt, NS, "busy-wf")["spec"]["suspend"] is True

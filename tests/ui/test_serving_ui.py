@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from test_serving_support import NS, serving_cluster  # noqa: E402
+from test_serving_support import NS, fraud, serving_cluster  # noqa: E402
 
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
@@ -211,18 +211,29 @@ async def test_concurrent_edit_is_detected_and_reasked(cluster, tmp_path):
         assert cluster.status_of("fraud-detection")["spec"]["predictor"]["canaryTrafficPercent"] == 30
 
 
-async def test_raw_deployment_canary_is_unsupported(cluster, tmp_path):
+@pytest.mark.parametrize("name,mode", [("churn-model", "RawDeployment"), ("mesh-model", "ModelMesh")])
+async def test_raw_deployment_canary_is_unsupported(cluster, tmp_path, name, mode):
+    if mode == "ModelMesh":
+        from mlopstui.backends.kube import INFERENCESERVICES
+
+        k = cluster.kube()
+        body = fraud(name, "s3://models/mesh/v1")
+        body["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": "ModelMesh"}
+        k.create(INFERENCESERVICES, body, NS)
+        k.close()
     app = make_app(cluster, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_serving(app, pilot)
         table = screen.query_one(FilterTable)
-        table.move_cursor(row=table.get_row_index(f"{NS}/churn-model"))
+        await wait_for(pilot, lambda: f"{NS}/{name}" in screen.isvcs)
+        table.move_cursor(row=table.get_row_index(f"{NS}/{name}"))
         await pilot.pause()
         mark = cluster.mark()
-        for key in ("plus", "p", "b"):
+        for key in ("plus", "minus", "p", "b"):
             await pilot.press(key)
             await pilot.pause()
             assert "Serverless" in status_text(app) and "unsupported" in status_text(app)
+            assert mode in status_text(app) and "nothing was sent" in status_text(app)
             assert not isinstance(app.screen, ConfirmPlan)
         await asyncio.sleep(0.8)  # past the debounce: still nothing
         await pilot.pause()

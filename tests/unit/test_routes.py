@@ -1,4 +1,5 @@
-"""Choosing the Service port and the direct routes of an endpoint (pure parts of backends/routes.py).
+"""The direct routes of an endpoint, cluster DNS names and target ports (pure parts of backends/routes.py;
+the Service port is models/endpoints.pick_port's, tested in test_stack_models.py).
 
 Port facts: Istio's gateway chart (istio/istio manifests/charts/gateway/values.yaml) lists status-port
 15021 first, then http2 80 and https 443 (DESIGN.md: "the Service's first port is usually 15021");
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlopstui.backends.discovery import pick_port, service_url
 from mlopstui.backends.routes import cluster_service_of, direct_candidates, target_port
 from mlopstui.errors import MlopsError
+from mlopstui.models.endpoints import pick_port
 
 ISTIO = {"metadata": {"name": "istio-ingressgateway", "namespace": "istio-system"},
          "spec": {"type": "LoadBalancer", "ports": [
@@ -23,31 +24,19 @@ MINIO = {"metadata": {"name": "minio", "namespace": "mlops"},
          "spec": {"ports": [{"name": "minio-console", "port": 9001}, {"name": "minio-api", "port": 9000}]}}
 
 
-def test_pick_port_by_name_and_app_protocol():
-    assert pick_port("ingress", ISTIO)["port"] == 80
-    assert pick_port("s3", MINIO)["port"] == 9000
-    svc = {"spec": {"ports": [{"name": "metrics", "port": 9121}, {"name": "x", "port": 6379,
-                                                                    "appProtocol": "redis"}]}}
-    assert pick_port("redis", svc)["port"] == 6379
-    assert pick_port("mlflow", {"spec": {"ports": [{"port": 5000, "targetPort": 5000}]}})["port"] == 5000
-    assert pick_port("mlflow", {"spec": {}}) == {}
-    # the address shown for a discovered Service uses the same port (was the first: 15021)
-    assert service_url(ISTIO, "http", "ingress") == "http://192.0.2.10:80"
-
-
 def test_direct_candidates_in_order():
     nodes = [{"status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.5"},
                                        {"type": "Hostname", "address": "node-1"}]}}]
     svc = dict(ISTIO, spec=dict(ISTIO["spec"], externalIPs=["198.51.100.7"]))
-    got = direct_candidates(svc, pick_port("ingress", svc), nodes)
+    got = direct_candidates(svc, pick_port(svc, "ingress"), nodes)
     assert got == [("192.0.2.10", 80, "LoadBalancer"), ("198.51.100.7", 80, "external IP"),
                    ("10.0.0.5", 30080, "NodePort")]
-    assert direct_candidates(MINIO, pick_port("s3", MINIO)) == []  # ClusterIP only: no direct route
+    assert direct_candidates(MINIO, pick_port(MINIO, "s3")) == []  # ClusterIP only: no direct route
 
 
 def test_direct_candidates_in_cluster_use_dns(monkeypatch):
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
-    assert direct_candidates(MINIO, pick_port("s3", MINIO)) == [("minio.mlops.svc.cluster.local", 9000,
+    assert direct_candidates(MINIO, pick_port(MINIO, "s3")) == [("minio.mlops.svc.cluster.local", 9000,
                                                                  "cluster DNS")]
     assert cluster_service_of("minio.mlops.svc.cluster.local") is None  # it resolves in the cluster
 

@@ -74,15 +74,42 @@ class _PatchAction(WorkflowAction):
                             "resourceVersion": wf.resource_version})
 
     def _apply(self, plan: Plan) -> Result:
+        """PATCH with the read resourceVersion. The controller rewrites a running workflow's status (on the
+        object: no status subresource) all the time; a 409 where only status moved re-sends the same patch
+        with the fresh resourceVersion (at most 3 times); a change to spec, labels or annotations is
+        refused, nothing overwritten."""
         from mlopstui.backends.kube import ARGO_WORKFLOWS
 
-        rv = plan.patch["metadata"]["resourceVersion"]
-        obj = self.ctx.kube.merge_patch(ARGO_WORKFLOWS, self.workflow, {k: v for k, v in plan.patch.items()
-                                                                         if k != "metadata"},
-                                        self.namespace, resource_version=rv)
-        new_rv = (obj.get("metadata") or {}).get("resourceVersion")
-        return Result(True, f"{self.name}: patched {self.namespace}/{self.workflow} "
-                            f"(resourceVersion {rv} -> {new_rv})", data={"resourceVersion": new_rv})
+        body = {k: v for k, v in plan.patch.items() if k != "metadata"}
+        rv = first_rv = plan.patch["metadata"]["resourceVersion"]
+        base = self.current.raw if self.current is not None else {}
+        for _attempt in range(3):
+            try:
+                obj = self.ctx.kube.merge_patch(ARGO_WORKFLOWS, self.workflow, body, self.namespace,
+                                                resource_version=rv)
+            except MlopsError as exc:
+                if exc.kind is not Kind.CONFLICT:
+                    raise
+                fresh = self.ctx.kube.get(ARGO_WORKFLOWS, self.workflow, self.namespace)
+                if _user_part(fresh) != _user_part(base):
+                    raise MlopsError(Kind.CONFLICT, f"{self.workflow} was changed since it was read "
+                                                    f"(resourceVersion {first_rv}); nothing was overwritten",
+                                     hint="check the change and plan again", source="kubernetes") from None
+                rv = (fresh.get("metadata") or {}).get("resourceVersion")
+                plan.notes.append(f"resourceVersion {first_rv} -> {rv}: only status changed (the controller); "
+                                  "the same patch was re-sent")
+                continue
+            new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+            return Result(True, f"{self.name}: patched {self.namespace}/{self.workflow} "
+                                f"(resourceVersion {rv} -> {new_rv})", data={"resourceVersion": new_rv})
+        raise MlopsError(Kind.CONFLICT, f"{self.workflow} keeps changing; nothing was overwritten",
+                         hint="try again in a moment", source="kubernetes")
+
+
+def _user_part(obj: dict) -> tuple:
+    meta = obj.get("metadata") or {}
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in (m.L_PHASE, m.L_COMPLETED)}
+    return obj.get("spec"), labels, meta.get("annotations"), meta.get("deletionTimestamp")
 
 
 class Stop(_PatchAction):

@@ -11,6 +11,13 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlopstui.models.endpoints import (  # noqa: F401 - the pure part of discovery lives there
+    DEFAULT_SCHEME,
+    NEVER_ENDPOINT_SUFFIXES,
+    NOT_ENDPOINT_SUFFIXES,
+    pick_port,
+    scheme_for,
+)
 from mlopstui.secrets import mask_uri
 
 if TYPE_CHECKING:
@@ -35,51 +42,12 @@ SERVICE_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
     "pgbouncer": (("pgbouncer", "postgresql"),),
     "redis": (("feast-redis-master", "redis"), ("redis-master", "redis"), ("redis", "redis")),
     "feast_server": (("feast-feature-server", "http"), ("feast-server", "http")),
-    "ingress": (("istio-ingressgateway", "http"),),
+    "feast_registry": (("feast-postgres", "postgresql"), ("feast-registry-db", "postgresql")),
+    "ingress": (("istio-ingressgateway", "http"), ("istio-ingress", "http")),
     "lakefs": (("lakefs", "http"),),
     "argo": (("argo-server", "https"),),
     "kfp": (("ml-pipeline", "http"), ("ml-pipeline-ui", "http")),
 }
-
-
-# the Service port an endpoint uses, by port name or appProtocol (first match wins; else the first port
-# that is not a known side port such as Istio's 15021 status port or the MinIO console)
-PORT_NAMES: dict[str, tuple[str, ...]] = {
-    "mlflow": ("http", "mlflow", "tracking", "http-mlflow"),
-    "s3": ("minio-api", "api", "s3", "http", "http-api"),
-    "postgresql": ("tcp-postgresql", "postgresql", "postgres", "tcp-postgres", "postgresql-db"),
-    "pgbouncer": ("pgbouncer", "tcp-pgbouncer", "postgresql", "postgres"),
-    "redis": ("tcp-redis", "redis"),
-    "feast_server": ("http", "feast", "online", "http-online"),
-    "feast_registry": ("tcp-postgresql", "postgresql", "postgres"),
-    "ingress": ("http2", "http", "http-80", "http1"),
-    "lakefs": ("http", "lakefs"),
-    "argo": ("web", "https", "http"),
-    "kfp": ("http", "ml-pipeline"),
-}
-APP_PROTOCOLS: dict[str, tuple[str, ...]] = {
-    "mlflow": ("http",), "ingress": ("http", "kubernetes.io/h2c"), "feast_server": ("http",),
-    "s3": ("http",), "postgresql": ("postgresql",), "redis": ("redis",),
-}
-SIDE_PORTS = {"status-port", "console", "minio-console", "metrics", "http-metrics", "tcp-status", "https-webhook",
-              "tls"}
-
-
-def pick_port(key: str, svc: dict[str, Any]) -> dict[str, Any]:
-    """The Service port this endpoint uses (by name, then appProtocol, then the first non-side port)."""
-    ports = [p for p in (svc.get("spec") or {}).get("ports") or [] if isinstance(p, dict)]
-    if not ports:
-        return {}
-    for name in PORT_NAMES.get(key, ()):
-        for p in ports:
-            if (p.get("name") or "") == name:
-                return p
-    for proto in APP_PROTOCOLS.get(key, ()):
-        for p in ports:
-            if (p.get("appProtocol") or "") == proto:
-                return p
-    rest = [p for p in ports if (p.get("name") or "") not in SIDE_PORTS and p.get("port") != 15021]
-    return (rest or ports)[0]
 
 
 @dataclass(frozen=True)
@@ -106,10 +74,12 @@ def from_settings_or_env(key: str, settings: Settings) -> Endpoint | None:
     return None
 
 
-def service_url(svc: dict[str, Any], scheme: str, key: str = "") -> str:
+def service_url(svc: dict[str, Any], scheme: str, port: dict[str, Any] | None = None) -> str:
     """The address a client outside the cluster should use: LB ingress, external IP, else cluster DNS."""
     meta, spec = svc.get("metadata", {}), svc.get("spec", {})
-    port = pick_port(key, svc).get("port")
+    if port is None:
+        port = (spec.get("ports") or [{}])[0]
+    number = port.get("port")
     lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     host = None
     if lb:
@@ -118,17 +88,69 @@ def service_url(svc: dict[str, Any], scheme: str, key: str = "") -> str:
         host = spec["externalIPs"][0]
     if not host:
         host = f"{meta.get('name')}.{meta.get('namespace')}.svc.cluster.local"
-    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
+    return f"{scheme}://{host}:{number}" if number else f"{scheme}://{host}"
 
 
-def service_for(key: str, services: list[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
-    """(the Service, the scheme) this endpoint lives behind, found by name."""
-    by_name = {s.get("metadata", {}).get("name"): s for s in services}
+def _selects(svc: dict[str, Any], obj: dict[str, Any]) -> bool:
+    from mlopstui.models.stack import selects
+
+    return selects(svc, obj)
+
+
+def _service_rank(svc: dict[str, Any], key: str) -> float:
+    name = (svc.get("metadata") or {}).get("name") or ""
+    spec = svc.get("spec") or {}
+    score = 0.0
+    if spec.get("clusterIP") == "None":
+        score -= 5
+    if name.endswith(NOT_ENDPOINT_SUFFIXES):
+        score -= 3
+    if name in {n for n, _ in SERVICE_NAMES.get(key, ())}:
+        score += 3
+    if key == "feast_server" and ((svc.get("metadata") or {}).get("labels") or {}).get(
+            "feast.dev/service-type") == "online":
+        score += 4
+    if key == "redis" and name.endswith("-master"):
+        score += 1
+    return score
+
+
+def choose(key: str, services: list[dict[str, Any]],
+           workloads: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """(Service, port, scheme) of the endpoint: the best Service selecting the workloads the catalog found,
+    else the well-known Service names (the first match in listing order)."""
+    candidates = []
+    for w in workloads or []:
+        for svc in services:
+            if _selects(svc, w) and svc not in candidates:
+                candidates.append(svc)
+    best = None
+    for order, svc in enumerate(candidates):
+        if ((svc.get("metadata") or {}).get("name") or "").endswith(NEVER_ENDPOINT_SUFFIXES):
+            continue
+        port = pick_port(svc, key)
+        if port is None:
+            continue
+        rank = (_service_rank(svc, key), -order)
+        if best is None or rank > best[0]:
+            best = (rank, svc, port)
+    if best is not None:
+        _rank, svc, port = best
+        return svc, port, scheme_for(port, key)
     for name, scheme in SERVICE_NAMES.get(key, ()):
-        svc = by_name.get(name)
+        svc = next((s for s in services if s.get("metadata", {}).get("name") == name), None)
         if svc is not None:
-            return svc, scheme
+            port = pick_port(svc, key)
+            if port is None:
+                continue
+            return svc, port, scheme_for(port, key, scheme)
     return None
+
+
+def _endpoint(key: str, hit: tuple[dict[str, Any], dict[str, Any], str]) -> Endpoint:
+    svc, port, scheme = hit
+    m = svc.get("metadata") or {}
+    return Endpoint(key, service_url(svc, scheme, port), f"service {m.get('namespace')}/{m.get('name')}")
 
 
 def configured(key: str, settings: Settings) -> Endpoint | None:
@@ -138,32 +160,46 @@ def configured(key: str, settings: Settings) -> Endpoint | None:
     return from_settings_or_env(key, settings)
 
 
-def discover(key: str, settings: Settings, services: list[dict[str, Any]]) -> Endpoint:
-    """Resolve one endpoint from settings, env, then the given Service objects (pure: no route checks)."""
+def discover(key: str, settings: Settings, services: list[dict[str, Any]],
+             workloads: list[dict[str, Any]] | None = None) -> Endpoint:
+    """Resolve one endpoint from settings, env, the Services of the workloads the catalog found for it, and
+    last the well-known Service names (pure: the address as the Service tells, no route checked)."""
     found = configured(key, settings)
     if found:
         return found
-    hit = service_for(key, services)
-    if hit is not None:
-        svc, scheme = hit
-        m = svc.get("metadata", {})
-        return Endpoint(key, service_url(svc, scheme, key), f"service {m.get('namespace')}/{m.get('name')}")
-    return Endpoint(key, None, "not found")
+    hit = choose(key, services, workloads)
+    return _endpoint(key, hit) if hit is not None else Endpoint(key, None, "not found")
 
 
 def resolve(key: str, settings: Settings, kube: KubeClient | None) -> Endpoint:
-    """Config, env, then the Service reached by the first route that answers (blocking: call in a worker)."""
+    """Like discover(), listing Services and workloads across namespaces when needed (blocking: call in a
+    worker), so the endpoint is the one of the component the Stack catalog finds; then reached by the first
+    route that answers (backends/routes.py: direct, else through the API server)."""
     found = configured(key, settings)
     if found or kube is None:
         return found or Endpoint(key, None, "not configured")
-    from mlopstui.backends.kube import SERVICES
+    from mlopstui.backends.kube import DEPLOYMENTS, SERVICES, STATEFULSETS
     from mlopstui.backends.routes import route
+    from mlopstui.doctor.snapshot import Snapshot
+    from mlopstui.models.stack import catalog_with_overrides
 
     try:
         services = kube.list(SERVICES, all_namespaces=True)
     except Exception as exc:  # the caller shows the endpoint as unknown, with why
         return Endpoint(key, None, f"not found ({exc})")
-    hit = service_for(key, services)
+    catalog = catalog_with_overrides(settings.components)
+    spec = next((c for c in catalog if c.endpoint == key), None)
+    workloads: list[dict[str, Any]] = []
+    if spec is not None:
+        objs: list[dict[str, Any]] = []
+        for res in (DEPLOYMENTS, STATEFULSETS):
+            try:
+                objs.extend(kube.list(res, all_namespaces=True))
+            except Exception:  # noqa: BLE001 - fall back to the well-known names
+                pass
+        snap = Snapshot.build([*objs, *services], catalog=catalog)
+        workloads = list(snap.components.get(spec.id, []))
+    hit = choose(key, services, workloads)
     if hit is None:
         return Endpoint(key, None, "not found")
-    return route(key, hit[0], hit[1], settings, kube)
+    return route(key, hit[0], hit[1], hit[2], settings, kube)

@@ -141,7 +141,11 @@ def _route_online_store(ctx: AppContext, store: Any) -> None:
         svc = kube.get(SERVICES, where[1], where[0])
     except MlopsError:
         return
-    ep = route("redis", svc, "redis", ctx.settings, kube)
+    from mlopstui.models.endpoints import pick_port
+
+    port = next((p for p in (svc.get("spec") or {}).get("ports") or [] if str(p.get("port")) == first.rpartition(":")[2]),
+                None) or pick_port(svc, "redis") or {}
+    ep = route("redis", svc, port, "redis", ctx.settings, kube)
     if not ep.url:
         _online_routes[key] = (conn, ep)
         return

@@ -35,7 +35,7 @@ import weakref
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.backends.discovery import Endpoint, pick_port
+from mlopstui.backends.discovery import Endpoint
 from mlopstui.errors import Kind, MlopsError
 
 if TYPE_CHECKING:
@@ -109,26 +109,27 @@ def _url(key: str, scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{host}:{port}{URL_PATHS.get(key, '')}"
 
 
-def _cache_key(key: str, svc: dict[str, Any], settings: Settings) -> tuple:
+def _cache_key(key: str, svc: dict[str, Any], port: dict[str, Any], settings: Settings) -> tuple:
     meta = svc.get("metadata") or {}
-    return (key, meta.get("namespace") or "default", meta.get("name") or "", pick_port(key, svc).get("port"),
-            settings.route)
+    return (key, meta.get("namespace") or "default", meta.get("name") or "", port.get("port"), settings.route)
 
 
-def known_route(key: str, svc: dict[str, Any], settings: Settings, kube: KubeClient) -> Endpoint | None:
+def known_route(key: str, svc: dict[str, Any], port: dict[str, Any], settings: Settings,
+                kube: KubeClient) -> Endpoint | None:
     """The route chosen before for this endpoint, if any (no I/O: for showing a probe that is pending)."""
-    return routes_of(kube).chosen.get(_cache_key(key, svc, settings))
+    return routes_of(kube).chosen.get(_cache_key(key, svc, port, settings))
 
 
-def route(key: str, svc: dict[str, Any], scheme: str, settings: Settings, kube: KubeClient) -> Endpoint:
-    """The Endpoint for `key` behind `svc` (blocking: TCP checks, maybe a local forward)."""
+def route(key: str, svc: dict[str, Any], port: dict[str, Any], scheme: str, settings: Settings,
+          kube: KubeClient) -> Endpoint:
+    """The Endpoint for `key` behind `svc`:`port` (the Service and port discovery chose; blocking: TCP
+    checks, maybe a local forward)."""
     routes = routes_of(kube)
     meta = svc.get("metadata") or {}
     ns, name = meta.get("namespace") or "default", meta.get("name") or ""
-    port = pick_port(key, svc)
     if not port.get("port"):
         return Endpoint(key, None, f"service {ns}/{name} has no ports", via="dark")
-    cache_key = _cache_key(key, svc, settings)
+    cache_key = _cache_key(key, svc, port, settings)
     cached = routes.chosen.get(cache_key)
     if cached is not None and (cached.via != "direct" or _answers(*_host_port(cached.url))):
         return cached

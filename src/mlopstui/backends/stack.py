@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlopstui.backends import kube as k
-from mlopstui.backends.discovery import Endpoint, discover
+from mlopstui.backends.discovery import Endpoint, choose, discover
 from mlopstui.doctor import Finding, Snapshot, ref
 from mlopstui.doctor import run as run_doctor
 from mlopstui.doctor.util import service_hosts
@@ -41,8 +41,11 @@ if TYPE_CHECKING:
 LISTED: tuple[tuple[k.Res, bool], ...] = (
     (k.DEPLOYMENTS, False), (k.STATEFULSETS, False), (k.DAEMONSETS, False), (k.PODS, False),
     (k.SERVICES, False), (k.JOBS, False), (k.CRONJOBS, False),
-    (k.INFERENCESERVICES, True), (k.ARGO_WORKFLOWS, True), (k.FEATURESTORES, True),
+    (k.INFERENCESERVICES, True), (k.ARGO_WORKFLOWS, True), (k.FEATURESTORES_V1, True), (k.TENANTS, True),
+    (k.ARGO_CRON_WORKFLOWS, True), (k.ARGO_WORKFLOW_TEMPLATES, True),
 )
+# an optional kind served under an older version too: tried when the first is not served
+FALLBACK = {k.FEATURESTORES_V1: k.FEATURESTORES}
 # namespaces to read one by one when listing across all namespaces is forbidden
 DEFAULT_NAMESPACES = ("mlops", "kserve", "knative-serving", "istio-system", "argo", "kubeflow", "feast")
 
@@ -54,6 +57,11 @@ class ClusterState:
     error: MlopsError | None = None  # the cluster could not be read at all
     at: float = field(default_factory=time.time)
     duration: float = 0.0
+    namespace: str | None = None  # the one namespace read (-n), or None: all namespaces
+
+    @property
+    def scope(self) -> str:
+        return f"namespace {self.namespace}" if self.namespace else "all namespaces"
 
     def services(self) -> list[dict[str, Any]]:
         return [o for o in self.objects if o.get("kind") == "Service"]
@@ -66,13 +74,18 @@ def _namespaces(settings: Settings, kube: KubeClient) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[str]) -> list[dict[str, Any]]:
+def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[str],
+               only: str | None = None) -> list[dict[str, Any]]:
     try:
+        if only:
+            return kube.list(res, only)
         return kube.list(res, all_namespaces=True)
     except MlopsError as err:
         if err.kind is Kind.NOT_FOUND and optional:
+            if res in FALLBACK:
+                return _list_kind(kube, FALLBACK[res], optional, namespaces, only)
             return []  # the CRD is not installed
-        if err.kind is not Kind.FORBIDDEN:
+        if err.kind is not Kind.FORBIDDEN or only:
             raise
     out: list[dict[str, Any]] = []
     for ns in namespaces:  # RBAC allows only some namespaces: read those
@@ -84,18 +97,19 @@ def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[st
     return out
 
 
-def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
-    """List the catalog's object kinds concurrently (blocking: call from a worker)."""
+def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None = None) -> ClusterState:
+    """List the catalog's object kinds concurrently (blocking: call from a worker); namespace: only that one
+    (`-n NS`), else every namespace the credentials may read."""
     t0 = time.monotonic()
-    state = ClusterState()
+    state = ClusterState(namespace=namespace)
     try:
         kube = ctx.kube
     except MlopsError as err:
         state.error = err
         return state
-    namespaces = _namespaces(ctx.settings, kube)
+    namespaces = [namespace] if namespace else _namespaces(ctx.settings, kube)
     with cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stack-list") as pool:
-        futs = {pool.submit(_list_kind, kube, res, opt, namespaces): res for res, opt in LISTED}
+        futs = {pool.submit(_list_kind, kube, res, opt, namespaces, namespace): res for res, opt in LISTED}
         for fut in cf.as_completed(futs):
             res = futs[fut]
             try:
@@ -106,13 +120,56 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
                     state.error = state.error or err
                 state.errors.append(f"{res.kind}: {err.message}")
     if state.error is None:
-        state.objects.extend(_referenced_configmaps(kube, state.objects))
+        try:
+            add_selected(kube, catalog_with_overrides(ctx.settings.components), state.objects)
+        except MlopsError as err:
+            state.errors.append(f"label selector: {err.message}")
+        state.objects.extend(_referenced_configmaps(kube, state.objects, max_workers))
+        state.objects.extend(_argo_objects(kube, state.objects))
         state.objects.extend(_data_objects(ctx))
+    if namespace and state.error is None:  # -n: what selectors or side reads brought from elsewhere goes
+        state.objects = [o for o in state.objects if (o.get("metadata") or {}).get("namespace") in (None, "", namespace)]
     if state.error is not None:
         state.objects = []
     state.duration = time.monotonic() - t0
     state.at = time.time()
     return state
+
+
+_KIND_RES = {"Deployment": k.DEPLOYMENTS, "StatefulSet": k.STATEFULSETS, "DaemonSet": k.DAEMONSETS,
+             "CronJob": k.CRONJOBS}
+
+
+def add_selected(kube: KubeClient, catalog: tuple[ComponentSpec, ...], objects: list[dict[str, Any]]) -> None:
+    """For each matcher with a label selector: list its kinds with labelSelector= (the API server
+    evaluates it, set-based and inequality requirements included) and mark what came back with
+    SELECTED_BY, adding objects not listed yet. In place."""
+    from mlopstui.models.stack import SELECTED_BY
+
+    by_key = {_key(o): o for o in objects}
+    for spec in catalog:
+        for m in spec.matchers:
+            if not m.selector:
+                continue
+            for kind in m.kinds:
+                res = _KIND_RES.get(kind)
+                if res is None:
+                    continue
+                found: list[dict[str, Any]] = []
+                for ns in m.namespaces or (None,):
+                    found.extend(kube.list(res, ns, label_selector=m.selector, all_namespaces=ns is None))
+                for o in found:
+                    mine = by_key.setdefault(_key(o), o)
+                    if mine is o:
+                        objects.append(o)
+                    mine.setdefault(SELECTED_BY, [])
+                    if m.selector not in mine[SELECTED_BY]:
+                        mine[SELECTED_BY].append(m.selector)
+
+
+def _key(o: Mapping[str, Any]) -> tuple[str, str, str]:
+    meta = o.get("metadata") or {}
+    return (str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
 
 
 def _data_objects(ctx: AppContext) -> list[dict[str, Any]]:
@@ -127,30 +184,98 @@ def _data_objects(ctx: AppContext) -> list[dict[str, Any]]:
     return out
 
 
-def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Only the ConfigMaps that containers pull env from (envFrom / configMapKeyRef)."""
-    from mlopstui.models.stack import containers_of
+def _argo_objects(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Argo's artifact repositories (workflow-controller-configmap, each workflow namespace's
+    artifact-repositories) and a stub per credentials Secret they name: `exists` and its key names, never
+    the values (dropped here, before anything else sees them)."""
+    import yaml
 
-    wanted: set[tuple[str, str]] = set()
+    argo_ns = {(o.get("metadata") or {}).get("namespace", "") for o in objects
+               if o.get("kind") in ("Workflow", "WorkflowTemplate", "CronWorkflow")} - {""}
+    ctl_ns = {(o.get("metadata") or {}).get("namespace", "") for o in objects
+              if o.get("kind") == "Deployment" and (o.get("metadata") or {}).get("name") == "workflow-controller"}
+    if not argo_ns and not ctl_ns:
+        return []
+    out: list[dict[str, Any]] = []
+    wanted = [(ns, "workflow-controller-configmap") for ns in sorted(ctl_ns | {"argo"})]
+    wanted += [(ns, "artifact-repositories") for ns in sorted(argo_ns)]
+    for ns, name in wanted[:40]:
+        try:
+            cm = kube.get(k.CONFIGMAPS, name, ns)
+        except MlopsError:
+            continue
+        cm.setdefault("kind", "ConfigMap")
+        out.append(cm)
+    secrets: set[tuple[str, str]] = set()
+    for cm in out:
+        meta = cm.get("metadata") or {}
+        users = [meta.get("namespace", "")] if meta.get("name") == "artifact-repositories" else sorted(argo_ns)
+        for text in (cm.get("data") or {}).values():
+            try:
+                s3 = (yaml.safe_load(text) or {}).get("s3") or {}
+            except (yaml.YAMLError, AttributeError):
+                continue
+            for f in ("accessKeySecret", "secretKeySecret"):
+                name = (s3.get(f) or {}).get("name") if isinstance(s3, dict) else None
+                if name:
+                    secrets.update((ns, name) for ns in users)
+    for ns, name in sorted(secrets)[:40]:
+        try:
+            sec = kube.get(k.SECRETS, name, ns)
+            stub = {"kind": "Secret", "metadata": {"name": name, "namespace": ns}, "exists": True,
+                    "dataKeys": sorted({*(sec.get("data") or {}), *(sec.get("stringData") or {})})}
+            del sec
+        except MlopsError as exc:
+            if exc.kind is not Kind.NOT_FOUND:
+                continue  # forbidden or unreachable: unknown, not missing
+            stub = {"kind": "Secret", "metadata": {"name": name, "namespace": ns}, "exists": False}
+        out.append(stub)
+    return out
+
+
+MAX_CONFIGMAPS = 60
+
+
+def referenced_configmaps(objects: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(namespace, name) of the ConfigMaps containers pull env from (envFrom / configMapKeyRef) or mount
+    (volumes, projected volumes: the redis.conf a Bitnami Redis loads), env ones first."""
+    from mlopstui.models.stack import containers_of, pod_template_spec
+
+    env: set[tuple[str, str]] = set()
+    mounted: set[tuple[str, str]] = set()
     for o in objects:
         ns = (o.get("metadata") or {}).get("namespace", "")
         for c in containers_of(o):
             for src in c.get("envFrom") or []:
                 if "configMapRef" in src:
-                    wanted.add((ns, (src["configMapRef"] or {}).get("name", "")))
+                    env.add((ns, (src["configMapRef"] or {}).get("name", "")))
             for e in c.get("env") or []:
                 cm = ((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name")
                 if cm:
-                    wanted.add((ns, cm))
-    out = []
-    for ns, name in sorted(wanted)[:50]:
+                    env.add((ns, cm))
+        for v in (pod_template_spec(o) or {}).get("volumes") or []:
+            if isinstance(v.get("configMap"), dict) and v["configMap"].get("name"):
+                mounted.add((ns, v["configMap"]["name"]))
+            for src in (v.get("projected") or {}).get("sources") or []:
+                if isinstance(src.get("configMap"), dict) and src["configMap"].get("name"):
+                    mounted.add((ns, src["configMap"]["name"]))
+    return (sorted(env) + sorted(mounted - env))[:MAX_CONFIGMAPS]
+
+
+def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]], max_workers: int = 8) -> list[dict[str, Any]]:
+    def get(ns: str, name: str) -> dict[str, Any] | None:
         try:
             cm = kube.get(k.CONFIGMAPS, name, ns)
-            cm.setdefault("kind", "ConfigMap")
-            out.append(cm)
         except MlopsError:
-            pass
-    return out
+            return None  # unreadable: the rules that need it say so
+        cm.setdefault("kind", "ConfigMap")
+        return cm
+
+    wanted = referenced_configmaps(objects)
+    if not wanted:
+        return []
+    with cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stack-cm") as pool:
+        return [cm for cm in pool.map(lambda t: get(*t), wanted) if cm is not None]
 
 
 # -- probes ----------------------------------------------------------------------------------------
@@ -165,9 +290,12 @@ class ProbeTask:
         return pending_probe(self.component, self.kind, self.endpoint.display, self.endpoint.source)
 
 
-def resolve_endpoints(settings: Settings, catalog: Iterable[ComponentSpec],
-                      services: list[dict[str, Any]]) -> dict[str, Endpoint]:
-    return {c.id: discover(c.endpoint, settings, services) for c in catalog if c.endpoint}
+def resolve_endpoints(settings: Settings, catalog: Iterable[ComponentSpec], services: list[dict[str, Any]],
+                      components: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, Endpoint]:
+    """Each component's endpoint: config, env, then the Services of the workloads the catalog found."""
+    components = components or {}
+    return {c.id: discover(c.endpoint, settings, services, list(components.get(c.id, [])))
+            for c in catalog if c.endpoint}
 
 
 def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str, list]) -> list[str]:
@@ -181,31 +309,15 @@ def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str,
     return hosts[:1]
 
 
-def component_service(spec: ComponentSpec, snap: Snapshot,
-                      services: list[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
-    """The Service in front of the component's workloads as the catalog found them (a ClusterIP one
-    before a headless one), else the one discovery names; with the scheme to speak."""
-    from mlopstui.backends.discovery import SERVICE_NAMES, service_for
-
-    scheme = (SERVICE_NAMES.get(spec.endpoint or "") or (("", "http"),))[0][1]
-    found: list[dict[str, Any]] = []
-    for w in snap.components.get(spec.id, []):
-        found.extend(s for s in snap.services_selecting(w) if s not in found)
-    found.sort(key=lambda s: ((s.get("spec") or {}).get("clusterIP") == "None",
-                              (s.get("metadata") or {}).get("name", "")))
-    if found:
-        return found[0], scheme
-    return service_for(spec.endpoint or "", services)
-
-
-def _routed(spec: ComponentSpec, settings: Settings, kube: KubeClient, svc: dict[str, Any], scheme: str,
+def _routed(spec: ComponentSpec, settings: Settings, kube: KubeClient, hit: tuple[dict, dict, str],
             probe: Callable[[str, str], ProbeResult]) -> ProbeResult:
     """Choose the route (direct, API proxy, port-forward) then probe through it; say which in the result."""
     from dataclasses import replace
 
     from mlopstui.backends.routes import route, via_text
 
-    ep = route(spec.endpoint or "", svc, scheme, settings, kube)
+    svc, port, scheme = hit
+    ep = route(spec.endpoint or "", svc, port, scheme, settings, kube)
     if not ep.url:
         short = "dark: forbidden" if "forbidden" in ep.source.lower() else "dark: no route"
         return ProbeResult(spec.id, spec.probe, "-", ep.source, ProbeState.FAILED, short, detail=ep.source,
@@ -227,8 +339,8 @@ def probe_tasks(settings: Settings, state: ClusterState,
     probes.warm_up()
     catalog = catalog or catalog_with_overrides(settings.components)
     services = state.services()
-    endpoints = resolve_endpoints(settings, catalog, services)
     snap = Snapshot.build(state.objects, catalog=catalog)
+    endpoints = resolve_endpoints(settings, catalog, services, snap.components)
     timeout = settings.probe_timeout
     tasks: list[ProbeTask] = []
     skipped: dict[str, ProbeResult] = {}
@@ -238,28 +350,25 @@ def probe_tasks(settings: Settings, state: ClusterState,
             continue
         ep = endpoints[spec.id]
         hit = None
-        if kube is not None and not ep.source.startswith(("config", "env ")):
-            hit = component_service(spec, snap, services)
+        if kube is not None and ep.url and ep.source.startswith("service "):
+            # the Service and port discovery chose for the component (models/endpoints, discovery.choose)
+            hit = choose(spec.endpoint, services, list(snap.components.get(spec.id, [])))
         if hit is not None:
             from mlopstui.backends.routes import known_route
 
-            svc, scheme = hit
-            m = svc.get("metadata") or {}
-            ep = known_route(spec.endpoint or "", svc, settings, kube) or Endpoint(
-                spec.endpoint or "", ep.url or f"{scheme}://{m.get('name')}.{m.get('namespace')}",
-                f"service {m.get('namespace')}/{m.get('name')}")
+            ep = known_route(spec.endpoint, hit[0], hit[1], settings, kube) or ep
         if not ep.url:
             why = "no endpoint" if snap.installed(spec.id) else "-"
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why, ep.source)
             continue
         why_not = not_probeable(spec.probe, ep.url)
         if why_not:
-            skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source)
+            skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source, ep.display)
             continue
         if hit is None and (ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url):
             # a cluster-internal name, found from a Service: only reachable from inside the cluster
             if not _resolvable(ep.url):
-                skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source)
+                skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source, ep.display)
                 continue
         if spec.probe == "http":
             hosts = _mlflow_hosts(state.objects, snap.components) if spec.id == "mlflow" else []
@@ -275,7 +384,7 @@ def probe_tasks(settings: Settings, state: ClusterState,
                 return probe_fn(spec.id, url, timeout=timeout, source=source)
         if hit is not None:
             def fn(spec=spec, hit=hit, probe=probe) -> ProbeResult:
-                return _routed(spec, settings, kube, hit[0], hit[1], probe)
+                return _routed(spec, settings, kube, hit, probe)
         else:
             def fn(ep=ep, probe=probe) -> ProbeResult:
                 return probe(ep.url, ep.source)
@@ -355,6 +464,11 @@ class StackReport:
     state: ClusterState
     at: float = field(default_factory=time.time)
 
+    @property
+    def scope(self) -> str:
+        """What the report covers: "all namespaces" or "namespace NS"."""
+        return self.state.scope
+
     def component(self, cid: str) -> ComponentStatus | None:
         return next((c for c in self.components if c.id == cid), None)
 
@@ -365,7 +479,7 @@ class StackReport:
         from mlopstui.secrets import scrub
 
         return scrub({
-            "taken_at": self.at, "cluster_error": self.state.error.to_dict() if self.state.error else None,
+            "taken_at": self.at, "scope": self.scope, "cluster_error": self.state.error.to_dict() if self.state.error else None,
             "partial_errors": self.state.errors,
             "components": [c.to_dict() for c in self.components],
             "findings": {"error": sum(1 for f in self.findings if f.severity.value == "error"),
@@ -391,9 +505,10 @@ def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, P
     return StackReport(rows, findings, snap, state, at=state.at)
 
 
-def sweep(ctx: AppContext) -> StackReport:
-    """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor."""
-    state = collect_cluster(ctx)
+def sweep(ctx: AppContext, namespace: str | None = None) -> StackReport:
+    """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor; namespace:
+    only that namespace (`-n`), else all."""
+    state = collect_cluster(ctx, namespace=namespace)
     tasks, results = probe_tasks(ctx.settings, state, kube=ctx.kube_or_none)
     results.update(run_probes(tasks, ctx.settings.probe_timeout))
     return build_report(ctx.settings, state, results)

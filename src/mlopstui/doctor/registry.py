@@ -35,6 +35,7 @@ def rule(id: str, component: str, title: str) -> Callable[[RuleFn], RuleFn]:  # 
 def _load() -> None:
     # importing the rule modules registers them
     from mlopstui.doctor.rules import (  # noqa: F401
+        argo,
         clients,
         data,
         images,

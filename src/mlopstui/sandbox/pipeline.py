@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 FEATURES = ["customer_stats:avg_amount_30d", "customer_stats:account_age_days", "customer_stats:credit_limit",
@@ -76,16 +77,22 @@ def train(data: str, experiment: str, model_name: str, c: float, out_run: str | 
         acc = float(accuracy_score(y_test, proba > 0.5))
         auc = float(roc_auc_score(y_test, proba))
         mlflow.log_metrics({"accuracy": round(acc, 4), "auc": round(auc, 4)})
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
-                                 input_example=x_test.head(2))
-        run_id = run.info.run_id
+        # the model as run artifacts under model/ (in S3 through MLFLOW_S3_ENDPOINT_URL), registered from
+        # there: the version's source is an s3:// path a KServe storageUri can use
+        with tempfile.TemporaryDirectory() as td:
+            mlflow.sklearn.save_model(model, os.path.join(td, "model"), input_example=x_test.head(2))
+            mlflow.log_artifacts(os.path.join(td, "model"), artifact_path="model")
+        run_id, artifact_uri = run.info.run_id, run.info.artifact_uri
     client = MlflowClient()
-    versions = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
-    version = max((int(v.version) for v in versions), default=0)
-    if version:
-        for k, v in wf_tags.items():
-            if v:
-                client.set_model_version_tag(model_name, str(version), k, v)
+    try:
+        client.create_registered_model(model_name)
+    except Exception as exc:  # noqa: BLE001 - it exists already
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc):
+            raise
+    mv = client.create_model_version(model_name, f"{artifact_uri}/model", run_id=run_id,
+                                     tags={k: v for k, v in wf_tags.items() if v},
+                                     description=f"trained by workflow {wf_tags['argo.workflow.name'] or '-'}")
+    version = int(mv.version)
     print(f"run {run_id}: accuracy {acc:.3f} auc {auc:.3f}; registered {model_name} version {version}", flush=True)
     for path, value in ((out_run, run_id), (out_version, str(version))):
         if path:

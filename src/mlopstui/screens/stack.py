@@ -237,7 +237,7 @@ class StackScreen(AreaScreen):
             label.update(Text("loading the cluster ...", style="dim"))
             return
         total = len([p for p in self.probes.values() if p.state.value != "skipped"])
-        parts = [f"data {ago(self.state.at)}"]
+        parts = [self.state.scope, f"data {ago(self.state.at)}"]  # what it shows: all namespaces, or one
         if self.pending:
             parts.append(f"probing {len(self.pending)}/{total}: {', '.join(sorted(self.pending))}")
         else:

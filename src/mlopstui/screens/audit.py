@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from mlopstui.screens.base import AreaScreen
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 
 class AuditScreen(AreaScreen):
@@ -24,7 +25,7 @@ class AuditScreen(AreaScreen):
         table = FilterTable(id="audit-table")
         table.set_columns("TIME", "USER", "ACTION", "TARGET", "OK", "MESSAGE")
         yield table
-        yield Static("", id="audit-detail", markup=False)
+        yield QuietStatic("", id="audit-detail", markup=False)
 
     def refresh_data(self) -> None:
         audit = self.ctx.audit

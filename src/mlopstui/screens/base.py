@@ -19,13 +19,14 @@ from textual.widgets import Footer, Input, Static
 from mlopstui.errors import Kind, MlopsError, from_exception
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.header import ClusterHeader
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.app import MlopsApp
     from mlopstui.context import AppContext
 
 
-class StatusLine(Static):
+class StatusLine(QuietStatic):
     DEFAULT_CSS = """
     StatusLine { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
     StatusLine.-error { color: $error; }

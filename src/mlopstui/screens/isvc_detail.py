@@ -19,6 +19,7 @@ from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.screens.serving import ACTION_BINDINGS, ServingActions, detail_lines
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 
 class IsvcDetailScreen(ServingActions, AreaScreen):
@@ -49,7 +50,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="isvc-scroll"):
-            yield Static("loading ...", id="isvc-full", markup=False)
+            yield QuietStatic("loading ...", id="isvc-full", markup=False)
             table = FilterTable(id="rev-table")
             table.set_columns("REVISION", "TRAFFIC", "STORAGE URI", "ROLE")
             yield table

@@ -28,6 +28,7 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import RUN_LEVEL, badge
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class RunsScreen(AreaScreen):
         self.first_page_s: float | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="runs-info")
+        yield QuietStatic("", id="runs-info")
         yield RunsTable(id="runs")
 
     # -- data ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import os
 import sys
 
 from mlopstui import __version__
-from mlopstui.commands._common import add_global_flags, route_flags
+from mlopstui.commands._common import add_global_flags
 
 # modules that add verbs; each has register(subparsers)
 COMMAND_MODULES = (
@@ -20,8 +20,11 @@ COMMAND_MODULES = (
     "mlopstui.commands.experiments",
     "mlopstui.commands.features",
     "mlopstui.commands.serving",
+    "mlopstui.commands.pipelines",
     "mlopstui.commands.repair",
     "mlopstui.commands.install",
+    "mlopstui.commands.data",
+    "mlopstui.commands.completion",
 )
 
 EPILOG = """exit codes: 0 ok, 1 check failed or findings, 2 usage error or refused, 3 unreachable.
@@ -62,13 +65,49 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _join_dash_values(argv: list[str]) -> list[str]:
+    """`--order-by -accuracy` (the documented descending form): argparse would take the value for an
+    option; join such values to their flag (`--order-by=-accuracy`)."""
+    out: list[str] = []
+    it = iter(argv)
+    for tok in it:
+        if tok in DASH_VALUE_FLAGS:
+            nxt = next(it, None)
+            if nxt is not None and nxt.startswith("-") and len(nxt) > 1 and not nxt.startswith("--"):
+                out.append(f"{tok}={nxt}")
+                continue
+            out.append(tok)
+            if nxt is not None:
+                out.append(nxt)
+            continue
+        out.append(tok)
+    return out
+
+
+DASH_VALUE_FLAGS = ("--order-by",)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (TAB)
+        from mlopstui.commands.completion import autocomplete
+
+        autocomplete(parser)
+    try:
+        args = parser.parse_args(_join_dash_values(list(sys.argv[1:] if argv is None else argv)))
+        if getattr(args, "dry_run", None) == "none":  # kubectl's --dry-run=none: a real write
+            args.dry_run = None
+        fmt = getattr(args, "output", None)
+        if args.verb is not None and fmt in ("wide", "name") and not getattr(args, "listing", False):
+            parser.error(f"-o {fmt} is for listing verbs (status, doctor, experiments, runs, models, features, "
+                         f"isvc, repair, install --list, sandbox status, ...); `{args.verb}` takes -o json|yaml")
+    except SystemExit as exc:  # usage errors (2), --help/--version (0): a code, in-process too
+        return exc.code if isinstance(exc.code, int) else 2
     if args.verb is None:
         return run_tui(args)
+    from mlopstui import deadline
     from mlopstui.commands._common import fail
-    from mlopstui.errors import MlopsError
+    from mlopstui.errors import Kind, MlopsError
     from mlopstui.logs import setup_logging
 
     setup_logging(None)
@@ -78,10 +117,20 @@ def main(argv: list[str] | None = None) -> int:
         return fail(args, err)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: one line for the person, the traceback in the app log
+        import logging
+
+        from mlopstui.secrets import mask_text
+
+        logging.getLogger("mlopstui").exception("internal error in %s", args.verb)
+        return fail(args, MlopsError(Kind.ERROR, f"internal error in {args.verb}: {type(exc).__name__}: "
+                                     f"{mask_text(str(exc))}",
+                                     hint="this is a bug in mlopstui; the traceback is in the app log"))
+    finally:
+        deadline.clear()
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from mlopstui import config
     from mlopstui.errors import MlopsError
     from mlopstui.logs import setup_logging
 
@@ -100,12 +149,11 @@ def run_tui(args: argparse.Namespace) -> int:
             args.config = str(info.config_path)
         if not args.kubeconfig:
             args.kubeconfig = str(info.kubeconfig)
-    config_path = args.config or os.environ.get("MLOPSTUI_CONFIG")
+    from mlopstui.commands._common import settings_from_args
+
     try:
-        settings = config.load(config_path, kubeconfig=args.kubeconfig, context=args.context,
-                               namespace=args.namespace, readonly=True if args.readonly else None,
-                               **route_flags(args))
-    except config.ConfigError as exc:
+        settings = settings_from_args(args)
+    except MlopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)

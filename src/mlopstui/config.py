@@ -18,12 +18,17 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mlopstui import locations
+from mlopstui.errors import Kind, MlopsError
 
 ENV_PREFIX = "MLOPSTUI_"
+CONFIG_ENV = "MLOPSTUI_CONFIG"  # the settings file, when --config is not given (README, `sandbox env`)
 
 
-class ConfigError(ValueError):
-    """The config file cannot be read or does not validate."""
+class ConfigError(MlopsError, ValueError):
+    """The config file cannot be read or does not validate (exit 2 in the CLI, as every MlopsError)."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(Kind.CONFIG, message, hint=hint, source="config")
 
 
 class Endpoints(BaseModel):
@@ -39,6 +44,8 @@ class Endpoints(BaseModel):
     feast_server: str | None = None
     ingress: str | None = None
     lakefs: str | None = None
+    # a DVC project in a Git checkout on this machine (the Data area's DVC part)
+    dvc_repo: str | None = None
     argo: str | None = None
     kfp: str | None = None
 
@@ -51,6 +58,16 @@ class ComponentOverride(BaseModel):
     namespace: str | None = None
     selector: str | None = None
     names: list[str] = Field(default_factory=list)
+
+    model_config = {"extra": "forbid"}
+
+
+class LakeFSSettings(BaseModel):
+    """LakeFS credentials (else lakectl's env, else the Secret the LakeFS Deployment uses)."""
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    secret: str | None = None  # "namespace/name" of a Secret with access_key_id / secret_access_key
 
     model_config = {"extra": "forbid"}
 
@@ -71,12 +88,15 @@ class Settings(BaseModel):
     refresh_interval: float = Field(default=10.0, ge=1.0, le=3600.0)
     probe_timeout: float = Field(default=3.0, gt=0.0, le=120.0)
     kube_timeout: float = Field(default=5.0, gt=0.0, le=120.0)
+    # one deadline per headless verb: every call of the verb together ends within it (seconds)
+    deadline: float = Field(default=60.0, gt=0.0, le=3600.0)
     canary_step: int = Field(default=10, ge=1, le=100)
     endpoints: Endpoints = Field(default_factory=Endpoints)
     components: dict[str, ComponentOverride] = Field(default_factory=dict)
     # the Feast project to show when only a registry (endpoints.feast_registry) is configured and it
     # holds several; with a repository, feature_store.yaml names it
     feast_project: str | None = None
+    lakefs: LakeFSSettings = Field(default_factory=LakeFSSettings)
     inference_sample: dict[str, Any] | None = None
     audit_log: str | None = None
     app_log: str | None = None
@@ -156,8 +176,20 @@ def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def config_path_from(flag: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """Which settings file: --config, else $MLOPSTUI_CONFIG, else None (the XDG default, when it exists)."""
+    env = os.environ if environ is None else environ
+    return str(flag) if flag else (env.get(CONFIG_ENV) or None)
+
+
 def load(config_path: str | os.PathLike[str] | None = None, **flags: Any) -> Settings:
-    """Build the settings: defaults < YAML file < MLOPSTUI_* env vars < flags (``None`` = not given)."""
+    """Build the settings: defaults < YAML file < MLOPSTUI_* env vars < flags (``None`` = not given).
+
+    The one place settings are resolved, for the CLI and the TUI alike: with no config_path,
+    $MLOPSTUI_CONFIG names the file, else the XDG config file when it exists. A named file that is
+    missing is an error (ConfigError), never silently skipped.
+    """
+    config_path = config_path_from(config_path)
     path = Path(config_path) if config_path else locations.config_file()
     file_data: dict[str, Any] = {}
     if config_path or path.exists():

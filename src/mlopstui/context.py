@@ -88,4 +88,15 @@ class AppContext:
     @cached_property
     def audit(self) -> AuditLog:
         """One AuditLog per context, so its lock serializes every writer of this process."""
-        return AuditLog(self.settings.audit_log_path())
+        return AuditLog(self.settings.audit_log_path(), identity=self.kube_identity)
+
+    def kube_identity(self) -> dict[str, object]:
+        """Who the cluster sees, as the kubeconfig tells (no request): context, user entry, impersonation."""
+        t = self.target
+        if t is None:
+            return {}
+        out: dict[str, object] = {"context": t.context, "user": t.user, "cluster": t.cluster}
+        imp = getattr(t, "impersonate", None)
+        if imp is not None and getattr(imp, "user", None):
+            out["impersonate"] = {"user": imp.user, "groups": list(getattr(imp, "groups", ()) or ())}
+        return out

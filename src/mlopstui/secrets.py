@@ -7,9 +7,10 @@ from typing import Any
 
 MASK = "***"
 
-# scheme://user:password@host  ->  scheme://user:***@host
-_URI_PASSWORD = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s/]+)(?P<at>@)")
-_SECRET_WORD = r"[\w.\-]*(?:password|passwd|secret|token|access[_-]?key|api[_-]?key|credential)s?[\w\-]*"
+# a URI in text: scheme:// up to whitespace or a quote (where it ends; the userinfo is found by parsing)
+_URI = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>`]+")
+_SECRET_WORD = (r"(?:[\w.\-]*(?:password|passwd|secret|token|access[_-]?key|api[_-]?key|credential)s?[\w\-]*"
+                r"|[\w.\-]*[_-]pass\b)")
 _VALUE = r"(?P<val>\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
 # key=value and key: value pairs carrying secrets
 _KV_SECRET = re.compile(r"(?i)(?P<key>\b" + _SECRET_WORD + r")(?P<sep>\s*[=:]\s*)" + _VALUE)
@@ -24,12 +25,29 @@ SECRET_NAME_HINTS = ("password", "passwd", "secret", "token", "access_key", "acc
 
 def is_secret_name(name: str) -> bool:
     lowered = name.lower().replace("-", "_")
-    return any(h.replace("-", "_") in lowered for h in SECRET_NAME_HINTS)
+    return any(h.replace("-", "_") in lowered for h in SECRET_NAME_HINTS) or lowered.endswith("_pass") \
+        or lowered == "pass"
+
+
+def _mask_userinfo(uri: str) -> str:
+    """One URI with the password of its userinfo masked, by the URL rules rather than a pattern:
+    the userinfo ends at the last '@' (urllib's rpartition: a password may hold '@'), and, as in
+    SQLAlchemy's URL grammar, the password runs from the first ':' to that '@' (it may hold '/', '+',
+    '='). A '@' after the start of a query or fragment is not a userinfo end."""
+    scheme, sep, rest = uri.partition("://")
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:cut].rpartition("@")
+    if not at:
+        return uri
+    user, colon, password = userinfo.partition(":")
+    if not colon or not password or password == MASK:
+        return uri
+    return f"{scheme}{sep}{user}:{MASK}@{host}{rest[cut:]}"
 
 
 def mask_uri(uri: str) -> str:
-    """postgresql://user:pw@host/db -> postgresql://user:***@host/db"""
-    return _URI_PASSWORD.sub(lambda m: f"{m['pre']}{MASK}{m['at']}", uri)
+    """postgresql://user:pw@host/db -> postgresql://user:***@host/db, for every URI in the text."""
+    return _URI.sub(lambda m: _mask_userinfo(m.group(0)), uri)
 
 
 def mask_text(text: str) -> str:

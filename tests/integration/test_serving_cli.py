@@ -157,7 +157,11 @@ def test_concurrent_edit_detected_not_overwritten(cluster):
     again = action.replan()
     assert any("canaryTrafficPercent: 20 -> 60" in c for c in action.changes)
     assert any("someone else" in n for n in again.notes)
-    assert again.patch["spec"]["predictor"]["canaryTrafficPercent"] == 30  # the target stays what was asked
+    # a step (+10) is recomputed from the new state (60 -> 70), and the plan says so (issue 12, defect 9)
+    assert again.patch["spec"]["predictor"]["canaryTrafficPercent"] == 70
+    assert any("re-planned: step +10 recomputed from the new state (60%): 70% now, not the 30%" in n
+               for n in again.notes), again.notes
+    assert not any("step +10 from 20%" in n for n in again.notes)
     action.apply(again, readonly=False, audit=ctx.audit)
     sent = [e["status"] for e in patches(cluster, mark, 2, last=200)]
     assert sent[0] == 409 and sent[-1] == 200 and sent.count(200) == 1, sent

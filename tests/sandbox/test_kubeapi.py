@@ -456,27 +456,32 @@ def test_isvc_canary_promote_rollback(api, ns):
     assert {c["type"]: c["status"] for c in st["conditions"]}["Ready"] == "True"
     _, tr = _traffic(co, ns, name)
     assert tr == [("00001", 100, None)]
+    # shapes as KServe writes them (ksvc_reconciler.go + PropagateStatus): the "latest" tag only with
+    # enable-tag-routing, previousRolledoutRevision moves only when a revision reaches 100 %
     took = patch({"spec": {"predictor": {"canaryTrafficPercent": 20,
                                          "model": {"storageUri": "s3://models/fraud/2"}}}})
     assert 0.4 <= took < 3
     st, tr = _traffic(co, ns, name)
-    assert tr == [("00001", 80, "prev"), ("00002", 20, "latest")]
+    assert tr == [("00001", 80, "prev"), ("00002", 20, None)]
     pred = st["components"]["predictor"]
     assert pred["latestCreatedRevision"] == f"{name}-predictor-00002" == pred["latestReadyRevision"]
     assert pred["latestRolledoutRevision"] == f"{name}-predictor-00001"
-    assert pred["previousRolledoutRevision"] == f"{name}-predictor-00001"
+    assert "previousRolledoutRevision" not in pred
     patch({"spec": {"predictor": {"canaryTrafficPercent": 30}}})  # no new revision
     st, tr = _traffic(co, ns, name)
-    assert tr == [("00001", 70, "prev"), ("00002", 30, "latest")]
+    assert tr == [("00001", 70, "prev"), ("00002", 30, None)]
     patch({"spec": {"predictor": {"canaryTrafficPercent": None}}})  # promote
     st, tr = _traffic(co, ns, name)
     assert tr == [("00002", 100, None)]
     pred = st["components"]["predictor"]
     assert pred["latestRolledoutRevision"] == f"{name}-predictor-00002"
     assert pred["previousRolledoutRevision"] == f"{name}-predictor-00001"
-    patch({"spec": {"predictor": {"canaryTrafficPercent": 0}}})  # rollback
-    st, tr = _traffic(co, ns, name)
-    assert tr == [("00001", 100, "prev"), ("00002", 0, "latest")]
+    # rollback: KServe first splits over 00002 (its latest rolled-out revision), PropagateStatus then moves
+    # latestRolledoutRevision back to 00001 and the next reconcile routes the rest there
+    patch({"spec": {"predictor": {"canaryTrafficPercent": 0}}})
+    wait_for(lambda: _traffic(co, ns, name)[1] == [("00001", 100, "prev"), ("00002", 0, None)])
+    st, _ = _traffic(co, ns, name)
+    assert st["components"]["predictor"]["latestRolledoutRevision"] == f"{name}-predictor-00001"
     revs = co.list_namespaced_custom_object("serving.knative.dev", "v1", ns, "revisions",
                                             label_selector=f"serving.kserve.io/inferenceservice={name}")["items"]
     uris = {r["metadata"]["name"]: r["metadata"]["annotations"]["sandbox.mlopstui.dev/storage-uri"] for r in revs}

@@ -61,7 +61,7 @@ def test_status_and_env_commands(sandbox):
     r = cli("status", "--dir", str(sandbox.dir), "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     st = json.loads(r.stdout)
-    assert set(st["parts"]) == {"kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress"}
+    assert set(st["parts"]) == {"kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress", "lakefs"}
     assert all(p["running"] and p["ready"] for p in st["parts"].values())
     secret = sandbox.env["AWS_SECRET_ACCESS_KEY"]
     assert secret not in r.stdout

@@ -185,7 +185,7 @@ async def test_outage_shows_error_rest_works_and_recovers(sandbox, monkeypatch):
             await pilot.press("ctrl+r")
             await wait_for(pilot, lambda: exp.error is not None)
             assert "[unreachable]" in status_text(app) and "is the tracking server running" in status_text(app)
-            await pilot.press("5")  # the rest of the app works
+            await pilot.press("7")  # the rest of the app works
             await pilot.pause(0.3)
             assert app.current_mode == "audit"
             await pilot.press("2")

@@ -22,8 +22,8 @@ async def test_area_switching_by_key_and_command(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert app.current_mode == "stack"
-        for key, mode in (("2", "experiments"), ("4", "serving"), ("3", "features"), ("5", "audit"),
-                          ("1", "stack")):
+        for key, mode in (("2", "experiments"), ("4", "serving"), ("3", "features"), ("5", "pipelines"),
+                          ("7", "audit"), ("1", "stack")):
             await pilot.press(key)
             await pilot.pause()
             assert app.current_mode == mode
@@ -40,7 +40,7 @@ async def test_area_switching_by_key_and_command(tmp_path):
 async def test_help_lists_every_binding(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("5")
+        await pilot.press("7")
         await pilot.pause()
         screen = app.screen
         await pilot.press("question_mark")
@@ -63,7 +63,7 @@ async def test_filter_narrows_a_table(tmp_path):
                                                            ("canary", "churn")])) + "\n")
     app = make_app(tmp_path, audit_log=str(audit))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("5")
+        await pilot.press("7")
         await pilot.pause(0.3)
         table = app.screen.query_one(FilterTable)
         assert table.row_count == 3
@@ -87,7 +87,7 @@ async def test_bad_kubeconfig_is_named_and_app_still_works(tmp_path):
         await pilot.pause()
         text = header_text(app)
         assert "malformed" in text or "no cluster" in text
-        await pilot.press("5")  # the audit area needs no cluster
+        await pilot.press("7")  # the audit area needs no cluster
         await pilot.pause(0.3)
         assert app.current_mode == "audit"
         assert "entries" in str(app.screen.query_one("#status").render())

@@ -24,11 +24,11 @@ def app_with_audit() -> MlopsApp:
 
 
 def test_audit_area_80x24(snap_compare):
-    assert snap_compare(app_with_audit(), press=["5"], terminal_size=(80, 24))
+    assert snap_compare(app_with_audit(), press=["7"], terminal_size=(80, 24))
 
 
 def test_help_screen_80x24(snap_compare):
-    assert snap_compare(app_with_audit(), press=["5", "question_mark"], terminal_size=(80, 24))
+    assert snap_compare(app_with_audit(), press=["7", "question_mark"], terminal_size=(80, 24))
 
 
 def app_with_broken_kubeconfig() -> MlopsApp:

@@ -126,8 +126,11 @@ def test_every_rule_has_a_unit_test_below():
     run(Snapshot.build([]))
     import pathlib
 
-    text = pathlib.Path(__file__).read_text()
-    untested = [r for r in RULES if f'"{r}"' not in text.split("# -- registry")[-1]]
+    here = pathlib.Path(__file__)
+    # this file's tests below the registry marker, and the per-area rule tests (test_doctor_argo.py, ...)
+    text = here.read_text().split("# -- registry")[-1] + "".join(
+        p.read_text() for p in here.parent.glob("test_doctor_*.py") if p.name not in (here.name, "test_doctor_fixes.py"))
+    untested = [r for r in RULES if f'"{r}"' not in text]
     assert not untested, untested
 
 
@@ -330,6 +333,11 @@ def test_isvc_min_replicas_zero():
         "limits": {"nvidia.com/gpu": "1", "memory": "16Gi"}}}})
     assert findings([big], rule="isvc-min-replicas-zero")[0].severity is Severity.ERROR
     assert not findings([isvc("m")], rule="isvc-min-replicas-zero")  # default minReplicas is 1
+    # a large model by its memory in any quantity spelling Kubernetes accepts (issue 18)
+    for mem in ("5000000k", "5Pi", "8e9", "8G"):  # 4 GiB or more
+        big = isvc("llm", predictor={"minReplicas": 0, "model": {"storageUri": "s3://x", "resources": {
+            "requests": {"memory": mem}}}})
+        assert findings([big], rule="isvc-min-replicas-zero")[0].severity is Severity.ERROR, mem
     raw = isvc("m", predictor={"minReplicas": 0}, annotations={"serving.kserve.io/deploymentMode": "RawDeployment"})
     assert not findings([raw], rule="isvc-min-replicas-zero")
 
@@ -464,3 +472,64 @@ def test_credentials_from_secrets_and_env_references_are_fine():
     bad = container("eval", env={"MLFLOW_TRACKING_TOKEN": "t0k3n"})
     got = findings([cronjob("nightly", containers=[bad]), job("one-off", containers=[bad])], rule="credentials-inline")
     assert sorted(f.objects[0] for f in got) == ["CronJob mlops/nightly", "Job mlops/one-off"]
+
+
+# -- data (LakeFS, DVC) -----------------------------------------------------------------------------
+
+def _data_cronjob(name, env, command):
+    return {"kind": "CronJob", "metadata": {"name": name, "namespace": "mlops"},
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [
+                {"name": "c", "image": "python:3.11-slim", "command": command,
+                 "env": [{"name": k, "value": v} for k, v in env.items()]}]}}}}}}
+
+
+LAKEFS_REPO = {"kind": "LakeFSRepository", "metadata": {"name": "fraud-datasets"},
+               "spec": {"storageNamespace": "s3://lakefs-data/datasets"}}
+
+
+def _data_findings(objs, rule_id):
+    return list(run(Snapshot.build(objs), only=[rule_id]))
+
+
+def test_client_on_a_lakefs_bucket_through_minio_is_found():
+    direct = _data_cronjob("export", {"AWS_ENDPOINT_URL": "http://minio.mlops.svc.cluster.local:9000"},
+                      ["python", "x.py", "--out", "s3://lakefs-data/datasets/exports/"])
+    gateway = _data_cronjob("ok", {"AWS_ENDPOINT_URL": "http://lakefs.mlops.svc.cluster.local"},
+                       ["python", "x.py", "--out", "s3://lakefs-data/main/exports/"])
+    other = _data_cronjob("other", {"AWS_ENDPOINT_URL": "http://minio.mlops.svc.cluster.local:9000"},
+                     ["python", "x.py", "--out", "s3://mlflow-artifacts/x"])
+    found = _data_findings([LAKEFS_REPO, direct, gateway, other], "lakefs-bucket-via-minio")
+    assert [f.objects for f in found] == [("CronJob mlops/export",)]
+    assert "LakeFS S3 gateway" in found[0].fix and "fraud-datasets" in found[0].evidence
+    # without LakeFS's repositories nothing is known to be managed
+    assert _data_findings([direct], "lakefs-bucket-via-minio") == []
+
+
+def test_dvc_remote_without_endpointurl_and_sigv2():
+    remote = {"kind": "DVCRemote", "metadata": {"name": "backup"},
+              "spec": {"url": "s3://b/p", "endpointurl": None, "hasCredentials": False, "envCredentials": False,
+                       "hint": "http://minio:9000", "configFile": "/r/.dvc/config"}}
+    (f,) = _data_findings([remote], "dvc-remote-no-endpointurl")
+    assert "public AWS" in f.summary and "dvc remote modify backup endpointurl http://minio:9000" in f.fix
+    assert _data_findings([remote], "dvc-remote-no-credentials")[0].severity.value == "warning"
+    ok = {**remote, "spec": {**remote["spec"], "endpointurl": "http://minio:9000", "hasCredentials": True}}
+    assert _data_findings([ok], "dvc-remote-no-endpointurl") == [] and _data_findings([ok], "dvc-remote-no-credentials") == []
+    v2 = {**ok, "spec": {**ok["spec"], "signatureV2": True, "signatureVersion": "s3"}}
+    assert "s3v4" in _data_findings([v2], "dvc-remote-signature-v2")[0].fix
+
+
+def test_lakefs_not_ready_names_its_postgresql():
+    lakefs = {"kind": "Deployment", "metadata": {"name": "lakefs", "namespace": "mlops",
+                                                 "labels": {"app.kubernetes.io/name": "lakefs"}},
+              "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app.kubernetes.io/name": "lakefs"}},
+                                                   "spec": {"containers": [{"name": "lakefs",
+                                                                            "image": "treeverse/lakefs:1.70.0"}]}}},
+              "status": {"replicas": 1, "readyReplicas": 0}}
+    pg = {"kind": "StatefulSet", "metadata": {"name": "lakefs-postgresql", "namespace": "mlops"},
+          "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "p", "image": "postgres:16"}]}}},
+          "status": {"replicas": 1, "readyReplicas": 0}}
+    (f,) = _data_findings([lakefs, pg], "lakefs-not-ready")
+    assert "StatefulSet mlops/lakefs-postgresql" in f.objects and "PostgreSQL" in f.fix
+    ready = {**lakefs, "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}
+    pg_ready = {**pg, "status": {"replicas": 1, "readyReplicas": 1}}
+    assert _data_findings([ready, pg_ready], "lakefs-not-ready") == []

@@ -71,6 +71,16 @@ def test_fmt_duration(secs, text):
     ("* * * * *", timedelta(minutes=1)),
     ("CRON_TZ=UTC 0 * * * *", H),
     ("@every 90m", timedelta(minutes=90)),
+    # the worst gap between two firings, by cron's calendar (issue 18: a hand-written parser said
+    # 31 d, 365 d and 3 d): the 31st exists in 7 months (Aug 31 -> Oct 31), Feb 29 every 4 years,
+    # office hours on weekdays wait from Friday 17:00 to Monday 09:00
+    ("0 0 31 * *", 61 * D),
+    ("0 0 29 2 *", 1461 * D),
+    ("0 9-17 * * 1-5", 2 * D + 16 * H),
+    ("0 0 1 */3 *", 92 * D),  # Jul 1 -> Oct 1 (and Oct 1 -> Jan 1)
+    ("0 0 1,15 * *", 17 * D),  # Jan 15 -> Feb 1
+    ("0 0 13 * 5", 7 * D),  # dom and dow both restricted: either matches (cron's rule)
+    ("@yearly", 366 * D),
 ])
 def test_cron_interval(schedule, interval):
     assert m.cron_interval(schedule) == interval

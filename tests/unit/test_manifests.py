@@ -85,7 +85,9 @@ def test_dependency_order_secret_service_workload():
 
 
 @pytest.mark.parametrize("memory,percent,expected", [("2Gi", 80, 1717986918), ("512Mi", 80, 429496729),
-                                                     ("1G", 75, 750000000)])
+                                                     ("1G", 75, 750000000),
+                                                     # spellings Kubernetes accepts too (issue 18)
+                                                     ("4e9", 80, 3200000000), ("2000000k", 50, 1000000000)])
 def test_redis_maxmemory_is_a_share_of_the_limit_with_noeviction(memory, percent, expected):
     r = mf.render("redis", mf.resolve("redis", {"memory": memory, "maxmemory_percent": str(percent)},
                                       mf.Facts(NS)))

@@ -79,6 +79,16 @@ def test_parse_percent_refused(text):
     assert ei.value.kind is Kind.INVALID and ei.value.message
 
 
+@pytest.mark.parametrize("text", ["10%", " 20 ", "20\n", "0" * 5000 + "1", "9" * 5000, "+5", "1e2", "٣٠"],
+                         ids=["pct", "spaces", "newline", "zeros", "digits", "plus", "exp", "arabic"])
+def test_parse_percent_strict_refuses(text):
+    """The CLI's form (its help says "a whole number 0..100"): digits only, and no traceback on 5000 digits."""
+    with pytest.raises(MlopsError) as exc:
+        m.parse_percent(text, strict=True)
+    assert exc.value.kind is Kind.INVALID and len(exc.value.message) < 200
+
+
+
 def test_patches_carry_resource_version():
     assert m.canary_patch(30, "42") == {"spec": {"predictor": {"canaryTrafficPercent": 30}},
                                         "metadata": {"resourceVersion": "42"}}
@@ -97,8 +107,9 @@ def test_convergence():
     assert m.traffic_converged(s, 20)[0]
     done, why = m.traffic_converged(s, 30)
     assert not done and "20%" in why and "30%" in why
-    stale = m.parse_isvc(isvc_dict(gen=4, observed=3))
-    assert not m.traffic_converged(stale, 20)[0]
+    # KServe copies the child's observedGeneration (kserve/kserve#6081): a lower value is not "not reconciled"
+    copied = m.parse_isvc(isvc_dict(gen=4, observed=3))
+    assert m.traffic_converged(copied, 20)[0]
     one = m.parse_isvc(isvc_dict(canary=None, traffic=[{"revisionName": "fraud-detection-predictor-00002",
                                                         "percent": 100, "latestRevision": True}]))
     assert m.traffic_converged(one, None)[0]

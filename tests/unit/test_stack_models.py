@@ -6,6 +6,7 @@ from mlopstui.config import ComponentOverride
 from mlopstui.models.stack import (
     CATALOG,
     CATALOG_BY_ID,
+    SELECTED_BY,
     ComponentStatus,
     Health,
     ProbeResult,
@@ -43,8 +44,10 @@ def test_overrides_replace_detection():
     cat = catalog_with_overrides({"mlflow": ComponentOverride(namespace="ml", names=["tracking"])})
     got = assign_workloads(cat, [dep("tracking", ns="ml"), dep("mlflow-server", ns="mlops")])
     assert [o["metadata"]["name"] for o in got["mlflow"]] == ["tracking"]
-    cat = catalog_with_overrides({"redis": ComponentOverride(selector="tier=cache")})
-    got = assign_workloads(cat, [dep("kv", labels={"tier": "cache"})])
+    # a selector is the API server's to evaluate: what it returned for it is marked, nothing is parsed
+    cat = catalog_with_overrides({"redis": ComponentOverride(selector="tier in (cache)")})
+    picked = {**dep("kv", labels={"tier": "cache"}), SELECTED_BY: ["tier in (cache)"]}
+    got = assign_workloads(cat, [picked, dep("kv2", labels={"tier": "cache"})])
     assert [o["metadata"]["name"] for o in got["redis"]] == ["kv"]
 
 

@@ -18,3 +18,35 @@ def test_ago_and_human_age():
     assert len({ago(1000.0, now=1000 + 600 + s) for s in range(60)}) == 1
     assert human_age(45) == "45s" and human_age(600) == "10m" and human_age(3 * 3600) == "3h"
     assert human_age(5 * 86400) == "5d" and human_age(None) == "-"
+
+
+# -- Kubernetes quantities (kubernetes.utils.parse_quantity; the regexes it replaced got these wrong) ---
+import pytest  # noqa: E402
+
+from mlopstui.units import cpu_millis, quantity_bytes  # noqa: E402
+
+
+@pytest.mark.parametrize("text,n", [
+    ("4000000k", 4_000_000_000),  # lower-case k is the decimal kilo (k8s.io/apimachinery resource.Quantity)
+    ("5Pi", 5 * 2**50),
+    ("4e9", 4_000_000_000),  # a decimal exponent
+    ("4E9", 4_000_000_000),
+    ("1.5Gi", 3 * 2**29),
+    ("2Ei", 2 * 2**60),
+    ("512Mi", 512 * 2**20),
+    ("1048576", 1048576),
+    ("100m", 1),  # a milli-byte rounds up to one byte, as Quantity.Value() does
+    (2147483648, 2147483648),
+])
+def test_quantity_bytes(text, n):
+    assert quantity_bytes(text) == n
+
+
+@pytest.mark.parametrize("bad", [None, "", "abc", "1Qi", "Gi", "1.5.5", "-", "1Ki2", " 1Gi"])
+def test_quantity_bytes_invalid(bad):
+    assert quantity_bytes(bad) is None
+
+
+@pytest.mark.parametrize("text,n", [("100m", 100), ("1", 1000), ("1.5", 1500), ("2e-1", 200), ("0.0001", 1)])
+def test_cpu_millis(text, n):
+    assert cpu_millis(text) == n

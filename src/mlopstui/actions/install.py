@@ -47,12 +47,16 @@ def installed_by_namespace(kube: KubeClient, settings: Any, cid: str,
     """{namespace: workloads} the Stack catalog assigns to `cid` (the Stack screen's detection), from one
     listing: across namespaces, or only `namespace` when given."""
     from mlopstui.backends import kube as k
+    from mlopstui.backends.stack import add_selected
     from mlopstui.models.stack import assign_workloads, catalog_with_overrides
 
     objs: list[dict[str, Any]] = []
     for res in (k.DEPLOYMENTS, k.STATEFULSETS, k.DAEMONSETS, k.CRONJOBS):
         objs.extend(kube.list(res, namespace, all_namespaces=namespace is None))
     catalog = catalog_with_overrides(getattr(settings, "components", None))
+    add_selected(kube, catalog, objs)
+    if namespace is not None:  # a selector lists across namespaces: keep this one's
+        objs = [o for o in objs if (o.get("metadata") or {}).get("namespace") == namespace]
     out: dict[str, list[str]] = {}
     for o in assign_workloads(catalog, objs).get(cid, []):
         out.setdefault((o.get("metadata") or {}).get("namespace") or "", []).append(ref_of(o))

@@ -61,11 +61,8 @@ class IsvcAction(Action):
 
     def _plan_for(self, isvc: m.InferenceService) -> Plan:
         self.current = isvc
-        if self.needs_serverless and not isvc.serverless:
-            raise MlopsError(Kind.UNSUPPORTED,
-                             f"{isvc.name} is a {isvc.deployment_mode} InferenceService: {m.UNSUPPORTED_RAW}; "
-                             f"nothing was sent",
-                             hint="redeploy it in Serverless mode (Knative) to roll out by canary")
+        if self.needs_serverless:
+            m.require_canary_support(isvc)
         patch, summary, risk, notes = self.build(isvc)
         patch = m.with_resource_version(patch, isvc.resource_version)
         before = {"canaryTrafficPercent": isvc.canary_percent, "storageUri": isvc.storage_uri,
@@ -111,9 +108,26 @@ class IsvcAction(Action):
                 continue
             new_rv = (obj.get("metadata") or {}).get("resourceVersion")
             return Result(True, f"patched {self.namespace}/{self.isvc_name} (resourceVersion {rv} -> {new_rv})",
-                          data={"resourceVersion": new_rv})
+                          data={"resourceVersion": new_rv, "dry_run": False})
         raise MlopsError(Kind.CONFLICT, f"{self.isvc_name} keeps changing; nothing was overwritten",
                          hint="try again in a moment", source="kubernetes")
+
+    def observe(self, plan: Plan) -> bool | None:
+        """After a write whose answer never came: re-read the object. True when it shows the patch
+        (resourceVersion moved and every patched spec field holds the patched value), False when it does
+        not, None when it cannot be read."""
+        from mlopstui.backends.kube import INFERENCESERVICES
+
+        sent_rv = (plan.patch.get("metadata") or {}).get("resourceVersion")
+        try:
+            obj = self.ctx.kube.get(INFERENCESERVICES, self.isvc_name, self.namespace)
+        except MlopsError:
+            return None
+        now_rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if sent_rv and now_rv == sent_rv:
+            return False
+        want = {k: v for k, v in plan.patch.items() if k != "metadata"}
+        return _merged_into(want, obj)
 
     def _only_status_changed(self) -> bool:
         """After a 409: re-read; True when spec, labels and annotations are what the plan was made from."""
@@ -150,8 +164,11 @@ def follow_status(ctx: AppContext, namespace: str, name: str, canary: int | None
                   after_revision: str | None = None, keep_canary: bool = False, timeout: float = 60.0,
                   interval: float = 0.5, on_progress: Callable[[str], None] | None = None) -> Result:
     """Poll until status.components.predictor.traffic matches `canary` (None: latest 100%)."""
+    from mlopstui import deadline as verb_deadline
     from mlopstui.backends.kserve import get_isvc
 
+    left = verb_deadline.remaining()
+    timeout = timeout if left is None else max(0.0, min(timeout, left - 1.0))
     deadline = time.monotonic() + timeout
     why = "not checked"
     isvc = None
@@ -177,6 +194,21 @@ def follow_status(ctx: AppContext, namespace: str, name: str, canary: int | None
         time.sleep(interval)
 
 
+def _merged_into(patch: Any, obj: Any) -> bool:
+    """Whether a JSON merge patch's values are all present in obj (null: the key is absent)."""
+    if not isinstance(patch, dict):
+        return patch == obj
+    if not isinstance(obj, dict):
+        return False
+    for k, v in patch.items():
+        if v is None:
+            if k in obj and obj[k] is not None:
+                return False
+        elif k not in obj or not _merged_into(v, obj[k]):
+            return False
+    return True
+
+
 def _pct(v: int | None) -> str:
     return "unset (latest 100%)" if v is None else f"{v}%"
 
@@ -196,9 +228,26 @@ class SetCanary(IsvcAction):
 
     def _resolve(self, isvc: m.InferenceService) -> int:
         if self.percent is None:
-            # a step is resolved once, against what was read; a re-plan after a conflict keeps the target
+            # a step is resolved against what was read; replan() resolves it again from the new state
             self.percent = m.stepped(isvc.canary_percent, self.delta or 0)
         return self.percent
+
+    def replan(self) -> Plan:
+        """After a 409: a step (+10) is recomputed from the canary percent read now, not kept from the
+        stale read, and the plan says so; an exact percent stays what was asked."""
+        if self.delta is None:
+            return super().replan()
+        stale_target = self.percent
+        self.percent = None
+        plan = super().replan()
+        if stale_target != self.percent:
+            plan.notes.insert(0, f"re-planned: step {self.delta:+d} recomputed from the new state "
+                                 f"({_pct(self.current.canary_percent if self.current else None)}): "
+                                 f"{self.percent}% now, not the {stale_target}% planned before the conflict")
+        else:
+            plan.notes.insert(0, f"re-planned: step {self.delta:+d} recomputed from the new state: still "
+                                 f"{self.percent}%")
+        return plan
 
     def target_canary(self, isvc: m.InferenceService) -> int | None | str:
         return self.percent
@@ -210,6 +259,9 @@ class SetCanary(IsvcAction):
             notes.insert(0, f"step {self.delta:+d} from {_pct(isvc.canary_percent)}")
         if p == isvc.canary_percent:
             notes.append("canaryTrafficPercent is already this value: the patch changes nothing")
+        warn = m.rollout_warning(isvc)
+        if warn:
+            notes.insert(0, "WARNING: " + warn)
         risk = "high" if p >= 50 else "medium"
         return (m.canary_patch(p), f"canary {_pct(isvc.canary_percent)} -> {p}% on {isvc.name}", risk, notes)
 
@@ -225,6 +277,7 @@ class Promote(IsvcAction):
                  "removes canaryTrafficPercent (merge-patch null)"]
         if isvc.canary_percent is None:
             notes.append("canaryTrafficPercent is not set: the latest revision already takes 100%")
+        notes = m.promote_warnings(isvc) + notes
         latest = isvc.latest_created or "latest revision"
         return (m.promote_patch(), f"promote {latest} of {isvc.name} to 100%", "high", notes)
 

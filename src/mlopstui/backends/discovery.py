@@ -22,6 +22,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "s3": ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
     "feast_repo": ("FEAST_REPO_PATH",),
     "redis": ("REDIS_URL",),
+    "lakefs": ("LAKECTL_SERVER_ENDPOINT_URL",),  # lakectl's
 }
 
 # well-known Service names (and the scheme/port to use) per endpoint key

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mlopstui.errors import Kind, MlopsError, from_exception
-from mlopstui.models.serving import InferenceService, parse_isvc
+from mlopstui.models.serving import (
+    DEPLOYMENT_MODE_ANNOTATION,
+    ISVC_CONFIG,
+    KNOWN_MODES,
+    InferenceService,
+    default_mode_from_config,
+    parse_isvc,
+)
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient
@@ -32,6 +39,30 @@ def _revisions(kube: KubeClient, namespace: str | None, all_namespaces: bool = F
         raise
 
 
+def _needs_default_mode(obj: dict[str, Any]) -> bool:
+    """Neither status.deploymentMode nor a known annotation: the mode is the cluster's default."""
+    ann = ((obj.get("metadata") or {}).get("annotations") or {}).get(DEPLOYMENT_MODE_ANNOTATION)
+    return not (obj.get("status") or {}).get("deploymentMode") and str(ann or "").lower() not in KNOWN_MODES
+
+
+def cluster_default_mode(kube: KubeClient) -> str | None:
+    """deploy.defaultDeploymentMode of KServe's inferenceservice-config ConfigMap (None: absent or not readable)."""
+    from mlopstui.backends.kube import CONFIGMAPS
+
+    ns, name = ISVC_CONFIG
+    try:
+        cm = kube.get(CONFIGMAPS, name, ns)
+    except MlopsError as exc:
+        if exc.kind in (Kind.NOT_FOUND, Kind.FORBIDDEN):
+            return None
+        raise
+    return default_mode_from_config(cm.get("data") or {})
+
+
+def _default_mode_for(kube: KubeClient, items: list[dict[str, Any]]) -> str | None:
+    return cluster_default_mode(kube) if any(_needs_default_mode(i) for i in items) else None
+
+
 def list_isvcs(kube: KubeClient, namespace: str | None = None, *,
                all_namespaces: bool = False) -> list[InferenceService]:
     from mlopstui.backends.kube import INFERENCESERVICES
@@ -47,7 +78,8 @@ def list_isvcs(kube: KubeClient, namespace: str | None = None, *,
     by_ns: dict[str, list[dict[str, Any]]] = {}
     for r in revs:
         by_ns.setdefault((r.get("metadata") or {}).get("namespace", ""), []).append(r)
-    out = [parse_isvc(i, by_ns.get((i.get("metadata") or {}).get("namespace", ""), [])) for i in items]
+    default = _default_mode_for(kube, items)
+    out = [parse_isvc(i, by_ns.get((i.get("metadata") or {}).get("namespace", ""), []), default) for i in items]
     return sorted(out, key=lambda s: (s.namespace, s.name))
 
 
@@ -62,7 +94,7 @@ def get_isvc(kube: KubeClient, namespace: str, name: str, *, with_revisions: boo
                              hint="`mlopstui isvc -n NS` lists them", source="kubernetes") from None
         raise
     revs = [r for r in _revisions(kube, namespace) if _belongs(r, name)] if with_revisions else []
-    return parse_isvc(obj, revs)
+    return parse_isvc(obj, revs, _default_mode_for(kube, [obj]))
 
 
 def _belongs(rev: dict[str, Any], isvc: str) -> bool:

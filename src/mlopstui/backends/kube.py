@@ -8,14 +8,48 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+from mlopstui import deadline
 from mlopstui.backends.kubeconfig import KubeTarget, exec_user, load_target, run_exec_plugin
-from mlopstui.errors import Kind, MlopsError, from_exception
+from mlopstui.errors import Kind, MlopsError, decode_json, from_exception
+
+# -- names: Kubernetes' own rules, checked before any request (k8s.io/apimachinery
+# pkg/util/validation/validation.go: IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label) ----------------
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
+    "label": (re.compile(rf"{_LABEL}"), 63,
+              "a DNS-1123 label: at most 63 lower-case letters, digits or '-', starting and ending with a "
+              "letter or digit"),
+    "subdomain": (re.compile(rf"{_LABEL}(\.{_LABEL})*"), 253,
+                  "a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', starting and "
+                  "ending with a letter or digit"),
+    # Services, and KServe's InferenceService (IsvcNameFmt "[a-z]([-a-z0-9]*[a-z0-9])?")
+    "dns1035": (re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?"), 63,
+                "a DNS-1035 label: at most 63 lower-case letters, digits or '-', starting with a letter and "
+                "ending with a letter or digit"),
+}
+
+
+def check_name(value: Any, *, what: str = "name", rule: str = "subdomain") -> str:
+    """value when it is a valid Kubernetes name under rule, else MlopsError(INVALID) (exit 2, nothing sent)."""
+    pattern, limit, words = NAME_RULES[rule]
+    if not isinstance(value, str) or value == "":
+        raise MlopsError(Kind.INVALID, f"{what} is empty", hint=f"a {what} is {words}")
+    if len(value) > limit or not pattern.fullmatch(value):
+        shown = value if len(value) <= 70 else value[:60] + f"... ({len(value)} characters)"
+        raise MlopsError(Kind.INVALID, f"{what} {shown!r} is not valid: a {what} must be {words}",
+                         hint="nothing was sent")
+    return value
+
+
+def check_namespace(value: Any) -> str:
+    return check_name(value, what="namespace", rule="label")
 
 
 @dataclass(frozen=True)
@@ -27,6 +61,7 @@ class Res:
     plural: str
     kind: str
     namespaced: bool = True
+    name_rule: str = "subdomain"  # which of NAME_RULES this kind's names follow
 
     @property
     def api_version(self) -> str:
@@ -36,22 +71,31 @@ class Res:
     def full_name(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    def check_name(self, name: Any) -> str:
+        return check_name(name, what=f"{self.kind} name", rule=self.name_rule)
+
     def path(self, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
+        """The one place API paths are built: namespace and name validated, every segment percent-encoded.
+
+        namespace None (a namespaced kind) is every namespace; name None is the collection. An empty
+        string, '..', a '/', a '?' or anything else Kubernetes would not accept is refused before any
+        request (MlopsError INVALID).
+        """
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
+        if self.namespaced and namespace is not None:
+            base += "/namespaces/" + quote(check_namespace(namespace), safe="")
         base += f"/{self.plural}"
-        if name:
-            base += f"/{name}"
+        if name is not None:
+            base += "/" + quote(self.check_name(name), safe="")
         if sub:
-            base += f"/{sub}"
+            base += "/" + quote(sub, safe="")
         return base
 
 
-NAMESPACES = Res("", "v1", "namespaces", "Namespace", namespaced=False)
+NAMESPACES = Res("", "v1", "namespaces", "Namespace", namespaced=False, name_rule="label")
 NODES = Res("", "v1", "nodes", "Node", namespaced=False)
 PODS = Res("", "v1", "pods", "Pod")
-SERVICES = Res("", "v1", "services", "Service")
+SERVICES = Res("", "v1", "services", "Service", name_rule="dns1035")
 EVENTS = Res("", "v1", "events", "Event")
 CONFIGMAPS = Res("", "v1", "configmaps", "ConfigMap")
 SECRETS = Res("", "v1", "secrets", "Secret")
@@ -61,10 +105,15 @@ DAEMONSETS = Res("apps", "v1", "daemonsets", "DaemonSet")
 REPLICASETS = Res("apps", "v1", "replicasets", "ReplicaSet")
 JOBS = Res("batch", "v1", "jobs", "Job")
 CRONJOBS = Res("batch", "v1", "cronjobs", "CronJob")
-INFERENCESERVICES = Res("serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService")
+INFERENCESERVICES = Res("serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService",
+                        name_rule="dns1035")
 KNATIVE_REVISIONS = Res("serving.knative.dev", "v1", "revisions", "Revision")
-KNATIVE_SERVICES = Res("serving.knative.dev", "v1", "services", "Service")
+KNATIVE_SERVICES = Res("serving.knative.dev", "v1", "services", "Service", name_rule="dns1035")
 ARGO_WORKFLOWS = Res("argoproj.io", "v1alpha1", "workflows", "Workflow")
+ARGO_CRON_WORKFLOWS = Res("argoproj.io", "v1alpha1", "cronworkflows", "CronWorkflow")
+ARGO_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "workflowtemplates", "WorkflowTemplate")
+ARGO_CLUSTER_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "clusterworkflowtemplates",
+                                      "ClusterWorkflowTemplate", namespaced=False)
 FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
@@ -76,14 +125,16 @@ _REASONS = {
 
 
 def _status_error(status: int, body: str | bytes | None, what: str) -> MlopsError:
+    from mlopstui.text import clean_line, snippet
+
     text = body.decode(errors="replace") if isinstance(body, bytes) else (body or "")
     message = ""
     try:
         doc = json.loads(text)
         if isinstance(doc, dict):
-            message = doc.get("message") or doc.get("reason") or ""
+            message = clean_line(doc.get("message") or doc.get("reason") or "")[:300]
     except ValueError:
-        message = text.strip()[:300]
+        message = f"HTTP {status} on {what}: {snippet(text)!r}" if text.strip() else ""
     kind = _REASONS.get(status, Kind.UNREACHABLE if status in (502, 503, 504) else Kind.ERROR)
     message = message or f"HTTP {status} on {what}"
     hint = None
@@ -134,6 +185,8 @@ class KubeClient:
     def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
         self.target = target
         self.timeout = timeout
+        # --dry-run=server: every write is sent with dryRun=All (admitted and validated, not persisted)
+        self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
 
@@ -150,6 +203,9 @@ class KubeClient:
         with self._lock:
             if self._api is None:
                 self._api = build_api_client(self.target)
+                # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
+                # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
+                self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
             return self._api
 
     def _headers(self, hdrs: dict[str, str]) -> Any:
@@ -185,6 +241,8 @@ class KubeClient:
                 raw: bool = False, retried: bool = False) -> Any:
         api = self._client()
         q = {k: v for k, v in (query or {}).items() if v is not None}
+        if self.dry_run_all and method in ("POST", "PUT", "PATCH", "DELETE"):
+            q["dryRun"] = "All"
         url_path = path + ("?" + urlencode(q) if q else "")
         headers = {"Accept": "application/json"}
         if content_type:
@@ -192,6 +250,7 @@ class KubeClient:
         elif body is not None:
             headers["Content-Type"] = "application/json"
         what = f"{method} {path}"
+        call_timeout = deadline.timeout(timeout or self.timeout, what)
         try:
             from kubernetes.client.exceptions import ApiException
 
@@ -203,7 +262,7 @@ class KubeClient:
             if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
                 data = json.loads(body)
             resp = api.call_api(method, url, header_params=self._headers(hdrs), body=data,
-                                _request_timeout=timeout or self.timeout)
+                                _request_timeout=call_timeout)
             resp.read()
         except ApiException as exc:
             if exc.status == 401 and self._refresh_exec_credentials(retried):
@@ -216,6 +275,8 @@ class KubeClient:
             err = from_exception(exc, source="kubernetes")
             if err.kind is Kind.UNREACHABLE:
                 err.message = f"API server {self.target.server} is unreachable: {err.message}"
+            elif err.kind is Kind.TIMEOUT:
+                err.message = f"{what} on {self.target.server} got no answer within {call_timeout:g} s"
             raise err from None
         if resp.status >= 400:
             if resp.status == 401 and self._refresh_exec_credentials(retried):
@@ -225,7 +286,8 @@ class KubeClient:
         text = resp.data.decode(errors="replace") if isinstance(resp.data, bytes) else resp.data
         if raw:
             return text
-        return json.loads(text) if text else {}
+        return decode_json(text, f"the API server ({what})", content_type=resp.headers.get("Content-Type"),
+                           source="kubernetes", allow_empty=method == "DELETE")
 
     # -- typed helpers ---------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
@@ -237,6 +299,9 @@ class KubeClient:
         doc = self.request("GET", res.path(ns), query={"labelSelector": label_selector,
                                                        "fieldSelector": field_selector})
         items = doc.get("items") or []
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise MlopsError(Kind.INVALID, f"the API server (GET {res.path(ns)}) answered a list whose items "
+                             "are not objects", source="kubernetes")
         for item in items:  # list items omit kind/apiVersion
             item.setdefault("kind", res.kind)
             item.setdefault("apiVersion", res.api_version)
@@ -248,6 +313,9 @@ class KubeClient:
     def create(self, res: Res, body: dict[str, Any], namespace: str | None = None,
                dry_run: bool = False) -> dict[str, Any]:
         ns = namespace or body.get("metadata", {}).get("namespace") or self.namespace
+        meta = body.get("metadata") or {}
+        if "name" in meta or not meta.get("generateName"):
+            res.check_name(meta.get("name"))
         return self.request("POST", res.path(ns), body=body, query={"dryRun": "All" if dry_run else None})
 
     def delete(self, res: Res, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -289,7 +357,8 @@ class KubeClient:
                                                  auth_settings=["BearerToken"])
         try:
             resp = api.rest_client.pool_manager.request("GET", url, headers=self._headers(hdrs), preload_content=False,
-                                                        timeout=timeout_seconds + self.timeout)
+                                                        timeout=timeout_seconds + self.timeout,
+                                                        retries=False)
         except Exception as exc:
             raise from_exception(exc, source="kubernetes") from None
         try:
@@ -301,6 +370,6 @@ class KubeClient:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     if line.strip():
-                        yield json.loads(line)
+                        yield decode_json(line, f"the API server (WATCH {res.full_name})", source="kubernetes")
         finally:
             resp.release_conn()

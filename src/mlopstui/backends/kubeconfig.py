@@ -204,12 +204,18 @@ def load_target(path: str | None = None, context: str | None = None, namespace: 
     if not contexts:
         raise MlopsError(Kind.CONFIG, f"kubeconfig {source} defines no contexts",
                          hint="add a context or run `mlopstui --sandbox`")
-    chosen = context or merged.get("current-context")
+    current = merged.get("current-context")
+    chosen = context or current
     if chosen not in contexts:
+        # as kubectl does: never fall back to some other context (a write would land on the wrong cluster)
+        known = "known contexts: " + ", ".join(sorted(contexts))
         if context:
-            raise MlopsError(Kind.CONFIG, f"context '{context}' is not in {source}",
-                             hint="known contexts: " + ", ".join(sorted(contexts)))
-        chosen = sorted(contexts)[0]
+            raise MlopsError(Kind.CONFIG, f"context '{context}' is not in {source}", hint=known)
+        if current:
+            raise MlopsError(Kind.CONFIG, f"the current-context '{current}' of {source} names no context "
+                             "in it", hint=f"pass --context NAME or fix current-context; {known}")
+        raise MlopsError(Kind.CONFIG, f"{source} sets no current-context and no --context was given",
+                         hint=f"pass --context NAME or run `kubectl config use-context NAME`; {known}")
     ctx = contexts[chosen]
     cluster = _named(merged["clusters"], ctx.get("cluster"), "cluster")
     user = _named(merged["users"], ctx.get("user"), "user")

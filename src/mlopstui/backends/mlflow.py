@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from mlopstui.errors import Kind, MlopsError
+from mlopstui import deadline as verb_deadline
+from mlopstui.errors import Kind, MlopsError, decode_json
 from mlopstui.models.experiments import (
     ArtifactEntry,
     Experiment,
@@ -28,6 +29,7 @@ from mlopstui.models.experiments import (
     RunRow,
 )
 from mlopstui.secrets import mask_text, mask_uri
+from mlopstui.text import version_or_none
 
 if TYPE_CHECKING:
     from mlopstui.context import AppContext
@@ -38,6 +40,50 @@ HISTORY_CONCURRENCY = 8
 SEARCH_MAX = 50000  # MLflow's own cap on max_results for runs/search
 DEFAULT_PAGE = 200
 PREVIEW_BYTES = 256 * 1024
+
+MAX_PAGES = 1000  # no listing pages further than this (10^5..10^6 rows): a server that never ends is lying
+
+
+def _page_loop(endpoint: str, what: str) -> MlopsError:
+    return MlopsError(Kind.INVALID, f"{endpoint} answered {what}: the listing would never end; stopped",
+                      hint="the server's pagination is broken (a proxy caching POST answers?); nothing more "
+                           "was read", source="mlflow")
+
+
+class Pager:
+    """Bounds a page-token loop: stops on a repeated token, an empty page that still has a token, a token
+    that is not a string, and after MAX_PAGES pages, each with a clear error instead of looping forever."""
+
+    def __init__(self, endpoint: str, max_pages: int = MAX_PAGES):
+        self.endpoint = endpoint
+        self.max_pages = max_pages
+        self.seen: set[str] = set()
+        self.pages = 0
+
+    def next(self, data: Mapping[str, Any], page_len: int) -> str | None:
+        self.pages += 1
+        token = data.get("next_page_token") or None
+        if token is None:
+            return None
+        if not isinstance(token, str):
+            raise _page_loop(self.endpoint, f"a next_page_token that is not a string ({type(token).__name__})")
+        if token in self.seen:
+            raise _page_loop(self.endpoint, f"a page token it had already given (after {self.pages} pages)")
+        if page_len == 0:
+            raise _page_loop(self.endpoint, f"an empty page with a next_page_token (page {self.pages})")
+        if self.pages >= self.max_pages:
+            raise _page_loop(self.endpoint, f"more than {self.max_pages} pages")
+        self.seen.add(token)
+        return token
+
+
+def _items(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    """data[key] as a list of objects (MLflow omits empty lists), or an `invalid` error."""
+    rows = data.get(key) or []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise MlopsError(Kind.INVALID, f"MLflow answered '{key}' that is not a list of objects", source="mlflow")
+    return rows
+
 
 ALLOWED_HOSTS_HINT = (
     "MLflow 3.5+ rejects requests whose Host header is not in its --allowed-hosts list "
@@ -191,24 +237,21 @@ class MlflowBackend:
     def _call(self, method: str, path: str, what: str, *, params: dict[str, Any] | None = None,
               json: Any = None) -> dict[str, Any]:
         try:
-            resp = self._client.request(method, path, params=params, json=json)
+            resp = self._client.request(method, path, params=params, json=json,
+                                        timeout=verb_deadline.timeout(self.timeout, what))
         except httpx.HTTPError as exc:
             raise self._error(exc, what) from None
         if resp.status_code >= 400:
             raise self._status_error(resp, what)
-        try:
-            data = resp.json()
-        except ValueError:
-            raise MlopsError(Kind.ERROR, f"{what}: {self.display} answered with something that is not JSON "
-                                         f"(HTTP {resp.status_code})",
-                             hint="is this an MLflow tracking server?", source="mlflow") from None
-        return data if isinstance(data, dict) else {}
+        data = decode_json(resp.content, f"MLflow at {self.display} ({method} {path}, {what})",
+                           content_type=resp.headers.get("content-type"), source="mlflow")
+        return data
 
     def ping(self) -> str:
         """Reachability and API check; returns the server version when it tells."""
         try:
-            resp = self._client.get("/version")
-            version = resp.text.strip() if resp.status_code == 200 and len(resp.text) < 40 else ""
+            resp = self._client.get("/version", timeout=verb_deadline.timeout(self.timeout, "ping"))
+            version = (version_or_none(resp.text) or "") if resp.status_code == 200 else ""
         except httpx.HTTPError as exc:
             raise self._error(exc, "ping") from None
         self._call("POST", f"{API}/experiments/search", "list experiments", json={"max_results": 1})
@@ -220,6 +263,7 @@ class MlflowBackend:
         """view: ACTIVE_ONLY | DELETED_ONLY | ALL."""
         out: list[Experiment] = []
         token = None
+        pages = Pager(f"MLflow at {self.display} (experiments/search)")
         while True:
             body: dict[str, Any] = {"max_results": 1000, "view_type": view}
             if filter:
@@ -227,8 +271,9 @@ class MlflowBackend:
             if token:
                 body["page_token"] = token
             data = self._call("POST", f"{API}/experiments/search", "list experiments", json=body)
-            out.extend(Experiment.from_api(e) for e in data.get("experiments", []))
-            token = data.get("next_page_token")
+            rows = _items(data, "experiments")
+            out.extend(Experiment.from_api(e) for e in rows)
+            token = pages.next(data, len(rows))
             if not token or len(out) >= max_total:
                 return out
 
@@ -269,14 +314,16 @@ class MlflowBackend:
                 if exc.kind != Kind.INVALID:
                     raise
         count, token = 0, None
+        pages = Pager(f"MLflow at {self.display} (runs/search)")
         while True:
             body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": page_size,
                                     "run_view_type": "ACTIVE_ONLY"}
             if token:
                 body["page_token"] = token
             data = self._call("POST", f"{API}/runs/search", "count runs", json=body)
-            count += len(data.get("runs", []))
-            token = data.get("next_page_token")
+            n = len(_items(data, "runs"))
+            count += n
+            token = pages.next(data, n)
             if not token:
                 return count, False, last
             if count >= cap or (between_pages is not None and not between_pages()):
@@ -321,11 +368,16 @@ class MlflowBackend:
         if page_token:
             body["page_token"] = page_token
         data = self._call("POST", f"{API}/runs/search", "search runs", json=body)
-        return [RunRow.from_api(r) for r in data.get("runs", [])], data.get("next_page_token") or None
+        rows = _items(data, "runs")
+        token = data.get("next_page_token") or None
+        if token is not None and (not isinstance(token, str) or token == page_token):
+            raise _page_loop(f"MLflow at {self.display} (runs/search)", "the page token it was given again")
+        return [RunRow.from_api(r) for r in rows], token
 
     def iter_runs(self, experiment_ids: Sequence[str], *, filter: str = "", order_by: Sequence[str] = (),
                   max_total: int | None = None, page_size: int = 1000) -> Iterator[RunRow]:
         token, n = None, 0
+        pages = Pager(f"MLflow at {self.display} (runs/search)")
         while True:
             size = page_size if max_total is None else min(page_size, max_total - n)
             if size <= 0:
@@ -335,7 +387,7 @@ class MlflowBackend:
             for r in rows:
                 yield r
                 n += 1
-            if not token:
+            if not pages.next({"next_page_token": token}, len(rows)):
                 return
 
     def get_run(self, run_id: str) -> RunRow:
@@ -354,13 +406,15 @@ class MlflowBackend:
     def metric_history(self, run_id: str, key: str, max_points: int = 100_000) -> MetricSeries:
         items: list[dict[str, Any]] = []
         token = None
+        pages = Pager(f"MLflow at {self.display} (metrics/get-history)")
         while True:
             params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25000}
             if token:
                 params["page_token"] = token
             data = self._call("GET", f"{API}/metrics/get-history", f"history of {key}", params=params)
-            items.extend(data.get("metrics", []))
-            token = data.get("next_page_token")
+            rows = _items(data, "metrics")
+            items.extend(rows)
+            token = pages.next(data, len(rows))
             if not token or len(items) >= max_points:
                 return MetricSeries.from_api(key, items)
 
@@ -390,6 +444,7 @@ class MlflowBackend:
         """One directory level (the tree loads per directory)."""
         out: list[ArtifactEntry] = []
         token = None
+        pages = Pager(f"MLflow at {self.display} (artifacts/list)")
         while True:
             params: dict[str, Any] = {"run_id": run_id}
             if path:
@@ -397,8 +452,9 @@ class MlflowBackend:
             if token:
                 params["page_token"] = token
             data = self._call("GET", f"{API}/artifacts/list", f"list artifacts {path or '/'}", params=params)
-            out.extend(ArtifactEntry.from_api(f) for f in data.get("files", []) or [])
-            token = data.get("next_page_token")
+            rows = _items(data, "files")
+            out.extend(ArtifactEntry.from_api(f) for f in rows)
+            token = pages.next(data, len(rows))
             if not token:
                 break
         out.sort(key=lambda e: (not e.is_dir, e.path))
@@ -511,6 +567,7 @@ class MlflowBackend:
     def search_registered_models(self, filter: str = "", max_total: int = 5000) -> list[RegisteredModel]:
         out: list[RegisteredModel] = []
         token = None
+        pages = Pager(f"MLflow at {self.display} (registered-models/search)")
         while True:
             params: dict[str, Any] = {"max_results": 1000}
             if filter:
@@ -518,8 +575,9 @@ class MlflowBackend:
             if token:
                 params["page_token"] = token
             data = self._call("GET", f"{API}/registered-models/search", "list registered models", params=params)
-            out.extend(RegisteredModel.from_api(m) for m in data.get("registered_models", []) or [])
-            token = data.get("next_page_token")
+            rows = _items(data, "registered_models")
+            out.extend(RegisteredModel.from_api(m) for m in rows)
+            token = pages.next(data, len(rows))
             if not token or len(out) >= max_total:
                 return sorted(out, key=lambda m: m.name)
 
@@ -531,13 +589,15 @@ class MlflowBackend:
         out: list[ModelVersion] = []
         token = None
         esc = name.replace("'", "\\'")
+        pages = Pager(f"MLflow at {self.display} (model-versions/search)")
         while True:
             params: dict[str, Any] = {"filter": f"name='{esc}'", "max_results": 1000}
             if token:
                 params["page_token"] = token
             data = self._call("GET", f"{API}/model-versions/search", f"versions of {name}", params=params)
-            out.extend(ModelVersion.from_api(v) for v in data.get("model_versions", []) or [])
-            token = data.get("next_page_token")
+            rows = _items(data, "model_versions")
+            out.extend(ModelVersion.from_api(v) for v in rows)
+            token = pages.next(data, len(rows))
             if not token or len(out) >= max_total:
                 break
         # search results may lack aliases on some stores: fill them from the model

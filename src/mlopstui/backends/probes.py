@@ -57,8 +57,12 @@ def probe_http(component: str, url: str, *, timeout: float, source: str = "", he
             if ok and version_path:
                 try:
                     vr = client.get(base + version_path, timeout=max(0.2, timeout - (time.monotonic() - t0)))
-                    if vr.status_code == 200 and len(vr.text) < 64:
-                        version = vr.text.strip().strip('"') or None
+                    if vr.status_code == 200:
+                        from mlopstui.text import version_or_none
+
+                        version = version_or_none(vr.text)
+                        if version is None and vr.text.strip():
+                            data["version_body_invalid"] = True
                 except Exception:  # noqa: BLE001 - the version is a nice-to-have
                     pass
             for host in host_headers:
@@ -82,6 +86,12 @@ def probe_http(component: str, url: str, *, timeout: float, source: str = "", he
                            f"403 Host {data['host_rejected']}", latency, version,
                            f"{INVALID_HOST} for Host {data['host_rejected']}", data)
     state = ProbeState.OK if ok else ProbeState.FAILED
+    ctype = r.headers.get("content-type", "")
+    if ok and "html" in ctype.lower():  # a proxy's or a login page, not the component's health answer
+        return ProbeResult(component, "http", target, source, ProbeState.FAILED, f"HTML page {latency:.0f}ms",
+                           latency, None, f"GET {target}{health_path} answered HTTP {r.status_code} with an HTML "
+                           f"page ({ctype}), not the component's health answer: is this the right endpoint?",
+                           data)
     return ProbeResult(component, "http", target, source, state, summary, latency, version,
                        mask_text(text), data)
 
@@ -107,13 +117,30 @@ def probe_s3(component: str, url: str, *, timeout: float, source: str = "") -> P
                                "no credentials", _ms(t0),
                                detail="no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment")
         code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+        status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") \
+            if hasattr(exc, "response") else None
+        if isinstance(status, int) and status >= 500:  # the server failed: a finding, not a shrug
+            return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.FAILED,
+                               f"S3 HTTP {status} {code or ''}".rstrip(), _ms(t0),
+                               detail=f"ListBuckets on {mask_uri(url)}: HTTP {status}: " + mask_text(str(exc))[:200],
+                               data={"error_code": code, "status": status})
         if code:
             return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.DEGRADED, f"S3 {code}",
                                _ms(t0), detail=mask_text(str(exc))[:300], data={"error_code": code})
         return _failure(component, "s3", url, source, exc, t0)
     latency = _ms(t0)
+    headers = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders", {})
+    ctype = headers.get("content-type", "")
+    if "xml" not in ctype.lower() or "Owner" not in resp:
+        # botocore parses an HTML page (a proxy, a login page, the MinIO console) into an empty listing:
+        # an S3 ListBuckets answer is XML and names an Owner
+        return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.FAILED,
+                           "not an S3 answer", latency,
+                           detail=f"ListBuckets on {mask_uri(url)} answered HTTP 200 with "
+                                  f"{ctype or 'no content type'}, not S3's XML: is this the S3 API port?",
+                           data={"content_type": ctype})
     buckets = [b.get("Name") for b in resp.get("Buckets") or []]
-    server = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("server")
+    server = headers.get("server")
     return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.OK,
                        f"{len(buckets)} buckets {latency:.0f}ms", latency, None, "",
                        {"buckets": buckets[:50], "server": server})

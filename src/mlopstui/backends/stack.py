@@ -42,6 +42,7 @@ LISTED: tuple[tuple[k.Res, bool], ...] = (
     (k.DEPLOYMENTS, False), (k.STATEFULSETS, False), (k.DAEMONSETS, False), (k.PODS, False),
     (k.SERVICES, False), (k.JOBS, False), (k.CRONJOBS, False),
     (k.INFERENCESERVICES, True), (k.ARGO_WORKFLOWS, True), (k.FEATURESTORES, True),
+    (k.ARGO_CRON_WORKFLOWS, True), (k.ARGO_WORKFLOW_TEMPLATES, True),
 )
 # namespaces to read one by one when listing across all namespaces is forbidden
 DEFAULT_NAMESPACES = ("mlops", "kserve", "knative-serving", "istio-system", "argo", "kubeflow", "feast")
@@ -106,12 +107,115 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
                     state.error = state.error or err
                 state.errors.append(f"{res.kind}: {err.message}")
     if state.error is None:
+        try:
+            add_selected(kube, catalog_with_overrides(ctx.settings.components), state.objects)
+        except MlopsError as err:
+            state.errors.append(f"label selector: {err.message}")
         state.objects.extend(_referenced_configmaps(kube, state.objects))
+        state.objects.extend(_argo_objects(kube, state.objects))
+        state.objects.extend(_data_objects(ctx))
     if state.error is not None:
         state.objects = []
     state.duration = time.monotonic() - t0
     state.at = time.time()
     return state
+
+
+_KIND_RES = {"Deployment": k.DEPLOYMENTS, "StatefulSet": k.STATEFULSETS, "DaemonSet": k.DAEMONSETS,
+             "CronJob": k.CRONJOBS}
+
+
+def add_selected(kube: KubeClient, catalog: tuple[ComponentSpec, ...], objects: list[dict[str, Any]]) -> None:
+    """For each matcher with a label selector: list its kinds with labelSelector= (the API server
+    evaluates it, set-based and inequality requirements included) and mark what came back with
+    SELECTED_BY, adding objects not listed yet. In place."""
+    from mlopstui.models.stack import SELECTED_BY
+
+    by_key = {_key(o): o for o in objects}
+    for spec in catalog:
+        for m in spec.matchers:
+            if not m.selector:
+                continue
+            for kind in m.kinds:
+                res = _KIND_RES.get(kind)
+                if res is None:
+                    continue
+                found: list[dict[str, Any]] = []
+                for ns in m.namespaces or (None,):
+                    found.extend(kube.list(res, ns, label_selector=m.selector, all_namespaces=ns is None))
+                for o in found:
+                    mine = by_key.setdefault(_key(o), o)
+                    if mine is o:
+                        objects.append(o)
+                    mine.setdefault(SELECTED_BY, [])
+                    if m.selector not in mine[SELECTED_BY]:
+                        mine[SELECTED_BY].append(m.selector)
+
+
+def _key(o: Mapping[str, Any]) -> tuple[str, str, str]:
+    meta = o.get("metadata") or {}
+    return (str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+
+
+def _data_objects(ctx: AppContext) -> list[dict[str, Any]]:
+    """Facts of the Data area for the doctor: LakeFS repositories (their buckets), the DVC project's remotes."""
+    from mlopstui.backends import dvc, lakefs
+
+    out = lakefs.repository_objects(ctx)
+    if ctx.settings.endpoints.dvc_repo:
+        from pathlib import Path
+
+        out.extend(dvc.remote_objects(Path(ctx.settings.endpoints.dvc_repo).expanduser()))
+    return out
+
+
+def _argo_objects(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Argo's artifact repositories (workflow-controller-configmap, each workflow namespace's
+    artifact-repositories) and a stub per credentials Secret they name: `exists` and its key names, never
+    the values (dropped here, before anything else sees them)."""
+    import yaml
+
+    argo_ns = {(o.get("metadata") or {}).get("namespace", "") for o in objects
+               if o.get("kind") in ("Workflow", "WorkflowTemplate", "CronWorkflow")} - {""}
+    ctl_ns = {(o.get("metadata") or {}).get("namespace", "") for o in objects
+              if o.get("kind") == "Deployment" and (o.get("metadata") or {}).get("name") == "workflow-controller"}
+    if not argo_ns and not ctl_ns:
+        return []
+    out: list[dict[str, Any]] = []
+    wanted = [(ns, "workflow-controller-configmap") for ns in sorted(ctl_ns | {"argo"})]
+    wanted += [(ns, "artifact-repositories") for ns in sorted(argo_ns)]
+    for ns, name in wanted[:40]:
+        try:
+            cm = kube.get(k.CONFIGMAPS, name, ns)
+        except MlopsError:
+            continue
+        cm.setdefault("kind", "ConfigMap")
+        out.append(cm)
+    secrets: set[tuple[str, str]] = set()
+    for cm in out:
+        meta = cm.get("metadata") or {}
+        users = [meta.get("namespace", "")] if meta.get("name") == "artifact-repositories" else sorted(argo_ns)
+        for text in (cm.get("data") or {}).values():
+            try:
+                s3 = (yaml.safe_load(text) or {}).get("s3") or {}
+            except (yaml.YAMLError, AttributeError):
+                continue
+            for f in ("accessKeySecret", "secretKeySecret"):
+                name = (s3.get(f) or {}).get("name") if isinstance(s3, dict) else None
+                if name:
+                    secrets.update((ns, name) for ns in users)
+    for ns, name in sorted(secrets)[:40]:
+        try:
+            sec = kube.get(k.SECRETS, name, ns)
+            stub = {"kind": "Secret", "metadata": {"name": name, "namespace": ns}, "exists": True,
+                    "dataKeys": sorted({*(sec.get("data") or {}), *(sec.get("stringData") or {})})}
+            del sec
+        except MlopsError as exc:
+            if exc.kind is not Kind.NOT_FOUND:
+                continue  # forbidden or unreachable: unknown, not missing
+            stub = {"kind": "Secret", "metadata": {"name": name, "namespace": ns}, "exists": False}
+        out.append(stub)
+    return out
 
 
 def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

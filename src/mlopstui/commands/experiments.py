@@ -7,9 +7,18 @@ source is printed on stderr / in the JSON). Listing talks REST (no mlflow import
 from __future__ import annotations
 
 import argparse
-import sys
 
-from mlopstui.commands._common import EXIT_OK, add_global_flags, emit, make_context, table
+from mlopstui.commands._common import (
+    EXIT_OK,
+    add_global_flags,
+    bounded_int,
+    emit,
+    listing,
+    machine_output,
+    make_context,
+    note,
+    table,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deleted", action="store_true", help="deleted experiments instead of active ones")
     p.add_argument("--all", action="store_true", help="active and deleted")
     p.add_argument("--count", action="store_true", help="count runs per experiment (pages through every run)")
+    listing(p)
     p.set_defaults(func=cmd_experiments)
 
     p = sub.add_parser("runs", help="list the runs of an experiment (MLflow search syntax, server-side)")
@@ -25,12 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("experiment", metavar="EXPERIMENT", help="experiment name or id")
     p.add_argument("--filter", "-f", default="", metavar="EXPR",
                    help="MLflow search, e.g. \"metrics.accuracy > 0.9 and params.learning_rate = '0.01'\"")
-    p.add_argument("--order-by", "-o", action="append", default=[], metavar="COL",
+    p.add_argument("--order-by", action="append", default=[], metavar="COL",
                    help="column to sort by: accuracy, -accuracy (descending), params.max_depth, start, "
                         "or an MLflow clause ('metrics.accuracy DESC'); repeatable")
-    p.add_argument("--max", type=int, default=100, metavar="N", help="at most N runs (default 100; 0 = all)")
+    p.add_argument("--max", type=bounded_int(0), default=100, metavar="N", help="at most N runs (default 100; 0 = all)")
     p.add_argument("--columns", "-c", default="", metavar="COLS",
                    help="extra columns: accuracy, params.learning_rate, tags.team (default: the most common)")
+    listing(p)
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("run", help="show one MLflow run: params, metrics, tags, artifacts")
@@ -42,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list registered models, or the versions of one")
     add_global_flags(p, suppress=True)
     p.add_argument("name", nargs="?", metavar="MODEL", help="list the versions of this model")
+    listing(p)
     p.set_defaults(func=cmd_models)
 
 
@@ -50,8 +62,8 @@ def _backend(args: argparse.Namespace):
 
     ctx = make_context(args)
     b = MlflowBackend.from_context(ctx)
-    if not getattr(args, "json", False):
-        print(f"# MLflow: {b.display}", file=sys.stderr)
+    if not machine_output(args):
+        note(f"# MLflow: {b.display}")
     return b
 
 
@@ -66,14 +78,16 @@ def cmd_experiments(args: argparse.Namespace) -> int:
             e.run_count, e.run_count_capped, e.last_run_time = b.experiment_stats(e.experiment_id)
     data = {"tracking_uri": b.display, "experiments": [e.to_dict() for e in exps]}
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         rows = [[e.name, e.experiment_id, e.lifecycle_stage,
                  "" if e.run_count is None else f"{e.run_count}{'+' if e.run_count_capped else ''}",
                  fmt_time(e.last_run_time) if args.count else "",
-                 ", ".join(f"{k}={v}" for k, v in sorted(e.user_tags.items()))] for e in exps]
-        return table(rows, ["name", "id", "stage", "runs", "last run", "tags"])
+                 ", ".join(f"{k}={v}" for k, v in sorted(e.user_tags.items())),
+                 *([fmt_time(e.creation_time), e.artifact_location] if wide else [])] for e in exps]
+        return table(rows, ["name", "id", "stage", "runs", "last run", "tags",
+                            *(["created", "artifact location"] if wide else [])])
 
-    emit(args, data, text)
+    emit(args, data, text, wide=lambda: text(True), names=[f"experiment/{e.name}" for e in exps])
     return EXIT_OK
 
 
@@ -88,13 +102,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
     data = {"tracking_uri": b.display, "experiment": {"id": exp.experiment_id, "name": exp.name},
             "filter": args.filter, "order_by": order, "count": len(runs), "runs": [r.to_dict() for r in runs]}
 
-    def text() -> str:
-        extra = parse_columns(args.columns) if args.columns else choose_columns(runs, max_metrics=3, max_params=3)
-        cols = [c for c in BASE_RUN_COLUMNS if c not in ("source",)] + extra
+    def text(wide: bool = False) -> str:
+        extra = parse_columns(args.columns) if args.columns else \
+            choose_columns(runs, max_metrics=6 if wide else 3, max_params=6 if wide else 3)
+        cols = [c for c in BASE_RUN_COLUMNS if wide or c not in ("source",)] + extra
         return table([[r.cell(c) for c in cols] for r in runs], [c.split(".", 1)[-1] for c in cols]) + \
             f"\n({len(runs)} runs)"
 
-    emit(args, data, text)
+    emit(args, data, text, wide=lambda: text(True), names=[f"run/{r.run_id}" for r in runs])
     return EXIT_OK
 
 
@@ -128,17 +143,30 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from mlopstui.models.experiments import fmt_time
 
+    if args.name is not None:
+        from mlopstui.models.experiments import validate_model_name
+
+        validate_model_name(args.name)
     b = _backend(args)
-    if args.name:
+    if args.name is not None:
         versions = b.search_model_versions(args.name)
+        if not versions:
+            b.get_registered_model(args.name)  # not-found (exit 1) rather than an empty table
         data = {"tracking_uri": b.display, "model": args.name, "versions": [v.to_dict() for v in versions]}
         rows = [[f"v{v.version}", v.status, ",".join("@" + a for a in v.aliases), v.run_id, v.source,
                  fmt_time(v.creation_timestamp)] for v in versions]
-        emit(args, data, lambda: table(rows, ["version", "status", "aliases", "run", "source", "created"]))
+        headers = ["version", "status", "aliases", "run", "source", "created"]
+        wide_rows = [[*r, v.current_stage or "-", ", ".join(f"{k}={x}" for k, x in sorted(v.tags.items()))]
+                     for r, v in zip(rows, versions, strict=True)]
+        emit(args, data, lambda: table(rows, headers), wide=lambda: table(wide_rows, [*headers, "stage", "tags"]),
+             names=[f"modelversion/{args.name}/{v.version}" for v in versions])
         return EXIT_OK
     models = b.search_registered_models()
     data = {"tracking_uri": b.display, "models": [m.to_dict() for m in models]}
     rows = [[m.name, ",".join(m.latest_versions), ", ".join(f"@{a}=v{v}" for a, v in sorted(m.aliases.items())),
              fmt_time(m.last_updated_timestamp)] for m in models]
-    emit(args, data, lambda: table(rows, ["model", "versions", "aliases", "updated"]))
+    headers = ["model", "versions", "aliases", "updated"]
+    wide_rows = [[*r, fmt_time(m.creation_timestamp), m.description or "-"] for r, m in zip(rows, models, strict=True)]
+    emit(args, data, lambda: table(rows, headers), wide=lambda: table(wide_rows, [*headers, "created", "description"]),
+         names=[f"registeredmodel/{m.name}" for m in models])
     return EXIT_OK

@@ -14,7 +14,11 @@ from mlopstui.commands._common import (
     add_write_flags,
     confirm_or_print,
     emit,
+    listing,
+    machine_output,
     make_context,
+    positive_float,
+    server_dry_run,
     table,
 )
 from mlopstui.errors import Kind, MlopsError
@@ -25,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "materialized)")
     add_global_flags(p, suppress=True)
     p.add_argument("--no-kube", action="store_true", help="do not look for materialization CronJobs")
+    listing(p)
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("materialize", help="trigger a Feast materialization (a Job from the CronJob, or local)")
@@ -38,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_write_flags(p)
     p.add_argument("--wait", action="store_true", help="follow the Job until it Succeeds or Fails (exit 1 on "
                                                        "failure) and print its log")
-    p.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS", help="for --wait and --local")
+    p.add_argument("--timeout", type=positive_float, default=900.0, metavar="SECONDS", help="for --wait and --local")
     p.set_defaults(func=cmd_materialize)
 
 
@@ -72,12 +77,15 @@ def cmd_features(args: argparse.Namespace) -> int:
             "schedule_interval_seconds": int(interval.total_seconds()) if interval else None,
             "ok": not bad}
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         rows = [(v["name"], m.Freshness(v["freshness"]).word, ",".join(v["entities"]),
                  m.fmt_duration(v["ttl_seconds"]) if v["ttl_seconds"] else "-",
-                 v["last_materialized_end"] or "never", v["text"]) for v in views]
+                 v["last_materialized_end"] or "never", v["text"],
+                 *((v["kind"], "yes" if v["online"] else "no", len(v["features"]), v["source"] or "-")
+                   if wide else ())) for v in views]
         out = [f"project {reg.project}  repo {reg.repo} ({reg.repo_source})",
-               table(rows, ["view", "freshness", "entities", "ttl", "last end", "status"])]
+               table(rows, ["view", "freshness", "entities", "ttl", "last end", "status",
+                            *(("kind", "online", "features", "source") if wide else ())])]
         for v in bad:
             out.append(f"{v['name']}: {v['reason']}")
         if cjs:
@@ -87,7 +95,7 @@ def cmd_features(args: argparse.Namespace) -> int:
                        f"{ctx.namespace} (use `mlopstui materialize --local`)")
         return "\n".join(out)
 
-    emit(args, data, text)
+    emit(args, data, text, wide=lambda: text(True), names=[f"featureview/{v['name']}" for v in views])
     return EXIT_FAILED if bad else EXIT_OK
 
 
@@ -135,7 +143,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
             return result
         return _follow(args, ctx, result)
 
-    return confirm_or_print(args, plan, apply)
+    return confirm_or_print(args, plan, apply, server=lambda: server_dry_run(ctx, action, plan))
 
 
 def _follow(args: argparse.Namespace, ctx, created):
@@ -154,7 +162,7 @@ def _follow(args: argparse.Namespace, ctx, created):
 
     job = fb.wait_job(ctx.kube, ctx.namespace, job_name, timeout=args.timeout, on_update=progress)
     log = fb.job_log(ctx.kube, ctx.namespace, job_name)
-    if not getattr(args, "json", False):
+    if not machine_output(args):
         print(f"--- log of job {job_name} ---\n{m.log_tail(log, 40)}\n---", file=sys.stderr)
     ok = job.status == "Succeeded"
     msg = f"{created.message}; job {job.status}" + (f": {job.message}" if job.message else "")

@@ -15,7 +15,10 @@ from mlopstui.commands._common import (
     add_write_flags,
     confirm_or_print,
     emit,
+    listing,
     make_context,
+    not_listing,
+    server_dry_run,
     table,
 )
 from mlopstui.errors import Kind, MlopsError
@@ -31,10 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a parameter (repeatable), e.g. --set memory=4Gi; --list shows them")
     p.add_argument("--list", action="store_true", help="what can be installed, and what is installed")
     add_write_flags(p)
+    listing(p)  # --list
     p.set_defaults(func=cmd_install)
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    not_listing(args, args.list, "install --list")
     if args.list:
         if args.component or args.sets:
             raise MlopsError(Kind.INVALID, "--list takes no component or --set")
@@ -48,7 +53,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     ctx = make_context(args)
     action = Install(ctx, args.component, namespace=ctx.namespace, sets=sets)
     plan = action.plan()
-    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                            server=lambda: server_dry_run(ctx, action, plan))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -74,11 +80,12 @@ def _list(args: argparse.Namespace) -> int:
                               for p in mf.INSTALLABLE[spec.id].params]
         rows.append(item)
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         body = table([[r["id"], "?" if r["installed"] is None else ("yes" if r["installed"] else "no"),
                        "built-in" if r["installable"] else "upstream",
-                       ", ".join(r["workloads"][:2]) or "-"] for r in rows],
-                     ["component", "installed", "install", "workloads"])
+                       (", ".join(r["workloads"]) if wide else ", ".join(r["workloads"][:2])) or "-",
+                       *([r["title"]] if wide else [])] for r in rows],
+                     ["component", "installed", "install", "workloads", *(["title"] if wide else [])])
         lines = [body, ""]
         for r in rows:
             if r["installable"]:
@@ -91,5 +98,6 @@ def _list(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args, {"components": rows, "namespace": ctx.namespace,
-                "error": error.to_dict() if error is not None else None}, text)
+                "error": error.to_dict() if error is not None else None}, text, wide=lambda: text(True),
+         names=[f"component/{r['id']}" for r in rows])
     return EXIT_OK

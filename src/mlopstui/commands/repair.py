@@ -19,7 +19,10 @@ from mlopstui.commands._common import (
     add_write_flags,
     confirm_or_print,
     emit,
+    listing,
     make_context,
+    not_listing,
+    server_dry_run,
     table,
 )
 
@@ -36,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which object, when the finding is reported for several (e.g. Deployment/mlops/x)")
     p.add_argument("--all", action="store_true", help="repair every finding that has an automatic fix")
     add_write_flags(p)
+    listing(p)  # without FINDING_ID
     p.set_defaults(func=cmd_repair)
 
 
@@ -54,6 +58,7 @@ def _report(ctx):
 def cmd_repair(args: argparse.Namespace) -> int:
     from mlopstui.actions.repair import Repair
 
+    not_listing(args, not (args.all or args.finding_id), "repair without FINDING_ID")
     if args.all and args.finding_id:
         from mlopstui.errors import Kind, MlopsError
 
@@ -65,7 +70,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         return _list(args, ctx)
     action = Repair(ctx, args.finding_id, obj_ref=args.object)
     plan = action.plan()
-    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                            server=lambda: server_dry_run(ctx, action, plan))
 
 
 def _list(args: argparse.Namespace, ctx) -> int:
@@ -79,17 +85,20 @@ def _list(args: argparse.Namespace, ctx) -> int:
         items = [a for a in items if want in a.finding.objects]
     doc = {"findings": [a.to_dict() for a in items], "fixable": sum(1 for a in items if a.fix)}
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         if not items:
             return "no findings"
-        rows = [[a.finding.severity.value, a.finding.id, ", ".join(a.finding.objects[:1]) or "-",
-                 f"yes ({a.fix.risk})" if a.fix else "no", a.fix.summary if a.fix else a.reason]
+        rows = [[a.finding.severity.value, a.finding.id,
+                 (", ".join(a.finding.objects) if wide else ", ".join(a.finding.objects[:1])) or "-",
+                 f"yes ({a.fix.risk})" if a.fix else "no", a.fix.summary if a.fix else a.reason,
+                 *([a.finding.component, a.finding.summary] if wide else [])]
                 for a in items]
-        return (table(rows, ["sev", "finding", "object", "auto-fix", "fix / why not"])
+        return (table(rows, ["sev", "finding", "object", "auto-fix", "fix / why not",
+                             *(["component", "summary"] if wide else [])])
                 + f"\n{doc['fixable']} of {len(items)} findings have an automatic fix: "
                   "mlopstui repair FINDING_ID [--object KIND/NS/NAME] --dry-run | --yes")
 
-    emit(args, doc, text)
+    emit(args, doc, text, wide=lambda: text(True), names=[f"finding/{a.finding.id}" for a in items])
     return EXIT_OK
 
 

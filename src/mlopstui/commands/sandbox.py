@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mlopstui.commands._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_global_flags, emit, table
+from mlopstui.commands._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_global_flags,
+    emit,
+    listing,
+    machine_output,
+    table,
+)
 
 
 def register(subparsers) -> None:
@@ -27,7 +36,7 @@ def register(subparsers) -> None:
     up = add("up", "start every part (idempotent), seed on first start", _up)
     up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for readiness")
     add("down", "stop every part (state is kept)", _down)
-    add("status", "show each part: running, ready, address", _status)
+    listing(add("status", "show each part: running, ready, address", _status))
     add("env", "print `export` lines for eval (contains the S3 secret)", _env)
 
 
@@ -35,7 +44,7 @@ def _up(args: argparse.Namespace) -> int:
     from mlopstui.sandbox import manager
     from mlopstui.sandbox.procs import SandboxError
 
-    quiet = getattr(args, "json", False)
+    quiet = machine_output(args)
 
     def log(msg: str) -> None:
         if not quiet:
@@ -90,7 +99,14 @@ def _status(args: argparse.Namespace) -> int:
         return table(rows, ["part", "running", "ready", "pid", "address"]) + \
             f"\n\ndir: {st['dir']}  seeded: {'yes' if st['seeded'] else 'no'}"
 
-    emit(args, st, text)
+    def wide() -> str:
+        if not st["parts"]:
+            return text()
+        rows = [(n, "yes" if p["running"] else "no", "yes" if p["ready"] else "no", p["pid"] or "-", p["address"],
+                 p["port"] or "-", p["log"]) for n, p in st["parts"].items()]
+        return table(rows, ["part", "running", "ready", "pid", "address", "port", "log"])
+
+    emit(args, st, text, wide=wide, names=[f"part/{n}" for n in st["parts"]])
     all_ready = bool(st["parts"]) and all(p["ready"] for p in st["parts"].values())
     return EXIT_OK if all_ready else EXIT_FAILED
 
@@ -106,5 +122,5 @@ def _env(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    emit(args, env, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())).rstrip("\n"))
+    emit(args, {"env": env}, "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())).rstrip("\n"))
     return EXIT_OK

@@ -11,12 +11,20 @@ from mlopstui.commands._common import (
     EXIT_OK,
     add_global_flags,
     add_write_flags,
+    bounded_int,
     confirm_or_print,
     emit,
+    listing,
+    machine_output,
     make_context,
+    positive_float,
+    server_dry_run,
     table,
 )
 from mlopstui.errors import Kind, MlopsError
+
+ISVC_NAME_KIND = "inferenceservice.serving.kserve.io"
+MAX_BURST = 100  # `infer --burst`: a test, not a load generator
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,13 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_global_flags(p, suppress=True)
     p.add_argument("name", nargs="?", help="show one InferenceService in detail")
     p.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
+    listing(p)
     p.set_defaults(func=cmd_isvc)
 
     p = sub.add_parser("canary", help="set an InferenceService's canaryTrafficPercent (0..100)")
     add_global_flags(p, suppress=True)
     p.add_argument("name")
     p.add_argument("percent", nargs="?", help="exact percent: a whole number 0..100")
-    p.add_argument("--step", type=int, metavar="N", help="instead of PERCENT: move the canary by N (e.g. 10, -10)")
+    p.add_argument("--step", type=bounded_int(-100, 100), metavar="N", help="instead of PERCENT: move the canary by N (e.g. 10, -10)")
     _write(p)
     p.set_defaults(func=cmd_canary)
 
@@ -66,9 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--protocol", choices=("v1", "v2"), default="v1")
     p.add_argument("--input", metavar="JSON", help="request rows or body (default: settings.inference_sample)")
-    p.add_argument("--burst", type=int, default=0, metavar="N", help="send N requests and show the split")
+    p.add_argument("--burst", type=bounded_int(0, MAX_BURST), default=0, metavar="N",
+                   help=f"send N requests (at most {MAX_BURST}) and show the split")
     p.add_argument("--direct", action="store_true", help="use the service URL, not the ingress")
-    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--timeout", type=positive_float, default=10.0, metavar="SECONDS",
+                   help="each request's timeout (default 10; the verb's --deadline bounds them all)")
     p.set_defaults(func=cmd_infer)
 
 
@@ -85,48 +96,53 @@ def cmd_isvc(args: argparse.Namespace) -> int:
     from mlopstui.widgets.age import human_age
 
     ctx = make_context(args)
-    if args.name:
+    if args.name is not None:
         s = get_isvc(ctx.kube, ctx.namespace, args.name)
-        emit(args, s.summary(), lambda: detail_text(s))
+        emit(args, s.summary(), lambda: detail_text(s), names=[f"{ISVC_NAME_KIND}/{s.name}"])
         return EXIT_OK
     items = list_isvcs(ctx.kube, ctx.namespace, all_namespaces=args.all_namespaces)
     import time
 
     now = time.time()
 
-    def text() -> str:
+    def text(wide: bool = False) -> str:
         if not items:
             return f"no InferenceServices in {'any namespace' if args.all_namespaces else ctx.namespace}"
         rows = []
         for s in items:
-            rows.append([*([s.namespace] if args.all_namespaces else []), s.name, _ready(s.ready),
-                         "Serverless" if s.serverless else s.deployment_mode,
+            rows.append([*([s.namespace] if args.all_namespaces else []), s.name, s.ready_state,
+                         s.mode_class,
                          "-" if s.canary_percent is None else f"{s.canary_percent}%", s.traffic_text(),
                          short_revision(s.latest_ready, s.name), s.min_replicas if s.min_replicas is not None
-                         else "-", human_age(now - s.created if s.created else None)])
+                         else "-", human_age(now - s.created if s.created else None),
+                         *([s.url or "-", s.model_format or "-", s.runtime or "-", s.storage_uri or "-",
+                            short_revision(s.latest_created, s.name) or "-",
+                            s.max_replicas if s.max_replicas is not None else "-"] if wide else [])])
         headers = [*(["namespace"] if args.all_namespaces else []), "name", "ready", "mode", "canary", "traffic",
-                   "latest-ready", "min", "age"]
+                   "latest-ready", "min", "age",
+                   *(["url", "format", "runtime", "storage-uri", "latest-created", "max"] if wide else [])]
         return table(rows, headers)
 
-    emit(args, {"items": [s.summary() for s in items]}, text)
+    # -o name as kubectl prints it: `mlopstui isvc -o name | xargs kubectl get` works
+    emit(args, {"items": [s.summary() for s in items]}, text, wide=lambda: text(True),
+         names=[f"{ISVC_NAME_KIND}/{s.name}" for s in items])
     return EXIT_OK
 
 
-def _ready(v: bool | None) -> str:
-    return "?" if v is None else ("True" if v else "False")
-
-
 def detail_text(s) -> str:
-    lines = [f"{s.namespace}/{s.name}  ready: {_ready(s.ready)}  mode: {s.deployment_mode}",
+    from mlopstui.models.serving import status_lines
+
+    lines = [f"{s.namespace}/{s.name}  ready: {s.ready_state}  mode: {s.deployment_mode}",
              f"url:       {s.url or '-'}",
              f"predictor: format {s.model_format or '-'}  runtime {s.runtime or '-'}",
-             f"storage:   canary/latest {s.storage_uri or '-'}  stable {s.stable_storage_uri or '-'}",
+             f"storage:   canary/latest {s.storage_uri or '-'}  stable {s.stable_storage_uri or 'unknown'}",
              f"canary:    {'-' if s.canary_percent is None else str(s.canary_percent) + '%'}  "
              f"traffic: {s.traffic_text()}",
              f"revisions: latestReady {s.latest_ready or '-'}  latestRolledout {s.latest_rolledout or '-'}  "
              f"previousRolledout {s.previous_rolledout or '-'}",
              f"replicas:  min {'-' if s.min_replicas is None else s.min_replicas}  "
              f"max {'-' if s.max_replicas is None else s.max_replicas}"]
+    lines += status_lines(s)
     for c in s.conditions:
         lines.append(f"  {c.type}={c.status} {c.reason} {c.message}".rstrip())
     return "\n".join(lines)
@@ -151,7 +167,7 @@ def run_action(args: argparse.Namespace, ctx, action) -> int:
                 print("conflict: " + exc.message, file=sys.stderr)
                 for c in action.changes:
                     print(f"  changed: {c}", file=sys.stderr)
-                if not (sys.stdin.isatty() and not getattr(args, "json", False)):
+                if not (sys.stdin.isatty() and not machine_output(args)):
                     raise MlopsError(Kind.CONFLICT, exc.message + "; changed: " + "; ".join(action.changes),
                                      hint="check the change and run the command again") from None
                 print(plan.render(), file=sys.stderr)
@@ -164,20 +180,22 @@ def run_action(args: argparse.Namespace, ctx, action) -> int:
             result.message = f"{result.message}; {followed.message}"
         return result
 
-    return confirm_or_print(args, plan, apply)
+    return confirm_or_print(args, plan, apply, server=lambda: server_dry_run(ctx, action, plan))
 
 
 def cmd_canary(args: argparse.Namespace) -> int:
     from mlopstui.actions.serving import SetCanary
     from mlopstui.models.serving import parse_percent
 
-    ctx = make_context(args)
     if args.step is not None and args.percent is not None:
         raise MlopsError(Kind.INVALID, "give either PERCENT or --step, not both")
+    if args.step is None:
+        parse_percent(args.percent, strict=True)  # refused before any request
+    ctx = make_context(args)
     if args.step is not None:
         action = SetCanary(ctx, ctx.namespace, args.name, delta=args.step)
     else:
-        action = SetCanary(ctx, ctx.namespace, args.name, percent=parse_percent(args.percent))
+        action = SetCanary(ctx, ctx.namespace, args.name, percent=parse_percent(args.percent, strict=True))
     return run_action(args, ctx, action)
 
 
@@ -204,9 +222,12 @@ def cmd_min_replicas(args: argparse.Namespace) -> int:
 
 def cmd_set_model(args: argparse.Namespace) -> int:
     from mlopstui.actions.serving import SetCanaryModel
+    from mlopstui.models.serving import parse_percent, validate_storage_uri
 
+    percent = None if str(args.percent).lower() in ("none", "100%", "all") else parse_percent(args.percent,
+                                                                                               strict=True)
+    validate_storage_uri(args.storage_uri)  # refused before any request
     ctx = make_context(args)
-    percent = None if str(args.percent).lower() in ("none", "100%", "all") else args.percent
     return run_action(args, ctx, SetCanaryModel(ctx, ctx.namespace, args.name, args.storage_uri, percent))
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from mlopstui.commands._common import EXIT_FAILED, EXIT_OK, add_global_flags, emit, make_context, table
+from mlopstui.commands._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    add_global_flags,
+    emit,
+    listing,
+    make_context,
+    table,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="The Stack table. Exit 1 when an installed component is unhealthy, "
                                    "3 when the cluster is unreachable.")
     add_global_flags(p, suppress=True)
+    listing(p)
     p.set_defaults(func=cmd_status)
 
     d = sub.add_parser("doctor", help="check the stack for known failure modes; exit 1 on any error finding",
@@ -21,20 +31,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--severity", choices=("error", "warning", "info"), default="info",
                    help="lowest severity to show (default: info)")
     d.add_argument("--rules", action="store_true", help="list the rules and exit")
+    listing(d)
     d.set_defaults(func=cmd_doctor)
 
 
 def _sweep(args: argparse.Namespace):
     from mlopstui.backends.stack import sweep
-    from mlopstui.errors import MlopsError
 
     ctx = make_context(args)
-    report = sweep(ctx)
-    if report.state.error is not None and not any(c.probe.ok for c in report.components):
-        err = report.state.error
-        raise MlopsError(err.kind, f"cannot read the cluster: {err.message}", hint=err.hint or
-                         "check --kubeconfig/--context, or that the API server is up")
-    return report
+    return sweep(ctx)
+
+
+def cluster_unreadable(report) -> str | None:
+    """The top line when the cluster could not be read at all (refused, bad token, hung, 500, garbage):
+    every component would show "installed no", which is not the truth, so the verb exits 3."""
+    err = report.state.error
+    if err is None:
+        return None
+    return (f"CLUSTER UNREADABLE ({err.kind.value}): {err.message}\n"
+            f"  {err.hint or 'check --kubeconfig/--context, or that the API server is up'}; "
+            "the table below holds only live probes, not what is installed")
+
+
+def status_wide_rows(report) -> list[list[str]]:
+    """status_rows plus where each component runs, its images and where its probe went."""
+    rows = status_rows(report)
+    for row, c in zip(rows, report.components, strict=True):
+        row += [", ".join(f"{w.kind}/{w.namespace}/{w.name}" for w in c.workloads) or "-",
+                ", ".join(sorted({i for w in c.workloads for i in w.images})) or "-",
+                c.probe.target or "-", c.probe.source or "-"]
+    return rows
 
 
 def status_rows(report) -> list[list[str]]:
@@ -62,29 +88,45 @@ def cmd_status(args: argparse.Namespace) -> int:
     report = _sweep(args)
     doc = report.to_dict()
 
-    def text() -> str:
-        out = table(status_rows(report), ["component", "installed", "ready", "restarts", "probe", "version",
-                                          "finding", "age"])
-        if report.state.error is not None:
-            out += f"\ncluster: {report.state.error.kind.value}: {report.state.error.message}"
+    top = cluster_unreadable(report)
+
+    def text(wide: bool = False) -> str:
+        headers = ["component", "installed", "ready", "restarts", "probe", "version", "finding", "age"]
+        out = table(status_wide_rows(report), [*headers, "workloads", "images", "endpoint", "endpoint from"]) \
+            if wide else table(status_rows(report), headers)
+        if top:
+            out = top + "\n" + out
         n = doc["findings"]
         out += f"\nfindings: {n['error']} errors, {n['warning']} warnings, {n['info']} info (mlopstui doctor)"
         return out
 
-    emit(args, doc, text)
+    emit(args, doc, text, wide=lambda: text(True), names=[f"component/{c.id}" for c in report.components])
+    if top:
+        return EXIT_UNREACHABLE
     bad = any(c.health is Health.ERROR for c in report.components)
     return EXIT_FAILED if bad else EXIT_OK
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from mlopstui.doctor import Severity, rules
+    from mlopstui.doctor import Severity
+
+    # the function: once a rule module is imported, `mlopstui.doctor.rules` is the subpackage
+    from mlopstui.doctor.registry import rules
     from mlopstui.secrets import scrub
 
     if args.rules:
         rs = rules()
-        emit(args, [{"id": r.id, "component": r.component, "title": r.title} for r in rs],
-             lambda: table([[r.id, r.component, r.title] for r in rs], ["rule", "component", "checks"]))
+        emit(args, {"rules": [{"id": r.id, "component": r.component, "title": r.title} for r in rs]},
+             lambda: table([[r.id, r.component, r.title] for r in rs], ["rule", "component", "checks"]),
+             names=[f"rule/{r.id}" for r in rs])
         return EXIT_OK
+    if args.component:
+        from mlopstui.errors import Kind, MlopsError
+        from mlopstui.models.stack import CATALOG_BY_ID
+
+        if args.component not in CATALOG_BY_ID:
+            raise MlopsError(Kind.INVALID, f"no component {args.component!r}",
+                             hint="components: " + ", ".join(CATALOG_BY_ID))
     report = _sweep(args)
     floor = Severity(args.severity).rank
     found = [f for f in report.findings if f.severity.rank <= floor
@@ -94,11 +136,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                  "warnings": sum(1 for f in found if f.severity is Severity.WARNING),
                  "cluster_error": report.state.error.to_dict() if report.state.error else None})
 
-    def text() -> str:
-        if not found:
-            return "no findings"
-        body = "\n\n".join(f.render() for f in found)
-        return body + f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
+    top = cluster_unreadable(report)
 
-    emit(args, doc, text)
+    def text() -> str:
+        head = top + "\n\n" if top else ""
+        if not found:
+            return head + ("no findings from the live probes (the cluster was not read)" if top else "no findings")
+        body = "\n\n".join(f.render() for f in found)
+        return head + body + \
+            f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
+
+    def wide() -> str:
+        rows = [[f.severity.value, f.id, f.component, ", ".join(f.objects) or "-", f.summary, (f.fix or "-").splitlines()[0]]
+                for f in found]
+        return table(rows, ["sev", "finding", "component", "objects", "summary", "fix"]) if found else "no findings"
+
+    emit(args, doc, text, wide=wide, names=[f"finding/{f.id}" for f in found])
+    if top:
+        return EXIT_UNREACHABLE
     return EXIT_FAILED if errors else EXIT_OK

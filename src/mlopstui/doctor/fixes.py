@@ -26,6 +26,7 @@ from typing import Any
 
 from mlopstui.doctor.finding import Finding
 from mlopstui.doctor.snapshot import Snapshot, ref
+from mlopstui.units import quantity_bytes
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
@@ -235,16 +236,8 @@ def _pod_template_fix(finding: Finding, obj: Mapping[str, Any], changes: dict[st
 
 
 # -- quantities ---------------------------------------------------------------------------------------
-_QTY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|K|M|G|T|P|E)?$")
 _MULT = {None: 1, "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5, "E": 1000**6,
          "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "Pi": 1024**5, "Ei": 1024**6}
-
-
-def quantity_bytes(q: Any) -> int | None:
-    m = _QTY.match(str(q or "").strip())
-    if not m:
-        return None
-    return int(float(m.group(1)) * _MULT[m.group(2)])
 
 
 def format_bytes(n: int, binary: bool = True) -> str:
@@ -258,10 +251,10 @@ def format_bytes(n: int, binary: bool = True) -> str:
 
 def double_quantity(q: str) -> str | None:
     b = quantity_bytes(q)
-    if not b:
+    if not b or b < 0:
         return None
-    m = _QTY.match(str(q).strip())
-    binary = not (m and m.group(2) and not m.group(2).endswith("i"))
+    text = str(q).strip()
+    binary = text.endswith("i") or text.isdigit()  # 2Gi -> 4Gi, 3G -> 6G, 4e9 -> 8G, 1048576 -> 2Mi
     return format_bytes(2 * b, binary=binary)
 
 

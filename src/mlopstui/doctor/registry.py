@@ -35,7 +35,9 @@ def rule(id: str, component: str, title: str) -> Callable[[RuleFn], RuleFn]:  # 
 def _load() -> None:
     # importing the rule modules registers them
     from mlopstui.doctor.rules import (  # noqa: F401
+        argo,
         clients,
+        data,
         images,
         mlflow,
         postgres,

@@ -192,9 +192,10 @@ def version_tuple(text: str | None) -> tuple[int, ...] | None:
 
 def pod_bearers(snap: Snapshot, watched_only: bool = True) -> list[dict[str, Any]]:
     """Objects that define containers, each once: workloads, Jobs not made by a CronJob, CronJobs,
-    bare Pods (no owner) and Argo Workflows."""
+    bare Pods (no owner), Argo Workflows, WorkflowTemplates and CronWorkflows."""
     out = []
-    for o in snap.of("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Workflow", "Job", "Pod"):
+    for o in snap.of("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Workflow", "WorkflowTemplate",
+                     "ClusterWorkflowTemplate", "CronWorkflow", "Job", "Pod"):
         if o.get("kind") in ("Job", "Pod") and (o.get("metadata") or {}).get("ownerReferences"):
             continue
         if watched_only and not snap.watched(o):

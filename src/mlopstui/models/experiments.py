@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlopstui.errors import Kind, MlopsError
 from mlopstui.units import human_bytes
 
 # columns every runs table has, in order (attribute columns, sortable on the server)
@@ -510,3 +511,20 @@ def csv_rows(text: str, limit: int = 200) -> tuple[list[str], list[list[str]]]:
     width = max(len(header), *(len(r) for r in body)) if body else len(header)
     header = header + [f"col{i}" for i in range(len(header), width)]
     return header, [r + [""] * (width - len(r)) for r in body]
+
+
+def validate_model_name(name: Any) -> str:
+    """A registered model name as MLflow itself accepts it (mlflow/utils/validation.py
+    _validate_model_name: not empty, no '/' or ':', no '..' path segments) and free of control
+    characters; else MlopsError(INVALID) before any request."""
+    from mlopstui.text import control_chars
+
+    if not isinstance(name, str) or not name.strip():
+        raise MlopsError(Kind.INVALID, "model name is empty", hint="`mlopstui models` lists them")
+    shown = name if len(name) <= 70 else name[:60] + f"... ({len(name)} characters)"
+    if control_chars(name):
+        raise MlopsError(Kind.INVALID, f"model name {shown!r} holds control characters")
+    if "/" in name or ":" in name or ".." in name.split("\\") or name in (".", ".."):
+        raise MlopsError(Kind.INVALID, f"model name {shown!r} is not valid: MLflow model names cannot contain "
+                         "'/' or ':' or be a relative path", hint="`mlopstui models` lists them")
+    return name

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -134,102 +135,95 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
-# -- cron schedules ------------------------------------------------------------------------------
+# -- cron schedules (cronsim: Vixie cron's rules, as Kubernetes' robfig/cron parser) ----------------
 _MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
            "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
-_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
-_NAMES = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6,
-          "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
-          "oct": 10, "nov": 11, "dec": 12}
+# worst gaps by walking cronsim's firings from a fixed instant (cached per schedule): every firing
+# day has the same times (minute x hour fields), so the walk is one firing day's times, then the
+# firing days (day-of-month, month, day-of-week), which repeat within 4 years (Feb 29).
+# 2000 is a leap year; naive: schedules are read as UTC. CronSim yields firings after its start:
+# start a minute before, so that midnight of the first firing day is one of them
+_CRON_FROM = datetime(1999, 12, 31, 23, 59)
+_CRON_SPAN = timedelta(days=5 * 366)
 
 
-def _field_values(text: str, lo: int, hi: int) -> list[int] | None:
-    """The values a cron field matches, or None when it cannot be parsed."""
-    out: set[int] = set()
-    for part in text.lower().split(","):
-        step = 1
-        if "/" in part:
-            part, _, st = part.partition("/")
-            if not st.isdigit() or int(st) == 0:
-                return None
-            step = int(st)
-        if part in ("*", "?"):
-            a, b = lo, hi
-        elif "-" in part:
-            x, _, y = part.partition("-")
-            a, b = _num(x), _num(y)
-            if a is None or b is None:
-                return None
-        else:
-            a = _num(part)
-            if a is None:
-                return None
-            b = hi if step > 1 else a
-        if hi == 6 and b == 7:  # day of week 7 is Sunday too
-            b = 6
-            out.add(0)
-        if a < lo or b > hi or a > b:
-            return None
-        out.update(range(a, b + 1, step))
-    return sorted(out)
-
-
-def _num(s: str) -> int | None:
-    if s.isdigit():
-        return int(s)
-    return _NAMES.get(s[:3])
-
-
-def _max_gap(values: list[int], period: int) -> int:
-    """The longest wait between consecutive firings on a cyclic axis of length period."""
-    if len(values) == 1:
-        return period
-    gaps = [b - a for a, b in zip(values, values[1:], strict=False)]
-    gaps.append(values[0] + period - values[-1])
-    return max(gaps)
+def _cron_expr(schedule: str | None) -> str | None:
+    """The 5-field expression of a schedule (macros expanded), or None (empty, @every, not 5 fields)."""
+    if not schedule:
+        return None
+    text = _MACROS.get(schedule.strip().lower(), schedule.strip())
+    parts = text.split()
+    return " ".join(parts) if len(parts) == 5 else None
 
 
 def cron_interval(schedule: str | None) -> timedelta | None:
-    """The longest time between two runs of a cron schedule, for common schedules; None if unknown.
+    """The longest time between two runs of a cron schedule (cron's calendar, via cronsim); None
+    if it cannot be parsed.
 
-    "*/15 * * * *" -> 15m, "0 * * * *" -> 1h, "0 */6 * * *" -> 6h, "30 2 * * *" -> 1d,
-    "0 0 * * 0" -> 7d, "0 0 1 * *" -> 31d, "@hourly" -> 1h.
+    "*/15 * * * *" -> 15m, "0 */6 * * *" -> 6h, "0 0 * * 1-5" -> 3d, "0 0 31 * *" -> 61d,
+    "0 0 29 2 *" -> 1461d, "0 9-17 * * 1-5" -> 2d16h, "@hourly" -> 1h, "@every 90m" -> 90m.
     """
     if not schedule:
         return None
     text = schedule.strip()
     if text.upper().startswith(("TZ=", "CRON_TZ=")):
         text = text.split(None, 1)[1] if " " in text else ""
-    text = _MACROS.get(text.lower(), text)
     if text.lower().startswith("@every "):
         return _go_duration(text[7:].strip())
-    parts = text.split()
-    if len(parts) != 5:
+    expr = _cron_expr(text)
+    return _cron_worst_gap(expr) if expr else None
+
+
+@functools.lru_cache(maxsize=256)
+def _cron_worst_gap(expr: str) -> timedelta | None:
+    from cronsim import CronSim, CronSimError
+
+    parts = expr.split()
+    try:
+        it = CronSim(expr, _CRON_FROM)
+        first = next(it)
+        times = [first]  # the firings of one day (at most 24 * 60)
+        for t in it:
+            if t.date() != first.date():
+                break
+            times.append(t)
+        days = CronSim(" ".join(["0", "0", *parts[2:]]), _CRON_FROM)
+        # any day of any month: the days repeat every week
+        span = timedelta(days=15) if parts[2] in ("*", "?") and parts[3] == "*" else _CRON_SPAN
+        prev = next(days)
+        day_gap = timedelta(0)
+        for d in days:  # at most 5 * 366
+            day_gap = max(day_gap, d - prev)
+            if d - _CRON_FROM > span:
+                break
+            prev = d
+    except (CronSimError, StopIteration, ValueError):
         return None
-    vals = [_field_values(p, lo, hi) for p, (lo, hi) in zip(parts, _RANGES, strict=True)]
-    if any(v is None for v in vals):
+    within = max((b - a for a, b in zip(times, times[1:], strict=False)), default=timedelta(0))
+    # from the last firing of one firing day to the first of the next
+    across = day_gap - (times[-1] - times[0]) if day_gap else timedelta(0)
+    return max(within, across) or None
+
+
+def cron_next(schedule: str | None, after: float) -> float | None:
+    """The first time (epoch seconds, UTC) after `after` a 5-field cron schedule fires; None if unknown.
+
+    Standard cron: when both day-of-month and day-of-week are restricted, either matching is enough.
+    Bounded: looks at most 366 days ahead.
+    """
+    if not schedule or schedule.strip().upper().startswith(("TZ=", "CRON_TZ=")):
+        return None  # a time zone other than UTC: not computed here
+    expr = _cron_expr(schedule)
+    if expr is None:
         return None
-    minutes, hours, dom, months, dow = vals  # type: ignore[misc]
-    dom_any, dow_any, mon_any = parts[2] in ("*", "?"), parts[4] in ("*", "?"), parts[3] == "*"
-    if not mon_any:
-        return timedelta(days=365 if len(months) == 1 else 31 * _max_gap(months, 12))
-    if not dom_any and dow_any:
-        return timedelta(days=_max_gap(dom, 31) if len(dom) > 1 else 31)
-    if not dow_any and dom_any:
-        day_gap = _max_gap(dow, 7)
-    elif not dom_any and not dow_any:  # either matches: at most a week apart
-        day_gap = min(_max_gap(dow, 7), 7)
-    else:
-        day_gap = 1
-    if day_gap > 1 or len(hours) == 1:
-        return timedelta(days=day_gap)
-    if len(hours) < 24:
-        # runs in some hours only: the longest pause is from the last run of one active hour
-        # to the first run of the next active hour
-        hour_gap = _max_gap(hours, 24)
-        if hour_gap > 1:
-            return timedelta(hours=hour_gap) - timedelta(minutes=minutes[-1] - minutes[0])
-    return timedelta(minutes=_max_gap(minutes, 60))
+    from cronsim import CronSim, CronSimError
+
+    start = datetime.fromtimestamp(int(after) // 60 * 60, UTC)  # whole minutes, as cron fires
+    try:
+        t = next(CronSim(expr, start))
+    except (CronSimError, StopIteration, ValueError):
+        return None
+    return t.timestamp() if t - start <= timedelta(days=366) else None
 
 
 def _go_duration(text: str) -> timedelta | None:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlopstui import units
 from mlopstui.errors import Kind, MlopsError
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -199,33 +200,27 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, str]:
 
 
 # -- quantities --------------------------------------------------------------------------------------
-_MEM = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|K|M|G|T|P)?$")
-_MEM_FACTOR = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
-               "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DBNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def memory_bytes(text: str) -> int:
     """A Kubernetes memory quantity ("2Gi", "512Mi", "1G", "1048576") in bytes; invalid -> ValueError."""
-    m = _MEM.match(str(text).strip())
-    if not m:
+    n = units.quantity_bytes(str(text).strip())
+    if n is None:
         raise ValueError(f"{text!r} is not a memory quantity (e.g. 512Mi, 2Gi)")
-    n = float(m.group(1)) * _MEM_FACTOR[m.group(2)]
     if n <= 0:
-        raise ValueError(f"{text!r} must be more than zero")
-    return int(n)
+        raise ValueError(f"{text!r} must be a memory quantity more than zero")
+    return n
 
 
 def cpu_millis(text: str) -> int:
-    m = _CPU.match(str(text).strip())
-    if not m:
+    n = units.cpu_millis(str(text).strip())
+    if n is None:
         raise ValueError(f"{text!r} is not a CPU quantity (e.g. 500m, 1, 2)")
-    n = float(m.group(1)) * (1 if m.group(2) else 1000)
     if n < 1:
         raise ValueError(f"{text!r} must be at least 1m")
-    return int(n)
+    return n
 
 
 def _cpu_text(millis: int) -> str:

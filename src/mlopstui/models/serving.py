@@ -15,16 +15,31 @@ from typing import Any
 from mlopstui.errors import Kind, MlopsError
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-RAW_MODES = ("rawdeployment", "standard")  # "Standard" is the newer name of RawDeployment
-# where a Revision says which model it serves (the sandbox annotates it; KServe puts the storage URI on
-# the pod template annotation its storage initializer reads)
-REVISION_URI_KEYS = ("sandbox.mlopstui.dev/storage-uri", "serving.kserve.io/storage-initializer-sourceuri")
+# KServe's deployment modes (pkg/constants: Serverless/RawDeployment are the legacy names of Knative/Standard)
+SERVERLESS_MODES = ("serverless", "knative")
+RAW_MODES = ("rawdeployment", "standard")
+MODELMESH_MODES = ("modelmesh",)
+KNOWN_MODES = {"serverless": "Serverless", "knative": "Knative", "rawdeployment": "RawDeployment",
+               "standard": "Standard", "modelmesh": "ModelMesh"}
+SHIPPED_DEFAULT_MODE = "Serverless"  # kserve config/configmap/inferenceservice.yaml: deploy.defaultDeploymentMode
+ISVC_CONFIG = ("kserve", "inferenceservice-config")  # (namespace, name) of KServe's cluster configuration
+# where a Revision says which model it serves: KServe's storage-initializer annotation (pkg/constants
+# StorageInitializerSourceUriInternalAnnotationKey), the older public key, and the sandbox's own
+REVISION_URI_KEYS = ("internal.serving.kserve.io/storage-initializer-sourceuri",
+                     "serving.kserve.io/storage-initializer-sourceuri", "sandbox.mlopstui.dev/storage-uri")
+# conditions that carry why a new revision is not ready yet, most specific first
+ROLLOUT_CONDITIONS = ("PredictorConfigurationReady", "LatestDeploymentReady", "PredictorReady", "Ready")
 # the framework keys of the old-style predictor spec (spec.predictor.sklearn.storageUri ...)
 FRAMEWORK_KEYS = ("sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "lightgbm", "pmml",
                   "paddle", "huggingface")
 
-UNSUPPORTED_RAW = ("KServe canary rollout works only in Serverless mode; a RawDeployment InferenceService "
+UNSUPPORTED_RAW = ("KServe canary rollout works only in Serverless (Knative) mode; a RawDeployment InferenceService "
                    "cannot split traffic")
+UNSUPPORTED = {
+    "RawDeployment": UNSUPPORTED_RAW,
+    "ModelMesh": ("KServe canary rollout works only in Serverless (Knative) mode; a ModelMesh InferenceService has "
+                  "no revisions and no traffic split (ModelMesh swaps the model in place)"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,13 @@ class InferenceService:
     generation: int = 0
     observed_generation: int | None = None
     created: float | None = None
-    ready: bool | None = None
+    ready: bool | None = None  # True / False / None (Unknown, or no Ready condition)
+    ready_state: str = "Unknown"  # the Ready condition's status: "True" | "False" | "Unknown"
+    ready_reason: str = ""
+    ready_message: str = ""
     url: str | None = None
     deployment_mode: str = "Serverless"
+    mode_source: str = "assumed"  # status | annotation | inferenceservice-config | assumed
     model_format: str = ""
     runtime: str = ""
     storage_uri: str | None = None  # what the spec says now (the latest / canary revision)
@@ -72,6 +91,7 @@ class InferenceService:
     max_replicas: int | None = None
     conditions: list[Condition] = field(default_factory=list)
     revision_uris: dict[str, str] = field(default_factory=dict)
+    revision_reasons: dict[str, str] = field(default_factory=dict)  # not-ready Revision -> its reason
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -79,15 +99,79 @@ class InferenceService:
         return f"{self.namespace}/{self.name}"
 
     @property
+    def mode_class(self) -> str:
+        """Serverless, RawDeployment or ModelMesh, whatever name (legacy or new) the cluster uses."""
+        low = self.deployment_mode.lower()
+        if low in RAW_MODES:
+            return "RawDeployment"
+        if low in MODELMESH_MODES:
+            return "ModelMesh"
+        return "Serverless"
+
+    @property
     def serverless(self) -> bool:
-        return self.deployment_mode.lower() not in RAW_MODES
+        return self.mode_class == "Serverless"
+
+    @property
+    def canary_supported(self) -> bool:
+        return self.serverless
+
+    def split(self) -> dict[str, int]:
+        """Revision -> percent it is actually served (traffic entries summed per revision, in status order).
+
+        The latestCreatedRevision appears with 0 when it is not in the traffic list (not ready yet)."""
+        if not self.serverless:
+            return {}
+        out: dict[str, int] = {}
+        for t in self.traffic:
+            out[t.revision] = out.get(t.revision, 0) + t.percent
+        if out and self.canary_revision and self.canary_revision not in out:
+            out[self.canary_revision] = 0
+        return out
+
+    @property
+    def canary_revision(self) -> str | None:
+        """The revision a canary percent applies to: the latestCreatedRevision (Serverless only).
+
+        Knative puts `latestRevision: true` on the entry of the latest READY revision, so that flag names the
+        previous revision while a new one is rolling out; only latestCreatedRevision names the canary."""
+        if not self.serverless:
+            return None
+        return self.latest_created or self.latest_ready
+
+    @property
+    def canary_share(self) -> int:
+        """The percent the canary (latestCreatedRevision) actually gets: 0 while it is not ready."""
+        return self.percent_of(self.canary_revision)
+
+    @property
+    def rolling_out(self) -> str | None:
+        """The latestCreatedRevision while it is not the latestReadyRevision (created, not ready yet)."""
+        if self.serverless and self.latest_created and self.latest_created != self.latest_ready:
+            return self.latest_created
+        return None
+
+    @property
+    def rollout_reason(self) -> str:
+        """Why the rolling-out revision is not ready: its Revision's condition, else the InferenceService's."""
+        rev = self.rolling_out
+        if rev and self.revision_reasons.get(rev):
+            return self.revision_reasons[rev]
+        for ctype in ROLLOUT_CONDITIONS:
+            c = self.condition(ctype)
+            if c is not None and not c.ok and (c.reason or c.message):
+                return condition_words(c)
+        return "no reason reported"
 
     @property
     def stable_revision(self) -> str | None:
-        """The revision holding the non-canary share: biggest non-latest target, else the rolled-out one."""
-        others = [t for t in self.traffic if not t.latest and t.revision != self.latest_created]
+        """The revision holding the non-canary share: biggest target not on the canary, else the rolled-out one."""
+        others: dict[str, int] = {}
+        for t in self.traffic:
+            if t.revision != self.canary_revision:
+                others[t.revision] = others.get(t.revision, 0) + t.percent
         if others:
-            return max(others, key=lambda t: t.percent).revision
+            return max(others.items(), key=lambda kv: kv[1])[0]
         return self.latest_rolledout
 
     def percent_of(self, revision: str | None) -> int:
@@ -95,10 +179,10 @@ class InferenceService:
 
     @property
     def latest_percent(self) -> int | None:
-        """The traffic share of the latest revision as reported by status (None: no traffic in status)."""
+        """The traffic share of the canary (latestCreatedRevision) as status reports it (None: no traffic)."""
         if not self.traffic:
             return None
-        return sum(t.percent for t in self.traffic if t.latest or t.revision == self.latest_created)
+        return self.canary_share
 
     @property
     def effective_canary(self) -> int:
@@ -116,21 +200,42 @@ class InferenceService:
 
     def traffic_text(self) -> str:
         if not self.serverless:
-            return "100% (RawDeployment: no split)"
-        if not self.traffic:
+            return f"100% ({self.mode_class}: no split)"
+        split = self.split()
+        if not split:
             return "-"
-        return " / ".join(f"{short_revision(t.revision, self.name)} {t.percent}%" + (" (latest)" if t.latest else "")
-                          for t in self.traffic)
+        parts = []
+        for rev, pct in split.items():
+            mark = ""
+            if rev == self.canary_revision:
+                mark = " (latest, not ready)" if rev == self.rolling_out else " (latest)"
+            parts.append(f"{short_revision(rev, self.name)} {pct}%{mark}")
+        return " / ".join(parts)
+
+    def ready_text(self) -> str:
+        """`True`, `False (reason: message)`, `Unknown (reason)`."""
+        words = condition_words(Condition("Ready", self.ready_state, self.ready_reason, self.ready_message))
+        return self.ready_state + (f" ({words})" if words else "")
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able summary (for --json)."""
         return {
-            "name": self.name, "namespace": self.namespace, "ready": self.ready, "url": self.url,
-            "deploymentMode": self.deployment_mode, "modelFormat": self.model_format, "runtime": self.runtime,
+            "name": self.name, "namespace": self.namespace, "ready": self.ready, "readyState": self.ready_state,
+            "readyReason": self.ready_reason, "readyMessage": self.ready_message, "url": self.url,
+            "deploymentMode": self.deployment_mode, "deploymentModeSource": self.mode_source,
+            "modeClass": self.mode_class, "canarySupported": self.canary_supported,
+            "modelFormat": self.model_format, "runtime": self.runtime,
             "storageUri": self.storage_uri, "stableStorageUri": self.stable_storage_uri,
             "canaryTrafficPercent": self.canary_percent,
             "traffic": [{"revisionName": t.revision, "percent": t.percent, "latestRevision": t.latest,
                          "tag": t.tag} for t in self.traffic],
+            "split": [{"revisionName": r, "percent": p} for r, p in self.split().items()],
+            "canaryRevision": self.canary_revision, "canaryShare": self.canary_share if self.serverless else None,
+            "stableRevision": self.stable_revision if self.serverless else None,
+            "rollingOut": ({"revisionName": self.rolling_out, "reason": self.rollout_reason}
+                           if self.rolling_out else None),
+            "converged": (dict(zip(("done", "why"), traffic_converged(self, self.canary_percent), strict=True))
+                          if self.serverless else None),
             "latestCreatedRevision": self.latest_created, "latestReadyRevision": self.latest_ready,
             "latestRolledoutRevision": self.latest_rolledout,
             "previousRolledoutRevision": self.previous_rolledout,
@@ -168,6 +273,44 @@ def predictor_model(predictor: dict[str, Any]) -> tuple[str | None, dict[str, An
     return None, {}
 
 
+def condition_words(c: Condition) -> str:
+    """`reason: message` of a condition (either may be missing)."""
+    return ": ".join(x for x in (c.reason, c.message) if x)
+
+
+def default_mode_from_config(data: dict[str, Any]) -> str | None:
+    """deploy.defaultDeploymentMode of the inferenceservice-config ConfigMap's data (None: not readable)."""
+    import json
+
+    try:
+        deploy = json.loads(data.get("deploy") or "")
+    except (TypeError, ValueError):
+        return None
+    mode = deploy.get("defaultDeploymentMode") if isinstance(deploy, dict) else None
+    return mode if isinstance(mode, str) and mode else None
+
+
+def resolve_mode(status_mode: Any, annotation: Any, default_mode: str | None) -> tuple[str, str]:
+    """(mode, where it came from), in KServe's order (controller utils.GetDeploymentMode): the mode recorded in
+    status, then a known annotation value, then the cluster's inferenceservice-config default."""
+    if isinstance(status_mode, str) and status_mode:
+        return status_mode, "status"
+    if isinstance(annotation, str) and annotation.lower() in KNOWN_MODES:
+        return KNOWN_MODES[annotation.lower()], "annotation"
+    if default_mode:
+        return default_mode, "inferenceservice-config"
+    return SHIPPED_DEFAULT_MODE, "assumed"
+
+
+def revision_not_ready_reason(rev: dict[str, Any]) -> str | None:
+    """`reason: message` of a Knative Revision's Ready condition when it is not True."""
+    for c in (rev.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Ready" and str(c.get("status")) != "True":
+            return condition_words(Condition("Ready", str(c.get("status")), c.get("reason") or "",
+                                             c.get("message") or "")) or f"Ready={c.get('status')}"
+    return None
+
+
 def revision_storage_uri(rev: dict[str, Any]) -> str | None:
     meta = rev.get("metadata") or {}
     tmeta = ((rev.get("spec") or {}).get("template") or {}).get("metadata") or {}
@@ -182,7 +325,10 @@ def revision_storage_uri(rev: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = None) -> InferenceService:
+def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = None,
+               default_mode: str | None = None) -> InferenceService:
+    """revisions: the Knative Revisions of this InferenceService that could be read; default_mode: the
+    cluster's inferenceservice-config defaultDeploymentMode when it could be read."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -192,7 +338,8 @@ def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = Non
     if (model.get("modelFormat") or {}).get("version"):
         fmt += f":{model['modelFormat']['version']}"
     annotations = meta.get("annotations") or {}
-    mode = annotations.get(DEPLOYMENT_MODE_ANNOTATION) or status.get("deploymentMode") or "Serverless"
+    mode, mode_source = resolve_mode(status.get("deploymentMode"), annotations.get(DEPLOYMENT_MODE_ANNOTATION),
+                                     default_mode)
     comp = (status.get("components") or {}).get("predictor") or {}
     traffic = [TrafficTarget(revision=t.get("revisionName") or t.get("configurationName") or "?",
                              percent=_int(t.get("percent")) or 0, latest=bool(t.get("latestRevision")),
@@ -204,11 +351,15 @@ def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = Non
     ready_c = next((c for c in conditions if c.type == "Ready"), None)
     name = meta.get("name", "")
     rev_uris: dict[str, str] = {}
+    rev_reasons: dict[str, str] = {}
     for rev in revisions or []:
         rname = (rev.get("metadata") or {}).get("name")
         uri = revision_storage_uri(rev)
         if rname and uri:
             rev_uris[rname] = uri
+        why = revision_not_ready_reason(rev)
+        if rname and why:
+            rev_reasons[rname] = why
     isvc = InferenceService(
         name=name,
         namespace=meta.get("namespace", ""),
@@ -216,9 +367,13 @@ def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = Non
         generation=_int(meta.get("generation")) or 0,
         observed_generation=_int(status.get("observedGeneration")),
         created=parse_time(meta.get("creationTimestamp")),
-        ready=None if ready_c is None else ready_c.ok,
+        ready=None if ready_c is None or ready_c.status not in ("True", "False") else ready_c.ok,
+        ready_state=ready_c.status if ready_c is not None and ready_c.status in ("True", "False") else "Unknown",
+        ready_reason=ready_c.reason if ready_c else "no Ready condition reported",
+        ready_message=ready_c.message if ready_c else "",
         url=status.get("url") or comp.get("url"),
         deployment_mode=mode,
+        mode_source=mode_source,
         model_format=fmt,
         runtime=model.get("runtime") or "",
         storage_uri=model.get("storageUri") or predictor.get("storageUri"),
@@ -232,13 +387,16 @@ def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = Non
         max_replicas=_int(predictor.get("maxReplicas")),
         conditions=conditions,
         revision_uris=rev_uris,
+        revision_reasons=rev_reasons,
         raw=obj,
     )
-    stable = isvc.stable_revision
-    if stable and stable != isvc.latest_created:
-        isvc.stable_storage_uri = rev_uris.get(stable)
-    elif isvc.latest_percent in (None, 100) or not isvc.serverless:
-        isvc.stable_storage_uri = isvc.storage_uri
+    if isvc.serverless:
+        # the stable model is what the stable revision serves, read from its Knative Revision; the spec names
+        # the latest (canary) model, which may not be rolled out yet. Unreadable: None ("unknown").
+        stable = isvc.stable_revision
+        isvc.stable_storage_uri = rev_uris.get(stable) if stable else None
+    else:
+        isvc.stable_storage_uri = isvc.storage_uri  # one model, no revisions
     return isvc
 
 
@@ -256,24 +414,33 @@ def short_revision(revision: str | None, isvc_name: str) -> str:
 _INT_RE = re.compile(r"^[0-9]+$")
 
 
-def parse_percent(text: Any) -> int:
-    """An exact canary percent: an integer 0..100 written as digits. Anything else is refused."""
+def parse_percent(text: Any, *, strict: bool = False) -> int:
+    """An exact canary percent: an integer 0..100 written as digits. Anything else is refused.
+
+    strict (the CLI, whose help says "a whole number"): digits only, no spaces, no '%'. The TUI's
+    prompt is lenient about " 30 " and "30%" that a person types.
+    """
+    hint = "type a whole number from 0 to 100 (no sign, decimals, exponents" + (", spaces or %)" if strict else ")")
     if isinstance(text, bool):
-        raise MlopsError(Kind.INVALID, f"not a percent: {text!r}", hint="type a whole number from 0 to 100")
+        raise MlopsError(Kind.INVALID, f"not a percent: {text!r}", hint=hint)
     if isinstance(text, int):
         s = str(text)
     else:
-        s = "" if text is None else str(text).strip()
-    if s.endswith("%"):
-        s = s[:-1].strip()
+        s = "" if text is None else str(text)
+        if not strict:
+            s = s.strip()
+            if s.endswith("%"):
+                s = s[:-1].strip()
     if not s:
-        raise MlopsError(Kind.INVALID, "no percent given", hint="type a whole number from 0 to 100")
-    if not _INT_RE.match(s):
-        raise MlopsError(Kind.INVALID, f"not a whole percent: {s!r}",
-                         hint="type a whole number from 0 to 100 (no sign, decimals or exponents)")
-    value = int(s)
+        raise MlopsError(Kind.INVALID, "no percent given", hint=hint)
+    shown = s if len(s) <= 20 else s[:12] + f"... ({len(s)} characters)"
+    if not _INT_RE.fullmatch(s):
+        raise MlopsError(Kind.INVALID, f"not a whole percent: {shown!r}", hint=hint)
+    if len(s if strict else s.lstrip("0")) > 3:  # before int(): 5000 digits exceed Python's int parsing limit
+        raise MlopsError(Kind.INVALID, f"percent out of range: {shown}", hint=hint)
+    value = int(s.lstrip("0") or "0")
     if value > 100:
-        raise MlopsError(Kind.INVALID, f"percent out of range: {value}", hint="type a whole number from 0 to 100")
+        raise MlopsError(Kind.INVALID, f"percent out of range: {value}", hint=hint)
     return value
 
 
@@ -282,9 +449,11 @@ def parse_replicas(text: Any, upper: int = 1000) -> int:
     s = "" if text is None else str(text).strip()
     if not s:
         raise MlopsError(Kind.INVALID, "no replica count given", hint="type a whole number, e.g. 1")
-    if not _INT_RE.match(s):
-        raise MlopsError(Kind.INVALID, f"not a whole replica count: {s!r}", hint="type a whole number, e.g. 1")
-    value = int(s)
+    if not _INT_RE.fullmatch(s) or len(s.lstrip("0")) > 6:
+        shown = s if len(s) <= 20 else s[:12] + f"... ({len(s)} characters)"
+        raise MlopsError(Kind.INVALID, f"not a whole replica count in range: {shown!r}",
+                         hint=f"type a whole number 0..{upper}, e.g. 1")
+    value = int(s.lstrip("0") or "0")
     if value > upper:
         raise MlopsError(Kind.INVALID, f"replica count out of range: {value}", hint=f"at most {upper}")
     return value
@@ -294,7 +463,13 @@ def validate_storage_uri(text: Any) -> str:
     s = "" if text is None else str(text).strip()
     if not s:
         raise MlopsError(Kind.INVALID, "no storageUri given", hint="e.g. s3://models/fraud-detection/v3")
-    if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", s) or any(c.isspace() for c in s):
+    from mlopstui.text import control_chars
+
+    bad = control_chars(s)
+    if bad:
+        raise MlopsError(Kind.INVALID, f"storageUri holds control characters ({', '.join(bad)}); nothing was sent",
+                         hint="type the URI again without terminal escapes")
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", s) or any(c.isspace() for c in s):
         raise MlopsError(Kind.INVALID, f"not a storage URI: {s!r}",
                          hint="scheme://path, e.g. s3://models/fraud-detection/v3 or pvc://claim/path")
     return s
@@ -307,6 +482,32 @@ def clamp_percent(value: int) -> int:
 def stepped(current: int | None, delta: int) -> int:
     """The canary percent after moving by delta (current None acts as 100), clamped to 0..100."""
     return clamp_percent((100 if current is None else current) + delta)
+
+
+def require_canary_support(isvc: InferenceService) -> None:
+    """Refuse canary actions (canary percent, promote, rollback) outside Serverless, before anything is built."""
+    if isvc.canary_supported:
+        return
+    why = UNSUPPORTED.get(isvc.mode_class, UNSUPPORTED_RAW)
+    raise MlopsError(Kind.UNSUPPORTED,
+                     f"{isvc.name} is a {isvc.deployment_mode} InferenceService (mode from {isvc.mode_source}): "
+                     f"{why}; nothing was sent",
+                     hint="redeploy it in Serverless mode (Knative) to roll out by canary")
+
+
+def rollout_warning(isvc: InferenceService) -> str | None:
+    """Words for a plan made while the latest created revision is not ready."""
+    rev = isvc.rolling_out
+    if not rev:
+        return None
+    stable = isvc.stable_revision or isvc.latest_ready or "the previous revision"
+    return (f"revision {rev} (latestCreatedRevision) is not ready ({isvc.rollout_reason}): it gets no traffic "
+            f"until it is; {stable} keeps serving")
+
+
+def promote_warnings(isvc: InferenceService) -> list[str]:
+    w = rollout_warning(isvc)
+    return [f"WARNING: promoting {isvc.rolling_out}, which is not ready: " + w] if w else []
 
 
 # -- patches ---------------------------------------------------------------------------------------
@@ -361,29 +562,55 @@ def expected_split(isvc: InferenceService, canary: int | None, new_revision: boo
 
 def traffic_converged(isvc: InferenceService, canary: int | None,
                       after_revision: str | None = None) -> tuple[bool, str]:
-    """Whether status traffic matches canary (None = promoted: latest takes 100%).
+    """Whether status traffic matches canary (None = promoted: the latest revision takes 100%).
 
-    after_revision: the latestCreatedRevision before a change that makes a new revision; the new one
-    must be created and ready first. Returns (done, why not).
+    Decided from the conditions, the revision names and the traffic list. status.observedGeneration is not
+    used: KServe copies the child's counter there (kserve/kserve issue 6081), so it need not equal
+    metadata.generation even when everything is reconciled.
+    after_revision: the latestCreatedRevision before a change that makes a new revision; a newer one must be
+    created (and, when it should get traffic, ready). Returns (done, why not / the split).
     """
-    if isvc.observed_generation is not None and isvc.observed_generation < isvc.generation:
-        return False, (f"the controller has not reconciled generation {isvc.generation} yet "
-                       f"(status is for {isvc.observed_generation})")
-    if after_revision is not None:
-        if not isvc.latest_created or isvc.latest_created == after_revision:
-            return False, "the new revision has not been created yet"
-        if isvc.latest_ready != isvc.latest_created:
-            return False, f"revision {isvc.latest_created} is not ready yet (ready: {isvc.latest_ready or '-'})"
+    if not isvc.serverless:
+        if isvc.ready_state == "True":
+            return True, f"Ready ({isvc.mode_class}: no split)"
+        return False, f"Ready is {isvc.ready_text()}"
+    want = 100 if canary is None else canary
+    if after_revision is not None and (not isvc.latest_created or isvc.latest_created == after_revision):
+        return False, "the new revision has not been created yet"
+    if isvc.rolling_out and want > 0:
+        return False, (f"rolling out: {isvc.rolling_out} not ready ({isvc.rollout_reason}); "
+                       f"traffic {isvc.traffic_text()}")
     if not isvc.traffic:
         return False, "status reports no traffic yet"
     total = sum(t.percent for t in isvc.traffic)
-    want = 100 if canary is None else canary
-    have = isvc.latest_percent or 0
     if total != 100:
         return False, f"traffic adds up to {total}%"
+    have = isvc.canary_share
     if have != want:
         return False, f"latest revision has {have}% (want {want}%): {isvc.traffic_text()}"
+    route = isvc.condition("PredictorRouteReady") or isvc.condition("RoutesReady")
+    if route is not None and route.status != "True":
+        return False, f"route not ready ({route.type}={route.status} {condition_words(route)})".rstrip()
+    if want > 0 and isvc.ready_state != "True":
+        return False, f"Ready is {isvc.ready_text()}: {isvc.traffic_text()}"
     return True, isvc.traffic_text()
+
+
+def status_lines(isvc: InferenceService) -> list[str]:
+    """What the status means, in words (shared by the CLI detail and the TUI panels)."""
+    lines = [f"ready   {isvc.ready_text()}",
+             f"mode    {isvc.deployment_mode} ({isvc.mode_class}; from {isvc.mode_source})"]
+    if not isvc.serverless:
+        lines.append(f"model   {isvc.storage_uri or '-'} (one model: no revisions, no traffic split)")
+        return lines
+    lines.append(f"stable  {isvc.stable_storage_uri or 'unknown'}"
+                 f"{' (' + isvc.stable_revision + ')' if isvc.stable_revision else ''}")
+    lines.append(f"latest  {isvc.storage_uri or '-'} (spec; revision {isvc.canary_revision or '-'})")
+    if isvc.rolling_out:
+        lines.append(f"rolling out: {isvc.rolling_out} not ready ({isvc.rollout_reason}); it gets 0%")
+    done, why = traffic_converged(isvc, isvc.canary_percent)
+    lines.append(f"split   {'converged' if done else 'not converged'}: {why}")
+    return lines
 
 
 def describe_changes(before: InferenceService, after: InferenceService) -> list[str]:
@@ -416,7 +643,7 @@ def bar(percent: int, width: int = 10) -> str:
 def split_bar(isvc: InferenceService, width: int = 10) -> str:
     """The canary share as a bar with its number: `██░░░░░░░░ 20%`."""
     if not isvc.serverless:
-        return "raw: no split"
+        return f"{'raw' if isvc.mode_class == 'RawDeployment' else 'modelmesh'}: no split"
     lp = isvc.latest_percent
     if lp is None:
         return "-"

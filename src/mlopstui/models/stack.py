@@ -22,12 +22,20 @@ class Matcher:
     """How a component's workloads are recognised: workload names (globs) and/or label sets.
 
     namespaces restricts both (empty: any namespace). kinds restricts the workload kinds.
+    selector: a label selector from the settings ("app in (redis,valkey)", "tier=cache,app!=x"), as
+    the API server evaluates it: the backend lists with labelSelector= and marks what came back
+    (SELECTED_BY); it is never parsed here.
     """
 
     names: tuple[str, ...] = ()
     labels: tuple[Mapping[str, str], ...] = ()
     namespaces: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "DaemonSet")
+    selector: str = ""
+
+
+# the label selectors the API server matched an object with (set by backends.stack on listed objects)
+SELECTED_BY = "mlopstui.selectedBy"
 
 
 @dataclass(frozen=True)
@@ -114,19 +122,6 @@ CATALOG: tuple[ComponentSpec, ...] = (
 CATALOG_BY_ID: dict[str, ComponentSpec] = {c.id: c for c in CATALOG}
 
 
-def parse_selector(text: str) -> dict[str, str]:
-    """`a=b,c=d` (equality only) -> {"a": "b", "c": "d"}."""
-    out: dict[str, str] = {}
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        k, sep, v = part.partition("==" if "==" in part else "=")
-        if sep:
-            out[k.strip()] = v.strip()
-    return out
-
-
 def apply_override(spec: ComponentSpec, override: Any) -> ComponentSpec:
     """settings.components[id] (namespace, selector, names) replaces the built-in matchers."""
     if override is None:
@@ -139,9 +134,8 @@ def apply_override(spec: ComponentSpec, override: Any) -> ComponentSpec:
         return ComponentSpec(**{**asdict_shallow(spec),
                                 "matchers": tuple(Matcher(m.names, m.labels, ns or m.namespaces, m.kinds)
                                                   for m in spec.matchers)})
-    labels = (parse_selector(selector),) if selector else ()
     kinds = tuple(sorted({k for m in spec.matchers for k in m.kinds}))
-    return ComponentSpec(**{**asdict_shallow(spec), "matchers": (Matcher(names, labels, ns, kinds),)})
+    return ComponentSpec(**{**asdict_shallow(spec), "matchers": (Matcher(names, (), ns, kinds, selector or ""),)})
 
 
 def asdict_shallow(obj: Any) -> dict[str, Any]:
@@ -166,6 +160,8 @@ def matches(m: Matcher, obj: Mapping[str, Any], *, by: str) -> bool:
     if by == "name":
         name = meta.get("name") or ""
         return any(fnmatch.fnmatchcase(name, pat) for pat in m.names)
+    if m.selector:
+        return m.selector in (obj.get(SELECTED_BY) or ())
     labels = meta.get("labels") or {}
     return any(_labels_match(want, labels) for want in m.labels)
 
@@ -337,10 +333,14 @@ def pod_template_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def containers_of(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Every container (init containers too) of a workload, pod, or Argo Workflow template."""
-    if obj.get("kind") == "Workflow":
+    """Every container (init containers too) of a workload, pod, or Argo Workflow template (of a Workflow,
+    WorkflowTemplate, ClusterWorkflowTemplate or a CronWorkflow's workflowSpec)."""
+    if obj.get("kind") in ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow"):
         out: list[Mapping[str, Any]] = []
-        for t in (obj.get("spec") or {}).get("templates") or []:
+        wspec = obj.get("spec") or {}
+        if obj.get("kind") == "CronWorkflow":
+            wspec = wspec.get("workflowSpec") or {}
+        for t in wspec.get("templates") or []:
             for key in ("container", "script"):
                 if isinstance(t.get(key), dict):
                     out.append({"name": t.get("name", key), **t[key]})

@@ -59,6 +59,12 @@ VERSION = "1.70.0-mlopstui-sandbox"
 REQUEST_LOG_MAX = 5000
 RE_REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")  # RepositoryCreation.name
 RE_BRANCH = re.compile(r"^\w[-\w]*$")  # pkg/validator/validate.go ReValidBranchID
+def valid_tag(t: str) -> bool:
+    """pkg/graveler/validate.go ValidateTagID (git-check-ref-format, '~' allowed)."""
+    return bool(t) and t != "@" and not t.endswith((".", ".lock")) and not any(x in t for x in ("..", "/", "@{")) \
+        and not any(ch in t for ch in "^:?*[\\") and not any(ord(ch) < 32 or ch == " " for ch in t)
+
+
 RE_NAMESPACE = re.compile(r"^(s3|gs|https?|mem|local|transient)://.*$")
 FIRST_COMMIT_MSG = "Repository created"  # graveler.FirstCommitMsg
 MERGE_STRATEGY_KEY = ".lakefs.merge.strategy"
@@ -470,6 +476,8 @@ class _Handler(BaseHTTPRequestHandler):
             if n > 512 * 1024 * 1024:
                 raise ApiError(413, "request too large")
             body = self.rfile.read(n) if n else b""
+            if self._path == "/_health":  # pkg/httputil/endpoints.go ServeHealth
+                return self._send(200, b"alive!", "text/plain")
             if not self._path.startswith("/api/v1"):
                 raise ApiError(404, "path not found")
             rel = self._path[len("/api/v1"):] or "/"
@@ -768,7 +776,7 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 b = self._json(body)
                 tid, ref = b.get("id") or "", b.get("ref") or ""
-                if not isinstance(tid, str) or not RE_BRANCH.match(tid) or not ref:
+                if not isinstance(tid, str) or not valid_tag(tid) or not ref:
                     raise ApiError(400, "id/ref: invalid")
                 if tid in repo["tags"] and not b.get("force"):
                     raise ApiError(409, "tag already exists: not unique")

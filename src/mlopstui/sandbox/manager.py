@@ -11,11 +11,13 @@ Layout of a sandbox directory DIR (default ``locations.sandbox_dir()``):
     s3data/           mirror of the S3 buckets (moto is in-memory; see s3.py)
     mlflow/mlflow.db  MLflow backend store (SQLite)
     feast/feature_repo  Feast repository, parquet data, registry
+    lakefs/           the LakeFS emulator's metadata (lakefs.json) and request log (requests.jsonl)
+    dvc/fraud-data    a DVC project in a Git repository (the Data area)
     models/           the trained fraud models (v1, v2)
     .seeded           marker: first-time seeding done
 
 Parts (each a child process in its own process group): ``kubeapi``, ``s3``,
-``mlflow``, ``model-v1``, ``model-v2``, ``ingress``. ``up`` is idempotent: parts
+``mlflow``, ``model-v1``, ``model-v2``, ``ingress``, ``lakefs``. ``up`` is idempotent: parts
 whose recorded process is alive are only checked for readiness.
 """
 
@@ -41,7 +43,7 @@ from mlopstui.sandbox.procs import PartSpec, SandboxError
 CONTEXT = "mlopstui-sandbox"
 VIEWER_CONTEXT = "mlopstui-sandbox-viewer"
 NAMESPACE = "mlops"
-PARTS = ("kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress")
+PARTS = ("kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress", "lakefs")
 SEEDED_MARKER = ".seeded"
 HOST = "127.0.0.1"
 
@@ -86,15 +88,24 @@ def _locked(d: Path):
 def _secrets(d: Path) -> dict[str, str]:
     p = d / "secrets.json"
     if p.exists():
-        return json.loads(p.read_text())
+        data = json.loads(p.read_text())
+        if "lakefs_access_key" not in data:  # a sandbox made before the Data area
+            data.update(_lakefs_secrets())
+            _write_private(p, json.dumps(data))
+        return data
     data = {
         "access_key": "SBX" + secrets.token_hex(8).upper(),
         "secret_key": secrets.token_urlsafe(30),
+        **_lakefs_secrets(),
     }
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f)
     return data
+
+
+def _lakefs_secrets() -> dict[str, str]:
+    return {"lakefs_access_key": "AKIAJ" + secrets.token_hex(7).upper(), "lakefs_secret_key": secrets.token_urlsafe(30)}
 
 
 def _write_private(p: Path, text: str) -> None:
@@ -129,6 +140,8 @@ def _paths(d: Path) -> dict[str, Path]:
         "feast": d / "feast",
         "feast_repo": d / "feast" / "feature_repo",
         "models": d / "models",
+        "lakefs": d / "lakefs",
+        "dvc_repo": d / "dvc" / "fraud-data",
         "config": d / "mlopstui.yaml",
         "env": d / "env",
     }
@@ -146,6 +159,15 @@ def _client_env(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str
         "FEAST_REPO_PATH": str(p["feast_repo"]),
         "MLOPSTUI_CONFIG": str(p["config"]),
     }
+
+
+def _service_routes(ports: dict[str, int]) -> dict[str, str]:
+    """Service host:port as pods write them -> the sandbox's local address."""
+    out: dict[str, str] = {}
+    for svc, port, local in (("mlflow-server", 5000, ports["mlflow"]), ("minio", 9000, ports["s3"])):
+        for host in (f"{svc}.{NAMESPACE}.svc.cluster.local", f"{svc}.{NAMESPACE}.svc", f"{svc}.{NAMESPACE}"):
+            out[f"{host}:{port}"] = f"{HOST}:{local}"
+    return out
 
 
 def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, PartSpec]:
@@ -176,7 +198,9 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             ready=lambda: p["kubeconfig"].exists() and procs.http_ok(f"https://{HOST}:{ports['kubeapi']}/readyz"),
             address=f"https://{HOST}:{ports['kubeapi']}",
             # materialization Jobs run `feast` with the Feast repo as cwd: it must be on PATH
-            env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws},
+            env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **aws,
+                 # the sandbox's cluster DNS: workflow steps (local processes) reach Services here
+                 "SANDBOX_SERVICE_ROUTES": json.dumps(_service_routes(ports))},
         ),
         "s3": PartSpec(
             "s3",
@@ -214,6 +238,17 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             env={"SANDBOX_MODEL_ROUTES": json.dumps(routes)},
         ),
     }
+    lakefs_url = f"http://{HOST}:{ports['lakefs']}"
+    specs["lakefs"] = PartSpec(
+        "lakefs",
+        procs.python_argv("mlopstui.sandbox.lakefs", "--dir", str(p["lakefs"]), "--host", HOST,
+                          "--port", str(ports["lakefs"]), "--s3-endpoint", s3_url),
+        ports["lakefs"],
+        ready=lambda: procs.http_ok(lakefs_url + "/_health"),
+        address=lakefs_url,
+        env={"LAKEFS_INSTALLATION_ACCESS_KEY_ID": sec.get("lakefs_access_key", ""),
+             "LAKEFS_INSTALLATION_SECRET_ACCESS_KEY": sec.get("lakefs_secret_key", ""), **aws},
+    )
     for v in ("v1", "v2"):
         name = f"model-{v}"
         port = ports[name]
@@ -242,6 +277,9 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
         "feast_repo": str(p["feast_repo"]),
         "feast_registry": str(p["feast_repo"] / "data" / "registry.db"),
         "ingress": f"http://{HOST}:{ports['ingress']}",
+        # credentials: from the Secret the LakeFS Deployment of the seed uses
+        "lakefs": f"http://{HOST}:{ports['lakefs']}",
+        "dvc_repo": str(p["dvc_repo"]),
     }
     redis = online_store_redis(p["feast"])
     if redis:
@@ -353,7 +391,7 @@ def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
 def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxInfo:
     t0 = time.monotonic()
     p = _paths(d)
-    for k in ("kube", "s3data", "mlflow", "feast", "models"):
+    for k in ("kube", "s3data", "mlflow", "feast", "models", "lakefs"):
         p[k].mkdir(parents=True, exist_ok=True)
     (d / "logs").mkdir(exist_ok=True)
     sec = _secrets(d)
@@ -385,7 +423,7 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
 
     try:
         # 1) parts that need nothing generated first
-        launch([n for n in ("kubeapi", "s3", "mlflow", "ingress") if n in to_start and n != "kubeapi"])
+        launch([n for n in ("kubeapi", "s3", "mlflow", "ingress", "lakefs") if n in to_start and n != "kubeapi"])
         # the emulator runs materialization Jobs in the Feast repo: generate it first (cheap)
         if "kubeapi" in to_start or not (p["feast_repo"] / "feature_store.yaml").exists():
             from mlopstui.sandbox import feast_repo
@@ -416,8 +454,9 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     _write_backends(d, ports)
     _write_config(d, ports, env)
     seeded_now = False
-    if not (d / SEEDED_MARKER).exists():
-        log("seeding (first up): kubernetes objects, S3 models, MLflow runs, Feast apply + materialize")
+    if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists():
+        log("seeding (first up): kubernetes objects, S3 models, MLflow runs, Feast apply + materialize, "
+            "LakeFS and DVC")
         try:
             _seed(d, state, sec, env, log)
         except BaseException:
@@ -461,12 +500,18 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
     for name, argv in (
         ("seed-feast", procs.python_argv("mlopstui.sandbox.feast_repo", str(p["feast_repo"]))),
         ("seed-mlflow", procs.python_argv("mlopstui.sandbox.seed", "mlflow", str(p["models"]))),
+        ("seed-data", procs.python_argv("mlopstui.sandbox.data_seed", str(d))),
     ):
         if done(name.removeprefix("seed-")):
             continue
         lp = logs / f"{name}.log"
+        env_ = child_env
+        if name == "seed-data":
+            # LakeFS's address and installation credentials (its Kubernetes objects carry them too)
+            env_ = {**child_env, "LAKEFS_URL": state["parts"]["lakefs"]["address"], "SANDBOX_CONTEXT": CONTEXT,
+                    "LAKEFS_KEY": sec["lakefs_access_key"], "LAKEFS_SECRET": sec["lakefs_secret_key"]}
         with open(lp, "ab") as f:
-            children[name] = (subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=child_env,
+            children[name] = (subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env_,
                                                cwd=str(d), start_new_session=True), lp)
     errors: list[str] = []
     try:
@@ -494,6 +539,12 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
             log(f"  {name}: done")
     if errors:
         raise SandboxError("seeding failed: " + "\n".join(errors), part="seed")
+    if not done("pipelines"):
+        # the lifecycle pipeline and the failing feature check: created now, run by the emulator's
+        # workflow controller in the background (up does not wait for them)
+        n = seed.start_pipelines(p["kubeconfig"], CONTEXT, log)
+        log(f"  started {n} workflows (lifecycle pipeline, feature check)")
+        mark("pipelines")
 
 
 def ensure_up(dir: str | os.PathLike[str] | None = None) -> SandboxInfo:  # noqa: A002

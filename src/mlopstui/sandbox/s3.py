@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-BUCKETS = ("mlflow-artifacts", "models")
+BUCKETS = ("mlflow-artifacts", "models", "argo-artifacts")
 MARKER = ".mlopstui-meta"  # files with this suffix are never objects
 
 

@@ -39,7 +39,11 @@ KINDS = {
     "Job": ("jobs", True),
     "CronJob": ("cronjobs", True),
     "InferenceService": ("inferenceservices", True),
+    "Workflow": ("workflows", True),
+    "WorkflowTemplate": ("workflowtemplates", True),
+    "CronWorkflow": ("cronworkflows", True),
 }
+ARGO_MANIFESTS = ("argo-crds.yaml", "argo.yaml")
 
 
 def fraud_isvc(storage_uri: str, canary: int | None = None) -> dict:
@@ -144,9 +148,23 @@ def _wait(pred, what: str, timeout: float = 30.0):
         time.sleep(0.2)
 
 
+def argo_manifests(workflows: bool) -> list[dict]:
+    """Argo's CRDs and objects (argo-crds.yaml, argo.yaml): without Workflows, or only the Workflows."""
+    docs = [d for f in ARGO_MANIFESTS for d in yaml.safe_load_all((MANIFESTS / f).read_text()) if d]
+    return [d for d in docs if (d["kind"] == "Workflow") == workflows]
+
+
+def start_pipelines(kubeconfig: Path, context: str, log=print) -> int:
+    kube = Kube(kubeconfig, context)
+    docs = argo_manifests(workflows=True)
+    for obj in docs:
+        kube.create(obj, log)
+    return len(docs)
+
+
 def seed_kube(kubeconfig: Path, context: str, values: dict[str, str], log=print) -> None:
     kube = Kube(kubeconfig, context)
-    for obj in render_manifests(values):
+    for obj in render_manifests(values) + argo_manifests(workflows=False):
         kube.create(obj, log)
     path = _isvc_path("fraud-detection")
     if kube.get(path) is None:

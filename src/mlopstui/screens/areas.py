@@ -31,7 +31,10 @@ AREAS: tuple[Area, ...] = (
     Area("4", "serving", "Serving", "mlopstui.screens.serving", "ServingScreen",
          ("isvc", "serving", "kserve"),
          "InferenceServices, traffic splits, canary, promote and rollback."),
-    Area("5", "audit", "Audit", "mlopstui.screens.audit", "AuditScreen", ("audit",),
+    Area("5", "pipelines", "Pipelines", "mlopstui.screens.pipelines", "PipelinesScreen",
+         ("workflows", "wf", "pipelines", "argo", "kfp", "cronwf", "wftmpl"),
+         "Argo Workflows and Kubeflow Pipelines runs: node trees, logs, retry, resubmit."),
+    Area("7", "audit", "Audit", "mlopstui.screens.audit", "AuditScreen", ("audit",),
          "Every change made through mlopstui, from the audit log."),
 )
 

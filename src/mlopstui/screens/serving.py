@@ -55,12 +55,13 @@ class ServingActions:
         return isvc
 
     def _unsupported(self, isvc: m.InferenceService) -> bool:
-        if isvc.serverless:
-            return False
-        self.show_error(MlopsError(Kind.UNSUPPORTED, f"{isvc.name} is a {isvc.deployment_mode} InferenceService: "
-                                   f"{m.UNSUPPORTED_RAW}; nothing was sent",
-                                   hint="redeploy it in Serverless mode (Knative) to roll out by canary"))
-        return True
+        """Canary keys on RawDeployment / ModelMesh: explained, nothing built or sent."""
+        try:
+            m.require_canary_support(isvc)
+        except MlopsError as err:
+            self.show_error(err)
+            return True
+        return False
 
     def action_canary_step(self, sign: int) -> None:
         isvc = self._selected()
@@ -248,21 +249,26 @@ class ServingActions:
 
 def detail_lines(s: m.InferenceService, width: int = 12, full: bool = False) -> list[str]:
     """The detail panel text for one InferenceService (full: every condition on its own line)."""
-    lines = [f"{s.namespace}/{s.name}  ready {_ready(s.ready)}  {s.deployment_mode}  "
+    ready = _ready(s.ready) + (f" ({s.ready_reason})" if s.ready is not True and s.ready_reason else "")
+    lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
              f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
              f"url     {s.url or '-'}",
-             f"stable  {s.stable_storage_uri or '-'}",
+             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
              f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
              f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
     if s.serverless:
-        for t in s.traffic:
-            lines.append(f"  {m.bar(t.percent, width)} {t.percent:>3}% {t.revision}"
-                         f"{' (latest)' if t.latest else ''}")
+        for rev, pct in s.split().items():
+            mark = ""
+            if rev == s.canary_revision:
+                mark = " (latest, not ready)" if rev == s.rolling_out else " (latest)"
+            lines.append(f"  {m.bar(pct, width)} {pct:>3}% {rev}{mark}")
+        if s.rolling_out:
+            lines.append(f"rolling out: {s.rolling_out} not ready ({s.rollout_reason})")
         lines.append(f"latestReady {m.short_revision(s.latest_ready, s.name)}  rolledout "
                      f"{m.short_revision(s.latest_rolledout, s.name)}  previous "
                      f"{m.short_revision(s.previous_rolledout, s.name)}")
     else:
-        lines.append("  RawDeployment: no traffic split (canary needs Serverless mode)")
+        lines.append(f"  {s.mode_class}: no traffic split (canary needs Serverless mode)")
     replicas = (f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
                 f"{'-' if s.max_replicas is None else s.max_replicas}")
     bad = s.failing_conditions()
@@ -360,7 +366,7 @@ class ServingScreen(ServingActions, AreaScreen):
         now = time.time()
         rows = []
         for s in items:
-            cells = [s.name, _ready(s.ready), "Serverless" if s.serverless else "Raw",
+            cells = [s.name, _ready(s.ready), {"RawDeployment": "Raw"}.get(s.mode_class, s.mode_class),
                      "-" if s.canary_percent is None else f"{s.canary_percent}%", m.split_bar(s, 8),
                      "-" if s.min_replicas is None else str(s.min_replicas),
                      human_age(now - s.created) if s.created else "-"]

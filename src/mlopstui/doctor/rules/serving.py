@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from mlopstui.doctor.finding import Finding, Severity
 from mlopstui.doctor.registry import rule
 from mlopstui.doctor.snapshot import Snapshot, ref
+from mlopstui.units import quantity_bytes
 
 BAD_MINSCALE = "serving.knative.dev/minScale"
 COMPONENTS = ("predictor", "transformer", "explainer")
@@ -24,14 +24,8 @@ def is_raw(isvc: dict[str, Any]) -> bool:
     return deployment_mode(isvc).lower() in ("rawdeployment", "standard")
 
 
-_QTY = re.compile(r"^(\d+(?:\.\d+)?)([KMGTE]i?)?$")
-_MULT = {None: 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3,
-         "Ti": 1024**4}
-
-
 def _bytes(q: Any) -> float:
-    m = _QTY.match(str(q or ""))
-    return float(m.group(1)) * _MULT.get(m.group(2), 1) if m else 0.0
+    return quantity_bytes(q) or 0
 
 
 def _large(pred: dict[str, Any]) -> str:

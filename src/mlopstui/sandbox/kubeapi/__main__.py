@@ -17,10 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=6443)
     ap.add_argument("--feast-repo", default=None, help="Feast repository used by materialization Jobs")
     ap.add_argument("--no-controllers", action="store_true", help="serve the API only")
+    ap.add_argument("--load", action="append", default=[], metavar="FILE",
+                    help="store the objects of a YAML file with their status unchanged (with --no-controllers "
+                         "nothing rewrites it); repeatable")
     ap.add_argument("-v", "--verbose", action="store_true", help="log each request (never tokens) to stderr")
     args = ap.parse_args(argv)
     srv = KubeApiServer(args.dir, host=args.host, port=args.port, feast_repo=args.feast_repo,
                         run_controllers=not args.no_controllers, verbose=args.verbose)
+    for path in args.load:
+        srv.load_fixture(path)
 
     signal.signal(signal.SIGTERM, lambda signum, frame: srv.request_shutdown())
     signal.signal(signal.SIGINT, lambda signum, frame: srv.request_shutdown())

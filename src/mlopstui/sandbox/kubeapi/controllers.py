@@ -123,6 +123,9 @@ class ControllerManager:
         self.JOB, self.CJ = g("batch", "v1", "jobs"), g("batch", "v1", "cronjobs")
         self.ISVC = g("serving.kserve.io", "v1beta1", "inferenceservices")
         self.REV = g("serving.knative.dev", "v1", "revisions")
+        from .argo import ArgoController
+
+        self.argo = ArgoController(self)
 
     # ---- loop -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,6 +134,7 @@ class ControllerManager:
         self._thread.start()
 
     def stop(self) -> None:
+        self.argo.stop()
         self._stop.set()
         self._wake.set()
         if self._on_event in self.store.listeners:
@@ -173,6 +177,7 @@ class ControllerManager:
                 self._guard(self.start_standalone_pod, p)
         for s in self._list(self.SVC):
             self._guard(self.reconcile_service, s)
+        self.argo.reconcile_all()
 
     def _guard(self, fn, *args) -> None:
         try:
@@ -669,13 +674,24 @@ class ControllerManager:
         predictor = copy.deepcopy((isvc.get("spec") or {}).get("predictor") or {})
         canary = predictor.pop("canaryTrafficPercent", None)
         annotations = meta.get("annotations") or {}
-        raw = annotations.get(DEPLOYMENT_MODE) in ("RawDeployment", "Standard")
+        mode = str(annotations.get(DEPLOYMENT_MODE) or "")
         fault = fault_of(isvc)
         url = annotations.get(URL_ANNOTATION) or f"http://{name}.{ns}.example.com"
         old = isvc.get("status") or {}
         old_conds = old.get("conditions")
         ok = fault not in ("crashloop", "oomkilled")
-        if raw:
+        if mode == "ModelMesh":
+            # KServe leaves it to the ModelMesh controller: no Knative objects, no Deployment of its own (the
+            # shared runtime pods serve it), no traffic, no observedGeneration (kserve/modelmesh-serving#383)
+            grpc = f"grpc://modelmesh-serving.{ns}:8033"
+            conds = [_cond("PredictorReady", ok, old=old_conds), _cond("Ready", ok, old=old_conds)]
+            status = {"url": grpc, "conditions": conds,
+                      "components": {"predictor": {"grpcUrl": grpc, "restUrl": f"http://modelmesh-serving.{ns}:8008",
+                                                   "url": grpc}},
+                      "modelStatus": _model_status(ok)}
+            self._set_status(self.ISVC, isvc, status)
+            return
+        if mode in ("RawDeployment", "Standard"):
             self._raw_predictor(isvc, predictor, fault)
             pred = {"url": f"http://{name}-predictor.{ns}.example.com",
                     "address": {"url": f"http://{name}-predictor.{ns}.svc.cluster.local"}}
@@ -683,9 +699,12 @@ class ControllerManager:
                      _cond("PredictorReady", ok, "" if ok else "MinimumReplicasUnavailable",
                            "" if ok else "Deployment does not have minimum availability.", old=old_conds),
                      _cond("Ready", ok, "" if ok else "MinimumReplicasUnavailable", old=old_conds)]
+            dep = self.store.try_get(self.DEPLOY, ns, f"{name}-predictor") or {}
+            # PropagateRawStatus copies the Deployment's observedGeneration (kserve/kserve#6081)
+            observed = (dep.get("status") or {}).get("observedGeneration") or gen
             status = {"url": url, "address": {"url": f"http://{name}-predictor.{ns}.svc.cluster.local"},
-                      "components": {"predictor": pred}, "conditions": conds, "deploymentMode": "RawDeployment",
-                      "modelStatus": _model_status(ok), "observedGeneration": gen}
+                      "components": {"predictor": pred}, "conditions": conds, "deploymentMode": mode,
+                      "modelStatus": _model_status(ok), "observedGeneration": observed}
             self._set_status(self.ISVC, isvc, status)
             return
         revs = self._revisions(isvc)
@@ -695,32 +714,15 @@ class ControllerManager:
             revs.append(self._create_revision(isvc, predictor, phash, n))
         latest_created = revs[-1]["metadata"]["name"]
         failed = latest_created if not ok else None
-        ready_revs = [r["metadata"]["name"] for r in revs if r["metadata"]["name"] != failed]
+        # fault revision-not-ready: the newest revision stays Deploying (Ready Unknown), as a slow model pull does
+        pending = latest_created if fault == "revision-not-ready" else None
+        revs[-1] = self._revision_readiness(revs[-1], pending is None)
+        ready_revs = [r["metadata"]["name"] for r in revs if r["metadata"]["name"] not in (failed, pending)]
         latest_ready = ready_revs[-1] if ready_revs else None
         opred = (old.get("components") or {}).get("predictor") or {}
         lr, pr = opred.get("latestRolledoutRevision"), opred.get("previousRolledoutRevision")
-        traffic: list[dict] = []
-        if latest_ready is None:
-            pass
-        elif lr is None:
-            lr = latest_ready
-            traffic = [{"revisionName": lr, "percent": 100, "latestRevision": True}]
-        elif canary is None or int(canary) >= 100:
-            if latest_ready != lr:
-                pr, lr = lr, latest_ready
-            traffic = [{"revisionName": lr, "percent": 100, "latestRevision": True}]
-        else:
-            c = max(0, int(canary))
-            prev = lr if latest_ready != lr else pr
-            if latest_ready != lr:
-                pr = lr
-            if prev:
-                traffic = [{"tag": "latest", "revisionName": latest_ready, "percent": c, "latestRevision": True,
-                            "url": f"http://latest-{name}-predictor.{ns}.example.com"},
-                           {"tag": "prev", "revisionName": prev, "percent": 100 - c, "latestRevision": False,
-                            "url": f"http://prev-{name}-predictor.{ns}.example.com"}]
-            else:
-                traffic = [{"revisionName": latest_ready, "percent": 100, "latestRevision": True}]
+        traffic = _knative_traffic(_kserve_targets(canary, lr, annotations, name, ns), latest_ready)
+        lr, pr = _propagate_rollout(traffic, latest_ready, latest_created, lr, pr)
         pred = {"latestCreatedRevision": latest_created,
                 "url": f"http://{name}-predictor.{ns}.example.com",
                 "address": {"url": f"http://{name}-predictor.{ns}.svc.cluster.local"}, "traffic": traffic}
@@ -731,13 +733,21 @@ class ControllerManager:
         if pr:
             pred["previousRolledoutRevision"] = pr
         fmsg = f'Revision "{failed}" failed with message: Container failed with: {fault}.' if failed else ""
+        if pending:
+            cfg = ("Unknown", "OutOfDate", "The Configuration is still working to reflect the latest desired "
+                   "specification.")
+        elif failed:
+            cfg = (False, "RevisionFailed", fmsg)
+        else:
+            cfg = (True, "", "")
+        served = latest_ready is not None
         conds = [_cond("IngressReady", True, old=old_conds),
-                 _cond("LatestDeploymentReady", ok, "" if ok else "RevisionFailed", fmsg, old=old_conds),
-                 _cond("PredictorConfigurationReady", ok, "" if ok else "RevisionFailed", fmsg, old=old_conds),
-                 _cond("PredictorReady", latest_ready is not None, old=old_conds),
-                 _cond("PredictorRouteReady", latest_ready is not None, old=old_conds),
-                 _cond("Ready", ok and latest_ready is not None, "" if ok else "RevisionFailed", fmsg,
-                       old=old_conds)]
+                 _cond("LatestDeploymentReady", cfg[0], "" if cfg[0] is True else "PredictorConfigurationReady not ready",
+                       old=old_conds),
+                 _cond("PredictorConfigurationReady", *cfg, old=old_conds),
+                 _cond("PredictorReady", cfg[0] if served else "Unknown", *cfg[1:], old=old_conds),
+                 _cond("PredictorRouteReady", served, old=old_conds),
+                 _cond("Ready", cfg[0] if served else "Unknown", *cfg[1:], old=old_conds)]
         status = {"url": url, "address": {"url": f"http://{name}.{ns}.svc.cluster.local"},
                   "components": {"predictor": pred}, "conditions": conds, "deploymentMode": "Serverless",
                   "modelStatus": _model_status(ok), "observedGeneration": gen}
@@ -746,6 +756,20 @@ class ControllerManager:
         for r in revs:
             self._revision_deployment(isvc, r, r["metadata"]["name"] in serving,
                                       fault if r["metadata"]["name"] == failed else "")
+
+    def _revision_readiness(self, rev: dict, ready: bool) -> dict:
+        """The Revision's Ready condition: True, or Unknown/Deploying (fault revision-not-ready)."""
+        st = copy.deepcopy(rev.get("status") or {})
+        old = st.get("conditions")
+        want = [_cond("Active", ready, old=old), _cond("ContainerHealthy", ready, old=old) if ready else
+                _cond("ContainerHealthy", "Unknown", "Deploying", old=old),
+                _cond("Ready", True, old=old) if ready else _cond("Ready", "Unknown", "Deploying", old=old),
+                _cond("ResourcesAvailable", True, old=old) if ready else
+                _cond("ResourcesAvailable", "Unknown", "Deploying", old=old)]
+        if st.get("conditions") == want:
+            return rev
+        st["conditions"] = want
+        return self._set_status(self.REV, rev, st)
 
     def _revisions(self, isvc: dict) -> list[dict]:
         name = isvc["metadata"]["name"]
@@ -833,6 +857,49 @@ class ControllerManager:
                          "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
 
 
+def _kserve_targets(canary, lr: str | None, annotations: dict, name: str, ns: str) -> list[dict]:
+    """The Knative Service traffic KServe asks for (reconcilers/knative/ksvc_reconciler.go): with a canary
+    percent and a rolled-out revision, {latestRevision: true, canary %} + {lastRolledout, tag prev, rest};
+    otherwise {latestRevision: true, 100 %}. The "latest" tag only with serving.kserve.io/enable-tag-routing."""
+    tagged = annotations.get("serving.kserve.io/enable-tag-routing") == "true"
+    latest: dict = {"latestRevision": True}
+    if tagged:
+        latest.update(tag="latest", url=f"http://latest-{name}-predictor.{ns}.example.com")
+    if canary is not None and lr:
+        c = max(0, min(100, int(canary)))
+        out = [{**latest, "percent": c}]
+        if c < 100:
+            out.append({"tag": "prev", "revisionName": lr, "percent": 100 - c, "latestRevision": False,
+                        "url": f"http://prev-{name}-predictor.{ns}.example.com"})
+        return out
+    return [{**latest, "percent": 100}]
+
+
+def _knative_traffic(targets: list[dict], latest_ready: str | None) -> list[dict]:
+    """Knative's status.traffic: `latestRevision: true` resolves to the latest READY revision."""
+    if latest_ready is None:
+        return []
+    return [{**t, "revisionName": latest_ready} if t.get("latestRevision") else dict(t) for t in targets]
+
+
+def _propagate_rollout(traffic: list[dict], latest_ready: str | None, latest_created: str, lr: str | None,
+                       pr: str | None) -> tuple[str | None, str | None]:
+    """latestRolledoutRevision / previousRolledoutRevision as KServe's PropagateStatus moves them."""
+    per_rev: dict[str, int] = {}
+    for t in traffic:
+        per_rev[t["revisionName"]] = per_rev.get(t["revisionName"], 0) + int(t.get("percent", 0))
+    for t in traffic:
+        if t["revisionName"] != latest_ready or not t.get("latestRevision"):
+            continue
+        if lr != latest_ready:
+            if t.get("percent") == 100:
+                pr, lr = lr, latest_ready
+        elif latest_ready == latest_created and int(t.get("percent", 0)) < 100:
+            if per_rev.get(t["revisionName"]) == 100 and pr:
+                lr = pr  # rolled back after a full rollout: the previous rolled-out revision is the stable one
+    return lr, pr
+
+
 def _rev_number(rev: dict) -> int:
     try:
         return int((rev["metadata"].get("labels") or {}).get("serving.knative.dev/configurationGeneration", 0))
@@ -862,5 +929,7 @@ def _comparable(status: dict) -> str:
 
 
 def _preferred_version(registry: Registry, rt: ResourceType) -> str:
+    from .registry import preferred_version
+
     versions = [t.version for t in registry.all() if t.group == rt.group and t.plural == rt.plural]
-    return sorted(versions)[0] if versions else rt.version
+    return preferred_version(versions) if versions else rt.version

@@ -129,12 +129,20 @@ S: dict[str, dict[int, tuple[str, str]]] = {
     "SecretVolumeSource": {1: ("secretName", "s"), 3: ("defaultMode", "i"), 4: ("optional", "b")},
     "PVCVolumeSource": {1: ("claimName", "s"), 2: ("readOnly", "b")},
     "ConfigMapVolumeSource": {1: ("", "LocalObjectReference"), 3: ("defaultMode", "i"), 4: ("optional", "b")},
+    # authorization.k8s.io/v1 (`kubectl auth can-i`)
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SelfSubjectAccessReviewSpec")},
+    "SelfSubjectAccessReviewSpec": {1: ("resourceAttributes", "ResourceAttributes"),
+                                    2: ("nonResourceAttributes", "NonResourceAttributes")},
+    "ResourceAttributes": {1: ("namespace", "s"), 2: ("verb", "s"), 3: ("group", "s"), 4: ("version", "s"),
+                           5: ("resource", "s"), 6: ("subresource", "s"), 7: ("name", "s")},
+    "NonResourceAttributes": {1: ("path", "s"), 2: ("verb", "s")},
 }
 
 # (apiVersion, kind) -> schema name
 KINDS = {("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Secret"): "Secret",
          ("v1", "ServiceAccount"): "ServiceAccount", ("v1", "Service"): "Service", ("v1", "Pod"): "Pod",
-         ("batch/v1", "Job"): "Job", ("batch/v1", "CronJob"): "CronJob", ("apps/v1", "Deployment"): "Deployment"}
+         ("batch/v1", "Job"): "Job", ("batch/v1", "CronJob"): "CronJob", ("apps/v1", "Deployment"): "Deployment",
+         ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview"}
 
 
 def _time(buf: bytes) -> str | None:

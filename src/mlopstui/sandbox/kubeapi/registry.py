@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -20,6 +21,10 @@ class ResourceType:
     verbs: tuple[str, ...] = tuple(ALL_VERBS)
     subresources: tuple[str, ...] = ("status",)
     categories: tuple[str, ...] = ()
+    # a CRD's additionalPrinterColumns: ((name, type, jsonPath, priority, description), ...); () = built-in
+    # columns (tables.py) or, for a CRD without any, Name + Age like the API server
+    printer_columns: tuple[tuple[str, str, str, int, str], ...] = ()
+    from_crd: bool = False
 
     @property
     def api_version(self) -> str:
@@ -43,9 +48,51 @@ class ResourceType:
         return "status" in self.subresources
 
 
-def _rt(group, version, kind, plural, namespaced=True, short=(), subresources=("status",), categories=()):
+def _rt(group, version, kind, plural, namespaced=True, short=(), subresources=("status",), categories=(),
+        columns=(), verbs=ALL_VERBS):
     return ResourceType(group, version, kind, plural, namespaced, tuple(short), kind.lower(),
-                        tuple(ALL_VERBS), tuple(subresources), tuple(categories))
+                        tuple(verbs), tuple(subresources), tuple(categories), tuple(columns))
+
+
+def printer_columns(version: dict) -> tuple[tuple[str, str, str, int, str], ...]:
+    """A CRD version's additionalPrinterColumns as ResourceType.printer_columns."""
+    return tuple((c.get("name", ""), c.get("type", "string"), c.get("jsonPath", ""), int(c.get("priority") or 0),
+                  c.get("description", "")) for c in version.get("additionalPrinterColumns") or [] if c.get("jsonPath"))
+
+
+# KServe's own InferenceService printer columns (kserve/kserve config/crd/minimal/serving.kserve.io_inferenceservices.yaml,
+# commit aaac4e294dae2c7b1aa1886447793f3aa1c30912; tests/fixtures/upstream/kserve/inferenceservices-crd.yaml)
+KSERVE_ISVC_COLUMNS = printer_columns({"additionalPrinterColumns": [
+    {"jsonPath": ".status.url", "name": "URL", "type": "string"},
+    {"jsonPath": ".status.conditions[?(@.type=='Ready')].status", "name": "Ready", "type": "string"},
+    {"jsonPath": ".status.components.predictor.traffic[?(@.tag=='prev')].percent", "name": "Prev",
+     "type": "integer"},
+    {"jsonPath": ".status.components.predictor.traffic[?(@.latestRevision==true)].percent", "name": "Latest",
+     "type": "integer"},
+    {"jsonPath": ".status.components.predictor.traffic[?(@.tag=='prev')].revisionName",
+     "name": "PrevRolledoutRevision", "type": "string"},
+    {"jsonPath": ".status.components.predictor.traffic[?(@.latestRevision==true)].revisionName",
+     "name": "LatestReadyRevision", "type": "string"},
+    {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"},
+]})
+
+_VERSION_RE = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(version: str) -> tuple:
+    """Sort key of Kubernetes version priority (apimachinery version.CompareKubeAwareVersionStrings): GA before
+    beta before alpha, higher numbers first (v2 > v1 > v1beta2 > v1beta1 > v1alpha1), then other names
+    alphabetically."""
+    mt = _VERSION_RE.match(version)
+    if not mt:
+        return (3, 0, 0, version)
+    major, stage, minor = int(mt.group(1)), mt.group(2), int(mt.group(3) or 0)
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -major, -minor, version)
+
+
+def preferred_version(versions: list[str]) -> str:
+    return sorted(versions, key=version_priority)[0]
 
 
 BUILTIN_TYPES: list[ResourceType] = [
@@ -75,7 +122,7 @@ BUILTIN_TYPES: list[ResourceType] = [
         ["crd", "crds"]),
     # KServe
     _rt("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", True, ["isvc"],
-        categories=["all"]),
+        categories=["all"], columns=KSERVE_ISVC_COLUMNS),
     _rt("serving.kserve.io", "v1alpha1", "ServingRuntime", "servingruntimes", True, ()),
     _rt("serving.kserve.io", "v1alpha1", "ClusterServingRuntime", "clusterservingruntimes", False, ()),
     # Knative serving
@@ -87,14 +134,19 @@ BUILTIN_TYPES: list[ResourceType] = [
     _rt("networking.istio.io", "v1", "VirtualService", "virtualservices", True, ["vs"]),
     _rt("networking.istio.io", "v1", "Gateway", "gateways", True, ["gw"]),
     # Argo
-    _rt("argoproj.io", "v1alpha1", "Workflow", "workflows", True, ["wf"]),
-    _rt("argoproj.io", "v1alpha1", "CronWorkflow", "cronworkflows", True, ["cwf", "cronwf"]),
+    # Argo Workflows: as its CRDs (manifests/base/crds/minimal) declare them: no status subresource
+    # (the controller writes status with the object)
+    _rt("argoproj.io", "v1alpha1", "Workflow", "workflows", True, ["wf"], ()),
+    _rt("argoproj.io", "v1alpha1", "CronWorkflow", "cronworkflows", True, ["cwf", "cronwf"], ()),
+    _rt("argoproj.io", "v1alpha1", "WorkflowTemplate", "workflowtemplates", True, ["wftmpl"], ()),
+    _rt("argoproj.io", "v1alpha1", "ClusterWorkflowTemplate", "clusterworkflowtemplates", False, ["clusterwftmpl",
+                                                                                                 "cwft"], ()),
     # Feast operator
     _rt("feast.dev", "v1alpha1", "FeatureStore", "featurestores", True, ["feast"]),
+    # authorization (answered by the server from rbac.py, never stored)
+    _rt("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False, (), (),
+        verbs=["create"]),
 ]
-
-# preferred versions for groups served by several versions
-_PREFERRED = {"serving.kserve.io": "v1beta1"}
 
 
 class Registry:
@@ -149,7 +201,8 @@ class Registry:
             out.append(ResourceType(group, v["name"], names.get("kind", ""), names.get("plural", ""),
                                     namespaced, tuple(names.get("shortNames") or ()),
                                     names.get("singular") or names.get("kind", "").lower(),
-                                    tuple(ALL_VERBS), tuple(subs), tuple(names.get("categories") or ())))
+                                    tuple(ALL_VERBS), tuple(subs), tuple(names.get("categories") or ()),
+                                    printer_columns(v), True))
         return out
 
     def register_crd(self, crd: dict) -> None:
@@ -177,10 +230,8 @@ class Registry:
     def api_group_list_doc(self) -> dict:
         groups = []
         for g, versions in sorted(self.groups().items()):
-            pref = _PREFERRED.get(g, versions[0])
-            if pref not in versions:
-                pref = versions[0]
-            vs = sorted(versions, key=lambda v: v != pref)
+            vs = sorted(versions, key=version_priority)
+            pref = vs[0]
             groups.append({
                 "name": g,
                 "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
@@ -192,9 +243,10 @@ class Registry:
         versions = self.groups().get(group)
         if not versions:
             return None
-        pref = _PREFERRED.get(group, versions[0])
+        vs = sorted(versions, key=version_priority)
+        pref = vs[0]
         return {"kind": "APIGroup", "apiVersion": "v1", "name": group,
-                "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+                "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in vs],
                 "preferredVersion": {"groupVersion": f"{group}/{pref}", "version": pref}}
 
     def resource_list_doc(self, group: str, version: str) -> dict | None:

@@ -18,7 +18,7 @@ import yaml
 
 from . import errors, openapi, patch, protobuf, tables, tunnel
 from .errors import ApiError
-from .rbac import Authenticator, authorize
+from .rbac import Authenticator, access_review, authorize
 from .registry import Registry, ResourceType
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Store, now_rfc3339
@@ -89,6 +89,13 @@ class KubeApiServer:
     @property
     def kubeconfig_path(self) -> str:
         return os.path.join(self.state_dir, "kubeconfig")
+
+    def load_fixture(self, source) -> list[dict]:
+        """Objects from a YAML file (or a list of dicts) stored with their status unchanged (see fixtures.py)."""
+        from .fixtures import documents, load_objects
+
+        docs = source if isinstance(source, list) else documents(source)
+        return load_objects(self.store, self.registry, docs)
 
     def token(self, user: str) -> str:
         return self.auth.tokens[user]
@@ -204,6 +211,13 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         pass
+
+
+def _without_status(rt: ResourceType, obj):
+    """Status is a subresource: a create of the main resource ignores any status sent (server defaults apply)."""
+    if rt.has_status and isinstance(obj, dict):
+        obj.pop("status", None)
+    return obj
 
 
 def _truthy(v: str | None) -> bool:
@@ -451,10 +465,14 @@ class _Handler(BaseHTTPRequestHandler):
             if self._wants_table():
                 return self._send(200, tables.to_table(rt, [obj], store.rv, self._q.get("includeObject", "Metadata")))
             return self._send(200, obj)
+        if (rt.group, rt.plural) == ("authorization.k8s.io", "selfsubjectaccessreviews"):
+            if verb != "create" or req.name:
+                raise errors.method_not_allowed()
+            return self._send(201, access_review(self._user, self._parse_body(body) or {}))
         if verb == "create":
             if req.name:
                 raise errors.method_not_allowed()
-            obj = self._parse_body(body)
+            obj = _without_status(rt, self._parse_body(body))
             return self._send(201, store.create(rt, req.namespace, obj, dry_run=dry))
         if verb == "update":
             obj = self._parse_body(body)
@@ -520,8 +538,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _pod_log(self, req: _Request) -> None:
         store = self.api.store
-        store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
+        pod = store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
         text = store.get_log(req.namespace, req.name)
+        container = self._q.get("container")
+        if container:
+            spec = pod.get("spec") or {}
+            names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+            if names and container not in names:
+                raise errors.bad_request(f"container {container} is not valid for pod {req.name}")
+            # a multi-container pod (an Argo workflow pod: init, wait, main) keeps one log per
+            # container under "<pod>/<container>"; the pod's own log is its main container's
+            text = store.get_log(req.namespace, f"{req.name}/{container}") or (
+                text if container == (names[0] if names else container) else "")
         tail = self._q.get("tailLines")
         if tail:
             try:
@@ -605,13 +633,14 @@ class _Handler(BaseHTTPRequestHandler):
                      "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": {}}
             if existing is None:
                 ameta["managedFields"] = [entry]
-                return self._send(201, store.create(rt, req.namespace, applied, dry_run=dry))
+                return self._send(201, store.create(rt, req.namespace, _without_status(rt, applied), dry_run=dry))
             new = patch.apply_patch(existing, applied)
             mfs = [m for m in (existing["metadata"].get("managedFields") or [])]
             if not any(m.get("manager") == manager and m.get("operation") == "Apply" for m in mfs):
                 mfs.append(entry)
             new["metadata"]["managedFields"] = mfs
-            return self._send(200, store.update(rt, req.namespace, req.name, new, dry_run=dry))
+            return self._send(200, store.update(rt, req.namespace, req.name, new, dry_run=dry,
+                                                    subresource=req.sub))
         if existing is None:
             raise errors.not_found(rt, req.name)
         new = self._apply_patch_body(req, existing, body)

@@ -222,7 +222,9 @@ class Store:
                 f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
                 "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
 
-    def create(self, rt: ResourceType, ns: str, obj: dict, dry_run: bool = False) -> dict:
+    def create(self, rt: ResourceType, ns: str, obj: dict, dry_run: bool = False,
+               generation: int | None = None) -> dict:
+        """generation: only for fixture loading (fixtures.py); the API always starts at 1."""
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         with self.lock:
@@ -250,7 +252,7 @@ class Store:
             obj["kind"] = rt.kind
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339()
-            meta["generation"] = 1
+            meta["generation"] = int(generation) if generation else 1
             meta.pop("deletionTimestamp", None)
             self._defaults(rt, obj)
             _secret_string_data(rt, obj)
@@ -312,8 +314,11 @@ class Store:
                     new.pop("status", None)
             else:
                 new = obj
-                if rt.has_status and "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
+                if rt.has_status:  # status is a subresource: a write of the main resource never changes it
+                    if "status" in old:
+                        new["status"] = copy.deepcopy(old["status"])
+                    else:
+                        new.pop("status", None)
             new["apiVersion"] = rt.api_version
             new["kind"] = rt.kind
             _secret_string_data(rt, new)
@@ -351,7 +356,8 @@ class Store:
             gone["metadata"]["resourceVersion"] = str(self._next_rv())
             self._record(rt, "DELETED", gone)
             if (rt.group, rt.plural) == ("", "pods"):
-                self._logs.pop(f"{ns}/{name}", None)
+                for k in [k for k in self._logs if k == f"{ns}/{name}" or k.startswith(f"{ns}/{name}/")]:
+                    self._logs.pop(k, None)
             elif (rt.group, rt.plural) == ("", "namespaces"):
                 self._delete_namespace_content(name)
             elif (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):

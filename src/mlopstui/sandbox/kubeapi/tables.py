@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 
 from .registry import ResourceType
@@ -79,17 +81,85 @@ def _ports(svc: dict) -> str:
     return ",".join(out) or "<none>"
 
 
-def _isvc_cells(o: dict) -> list:
-    st = o.get("status") or {}
-    pred = (st.get("components") or {}).get("predictor") or {}
-    prev, latest = "", ""
-    for t in pred.get("traffic") or []:
-        if t.get("latestRevision"):
-            latest = str(t.get("percent", ""))
-        elif t.get("tag") == "prev":
-            prev = str(t.get("percent", ""))
-    return [st.get("url", ""), _cond(o, "Ready"), prev, latest, pred.get("previousRolledoutRevision", ""),
-            pred.get("latestReadyRevision", "")]
+# -- CRD additionalPrinterColumns -------------------------------------------------------------------
+_STEP_RE = re.compile(r"""\.([A-Za-z0-9_-]+)|\[\?\(@\.([A-Za-z0-9_.-]+)\s*==\s*('[^']*'|"[^"]*"|[^)\s]+)\)\]|\[(\*|-?\d+)\]""")
+
+
+def _literal(text: str):
+    if text[:1] in ("'", '"'):
+        return text[1:-1]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def jsonpath_values(obj, path: str) -> list:
+    """The values a printer-column JSONPath selects (the subset CRDs use: fields, [n], [*], [?(@.f==v)])."""
+    expr = path.strip()
+    if expr.startswith("{") and expr.endswith("}"):
+        expr = expr[1:-1]
+    if expr.startswith("$"):
+        expr = expr[1:]
+    values = [obj]
+    pos = 0
+    while pos < len(expr):
+        mt = _STEP_RE.match(expr, pos)
+        if mt is None:
+            return []
+        pos = mt.end()
+        field, fkey, fval, index = mt.groups()
+        out = []
+        for v in values:
+            if field is not None:
+                if isinstance(v, dict) and field in v:
+                    out.append(v[field])
+            elif fkey is not None:
+                want = _literal(fval)
+                for item in v if isinstance(v, list) else []:
+                    cur = item
+                    for part in fkey.split("."):
+                        cur = cur.get(part) if isinstance(cur, dict) else None
+                    if cur == want and (type(cur) is type(want) or not isinstance(want, bool)):
+                        out.append(item)
+            elif index == "*":
+                out.extend(v if isinstance(v, list) else (v.values() if isinstance(v, dict) else []))
+            elif isinstance(v, list):
+                i = int(index)
+                if -len(v) <= i < len(v):
+                    out.append(v[i])
+        values = out
+    return values
+
+
+def printer_cell(ctype: str, obj: dict, path: str):
+    """One cell the way the API server's CRD table convertor makes it: the first result; strings printed as
+    jsonpath prints them; integer/number/boolean typed; date as an age; nothing found -> null."""
+    found = jsonpath_values(obj, path)
+    if not found or found[0] is None:
+        return None
+    value = found[0]
+    if ctype == "date":
+        return age(value) if isinstance(value, str) else None
+    if ctype == "integer":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return None
+    if ctype == "number":
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if ctype == "boolean":
+        return value if isinstance(value, bool) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 def _columns_and_cells(rt: ResourceType):
@@ -153,8 +223,6 @@ def _columns_and_cells(rt: ResourceType):
             len((o.get("status") or {}).get("active") or []),
             age((o.get("status") or {}).get("lastScheduleTime")) if (o.get("status") or {}).get(
                 "lastScheduleTime") else "<none>"])
-    if key == ("serving.kserve.io", "inferenceservices"):
-        return (["URL", "Ready", "Prev", "Latest", "PrevRolledoutRevision", "LatestReadyRevision"], _isvc_cells)
     if key == ("serving.knative.dev", "revisions"):
         return (["Config Name", "Generation", "Ready", "Reason"], lambda o: [
             (o.get("metadata", {}).get("labels") or {}).get("serving.knative.dev/configuration", ""),
@@ -172,16 +240,36 @@ def _columns_and_cells(rt: ResourceType):
     return ([], lambda o: [])
 
 
-def to_table(rt: ResourceType, items: list[dict], resource_version: int | str, include: str = "Metadata") -> dict:
-    extra_names, cells = _columns_and_cells(rt)
-    cols = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
+def _column_defs(rt: ResourceType) -> tuple[list[dict], object]:
+    """(columnDefinitions, row -> cells). A type with printer columns (a CRD's additionalPrinterColumns, or a
+    built-in carrying its upstream CRD's) gets exactly those after Name; a CRD without them gets Name + Age."""
+    name_col = {"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}
+    if rt.printer_columns:
+        cols = [name_col] + [{"name": n, "type": t, "format": "", "description": d or n, "priority": p}
+                             for n, t, _path, p, d in rt.printer_columns]
+
+        def cells(o: dict) -> list:
+            return [(o.get("metadata") or {}).get("name", ""),
+                    *(printer_cell(t, o, path) for _n, t, path, _p, _d in rt.printer_columns)]
+        return cols, cells
+    extra_names, extra = ([], lambda o: []) if rt.from_crd else _columns_and_cells(rt)
+    cols = [name_col]
     for n in extra_names:
         cols.append({"name": n, "type": "string", "format": "", "description": n, "priority": 0})
     cols.append({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp", "priority": 0})
+
+    def cells(o: dict) -> list:
+        meta = o.get("metadata") or {}
+        return [meta.get("name", ""), *extra(o), age(meta.get("creationTimestamp"))]
+    return cols, cells
+
+
+def to_table(rt: ResourceType, items: list[dict], resource_version: int | str, include: str = "Metadata") -> dict:
+    cols, cells = _column_defs(rt)
     rows = []
     for o in items:
         meta = o.get("metadata") or {}
-        row = {"cells": [meta.get("name", ""), *cells(o), age(meta.get("creationTimestamp"))]}
+        row = {"cells": cells(o)}
         if include == "Object":
             row["object"] = o
         elif include != "None":

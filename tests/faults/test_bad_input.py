@@ -1,0 +1,141 @@
+"""The bad-input table: every write verb and every name-taking verb, with the names, namespaces,
+percents and values an attacker or a typo gives. Each: a clear message, exit 2, zero writes and, for
+names and namespaces, zero requests of any kind in the emulator's request log.
+
+Names follow Kubernetes' rules (k8s.io/apimachinery pkg/util/validation): an InferenceService name is a
+DNS-1035 label (KServe's IsvcNameFmt), a namespace a DNS-1123 label.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from test_serving_support import NS, serving_cluster  # noqa: E402
+
+from mlopstui.cli import main  # noqa: E402
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+BAD_NAMES = {
+    "query": "fraud-detection?dryRun=All",
+    "traversal": "x/../fraud-detection",
+    "empty": "",
+    "dotdot": "..",
+    "slash": "mlops/fraud-detection",
+    "upper": "Fraud-Detection",
+    "unicode": "ｆｒａｕｄ-detection",
+    "300 chars": "f" * 300,
+    "osc": "fraud\x1b]0;pwned\x07",
+    "percent-encoded": "fraud%2Fdetection",
+}
+BAD_NAMESPACES = {"traversal": "kube-system/../mlops", "empty": "", "upper": "MLOPS", "query": "mlops?x=1",
+                  "64 chars": "n" * 64}
+
+# verb argv with NAME standing for the name under test; each must refuse a bad name before any request
+NAME_VERBS = {
+    "canary": ["canary", "NAME", "35", "--yes"],
+    "canary-step": ["canary", "NAME", "--step", "10", "--yes"],
+    "promote": ["promote", "NAME", "--yes"],
+    "rollback": ["rollback", "NAME", "--yes"],
+    "min-replicas": ["min-replicas", "NAME", "2", "--yes"],
+    "set-model": ["set-model", "NAME", "s3://models/fraud-detection/v9", "--yes"],
+    "isvc": ["isvc", "NAME"],
+    "infer": ["infer", "NAME", "--input", "[[1, 2]]"],
+}
+# (argv, words the message must hold): bad values of write verbs
+BAD_VALUES = {
+    "percent with %": (["canary", "fraud-detection", "10%", "--yes"], "whole"),
+    "percent with spaces": (["canary", "fraud-detection", " 20 ", "--yes"], "whole"),
+    "5000-digit percent": (["canary", "fraud-detection", "9" * 5000, "--yes"], "range"),
+    "percent 101": (["canary", "fraud-detection", "101", "--yes"], "range"),
+    "negative percent": (["canary", "fraud-detection", "-5", "--yes"], ""),
+    "empty percent": (["canary", "fraud-detection", "", "--yes"], "percent"),
+    "unicode percent": (["canary", "fraud-detection", "٣٠", "--yes"], "whole"),
+    "step 1000": (["canary", "fraud-detection", "--step", "1000", "--yes"], "-100..100"),
+    "replicas -1": (["min-replicas", "fraud-detection", "-1", "--yes"], "replica"),
+    "replicas 5000 digits": (["min-replicas", "fraud-detection", "1" * 5000, "--yes"], "replica"),
+    "storageUri with ESC": (["set-model", "fraud-detection", "s3://models/x\x1b[2J", "--yes"], "control"),
+    "storageUri empty": (["set-model", "fraud-detection", "", "--yes"], "storageUri"),
+    "set-model percent 10%": (["set-model", "fraud-detection", "s3://models/v9", "--percent", "10%", "--yes"],
+                              "whole"),
+    "infer timeout -5": (["infer", "fraud-detection", "--timeout", "-5"], "greater than 0"),
+    "infer burst 100000": (["infer", "fraud-detection", "--burst", "100000"], "0..100"),
+    "deadline 0": (["isvc", "--deadline", "0"], "greater than 0"),
+    "missing config": (["isvc", "--config", "/missing.yaml"], "missing.yaml"),
+    "doctor unknown component": (["doctor", "--component", "nonexistent"], "nonexistent"),
+    "runs --max -5": (["runs", "fraud-detection", "--max", "-5"], ">= 0"),
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("badinput")
+    with serving_cluster(tmp) as c:
+        yield c
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    for var, sub in (("XDG_CONFIG_HOME", "cfg"), ("XDG_STATE_HOME", "state"), ("XDG_DATA_HOME", "data")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    monkeypatch.delenv("MLOPSTUI_CONFIG", raising=False)
+    monkeypatch.setenv("MLOPSTUI_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    return tmp_path
+
+
+def run(cluster, capsys, argv, namespace=NS):
+    code = main([*argv, "--kubeconfig", str(cluster.kubeconfig), "--context", "mlopstui-sandbox",
+                 "-n", namespace])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _check_refused(cluster, code, out, err, mark, env, *, no_requests):
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err and "internal error" not in err
+    assert "\x1b" not in out + err  # the refusal itself is terminal-safe
+    assert err.strip(), "a message says why"
+    log = cluster.srv.request_log[mark:]
+    assert not [e for e in log if e["method"] in WRITES], log
+    if no_requests:
+        assert log == [], log
+    assert not (env / "audit.jsonl").exists() or not (env / "audit.jsonl").read_text().strip()
+
+
+@pytest.mark.parametrize("verb", list(NAME_VERBS))
+@pytest.mark.parametrize("case", list(BAD_NAMES))
+def test_bad_name_is_refused_before_any_request(cluster, capsys, env, verb, case):
+    argv = [BAD_NAMES[case] if a == "NAME" else a for a in NAME_VERBS[verb]]
+    mark = cluster.mark()
+    code, out, err = run(cluster, capsys, argv)
+    _check_refused(cluster, code, out, err, mark, env, no_requests=True)
+    assert "name" in err
+
+
+@pytest.mark.parametrize("case", list(BAD_NAMESPACES))
+def test_bad_namespace_is_refused_before_any_request(cluster, capsys, env, case):
+    for argv in (["canary", "fraud-detection", "35", "--yes"], ["isvc"]):
+        mark = cluster.mark()
+        code, out, err = run(cluster, capsys, argv, namespace=BAD_NAMESPACES[case])
+        _check_refused(cluster, code, out, err, mark, env, no_requests=True)
+        assert "namespace" in err
+
+
+@pytest.mark.parametrize("case", list(BAD_VALUES))
+def test_bad_value_is_refused_with_no_write(cluster, capsys, env, case):
+    argv, words = BAD_VALUES[case]
+    mark = cluster.mark()
+    code, out, err = run(cluster, capsys, argv)
+    _check_refused(cluster, code, out, err, mark, env, no_requests=False)
+    assert words in err, err
+
+
+def test_good_input_still_writes(cluster, capsys, env):
+    """The table above is not passing because everything is refused."""
+    mark = cluster.mark()
+    code, out, err = run(cluster, capsys, ["canary", "fraud-detection", "35", "--yes", "--wait", "0"])
+    assert code == 0, (out, err)
+    assert [e for e in cluster.srv.request_log[mark:] if e["method"] == "PATCH"]

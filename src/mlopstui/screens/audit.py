@@ -6,7 +6,6 @@ import json
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static
 
 from mlopstui.screens.base import AreaScreen
 from mlopstui.widgets.filter_table import FilterTable

@@ -44,9 +44,10 @@ class AreaScreen(Screen):
 
     AREA = ""
     TITLE = ""
+    # / and ctrl+r are on every screen (and in ? help): the 80-column footer keeps the screen's own keys
     BINDINGS = [
-        Binding("/", "filter", "Filter"),
-        Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("/", "filter", "Filter", show=False),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
@@ -72,7 +73,8 @@ class AreaScreen(Screen):
         with Vertical(id="body"):
             yield from self.compose_body()
         yield StatusLine(id="status")
-        yield Footer()
+        # compact, and no palette key (ctrl+p is in ? help): at 80 columns the screen's own keys fit
+        yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         yield Static("")

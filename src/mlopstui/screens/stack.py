@@ -160,9 +160,9 @@ class StackScreen(AreaScreen):
     BINDINGS = [
         Binding("enter", "drill", "Open"),
         Binding("d", "doctor", "Doctor"),
-        Binding("a", "toggle_scope", "All findings"),
-        Binding("i", "install", "Install", show=False),  # in ? help; the 80-column footer is full
-        Binding("f", "fix", "Fix finding", show=False),
+        Binding("f", "fix", "Fix"),
+        Binding("a", "toggle_scope", "All/one"),
+        Binding("i", "install", "Install"),
         Binding("l", "logs", "Logs", show=False),
         Binding("y", "yaml", "YAML", show=False),
     ]
@@ -356,19 +356,29 @@ class StackScreen(AreaScreen):
 
     # -- repair ------------------------------------------------------------------------------------
     def action_fix(self) -> None:
-        """Repair the highlighted finding of the findings pane (the selected component's worst one when the
-        pane has no cursor yet): plan, confirm, apply, sweep again. Uses this sweep's probe results."""
+        """Repair the highlighted finding of the findings pane (without one: the selected component's first
+        fixable one): plan, confirm, apply, sweep again. Uses this sweep's probe results. When there is nothing to fix,
+        or no automatic fix, the status line says why (the reason was computed with the report)."""
         if self.report is None:
-            self.set_status("nothing to fix yet (wait for the first sweep)")
+            self.set_status("f: nothing to fix yet (wait for the first sweep)")
             return
+        from mlopstui.doctor.fixes import NoFix
+
         key = self.query_one("#findings", FilterTable).selected_key
         finding = next((f for f in self.report.findings if f.key == key), None) if key else None
         if finding is None:
             cid = None if self.all_findings else self.selected_component()
             found = self.report.findings_for(cid)
-            finding = found[0] if found else None
-        if finding is None:
-            self.set_status("no finding here to fix")
+            fixable = [f for f in found if not isinstance(self.fixes.get(f.key), NoFix)]
+            finding = (fixable or found or [None])[0]
+            if finding is None:
+                c = self.report.component(cid) if cid else None
+                self.set_status(f"f: {c.spec.title if c else 'this component'} has no finding to fix "
+                                "(d lists every finding)")
+                return
+        known = self.fixes.get(finding.key)
+        if isinstance(known, NoFix):
+            self.set_status(f"f: {finding.id} ({finding.component}) has no automatic fix: {known.reason}")
             return
         from mlopstui.screens.repair import start_repair
 

@@ -114,3 +114,71 @@ async def test_bad_runs_search_clears_the_table_and_keeps_the_query(sandbox_app)
         await pilot.press("enter")
         await wait_for(pilot, lambda: runs.search_error is None and runs.query_one("#runs").row_count > 0
                        and not list(runs.query("#runfilter")))
+
+
+# -- minors --------------------------------------------------------------------------------------------
+def test_help_key_labels_and_command_completion():
+    from mlopstui.screens.help import key_label
+    from mlopstui.widgets.command_line import complete
+
+    assert key_label("right_square_bracket") == "]" and key_label("left_square_bracket") == "["
+    assert key_label("question_mark") == "?" and key_label("ctrl+r") == "ctrl+r" and key_label("G") == "G"
+    cands = ["ns default", "ns mlops", "ns ml-staging", "ns kube-system", "doctor"]
+    assert complete("ns mlo", cands) == "ns mlops"
+    assert complete("ns ml", cands) == "ns ml"  # two start so: the common prefix, nothing more
+    assert complete("ns ml", cands, unique_only=True) == "ns ml"
+    assert complete("ns kube", cands, unique_only=True) == "ns kube-system"
+    assert complete("doc", cands) == "doctor" and complete("ns mlops", cands) == "ns mlops"
+
+
+@pytest.mark.asyncio
+async def test_area_key_after_a_command_returns_to_the_area_table(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StackScreen")
+        await pilot.press("colon", *"doctor", "enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DoctorScreen")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StackScreen")
+
+
+@pytest.mark.asyncio
+async def test_footers_keep_the_screens_own_keys_at_80_columns(tmp_path):
+    from textual.widgets._footer import FooterKey
+
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        for mode, keys in (("stack", {"d", "f", "i", "?"}), ("serving", {"p", "b", "t", "?"})):
+            await goto_area(pilot, app, mode)
+            await pilot.pause(0.3)
+            shown = {k.key for k in app.screen.query(FooterKey) if k.region.width and k.region.right <= SIZE[0]}
+            assert keys <= {key if key != "question_mark" else "?" for key in shown}, (mode, shown)
+
+
+@pytest.mark.asyncio
+async def test_palette_finds_actions(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StackScreen")
+        from mlopstui.app import AreaCommands
+
+        titles = [t for t, _, _ in AreaCommands(app.screen)._entries()]
+        for word in ("Canary", "Promote", "Doctor", "Materialize"):
+            assert any(word in t for t in titles), titles
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"materialize")
+        await wait_for(pilot, lambda: "Materialize features" in str(
+            app.screen.query_one("CommandList").get_option_at_index(0).prompt))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: getattr(app.screen, "AREA", "") == "features")
+
+
+@pytest.mark.asyncio
+async def test_f_on_the_stack_table_says_why(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: getattr(app.screen, "report", None) is not None)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: status(app).startswith("f: "))
+        assert "no finding to fix" in status(app) or "no automatic fix" in status(app)

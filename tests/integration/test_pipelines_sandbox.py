@@ -17,6 +17,7 @@ from mlopstui.cli import main
 pytestmark = pytest.mark.integration
 KUBECTL = Path(sys.executable).parent / "kubectl"
 NS = "mlops"
+WF = "fraud-training-seed"  # the seeded lifecycle pipeline
 
 
 def run(sandbox, capsys, *argv):
@@ -45,8 +46,8 @@ def wait_phase(sandbox, name, timeout=420.0) -> str:
 
 def test_lifecycle_pipeline_ran_end_to_end(sandbox, sandbox_env, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert wait_phase(sandbox, "fraud-training-seed") == "Succeeded"
-    code, out, err = run(sandbox, capsys, "workflow", "fraud-training-seed", "--json")
+    assert wait_phase(sandbox, WF) == "Succeeded"
+    code, out, err = run(sandbox, capsys, "workflow", WF, "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["progress"] == "2/2" and doc["workflowTemplate"] == "fraud-training"
@@ -62,13 +63,13 @@ def test_lifecycle_pipeline_ran_end_to_end(sandbox, sandbox_env, capsys, tmp_pat
 
     ml = MlflowBackend(sandbox.env["MLFLOW_TRACKING_URI"])
     detail = ml.get_run(outputs["run-id"])
-    assert detail.tags["argo.workflow.uid"] == doc["uid"] and detail.tags["argo.workflow.name"] == "fraud-training-seed"
+    assert detail.tags["argo.workflow.uid"] == doc["uid"] and detail.tags["argo.workflow.name"] == WF
     assert 0.5 < detail.metrics["auc"] <= 1.0 and detail.params["rows"] == fetch["outputs"]["parameters"][0]["value"]
     version = ml.get_model_version("fraud-detection", outputs["model-version"])
     assert version.run_id == outputs["run-id"]
     assert version.source.endswith(f"{outputs['run-id']}/artifacts/model")
     assert any(a.path == "model/MLmodel" for a in ml.list_artifacts(outputs["run-id"], "model"))
-    code, out, _ = run(sandbox, capsys, "workflow-logs", "fraud-training-seed", "train")
+    code, out, _ = run(sandbox, capsys, "workflow-logs", WF, "train")
     assert code == 0 and f"registered fraud-detection version {outputs['model-version']}" in out
 
 

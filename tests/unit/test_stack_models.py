@@ -82,3 +82,63 @@ def test_health_roll_up():
     assert ComponentStatus(spec, [], probe(ProbeState.SKIPPED)).health is Health.ABSENT
     assert ComponentStatus(spec, [], probe(ProbeState.TIMEOUT, source="config")).health is Health.ERROR
     assert ComponentStatus(spec, [], probe(ProbeState.TIMEOUT, source="service x/y")).health is Health.ABSENT
+
+
+# -- upstream shapes (facts from tests/fixtures/upstream/installs; expected answers from upstream docs) -------
+def test_image_tag_keeps_digests_and_non_versions_as_they_are():
+    from mlopstui.models.stack import image_tag
+
+    assert image_tag("quay.io/minio/minio:RELEASE.2022-11-17T23-20-09Z@sha256:b2a98df34c3e8d60") == \
+        "RELEASE.2022-11-17T23-20-09Z"  # tag and digest: the tag
+    assert image_tag("gcr.io/knative-releases/knative.dev/serving/cmd/activator@sha256:cf8d126fc08e596b742025") == \
+        "sha256:cf8d126fc08e"  # digest only: shown as a digest, not a version
+    assert image_tag("auto") == "latest" and image_tag("docker.io/istio/proxyv2:auto") == "auto"
+
+
+def test_version_from_the_label_else_the_main_container_never_an_init_container():
+    from mlopstui.models.stack import workload_version
+
+    bitnami = {"kind": "StatefulSet", "metadata": {"labels": {"app.kubernetes.io/version": "8.2.1"}},
+               "spec": {"template": {"spec": {"initContainers": [{"image": "docker.io/bitnami/os-shell:12-debian-12-r51"}],
+                                              "containers": [{"image": "docker.io/bitnami/redis:8.2.1-debian-12-r0"}]}}}}
+    assert workload_version(bitnami) == ("8.2.1", "label")
+    del bitnami["metadata"]["labels"]
+    assert workload_version(bitnami) == ("8.2.1-debian-12-r0", "image")
+
+
+def test_init_container_crashloop_counts():
+    from mlopstui.models.stack import pod_status
+
+    pod = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": [{"name": "kserve-container"}]},
+           "status": {"phase": "Pending",
+                      "initContainerStatuses": [{"name": "storage-initializer", "restartCount": 356, "ready": False,
+                                                 "state": {"waiting": {"reason": "CrashLoopBackOff"}}}],
+                      "containerStatuses": [{"name": "kserve-container", "restartCount": 0, "ready": False,
+                                             "state": {"waiting": {"reason": "PodInitializing"}}}]}}
+    ps = pod_status(pod)
+    assert (ps.status, ps.restarts, ps.problem) == ("Init:CrashLoopBackOff", 356, "CrashLoopBackOff")
+
+
+def test_gateway_endpoint_port_is_never_the_status_port():
+    from mlopstui.models.endpoints import pick_port, scheme_for
+
+    gw = {"spec": {"ports": [{"name": "status-port", "port": 15021}, {"name": "http2", "port": 80},
+                             {"name": "https", "port": 443}]}}
+    assert pick_port(gw, "ingress")["port"] == 80
+    tenant = {"spec": {"ports": [{"name": "https-minio", "port": 443, "targetPort": 9000}]}}
+    port = pick_port(tenant, "s3")
+    assert port["port"] == 443 and scheme_for(port, "s3") == "https"
+    weed = {"spec": {"ports": [{"name": "http-iam", "port": 8111}, {"name": "http-s3", "port": 8333},
+                               {"name": "http-s3-compat", "port": 9000}, {"name": "http-master", "port": 9333}]}}
+    assert pick_port(weed, "s3")["port"] == 9000  # what KFP's OBJECTSTORECONFIG_PORT uses
+
+
+def test_credential_names_and_values():
+    from mlopstui.doctor.rules.security import credential_env
+
+    assert credential_env("AWS_SECRET_ACCESS_KEY", "supersecret") and credential_env("AWS_ACCESS_KEY_ID", "admin")
+    for name, value in (("MINIO_ROOT_PASSWORD_FILE", "/opt/bitnami/minio/secrets/root-password"),
+                        ("ALLOW_EMPTY_PASSWORD", "no"), ("SECRET_NAME", "kserve-webhook-server-cert"),
+                        ("ENABLE_SECRET_INFORMER_FILTERING_BY_CERT_UID", "false"), ("REDIS_PASSWORD", ""),
+                        ("DB_PASSWORD", "$(DB_PASSWORD_FROM_SECRET)"), ("LOG_LEVEL", "debug")):
+        assert not credential_env(name, value), name

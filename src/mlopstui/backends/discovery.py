@@ -10,6 +10,13 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlopstui.models.endpoints import (  # noqa: F401 - the pure part of discovery lives there
+    DEFAULT_SCHEME,
+    NEVER_ENDPOINT_SUFFIXES,
+    NOT_ENDPOINT_SUFFIXES,
+    pick_port,
+    scheme_for,
+)
 from mlopstui.secrets import mask_uri
 
 if TYPE_CHECKING:
@@ -34,7 +41,8 @@ SERVICE_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
     "pgbouncer": (("pgbouncer", "postgresql"),),
     "redis": (("feast-redis-master", "redis"), ("redis-master", "redis"), ("redis", "redis")),
     "feast_server": (("feast-feature-server", "http"), ("feast-server", "http")),
-    "ingress": (("istio-ingressgateway", "http"),),
+    "feast_registry": (("feast-postgres", "postgresql"), ("feast-registry-db", "postgresql")),
+    "ingress": (("istio-ingressgateway", "http"), ("istio-ingress", "http")),
     "lakefs": (("lakefs", "http"),),
     "argo": (("argo-server", "https"),),
     "kfp": (("ml-pipeline", "http"), ("ml-pipeline-ui", "http")),
@@ -62,11 +70,12 @@ def from_settings_or_env(key: str, settings: Settings) -> Endpoint | None:
     return None
 
 
-def service_url(svc: dict[str, Any], scheme: str) -> str:
+def service_url(svc: dict[str, Any], scheme: str, port: dict[str, Any] | None = None) -> str:
     """The address a client outside the cluster should use: LB ingress, external IP, else cluster DNS."""
     meta, spec = svc.get("metadata", {}), svc.get("spec", {})
-    ports = spec.get("ports") or [{}]
-    port = ports[0].get("port")
+    if port is None:
+        port = (spec.get("ports") or [{}])[0]
+    number = port.get("port")
     lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     host = None
     if lb:
@@ -75,32 +84,104 @@ def service_url(svc: dict[str, Any], scheme: str) -> str:
         host = spec["externalIPs"][0]
     if not host:
         host = f"{meta.get('name')}.{meta.get('namespace')}.svc.cluster.local"
-    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
+    return f"{scheme}://{host}:{number}" if number else f"{scheme}://{host}"
 
 
-def discover(key: str, settings: Settings, services: list[dict[str, Any]]) -> Endpoint:
-    """Resolve one endpoint from settings, env, then the given Service objects."""
+def _selects(svc: dict[str, Any], obj: dict[str, Any]) -> bool:
+    from mlopstui.models.stack import selects
+
+    return selects(svc, obj)
+
+
+def _service_rank(svc: dict[str, Any], key: str) -> float:
+    name = (svc.get("metadata") or {}).get("name") or ""
+    spec = svc.get("spec") or {}
+    score = 0.0
+    if spec.get("clusterIP") == "None":
+        score -= 5
+    if name.endswith(NOT_ENDPOINT_SUFFIXES):
+        score -= 3
+    if name in {n for n, _ in SERVICE_NAMES.get(key, ())}:
+        score += 3
+    if key == "feast_server" and ((svc.get("metadata") or {}).get("labels") or {}).get(
+            "feast.dev/service-type") == "online":
+        score += 4
+    if key == "redis" and name.endswith("-master"):
+        score += 1
+    return score
+
+
+def from_workloads(key: str, services: list[dict[str, Any]], workloads: list[dict[str, Any]]) -> Endpoint | None:
+    """The endpoint of the component the catalog found: the best Service selecting its workloads, the port
+    that carries the traffic, the scheme that port says."""
+    candidates = []
+    for w in workloads:
+        for svc in services:
+            if _selects(svc, w) and svc not in candidates:
+                candidates.append(svc)
+    best = None
+    for order, svc in enumerate(candidates):
+        if ((svc.get("metadata") or {}).get("name") or "").endswith(NEVER_ENDPOINT_SUFFIXES):
+            continue
+        port = pick_port(svc, key)
+        if port is None:
+            continue
+        rank = (_service_rank(svc, key), -order)
+        if best is None or rank > best[0]:
+            best = (rank, svc, port)
+    if best is None:
+        return None
+    _rank, svc, port = best
+    m = svc.get("metadata") or {}
+    return Endpoint(key, service_url(svc, scheme_for(port, key), port), f"service {m.get('namespace')}/{m.get('name')}")
+
+
+def discover(key: str, settings: Settings, services: list[dict[str, Any]],
+             workloads: list[dict[str, Any]] | None = None) -> Endpoint:
+    """Resolve one endpoint from settings, env, the Services of the workloads the catalog found for it, and
+    last the well-known Service names (the first match in listing order)."""
     found = from_settings_or_env(key, settings)
     if found:
         return found
-    by_name = {s.get("metadata", {}).get("name"): s for s in services}
+    if workloads:
+        ep = from_workloads(key, services, workloads)
+        if ep is not None:
+            return ep
     for name, scheme in SERVICE_NAMES.get(key, ()):
-        svc = by_name.get(name)
+        svc = next((s for s in services if s.get("metadata", {}).get("name") == name), None)
         if svc is not None:
             ns = svc.get("metadata", {}).get("namespace")
-            return Endpoint(key, service_url(svc, scheme), f"service {ns}/{name}")
+            port = pick_port(svc, key)
+            if port is None:
+                continue
+            return Endpoint(key, service_url(svc, scheme_for(port, key, scheme), port), f"service {ns}/{name}")
     return Endpoint(key, None, "not found")
 
 
 def resolve(key: str, settings: Settings, kube: KubeClient | None) -> Endpoint:
-    """Like discover(), listing Services across namespaces when needed (blocking: call in a worker)."""
+    """Like discover(), listing Services and workloads across namespaces when needed (blocking: call in a
+    worker), so the endpoint is the one of the component the Stack catalog finds."""
     found = from_settings_or_env(key, settings)
     if found or kube is None:
         return found or Endpoint(key, None, "not configured")
-    from mlopstui.backends.kube import SERVICES
+    from mlopstui.backends.kube import DEPLOYMENTS, SERVICES, STATEFULSETS
+    from mlopstui.doctor.snapshot import Snapshot
+    from mlopstui.models.stack import catalog_with_overrides
 
     try:
         services = kube.list(SERVICES, all_namespaces=True)
     except Exception as exc:  # the caller shows the endpoint as unknown, with why
         return Endpoint(key, None, f"not found ({exc})")
-    return discover(key, settings, services)
+    catalog = catalog_with_overrides(settings.components)
+    spec = next((c for c in catalog if c.endpoint == key), None)
+    workloads: list[dict[str, Any]] = []
+    if spec is not None:
+        objs: list[dict[str, Any]] = []
+        for res in (DEPLOYMENTS, STATEFULSETS):
+            try:
+                objs.extend(kube.list(res, all_namespaces=True))
+            except Exception:  # noqa: BLE001 - fall back to the well-known names
+                pass
+        snap = Snapshot.build([*objs, *services], catalog=catalog)
+        workloads = list(snap.components.get(spec.id, []))
+    return discover(key, settings, services, workloads)

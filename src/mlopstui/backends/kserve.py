@@ -49,14 +49,16 @@ def cluster_default_mode(kube: KubeClient) -> str | None:
     """deploy.defaultDeploymentMode of KServe's inferenceservice-config ConfigMap (None: absent or not readable)."""
     from mlopstui.backends.kube import CONFIGMAPS
 
-    ns, name = ISVC_CONFIG
-    try:
-        cm = kube.get(CONFIGMAPS, name, ns)
-    except MlopsError as exc:
-        if exc.kind in (Kind.NOT_FOUND, Kind.FORBIDDEN):
-            return None
-        raise
-    return default_mode_from_config(cm.get("data") or {})
+    name, namespaces = ISVC_CONFIG
+    for ns in namespaces:
+        try:
+            cm = kube.get(CONFIGMAPS, name, ns)
+        except MlopsError as exc:
+            if exc.kind in (Kind.NOT_FOUND, Kind.FORBIDDEN):
+                continue
+            raise
+        return default_mode_from_config(cm.get("data") or {})
+    return None
 
 
 def _default_mode_for(kube: KubeClient, items: list[dict[str, Any]]) -> str | None:

@@ -115,6 +115,8 @@ ARGO_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "workflowtemplates", "W
 ARGO_CLUSTER_WORKFLOW_TEMPLATES = Res("argoproj.io", "v1alpha1", "clusterworkflowtemplates",
                                       "ClusterWorkflowTemplate", namespaced=False)
 FEATURESTORES = Res("feast.dev", "v1alpha1", "featurestores", "FeatureStore")
+FEATURESTORES_V1 = Res("feast.dev", "v1", "featurestores", "FeatureStore")  # the operator's served v1 (v1alpha1 deprecated)
+TENANTS = Res("minio.min.io", "v2", "tenants", "Tenant")  # the MinIO operator's object store
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
 

@@ -41,9 +41,11 @@ if TYPE_CHECKING:
 LISTED: tuple[tuple[k.Res, bool], ...] = (
     (k.DEPLOYMENTS, False), (k.STATEFULSETS, False), (k.DAEMONSETS, False), (k.PODS, False),
     (k.SERVICES, False), (k.JOBS, False), (k.CRONJOBS, False),
-    (k.INFERENCESERVICES, True), (k.ARGO_WORKFLOWS, True), (k.FEATURESTORES, True),
+    (k.INFERENCESERVICES, True), (k.ARGO_WORKFLOWS, True), (k.FEATURESTORES_V1, True), (k.TENANTS, True),
     (k.ARGO_CRON_WORKFLOWS, True), (k.ARGO_WORKFLOW_TEMPLATES, True),
 )
+# an optional kind served under an older version too: tried when the first is not served
+FALLBACK = {k.FEATURESTORES_V1: k.FEATURESTORES}
 # namespaces to read one by one when listing across all namespaces is forbidden
 DEFAULT_NAMESPACES = ("mlops", "kserve", "knative-serving", "istio-system", "argo", "kubeflow", "feast")
 
@@ -55,6 +57,11 @@ class ClusterState:
     error: MlopsError | None = None  # the cluster could not be read at all
     at: float = field(default_factory=time.time)
     duration: float = 0.0
+    namespace: str | None = None  # the one namespace read (-n), or None: all namespaces
+
+    @property
+    def scope(self) -> str:
+        return f"namespace {self.namespace}" if self.namespace else "all namespaces"
 
     def services(self) -> list[dict[str, Any]]:
         return [o for o in self.objects if o.get("kind") == "Service"]
@@ -67,13 +74,18 @@ def _namespaces(settings: Settings, kube: KubeClient) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[str]) -> list[dict[str, Any]]:
+def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[str],
+               only: str | None = None) -> list[dict[str, Any]]:
     try:
+        if only:
+            return kube.list(res, only)
         return kube.list(res, all_namespaces=True)
     except MlopsError as err:
         if err.kind is Kind.NOT_FOUND and optional:
+            if res in FALLBACK:
+                return _list_kind(kube, FALLBACK[res], optional, namespaces, only)
             return []  # the CRD is not installed
-        if err.kind is not Kind.FORBIDDEN:
+        if err.kind is not Kind.FORBIDDEN or only:
             raise
     out: list[dict[str, Any]] = []
     for ns in namespaces:  # RBAC allows only some namespaces: read those
@@ -85,18 +97,19 @@ def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[st
     return out
 
 
-def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
-    """List the catalog's object kinds concurrently (blocking: call from a worker)."""
+def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None = None) -> ClusterState:
+    """List the catalog's object kinds concurrently (blocking: call from a worker); namespace: only that one
+    (`-n NS`), else every namespace the credentials may read."""
     t0 = time.monotonic()
-    state = ClusterState()
+    state = ClusterState(namespace=namespace)
     try:
         kube = ctx.kube
     except MlopsError as err:
         state.error = err
         return state
-    namespaces = _namespaces(ctx.settings, kube)
+    namespaces = [namespace] if namespace else _namespaces(ctx.settings, kube)
     with cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stack-list") as pool:
-        futs = {pool.submit(_list_kind, kube, res, opt, namespaces): res for res, opt in LISTED}
+        futs = {pool.submit(_list_kind, kube, res, opt, namespaces, namespace): res for res, opt in LISTED}
         for fut in cf.as_completed(futs):
             res = futs[fut]
             try:
@@ -111,9 +124,11 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8) -> ClusterState:
             add_selected(kube, catalog_with_overrides(ctx.settings.components), state.objects)
         except MlopsError as err:
             state.errors.append(f"label selector: {err.message}")
-        state.objects.extend(_referenced_configmaps(kube, state.objects))
+        state.objects.extend(_referenced_configmaps(kube, state.objects, max_workers))
         state.objects.extend(_argo_objects(kube, state.objects))
         state.objects.extend(_data_objects(ctx))
+    if namespace and state.error is None:  # -n: what selectors or side reads brought from elsewhere goes
+        state.objects = [o for o in state.objects if (o.get("metadata") or {}).get("namespace") in (None, "", namespace)]
     if state.error is not None:
         state.objects = []
     state.duration = time.monotonic() - t0
@@ -218,30 +233,49 @@ def _argo_objects(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[
     return out
 
 
-def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Only the ConfigMaps that containers pull env from (envFrom / configMapKeyRef)."""
-    from mlopstui.models.stack import containers_of
+MAX_CONFIGMAPS = 60
 
-    wanted: set[tuple[str, str]] = set()
+
+def referenced_configmaps(objects: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(namespace, name) of the ConfigMaps containers pull env from (envFrom / configMapKeyRef) or mount
+    (volumes, projected volumes: the redis.conf a Bitnami Redis loads), env ones first."""
+    from mlopstui.models.stack import containers_of, pod_template_spec
+
+    env: set[tuple[str, str]] = set()
+    mounted: set[tuple[str, str]] = set()
     for o in objects:
         ns = (o.get("metadata") or {}).get("namespace", "")
         for c in containers_of(o):
             for src in c.get("envFrom") or []:
                 if "configMapRef" in src:
-                    wanted.add((ns, (src["configMapRef"] or {}).get("name", "")))
+                    env.add((ns, (src["configMapRef"] or {}).get("name", "")))
             for e in c.get("env") or []:
                 cm = ((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name")
                 if cm:
-                    wanted.add((ns, cm))
-    out = []
-    for ns, name in sorted(wanted)[:50]:
+                    env.add((ns, cm))
+        for v in (pod_template_spec(o) or {}).get("volumes") or []:
+            if isinstance(v.get("configMap"), dict) and v["configMap"].get("name"):
+                mounted.add((ns, v["configMap"]["name"]))
+            for src in (v.get("projected") or {}).get("sources") or []:
+                if isinstance(src.get("configMap"), dict) and src["configMap"].get("name"):
+                    mounted.add((ns, src["configMap"]["name"]))
+    return (sorted(env) + sorted(mounted - env))[:MAX_CONFIGMAPS]
+
+
+def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]], max_workers: int = 8) -> list[dict[str, Any]]:
+    def get(ns: str, name: str) -> dict[str, Any] | None:
         try:
             cm = kube.get(k.CONFIGMAPS, name, ns)
-            cm.setdefault("kind", "ConfigMap")
-            out.append(cm)
         except MlopsError:
-            pass
-    return out
+            return None  # unreadable: the rules that need it say so
+        cm.setdefault("kind", "ConfigMap")
+        return cm
+
+    wanted = referenced_configmaps(objects)
+    if not wanted:
+        return []
+    with cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stack-cm") as pool:
+        return [cm for cm in pool.map(lambda t: get(*t), wanted) if cm is not None]
 
 
 # -- probes ----------------------------------------------------------------------------------------
@@ -256,9 +290,12 @@ class ProbeTask:
         return pending_probe(self.component, self.kind, self.endpoint.display, self.endpoint.source)
 
 
-def resolve_endpoints(settings: Settings, catalog: Iterable[ComponentSpec],
-                      services: list[dict[str, Any]]) -> dict[str, Endpoint]:
-    return {c.id: discover(c.endpoint, settings, services) for c in catalog if c.endpoint}
+def resolve_endpoints(settings: Settings, catalog: Iterable[ComponentSpec], services: list[dict[str, Any]],
+                      components: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, Endpoint]:
+    """Each component's endpoint: config, env, then the Services of the workloads the catalog found."""
+    components = components or {}
+    return {c.id: discover(c.endpoint, settings, services, list(components.get(c.id, [])))
+            for c in catalog if c.endpoint}
 
 
 def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str, list]) -> list[str]:
@@ -280,8 +317,8 @@ def probe_tasks(settings: Settings, state: ClusterState,
     probes.warm_up()
     catalog = catalog or catalog_with_overrides(settings.components)
     services = state.services()
-    endpoints = resolve_endpoints(settings, catalog, services)
     snap = Snapshot.build(state.objects, catalog=catalog)
+    endpoints = resolve_endpoints(settings, catalog, services, snap.components)
     timeout = settings.probe_timeout
     tasks: list[ProbeTask] = []
     skipped: dict[str, ProbeResult] = {}
@@ -296,12 +333,12 @@ def probe_tasks(settings: Settings, state: ClusterState,
             continue
         why_not = not_probeable(spec.probe, ep.url)
         if why_not:
-            skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source)
+            skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source, ep.display)
             continue
         if ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url:
             # a cluster-internal name, found from a Service: only reachable from inside the cluster
             if not _resolvable(ep.url):
-                skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source)
+                skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source, ep.display)
                 continue
         url = ep.url
         if spec.probe == "http":
@@ -392,6 +429,11 @@ class StackReport:
     state: ClusterState
     at: float = field(default_factory=time.time)
 
+    @property
+    def scope(self) -> str:
+        """What the report covers: "all namespaces" or "namespace NS"."""
+        return self.state.scope
+
     def component(self, cid: str) -> ComponentStatus | None:
         return next((c for c in self.components if c.id == cid), None)
 
@@ -402,7 +444,7 @@ class StackReport:
         from mlopstui.secrets import scrub
 
         return scrub({
-            "taken_at": self.at, "cluster_error": self.state.error.to_dict() if self.state.error else None,
+            "taken_at": self.at, "scope": self.scope, "cluster_error": self.state.error.to_dict() if self.state.error else None,
             "partial_errors": self.state.errors,
             "components": [c.to_dict() for c in self.components],
             "findings": {"error": sum(1 for f in self.findings if f.severity.value == "error"),
@@ -428,9 +470,10 @@ def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, P
     return StackReport(rows, findings, snap, state, at=state.at)
 
 
-def sweep(ctx: AppContext) -> StackReport:
-    """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor."""
-    state = collect_cluster(ctx)
+def sweep(ctx: AppContext, namespace: str | None = None) -> StackReport:
+    """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor; namespace:
+    only that namespace (`-n`), else all."""
+    state = collect_cluster(ctx, namespace=namespace)
     tasks, results = probe_tasks(ctx.settings, state)
     results.update(run_probes(tasks, ctx.settings.probe_timeout))
     return build_report(ctx.settings, state, results)

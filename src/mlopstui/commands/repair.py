@@ -25,6 +25,7 @@ from mlopstui.commands._common import (
     server_dry_run,
     table,
 )
+from mlopstui.commands.stack import add_scope_flag, scope_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "--dry-run prints it, --yes applies it. Exit 2 when there is no automatic "
                                    "fix or the change is refused, 1 when it failed (e.g. a concurrent edit).")
     add_global_flags(p, suppress=True)
+    add_scope_flag(p)
     p.add_argument("finding_id", nargs="?", metavar="FINDING_ID", help="the rule id, e.g. redis-no-maxmemory")
     p.add_argument("--object", metavar="KIND/NS/NAME",
                    help="which object, when the finding is reported for several (e.g. Deployment/mlops/x)")
@@ -43,11 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_repair)
 
 
-def _report(ctx):
+def _report(ctx, args: argparse.Namespace | None = None):
     from mlopstui.backends.stack import sweep
     from mlopstui.errors import MlopsError
 
-    report = sweep(ctx)
+    report = sweep(ctx, namespace=scope_of(args) if args is not None else None)
     if report.state.error is not None:
         err = report.state.error
         raise MlopsError(err.kind, f"cannot read the cluster: {err.message}", hint=err.hint or
@@ -68,7 +70,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         return _repair_all(args, ctx)
     if not args.finding_id:
         return _list(args, ctx)
-    action = Repair(ctx, args.finding_id, obj_ref=args.object)
+    action = Repair(ctx, args.finding_id, obj_ref=args.object,
+                    report=_report(ctx, args) if scope_of(args) else None)
     plan = action.plan()
     return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
                             server=lambda: server_dry_run(ctx, action, plan))
@@ -77,7 +80,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace, ctx) -> int:
     from mlopstui.actions.repair import assess
 
-    items = assess(_report(ctx))
+    items = assess(_report(ctx, args))
     if args.object:
         from mlopstui.actions.repair import parse_object
 
@@ -106,7 +109,7 @@ def _repair_all(args: argparse.Namespace, ctx) -> int:
     from mlopstui.actions.repair import Repair, assess
     from mlopstui.errors import Kind, MlopsError
 
-    report = _report(ctx)
+    report = _report(ctx, args)
     todo = [a for a in assess(report) if a.fix is not None]
     if args.object:
         from mlopstui.actions.repair import parse_object

@@ -16,17 +16,34 @@ from mlopstui.commands._common import (
 )
 
 
+def add_scope_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-A", "--all-namespaces", action="store_true", default=argparse.SUPPRESS,
+                   help="every namespace (the default; with -n NS only that namespace is read)")
+
+
+def scope_of(args: argparse.Namespace) -> str | None:
+    """The one namespace to read: `-n NS` given on the command line (not a config file's namespace), unless
+    `-A`; None: every namespace."""
+    if getattr(args, "all_namespaces", False):
+        return None
+    return getattr(args, "namespace", None) or None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="every component of the stack: installed, ready, live probe, version",
                        description="The Stack table. Exit 1 when an installed component is unhealthy, "
-                                   "3 when the cluster is unreachable.")
+                                   "3 when the cluster is unreachable. -n NS: only that namespace; "
+                                   "-A / no -n: all namespaces.")
     add_global_flags(p, suppress=True)
+    add_scope_flag(p)
     listing(p)
     p.set_defaults(func=cmd_status)
 
     d = sub.add_parser("doctor", help="check the stack for known failure modes; exit 1 on any error finding",
-                       description="Run every doctor rule over the cluster objects and live probes.")
+                       description="Run every doctor rule over the cluster objects and live probes. -n NS: "
+                                   "only that namespace; -A / no -n: all namespaces.")
     add_global_flags(d, suppress=True)
+    add_scope_flag(d)
     d.add_argument("--component", metavar="ID", help="only findings of this component (mlflow, redis, ...)")
     d.add_argument("--severity", choices=("error", "warning", "info"), default="info",
                    help="lowest severity to show (default: info)")
@@ -39,7 +56,7 @@ def _sweep(args: argparse.Namespace):
     from mlopstui.backends.stack import sweep
 
     ctx = make_context(args)
-    return sweep(ctx)
+    return sweep(ctx, namespace=scope_of(args))
 
 
 def cluster_unreadable(report) -> str | None:
@@ -75,7 +92,8 @@ def status_rows(report) -> list[list[str]]:
             f"{c.ready}/{c.desired}" if c.installed else "-",
             str(c.restarts) + (f" {c.problem}" if c.problem else "") if c.installed else "-",
             c.probe.summary if c.probe.state.value != "skipped" else c.probe.summary or "-",
-            c.version if c.installed or c.probe.ok else "-",
+            (f"{c.version} ({c.version_source})" if c.version_source else c.version)
+            if c.installed or c.probe.ok else "-",
             f"{wf.severity.value}: {wf.summary}" if wf else "-",
             human_age(c.age) if c.installed else "-",
         ])
@@ -91,9 +109,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     top = cluster_unreadable(report)
 
     def text(wide: bool = False) -> str:
-        headers = ["component", "installed", "ready", "restarts", "probe", "version", "finding", "age"]
+        headers = ["component", "installed", "ready", "restarts", "probe", "version (from)", "finding", "age"]
         out = table(status_wide_rows(report), [*headers, "workloads", "images", "endpoint", "endpoint from"]) \
             if wide else table(status_rows(report), headers)
+        out = f"scope: {report.scope}\n" + out
         if top:
             out = top + "\n" + out
         n = doc["findings"]
@@ -132,7 +151,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     found = [f for f in report.findings if f.severity.rank <= floor
              and (not args.component or f.component == args.component)]
     errors = sum(1 for f in found if f.severity is Severity.ERROR)
-    doc = scrub({"findings": [f.to_dict() for f in found], "errors": errors,
+    doc = scrub({"scope": report.scope, "findings": [f.to_dict() for f in found], "errors": errors,
                  "warnings": sum(1 for f in found if f.severity is Severity.WARNING),
                  "cluster_error": report.state.error.to_dict() if report.state.error else None})
 
@@ -141,10 +160,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     def text() -> str:
         head = top + "\n\n" if top else ""
         if not found:
-            return head + ("no findings from the live probes (the cluster was not read)" if top else "no findings")
+            return head + ("no findings from the live probes (the cluster was not read)" if top else
+                           f"no findings ({report.scope})")
         body = "\n\n".join(f.render() for f in found)
         return head + body + \
-            f"\n\n{errors} errors, {doc['warnings']} warnings, {len(found) - errors - doc['warnings']} info"
+            f"\n\n{report.scope}: {errors} errors, {doc['warnings']} warnings, " \
+            f"{len(found) - errors - doc['warnings']} info"
 
     def wide() -> str:
         rows = [[f.severity.value, f.id, f.component, ", ".join(f.objects) or "-", f.summary, (f.fix or "-").splitlines()[0]]

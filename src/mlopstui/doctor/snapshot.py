@@ -7,13 +7,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlopstui.models.stack import CATALOG, ComponentSpec, ProbeResult, assign_workloads
+from mlopstui.models.stack import (
+    CATALOG,
+    ComponentSpec,
+    ProbeResult,
+    assign_workloads,
+    database_references,
+    refine_database_roles,
+)
 
 # the kinds a snapshot holds
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-COMPONENT_KINDS = WORKLOAD_KINDS + ("CronJob", "FeatureStore")
+COMPONENT_KINDS = WORKLOAD_KINDS + ("CronJob", "FeatureStore", "Tenant")
 KINDS = WORKLOAD_KINDS + ("Pod", "Service", "Job", "CronJob", "Workflow", "InferenceService",
-                          "FeatureStore", "ConfigMap", "Event")
+                          "FeatureStore", "Tenant", "ConfigMap", "Event")
+REFERRER_KINDS = WORKLOAD_KINDS + ("CronJob", "Job", "Pod", "ConfigMap")
 
 
 def ref(obj: Mapping[str, Any]) -> str:
@@ -30,6 +38,8 @@ class Snapshot:
     watched_namespaces: tuple[str, ...] = ()  # empty: every namespace in the snapshot
     taken_at: float = field(default_factory=time.time)
     components: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> workload objects
+    # database workload ref -> who names it (the MLflow server's backend URI, Feast's feature_store.yaml)
+    referrers: dict[str, str] = field(default_factory=dict)
     _owner: dict[str, str] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -49,6 +59,8 @@ class Snapshot:
                    watched_namespaces=tuple(watched_namespaces), taken_at=taken_at or time.time())
         comp_objs = [o for k in COMPONENT_KINDS for o in by_kind.get(k, [])]
         snap.components = {k: list(v) for k, v in assign_workloads(snap.catalog, comp_objs).items()}
+        refs = database_references([o for k in REFERRER_KINDS for o in by_kind.get(k, [])])
+        snap.referrers = refine_database_roles(snap.components, by_kind.get("Service", []), refs)
         snap._owner = {ref(o): cid for cid, objs in snap.components.items() for o in objs}
         return snap
 

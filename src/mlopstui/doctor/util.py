@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from mlopstui.doctor.snapshot import Snapshot
+from mlopstui.models.commandline import cluster_host, host_of, mlflow_server_args  # noqa: F401 - shared by rules
+from mlopstui.models.commandline import tokens as _tokens  # noqa: F401
 
 
 @dataclass
@@ -71,64 +70,6 @@ def env_of(container: Mapping[str, Any], snap: Snapshot | None = None, namespace
     return view
 
 
-def _tokens(container: Mapping[str, Any]) -> list[str]:
-    raw = tuple(str(t) for t in (container.get("command") or []) + (container.get("args") or []))
-    return list(_split_tokens(raw))
-
-
-@functools.lru_cache(maxsize=512)
-def _split_tokens(raw: tuple[str, ...]) -> tuple[str, ...]:
-    out: list[str] = []
-    for t in raw:
-        if any(ch in t for ch in " \n\t"):
-            try:
-                out.extend(shlex.split(t.replace("\\\n", " "), comments=False))
-            except ValueError:
-                out.extend(t.split())
-        else:
-            out.append(t)
-    return tuple(out)
-
-
-def mlflow_server_args(container: Mapping[str, Any]) -> dict[str, str | bool] | None:
-    """The flags of `mlflow server ...` in a container's command/args, or None if it is not an MLflow server.
-
-    A container of an mlflow image with no command runs the image default; the Bitnami image and
-    most others run `mlflow server` with the args given.
-    """
-    toks = _tokens(container)
-    start = None
-    for i, t in enumerate(toks):
-        if (t == "mlflow" or t.endswith("/mlflow")) and i + 1 < len(toks) and toks[i + 1] == "server":
-            start = i + 2
-            break
-    if start is None:
-        image = str(container.get("image", ""))
-        if "mlflow" in image.rsplit("/", 1)[-1] and (not toks or toks[0] == "server" or toks[0].startswith("--")):
-            start = 1 if toks and toks[0] == "server" else 0
-        else:
-            return None
-    flags: dict[str, str | bool] = {}
-    i = start
-    while i < len(toks):
-        t = toks[i]
-        if t in ("&&", ";", "|", "||"):
-            break
-        if t.startswith("--"):
-            if "=" in t:
-                k, v = t[2:].split("=", 1)
-                flags[k] = v
-            elif i + 1 < len(toks) and not toks[i + 1].startswith("--") and toks[i + 1] not in ("&&", ";"):
-                flags[t[2:]] = toks[i + 1]
-                i += 1
-            else:
-                flags[t[2:]] = True
-        elif t.startswith("-h") or t == "-p":
-            pass
-        i += 1
-    return flags
-
-
 MLFLOW_ENV_FLAGS = {
     "backend-store-uri": "MLFLOW_BACKEND_STORE_URI",
     "default-artifact-root": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
@@ -166,14 +107,6 @@ def _mlflow_servers(snap: Snapshot) -> list[tuple[dict[str, Any], Mapping[str, A
     return out
 
 
-def host_of(uri: str) -> tuple[str | None, int | None]:
-    try:
-        parts = urlsplit(uri)
-        return parts.hostname, parts.port
-    except ValueError:
-        return None, None
-
-
 def version_tuple(text: str | None) -> tuple[int, ...] | None:
     """'2.11.0' / 'v3.5.1' / '3.5.0-debian-12-r0' -> (3, 5, 1); None when not a version."""
     if not text:
@@ -206,20 +139,6 @@ def pod_bearers(snap: Snapshot, watched_only: bool = True) -> list[dict[str, Any
 
 def component_for(snap: Snapshot, obj: Mapping[str, Any], default: str = "cluster") -> str:
     return snap.component_of(obj) or default
-
-
-def cluster_host(host: str, default_ns: str, known_namespaces: set[str]) -> tuple[str, str] | None:
-    """'svc', 'svc.ns', 'svc.ns.svc', 'svc.ns.svc.cluster.local' -> (svc, ns); None when not a cluster name."""
-    if not host or host.replace(".", "").isdigit() or ":" in host:
-        return None
-    parts = host.split(".")
-    if len(parts) == 1:
-        return parts[0], default_ns
-    if len(parts) >= 3 and parts[2] == "svc":
-        return parts[0], parts[1]
-    if len(parts) == 2 and parts[1] in known_namespaces:
-        return parts[0], parts[1]
-    return None
 
 
 def namespaces_in(snap: Snapshot) -> set[str]:

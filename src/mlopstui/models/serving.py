@@ -22,7 +22,12 @@ MODELMESH_MODES = ("modelmesh",)
 KNOWN_MODES = {"serverless": "Serverless", "knative": "Knative", "rawdeployment": "RawDeployment",
                "standard": "Standard", "modelmesh": "ModelMesh"}
 SHIPPED_DEFAULT_MODE = "Serverless"  # kserve config/configmap/inferenceservice.yaml: deploy.defaultDeploymentMode
-ISVC_CONFIG = ("kserve", "inferenceservice-config")  # (namespace, name) of KServe's cluster configuration
+# KServe's cluster configuration: its name, and the namespaces it is installed in (standalone; Kubeflow)
+ISVC_CONFIG = ("inferenceservice-config", ("kserve", "kubeflow"))
+MODE_SOURCE_WORDS = {"status": "from status.deploymentMode", "annotation": "from the deploymentMode annotation",
+                     "inferenceservice-config": "the cluster default in inferenceservice-config",
+                     "assumed": "assumed: no status, annotation or readable inferenceservice-config; KServe ships "
+                                "Serverless"}  # (namespace, name) of KServe's cluster configuration
 # where a Revision says which model it serves: KServe's storage-initializer annotation (pkg/constants
 # StorageInitializerSourceUriInternalAnnotationKey), the older public key, and the sandbox's own
 REVISION_URI_KEYS = ("internal.serving.kserve.io/storage-initializer-sourceuri",
@@ -599,7 +604,7 @@ def traffic_converged(isvc: InferenceService, canary: int | None,
 def status_lines(isvc: InferenceService) -> list[str]:
     """What the status means, in words (shared by the CLI detail and the TUI panels)."""
     lines = [f"ready   {isvc.ready_text()}",
-             f"mode    {isvc.deployment_mode} ({isvc.mode_class}; from {isvc.mode_source})"]
+             f"mode    {isvc.deployment_mode} ({isvc.mode_class}; {MODE_SOURCE_WORDS.get(isvc.mode_source, isvc.mode_source)})"]
     if not isvc.serverless:
         lines.append(f"model   {isvc.storage_uri or '-'} (one model: no revisions, no traffic split)")
         return lines

@@ -187,7 +187,8 @@ class ComponentScreen(AreaScreen):
         t.append(f"{c.spec.title}", style="bold")
         t.append(f" ({c.spec.role}) ")
         t.append(f"{c.health.value}", style=HEALTH_STYLE[c.health.value])
-        t.append(f"  version {c.version}  data {ago(self.report.at if self.report else None)}\n")
+        vfrom = f" (from {c.version_source})" if c.version_source else ""
+        t.append(f"  version {c.version}{vfrom}  endpoint {c.endpoint}  data {ago(self.report.at if self.report else None)}\n")
         for w in c.workloads:
             t.append(f"{w.kind} {w.namespace}/{w.name}  ")
             t.append(f"{w.ready}/{w.desired} ready" if w.kind not in ("CronJob",) else w.note,

@@ -84,6 +84,8 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
             role = []
             if name == s.latest_created:
                 role.append("latest")
+            if name == s.rolling_out:
+                role.append("not-ready")
             if name == s.latest_rolledout:
                 role.append("rolled-out")
             if name == s.previous_rolledout:

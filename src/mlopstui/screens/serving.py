@@ -273,6 +273,9 @@ def detail_lines(s: m.InferenceService, width: int = 12, full: bool = False) -> 
                 f"{'-' if s.max_replicas is None else s.max_replicas}")
     bad = s.failing_conditions()
     if full:
+        if s.serverless:
+            done, why = m.traffic_converged(s, s.canary_percent)
+            lines.append(f"split {'converged' if done else 'not converged'}: {why}")
         lines.append(replicas)
         lines.append("conditions:")
         for c in s.conditions:

@@ -289,8 +289,8 @@ class StackScreen(AreaScreen):
             label.update(Text("loading the cluster ...", style="dim"))
             return
         interval = self.ctx.settings.refresh_interval
-        parts = []
         total = len([p for p in self.probes.values() if p.state.value != "skipped"])
+        parts = [self.state.scope] if getattr(self.state, "scope", "") else []  # all namespaces, or one
         if self.pending and self._announce_probing and self.sweep_started \
                 and time.time() - self.sweep_started >= SLOW_PROBE_S:
             parts.append(f"probing {len(self.pending)}/{total}: {', '.join(sorted(self.pending))}")

@@ -18,7 +18,7 @@ from mlopstui.doctor.util import (
     service_hosts,
     version_tuple,
 )
-from mlopstui.models.stack import image_tag, pod_template_spec
+from mlopstui.models.stack import VERSION_LABEL, image_tag, pod_template_spec
 from mlopstui.secrets import mask_uri
 
 
@@ -101,10 +101,13 @@ def backend_host_unknown(snap: Snapshot) -> Iterator[Finding]:
              if candidates else "Fix the host in --backend-store-uri to the PostgreSQL Service name") + ".")
 
 
-def _mlflow_version(snap: Snapshot, container: dict) -> tuple[str | None, str]:
+def _mlflow_version(snap: Snapshot, w: dict, container: dict) -> tuple[str | None, str]:
     p = snap.probe("mlflow")
-    if p is not None and p.version:
+    if p is not None and p.version and snap.component_of(w) == "mlflow":
         return p.version, "server /version"
+    label = ((w.get("metadata") or {}).get("labels") or {}).get(VERSION_LABEL)
+    if label:
+        return str(label), f"label {VERSION_LABEL}"
     tag = image_tag(str(container.get("image", "")))
     return tag, f"image tag {container.get('image')}"
 
@@ -116,7 +119,7 @@ def allowed_hosts(snap: Snapshot) -> Iterator[Finding]:
         if (live is not None and live.data.get("host_checked") and not live.data.get("host_rejected")
                 and snap.component_of(w) == "mlflow"):
             continue  # the live server accepted the in-cluster Host header: that evidence wins
-        version, vsrc = _mlflow_version(snap, c)
+        version, vsrc = _mlflow_version(snap, w, c)
         vt = version_tuple(version)
         if vt is None or vt < (3, 5):
             continue
@@ -130,12 +133,15 @@ def allowed_hosts(snap: Snapshot) -> Iterator[Finding]:
         if value is not None and not missing:
             continue
         svc_list = ",".join(needed) if needed else "<service>.<ns>.svc.cluster.local,<service>.<ns>.svc.cluster.local:5000"
+        unread = [o for o in env.opaque if o.startswith("secret ")] if value is None else []
         yield Finding(
-            "mlflow-allowed-hosts", Severity.ERROR, "mlflow",
+            "mlflow-allowed-hosts", Severity.WARNING if unread else Severity.ERROR, "mlflow",
             f"{ref(w)}: MLflow {version} rejects in-cluster Host headers", (ref(w),),
             f"version {version} ({vsrc}); "
             + (f"{src}={value}; not covered: {', '.join(missing[:6])}" if value is not None
-               else "no --allowed-hosts / MLFLOW_SERVER_ALLOWED_HOSTS"),
+               else "no --allowed-hosts / MLFLOW_SERVER_ALLOWED_HOSTS")
+            + (f" (unless envFrom {', '.join(unread)} sets MLFLOW_SERVER_ALLOWED_HOSTS: Secrets are not read)"
+               if unread else ""),
             "MLflow 3.5+ answers HTTP 403 \"Invalid Host header - possible DNS rebinding attack detected\" "
             "to any Host not in its allow-list (default: localhost and private IPs): clients using the "
             "Service DNS name fail while /health still answers.",

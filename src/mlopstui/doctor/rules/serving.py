@@ -8,6 +8,7 @@ from typing import Any
 from mlopstui.doctor.finding import Finding, Severity
 from mlopstui.doctor.registry import rule
 from mlopstui.doctor.snapshot import Snapshot, ref
+from mlopstui.models.serving import RAW_MODES
 from mlopstui.units import quantity_bytes
 
 BAD_MINSCALE = "serving.knative.dev/minScale"
@@ -21,7 +22,12 @@ def deployment_mode(isvc: dict[str, Any]) -> str:
 
 
 def is_raw(isvc: dict[str, Any]) -> bool:
-    return deployment_mode(isvc).lower() in ("rawdeployment", "standard")
+    return deployment_mode(isvc).lower() in RAW_MODES
+
+
+def is_serverless(isvc: dict[str, Any]) -> bool:
+    """Served through Knative: not RawDeployment/Standard, not ModelMesh (which runs its own pods)."""
+    return deployment_mode(isvc).lower() not in (*RAW_MODES, "modelmesh")
 
 
 def _bytes(q: Any) -> float:
@@ -44,7 +50,7 @@ def _large(pred: dict[str, Any]) -> str:
 @rule("isvc-min-replicas-zero", "kserve", "InferenceService scales to zero")
 def min_replicas_zero(snap: Snapshot) -> Iterator[Finding]:
     for isvc in snap.of("InferenceService"):
-        if is_raw(isvc):
+        if not is_serverless(isvc):  # Knative scales to zero; RawDeployment and ModelMesh do not
             continue
         pred = (isvc.get("spec") or {}).get("predictor") or {}
         if pred.get("minReplicas") != 0:
@@ -87,7 +93,7 @@ def ineffective_minscale(snap: Snapshot) -> Iterator[Finding]:
 @rule("isvc-canary-raw-deployment", "kserve", "canaryTrafficPercent on a RawDeployment InferenceService")
 def canary_on_raw(snap: Snapshot) -> Iterator[Finding]:
     for isvc in snap.of("InferenceService"):
-        if not is_raw(isvc):
+        if is_serverless(isvc):  # RawDeployment and ModelMesh cannot split traffic
             continue
         spec = isvc.get("spec") or {}
         for comp in COMPONENTS:
@@ -96,7 +102,7 @@ def canary_on_raw(snap: Snapshot) -> Iterator[Finding]:
                 continue
             yield Finding(
                 "isvc-canary-raw-deployment", Severity.ERROR, "kserve",
-                f"{ref(isvc)}: canaryTrafficPercent {pct} is ignored in RawDeployment mode", (ref(isvc),),
+                f"{ref(isvc)}: canaryTrafficPercent {pct} is ignored in {deployment_mode(isvc)} mode", (ref(isvc),),
                 f"deploymentMode {deployment_mode(isvc)}; spec.{comp}.canaryTrafficPercent: {pct}",
                 "Traffic splitting needs Knative revisions (Serverless mode). A RawDeployment "
                 "InferenceService sends 100% of traffic to the latest spec: the 'canary' is a full rollout.",
@@ -108,7 +114,7 @@ def canary_on_raw(snap: Snapshot) -> Iterator[Finding]:
 def serverless_without_knative(snap: Snapshot) -> Iterator[Finding]:
     if snap.installed("knative"):
         return
-    serverless = [isvc for isvc in snap.of("InferenceService") if not is_raw(isvc)]
+    serverless = [isvc for isvc in snap.of("InferenceService") if is_serverless(isvc)]
     if not serverless or not (snap.of("Deployment") or snap.of("StatefulSet")):
         return
     yield Finding(

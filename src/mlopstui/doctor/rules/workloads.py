@@ -53,13 +53,13 @@ def ref_pod(p) -> str:
 @rule("workload-crashloop", "cluster", "Workloads crash-looping")
 def crashloop(snap: Snapshot) -> Iterator[Finding]:
     for w, pods in _owned(snap):
-        hit = [p for p in pods if p.reason == "CrashLoopBackOff"]
+        hit = [p for p in pods if p.problem == "CrashLoopBackOff"]
         if not hit:
             continue
         yield Finding(
-            "workload-crashloop", Severity.ERROR, component_for(snap, w), f"{ref(w)}: CrashLoopBackOff",
+            "workload-crashloop", Severity.ERROR, component_for(snap, w), f"{ref(w)}: {hit[0].reason}",
             (ref(w),) + tuple(ref_pod(p) for p in hit),
-            "; ".join(f"pod {p.name}: CrashLoopBackOff, {p.restarts} restarts"
+            "; ".join(f"pod {p.name}: {p.reason}, {p.restarts} restarts"
                       + (f", last exit {p.last_terminated}" if p.last_terminated else "") for p in hit[:3]),
             "The container keeps exiting right after start; Kubernetes waits longer between each restart.",
             "Read its logs (l in the drill-in, or kubectl logs --previous) for the startup error; common "

@@ -191,6 +191,9 @@ def _columns_and_cells(rt: ResourceType):
                 ext = "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
             return [spec.get("type", "ClusterIP"), spec.get("clusterIP", "None"), ext, _ports(o)]
         return (["Type", "Cluster-IP", "External-IP", "Port(s)"], svc)
+    if key == ("argoproj.io", "workflows"):  # the Workflow CRD's additionalPrinterColumns (Status, Message)
+        return (["Status", "Message"], lambda o: [(o.get("status") or {}).get("phase", ""),
+                                                  (o.get("status") or {}).get("message", "")])
     if key == ("", "namespaces"):
         return (["Status"], lambda o: [(o.get("status") or {}).get("phase", "Active")])
     if key == ("", "nodes"):

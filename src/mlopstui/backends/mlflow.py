@@ -178,10 +178,10 @@ class MlflowBackend:
         self._client.close()
 
     # -- transport --------------------------------------------------------------------------------
-    def _error(self, exc: BaseException, what: str) -> MlopsError:
+    def _error(self, exc: BaseException, what: str, timeout: float | None = None) -> MlopsError:
         where = f"MLflow at {self.display}"
         if isinstance(exc, httpx.TimeoutException):
-            return MlopsError(Kind.TIMEOUT, f"{what}: {where} did not answer within {self.timeout:.0f}s",
+            return MlopsError(Kind.TIMEOUT, f"{what}: {where} did not answer within {timeout or self.timeout:.1f}s",
                               hint="the server may be overloaded (many runs?) or the network slow",
                               source="mlflow")
         if isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError |
@@ -236,11 +236,11 @@ class MlflowBackend:
 
     def _call(self, method: str, path: str, what: str, *, params: dict[str, Any] | None = None,
               json: Any = None) -> dict[str, Any]:
+        t = verb_deadline.timeout(self.timeout, what)
         try:
-            resp = self._client.request(method, path, params=params, json=json,
-                                        timeout=verb_deadline.timeout(self.timeout, what))
+            resp = self._client.request(method, path, params=params, json=json, timeout=t)
         except httpx.HTTPError as exc:
-            raise self._error(exc, what) from None
+            raise self._error(exc, what, t) from None
         if resp.status_code >= 400:
             raise self._status_error(resp, what)
         data = decode_json(resp.content, f"MLflow at {self.display} ({method} {path}, {what})",

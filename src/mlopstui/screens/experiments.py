@@ -17,6 +17,7 @@ from textual.binding import Binding
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import Experiment, fmt_time
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.age import ago
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
@@ -183,7 +184,7 @@ class ExperimentsScreen(AreaScreen):
             state = "  [b red]unreachable[/]" if self.error else f"  loaded {ago(self.loaded_at)}"
             text = f"MLflow: {b.display}{auth}  view: {VIEW_LABEL[self.view]}{state}"
         try:
-            self.query_one("#mlflow-source", MlflowSource).update(text)
+            self.query_one("#mlflow-source", MlflowSource).update(safe(text))
         except Exception:
             pass
 

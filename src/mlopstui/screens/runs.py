@@ -27,6 +27,7 @@ from mlopstui.models.experiments import (
     parse_columns,
 )
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import RUN_LEVEL, badge
@@ -218,7 +219,7 @@ class RunsScreen(AreaScreen):
             text.append(" loading ...")
         elif self.search_error is not None:
             text.append("  ✗ search failed: no runs shown", style="bold red")
-        self.query_one("#runs-info", QuietStatic).update(text)
+        self.query_one("#runs-info", QuietStatic).update(safe(text))
 
     # -- paging ----------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event) -> None:

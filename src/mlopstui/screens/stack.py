@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.age import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
@@ -272,10 +273,10 @@ class StackScreen(AreaScreen):
         n_err = sum(1 for f in self.report.findings if f.severity.value == "error")
         n_warn = sum(1 for f in self.report.findings if f.severity.value == "warning")
         scope = "all components" if cid is None else (c.spec.title if c else cid)
-        self.query_one("#findings-title", QuietStatic).update(
+        self.query_one("#findings-title", QuietStatic).update(safe(
             Text.assemble(("Findings: ", "bold"), f"{scope} ({len(found)})   ",
                           (f"total {n_err} errors, {n_warn} warnings", "dim"),
-                          ("   a: all/selected  d: doctor  f: fix", "dim")))
+                          ("   a: all/selected  d: doctor  f: fix", "dim"))))
         table = self.query_one("#findings", FilterTable)
         table.set_rows([(f.key, finding_cells(f)) for f in found])
 
@@ -286,7 +287,7 @@ class StackScreen(AreaScreen):
         except Exception:
             return
         if self.state is None:
-            label.update(Text("loading the cluster ...", style="dim"))
+            label.update(safe(Text("loading the cluster ...", style="dim")))
             return
         interval = self.ctx.settings.refresh_interval
         total = len([p for p in self.probes.values() if p.state.value != "skipped"])
@@ -302,7 +303,7 @@ class StackScreen(AreaScreen):
         else:
             parts.append(f"data {ago(self.state.at)} (no sweep finished since)")
         parts.append("ctrl+r now")
-        label.update(Text(" · ".join(parts), style="dim"))
+        label.update(safe(Text(" · ".join(parts), style="dim")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "components" and not self.all_findings:

@@ -409,6 +409,7 @@ EXTRA_MODULES = {
     "sklearn": "scikit-learn (the fraud models)",
     "flask": "mlflow (the tracking server)",
     "alembic": "mlflow (the tracking server's database migrations)",
+    "dvc": "dvc (the sandbox's DVC project; the `data` extra)",
 }
 INSTALL_HINT = ("install the sandbox extra: uv tool install 'mlopstui[sandbox]' "
                 "(or pip install 'mlopstui[sandbox]'; from a clone: bash scripts/setup.sh)")

@@ -228,7 +228,6 @@ class KubeClient:
         self.close()
         return True
 
-<<<<<<< HEAD
     # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
     def raw(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
             timeout: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -292,13 +291,12 @@ class KubeClient:
             raise err from None
         ws.settimeout(None)
         return ws
-=======
+
     def _located(self, err: MlopsError, status: int) -> MlopsError:
         """A server-side failure (5xx, or a body that is not the API's Status) names the server."""
         if status >= 500 or status == 0:
             err.message += f" (API server {self.target.server})"
         return err
->>>>>>> main
 
     def close(self) -> None:
         routes = getattr(self, "routes", None)

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, RichLog, Static
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.secrets import MASK, mask_env, mask_text, scrub
-from mlopstui.widgets.age import ago, human_age
+from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from textual.widgets import Static
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import Experiment, fmt_time
 from mlopstui.screens.base import AreaScreen
-from mlopstui.widgets.age import ago
+from mlopstui.units import ago
 from mlopstui.widgets.filter_table import FilterTable
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from mlopstui import deadline as verb_deadline
 from mlopstui.errors import Kind, MlopsError, from_exception
 from mlopstui.models.serving import (
     DEPLOYMENT_MODE_ANNOTATION,
@@ -179,7 +180,16 @@ def infer_target(isvc: InferenceService, ingress: str | None = None, ingress_sou
     if not isvc.url:
         raise MlopsError(Kind.INVALID, f"{isvc.name} has no URL in its status yet",
                          hint="wait until it is Ready, or check its conditions")
-    host = urlsplit(isvc.url).hostname
+    from mlopstui.text import control_chars
+
+    try:
+        host = urlsplit(isvc.url).hostname
+        bad = control_chars(isvc.url)
+    except ValueError as exc:
+        host, bad = None, [str(exc)]
+    if bad or not host:
+        raise MlopsError(Kind.INVALID, f"{isvc.name}'s status.url {isvc.url!r} is not a usable URL",
+                         hint="the InferenceService's status is malformed; check it with kubectl", source="kubernetes")
     if ingress:
         via = f"ingress {ingress}" + (f" ({ingress_source})" if ingress_source else "") + f", Host: {host}"
         return InferTarget(ingress.rstrip("/"), host, via)
@@ -207,8 +217,12 @@ def infer(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
     if target.host:
         headers["Host"] = target.host
     own = client is None
-    c = client or httpx.Client(timeout=timeout, trust_env=False)
     started = time.perf_counter()
+    try:
+        timeout = verb_deadline.timeout(timeout, f"POST {url}")
+    except MlopsError as exc:
+        return InferResult(False, 0, 0.0, url, target.host, protocol, error=f"[{exc.kind.value}] {exc.message}")
+    c = client or httpx.Client(timeout=timeout, trust_env=False)
     try:
         resp = c.post(url, content=json.dumps(body), headers=headers, timeout=timeout)
     except Exception as exc:  # httpx transport errors
@@ -233,8 +247,19 @@ def infer(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
     if isinstance(doc, dict):
         if "predictions" in doc:
             preds = doc["predictions"]
-        elif "outputs" in doc:
-            preds = {o.get("name", "out"): o.get("data") for o in doc.get("outputs") or []}
+        elif isinstance(doc.get("outputs"), list):
+            preds = {o.get("name", "out"): o.get("data") for o in doc["outputs"] if isinstance(o, dict)}
+    if preds is None:
+        # a 200 that is not a v1 ({"predictions": ...}) or v2 ({"outputs": [...]}) answer: an HTML page,
+        # a proxy's banner, invalid JSON. Not ok, whatever the status says.
+        from mlopstui.text import snippet
+
+        ctype = resp.headers.get("content-type", "") or "no content type"
+        what = "an HTML page" if resp.text.lstrip()[:1] == "<" else (
+            "JSON without predictions/outputs" if isinstance(doc, dict) else "a body that is not JSON")
+        return InferResult(False, resp.status_code, latency, url, target.host, protocol, revision, model_version,
+                           body=None, error=f"[invalid] {url} answered HTTP {resp.status_code} with {what} "
+                                            f"({ctype}), not a {protocol} inference answer: {snippet(resp.text)!r}")
     return InferResult(True, resp.status_code, latency, url, target.host, protocol, revision, model_version,
                        predictions=preds, body=doc)
 
@@ -247,6 +272,9 @@ def burst(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
     with httpx.Client(timeout=timeout, trust_env=False) as c:
         for _ in range(max(0, n)):
             out.results.append(infer(target, model, protocol, body, timeout=timeout, client=c))
+            left = verb_deadline.remaining()
+            if left is not None and left <= 0.05:  # the verb's deadline: stop sending, say how many went
+                break
     return out
 
 

@@ -228,6 +228,12 @@ class KubeClient:
         self.close()
         return True
 
+    def _located(self, err: MlopsError, status: int) -> MlopsError:
+        """A server-side failure (5xx, or a body that is not the API's Status) names the server."""
+        if status >= 500 or status == 0:
+            err.message += f" (API server {self.target.server})"
+        return err
+
     def close(self) -> None:
         with self._lock:
             if self._api is not None:
@@ -270,7 +276,7 @@ class KubeClient:
             if exc.status == 401 and self._refresh_exec_credentials(retried):
                 return self.request(method, path, query=query, body=body, content_type=content_type,
                                     timeout=timeout, raw=raw, retried=True)
-            raise _status_error(exc.status or 0, exc.body, what) from None
+            raise self._located(_status_error(exc.status or 0, exc.body, what), exc.status or 0) from None
         except MlopsError:
             raise
         except Exception as exc:  # urllib3 timeouts, connection errors
@@ -284,11 +290,11 @@ class KubeClient:
             if resp.status == 401 and self._refresh_exec_credentials(retried):
                 return self.request(method, path, query=query, body=body, content_type=content_type,
                                     timeout=timeout, raw=raw, retried=True)
-            raise _status_error(resp.status, resp.data, what)
+            raise self._located(_status_error(resp.status, resp.data, what), resp.status)
         text = resp.data.decode(errors="replace") if isinstance(resp.data, bytes) else resp.data
         if raw:
             return text
-        return decode_json(text, f"the API server ({what})", content_type=resp.headers.get("Content-Type"),
+        return decode_json(text, f"the API server {self.target.server} ({what})", content_type=resp.headers.get("Content-Type"),
                            source="kubernetes", allow_empty=method == "DELETE")
 
     # -- typed helpers ---------------------------------------------------------------------------

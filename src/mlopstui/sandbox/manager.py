@@ -355,6 +355,7 @@ EXTRA_MODULES = {
     "sklearn": "scikit-learn (the fraud models)",
     "flask": "mlflow (the tracking server)",
     "alembic": "mlflow (the tracking server's database migrations)",
+    "dvc": "dvc (the sandbox's DVC project; the `data` extra)",
 }
 INSTALL_HINT = ("install the sandbox extra: uv tool install 'mlopstui[sandbox]' "
                 "(or pip install 'mlopstui[sandbox]'; from a clone: bash scripts/setup.sh)")
@@ -454,7 +455,8 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     _write_backends(d, ports)
     _write_config(d, ports, env)
     seeded_now = False
-    if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists():
+    if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists() \
+            or not (d / ".seeded-pipelines").exists():
         log("seeding (first up): kubernetes objects, S3 models, MLflow runs, Feast apply + materialize, "
             "LakeFS and DVC")
         try:
@@ -540,8 +542,8 @@ def _seed(d: Path, state: dict, sec: dict[str, str], env: dict[str, str], log: C
     if errors:
         raise SandboxError("seeding failed: " + "\n".join(errors), part="seed")
     if not done("pipelines"):
-        # the lifecycle pipeline and the failing feature check: created now, run by the emulator's
-        # workflow controller in the background (up does not wait for them)
+        # Argo (CRDs, controller, templates) and the lifecycle pipeline and the failing feature check:
+        # created now, run by the emulator's workflow controller in the background (up does not wait)
         n = seed.start_pipelines(p["kubeconfig"], CONTEXT, log)
         log(f"  started {n} workflows (lifecycle pipeline, feature check)")
         mark("pipelines")

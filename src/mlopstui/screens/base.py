@@ -35,7 +35,10 @@ class StatusLine(Static):
         from rich.text import Text
 
         self.set_class(error, "-error")
-        self.update(Text(text))  # plain text: "[invalid]" and paths are not markup
+        from mlopstui.text import clean
+
+        # plain text: "[invalid]" and paths are not markup; no server-sent escape reaches the terminal
+        self.update(Text(clean(text)))
 
 
 class AreaScreen(Screen):

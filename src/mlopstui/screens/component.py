@@ -14,6 +14,7 @@ from textual.widgets import DataTable, RichLog, Static
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.secrets import MASK, mask_env, mask_text, scrub
+from mlopstui.text import safe
 from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 
@@ -177,7 +178,7 @@ class ComponentScreen(AreaScreen):
         c = self.status
         summary = self.query_one("#comp-summary", Static)
         if c is None:
-            summary.update(f"{self.component}: unknown component")
+            summary.update(safe(f"{self.component}: unknown component"))
             return
         from mlopstui.screens.stack import HEALTH_STYLE
 
@@ -197,7 +198,7 @@ class ComponentScreen(AreaScreen):
             t.append("not installed (no workload matched; override in settings.components)\n", style="dim")
         for line in probe_lines(c):
             t.append(line + "\n", style="dim" if line.startswith("  ") else "")
-        summary.update(t)
+        summary.update(safe(t))
         pods = [p for w in c.workloads for p in w.pods]
         self.query_one("#pods", FilterTable).set_rows([
             (f"{p.namespace}/{p.name}", [p.name, Text(p.status, style="bold red" if p.problem else ""),
@@ -205,7 +206,7 @@ class ComponentScreen(AreaScreen):
                                          + (f" (last {p.last_terminated})" if p.last_terminated else ""),
                                          p.node, human_age(p.age)])
             for p in pods])
-        self.query_one("#comp-detail", Static).update(self._detail(c))
+        self.query_one("#comp-detail", Static).update(safe(self._detail(c)))
 
     def _detail(self, c: ComponentStatus) -> Text:
         t = Text()
@@ -305,9 +306,14 @@ class LogScreen(AreaScreen):
 
         lines = [mask_text(line) for line in (text or "").splitlines()]
         new = _new_lines(self._last, lines)
+        from rich.text import Text
+
+        from mlopstui.text import keep_sgr
+
         log = self.query_one("#log", RichLog)
         for line in new:
-            log.write(line)
+            # colours are parsed into styles; no other escape sequence reaches the terminal
+            log.write(Text.from_ansi(keep_sgr(line)))
         self._last = lines
         self.loaded_at = time.time()
         self.set_status(f"{len(lines)} lines (tail {self.tail}) · {'following' if self.following else 'paused'} "
@@ -351,7 +357,7 @@ class YamlScreen(AreaScreen):
         meta.pop("managedFields", None)
         obj["metadata"] = meta
         text = yaml.safe_dump(scrub(obj), sort_keys=False, width=200)
-        self.query_one("#yaml", Static).update(Text(text))
+        self.query_one("#yaml", Static).update(safe(Text(text)))
         super().on_mount()
         self.set_status(f"secrets masked as {MASK}")
 
@@ -424,7 +430,7 @@ class DoctorScreen(AreaScreen):
     def _show_selected(self) -> None:
         key = self.query_one("#doctor", FilterTable).selected_key
         f = next((f for f in self._findings(self.stack.report) if f.key == key), None)
-        self.query_one("#doctor-detail", Static).update(render_finding(f) if f else Text("no findings", style="dim"))
+        self.query_one("#doctor-detail", Static).update(safe(render_finding(f) if f else Text("no findings", style="dim")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_selected()

@@ -18,6 +18,7 @@ from mlopstui.errors import MlopsError
 from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.screens.serving import ACTION_BINDINGS, ServingActions, detail_lines
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 
 
@@ -76,7 +77,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
 
         lines = detail_lines(s, 12, full=True)
         lines.append(f"resourceVersion {s.resource_version} · loaded {ago(self.loaded_at)}")
-        self.query_one("#isvc-full", Static).update("\n".join(lines))
+        self.query_one("#isvc-full", Static).update(safe("\n".join(lines)))
         rows = []
         for r in revs:
             name = (r.get("metadata") or {}).get("name", "")
@@ -96,7 +97,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
     def infer_output(self, text: str, error: bool = False) -> None:
         out = self.query_one("#infer-out", Static)
         out.set_class(error, "-error")
-        out.update(text)
+        out.update(safe(text))
         if error:
             self.set_status(text.splitlines()[-1], error=True)
 

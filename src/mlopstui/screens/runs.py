@@ -27,6 +27,7 @@ from mlopstui.models.experiments import (
     parse_columns,
 )
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.status import RUN_LEVEL, badge
 
@@ -199,7 +200,7 @@ class RunsScreen(AreaScreen):
         state = " loading ..." if self.loading else ""
         text = (f"[b]{self.experiment.name}[/b] (id {self.experiment.experiment_id})  "
                 f"filter: {flt}  sort: {self.sort_col} {arrow}{state}")
-        self.query_one("#runs-info", Static).update(Text.from_markup(text) if "[b]" in text else text)
+        self.query_one("#runs-info", Static).update(safe(Text.from_markup(text) if "[b]" in text else text))
 
     # -- paging ----------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 
 DEBOUNCE_S = 0.6
@@ -353,7 +354,7 @@ class ServingScreen(ServingActions, AreaScreen):
 
     def _load_failed(self, err: MlopsError) -> None:
         self.show_error(err, "listing InferenceServices")
-        self.query_one("#isvc-info", Static).update("could not list InferenceServices (ctrl+r retries)")
+        self.query_one("#isvc-info", Static).update(safe("could not list InferenceServices (ctrl+r retries)"))
 
     def _loaded(self, items: list[m.InferenceService]) -> None:
         self.loaded_at = time.time()
@@ -384,13 +385,13 @@ class ServingScreen(ServingActions, AreaScreen):
 
         where = "all namespaces" if self.all_namespaces else f"namespace {self.ctx.namespace}"
         n = len(self.isvcs)
-        self.query_one("#isvc-info", Static).update(
+        self.query_one("#isvc-info", Static).update(safe(
             f"{n} InferenceService{'s' if n != 1 else ''} in {where} · loaded {ago(self.loaded_at)}"
-            f"{' · READ-ONLY' if self.ctx.readonly else ''}")
+            f"{' · READ-ONLY' if self.ctx.readonly else ''}"))
 
     def _show_detail(self) -> None:
         s = self.current_isvc()
-        self.query_one("#isvc-detail", Static).update("\n".join(detail_lines(s, 12)) if s else "")
+        self.query_one("#isvc-detail", Static).update(safe("\n".join(detail_lines(s, 12)) if s else ""))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 
@@ -216,10 +217,10 @@ class StackScreen(AreaScreen):
         n_err = sum(1 for f in self.report.findings if f.severity.value == "error")
         n_warn = sum(1 for f in self.report.findings if f.severity.value == "warning")
         scope = "all components" if cid is None else (c.spec.title if c else cid)
-        self.query_one("#findings-title", Static).update(
+        self.query_one("#findings-title", Static).update(safe(
             Text.assemble(("Findings: ", "bold"), f"{scope} ({len(found)})   ",
                           (f"total {n_err} errors, {n_warn} warnings", "dim"),
-                          ("   a: all/selected  d: doctor  f: fix", "dim")))
+                          ("   a: all/selected  d: doctor  f: fix", "dim"))))
         table = self.query_one("#findings", FilterTable)
         table.set_rows([(f.key, finding_cells(f)) for f in found])
 
@@ -229,7 +230,7 @@ class StackScreen(AreaScreen):
         except Exception:
             return
         if self.state is None:
-            label.update(Text("loading the cluster ...", style="dim"))
+            label.update(safe(Text("loading the cluster ...", style="dim")))
             return
         total = len([p for p in self.probes.values() if p.state.value != "skipped"])
         parts = [self.state.scope, f"data {ago(self.state.at)}"]  # what it shows: all namespaces, or one
@@ -239,7 +240,7 @@ class StackScreen(AreaScreen):
             last = max((p.at for p in self.probes.values()), default=None)
             parts.append(f"probes {ago(last)}")
         parts.append(f"every {self.ctx.settings.refresh_interval:g}s, ctrl+r now")
-        label.update(Text(" · ".join(parts), style="dim"))
+        label.update(safe(Text(" · ".join(parts), style="dim")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "components" and not self.all_findings:

@@ -8,7 +8,17 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from mlopstui.text import clean_line, control_chars
 from mlopstui.widgets.keys import VI_KEYS
+
+
+def _safe_cell(cell: Any) -> Any:
+    """A cell without terminal control characters (a Text keeps its style when it had none)."""
+    if isinstance(cell, str):
+        return clean_line(cell)
+    if isinstance(cell, Text) and control_chars(cell.plain):
+        return Text(clean_line(cell.plain), style=cell.style)
+    return cell
 
 
 class FilterTable(DataTable):
@@ -30,8 +40,9 @@ class FilterTable(DataTable):
                 self.add_column(label, key=label)
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """rows: (key, cells). Keeps the cursor on the same key when it survives."""
-        self._all_rows = list(rows)
+        """rows: (key, cells). Keeps the cursor on the same key when it survives. Cells are made
+        terminal-safe here (server strings: names, tags, messages), for every table of the app."""
+        self._all_rows = [(key, [_safe_cell(c) for c in cells]) for key, cells in rows]
         self._render_rows()
 
     def apply_filter(self, text: str) -> None:

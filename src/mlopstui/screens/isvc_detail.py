@@ -20,6 +20,7 @@ from mlopstui.screens.base import AreaScreen
 from mlopstui.screens.serving import ACTION_BINDINGS, ServingActions, detail_lines
 from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 
 class IsvcDetailScreen(ServingActions, AreaScreen):
@@ -50,7 +51,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="isvc-scroll"):
-            yield Static("loading ...", id="isvc-full", markup=False)
+            yield QuietStatic("loading ...", id="isvc-full", markup=False)
             table = FilterTable(id="rev-table")
             table.set_columns("REVISION", "TRAFFIC", "STORAGE URI", "ROLE")
             yield table

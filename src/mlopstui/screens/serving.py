@@ -21,6 +21,7 @@ from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 DEBOUNCE_S = 0.6
 
@@ -321,11 +322,11 @@ class ServingScreen(ServingActions, AreaScreen):
         self.isvcs: dict[str, m.InferenceService] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield Static("loading ...", id="isvc-info")
+        yield QuietStatic("loading ...", id="isvc-info")
         table = FilterTable(id="isvc-table")
         table.set_columns("NAME", "READY", "MODE", "CANARY", "TRAFFIC→LATEST", "MIN", "AGE")
         yield table
-        yield Static("", id="isvc-detail", markup=False)
+        yield QuietStatic("", id="isvc-detail", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()

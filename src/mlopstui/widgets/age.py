@@ -6,16 +6,18 @@ import time
 
 
 def ago(ts: float | None, now: float | None = None) -> str:
+    """"just now" under a minute, then minutes, hours and minutes, days: the text changes at most once a
+    minute, so a screen re-computing it every second repaints (and writes to the terminal) once a minute."""
     if not ts:
         return "never"
     secs = max(0, int((now or time.time()) - ts))
-    if secs < 5:
-        return "just now"
     if secs < 60:
-        return f"{secs}s ago"
+        return "just now"
     if secs < 3600:
-        return f"{secs // 60}m{secs % 60:02d}s ago"
-    return f"{secs // 3600}h{(secs % 3600) // 60:02d}m ago"
+        return f"{secs // 60}m ago"
+    if secs < 86400:
+        return f"{secs // 3600}h{(secs % 3600) // 60:02d}m ago"
+    return f"{secs // 86400}d{(secs % 86400) // 3600:02d}h ago"
 
 
 def human_age(seconds: float | None) -> str:

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 ENV_VARS: dict[str, tuple[str, ...]] = {
     "mlflow": ("MLFLOW_TRACKING_URI",),
     "s3": ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
-    "feast_repo": ("FEAST_REPO_PATH",),
+    # ours, then Feast's own: the CLI's --chdir variable (literally named FEATURE_REPO_DIR_ENV_VAR) and
+    # FEAST_FS_YAML_FILE_PATH (feature_store.yaml elsewhere; the repository is then its directory)
+    "feast_repo": ("FEAST_REPO_PATH", "FEATURE_REPO_DIR_ENV_VAR", "FEAST_FS_YAML_FILE_PATH"),
     "redis": ("REDIS_URL",),
     "lakefs": ("LAKECTL_SERVER_ENDPOINT_URL",),  # lakectl's
 }

@@ -2,7 +2,9 @@
 
 The feast SDK takes seconds to import: it is imported only inside these functions, which the TUI
 runs in workers. The repository is ``ctx.endpoint("feast_repo")`` (config ``endpoints.feast_repo``,
-else env ``FEAST_REPO_PATH``): the directory holding ``feature_store.yaml``.
+else env ``FEAST_REPO_PATH``, else Feast's ``FEATURE_REPO_DIR_ENV_VAR`` or the directory of Feast's
+``FEAST_FS_YAML_FILE_PATH``): the directory holding ``feature_store.yaml`` -- or, as Feast reads it, the
+file ``FEAST_FS_YAML_FILE_PATH`` names, wherever it is.
 """
 
 from __future__ import annotations
@@ -76,10 +78,18 @@ def repo_path(ctx: AppContext) -> tuple[Path, str]:
     path = Path(ep.url.removeprefix("file://")).expanduser()
     if path.is_file() and path.name.endswith((".yaml", ".yml")):
         path = path.parent
-    if not (path / "feature_store.yaml").is_file():
-        raise MlopsError(Kind.NOT_FOUND, f"no feature_store.yaml in {path} (from {ep.source})",
+    yaml_file = fs_yaml_file(path)
+    if not yaml_file.is_file():
+        raise MlopsError(Kind.NOT_FOUND, f"no {yaml_file.name} at {yaml_file} (repository from {ep.source})",
                          hint=CONFIGURE_HINT, source="feast")
     return path, ep.source
+
+
+def fs_yaml_file(repo: Path) -> Path:
+    """The repository's feature_store.yaml as Feast finds it (feast.utils.get_default_yaml_file_path):
+    FEAST_FS_YAML_FILE_PATH when set, else repo/feature_store.yaml."""
+    env = os.environ.get("FEAST_FS_YAML_FILE_PATH")
+    return Path(env).expanduser() if env else repo / "feature_store.yaml"
 
 
 def open_store(path: Path, *, fresh: bool = False) -> Any:
@@ -91,7 +101,7 @@ def open_store(path: Path, *, fresh: bool = False) -> Any:
             try:
                 from feast import FeatureStore
 
-                store = FeatureStore(repo_path=key)
+                store = FeatureStore(repo_path=key, fs_yaml_file=fs_yaml_file(Path(key)))
             except MlopsError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a broken yaml, a missing plugin ...

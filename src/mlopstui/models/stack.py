@@ -205,9 +205,8 @@ def excluded(spec: ComponentSpec, obj: Mapping[str, Any]) -> bool:
     name = (obj.get("metadata") or {}).get("name") or ""
     if any(fnmatch.fnmatchcase(name, pat) for pat in spec.exclude_names):
         return True
-    imgs = main_images(obj)
-    if imgs and spec.exclude_images and all(any(fnmatch.fnmatchcase(i, pat) for pat in spec.exclude_images)
-                                            for i in imgs[:1]):
+    imgs = main_images(obj)  # the first main container is what the workload is (sidecars do not count)
+    if imgs and any(fnmatch.fnmatchcase(imgs[0], pat) for pat in spec.exclude_images):
         return True
     if spec.runs == "mlflow-server" and obj.get("kind") in ("Deployment", "StatefulSet"):
         from mlopstui.models.commandline import mlflow_server_args

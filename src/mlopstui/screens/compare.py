@@ -23,6 +23,7 @@ from mlopstui.models.experiments import (
     lower_is_better,
 )
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.plot import MetricPlot, Series
 
@@ -121,8 +122,8 @@ class CompareScreen(AreaScreen):
 
     def _render_head(self) -> None:
         metric = self.metric_keys[self.metric_idx % len(self.metric_keys)] if self.metric_keys else "-"
-        self.query_one("#compare-head", Static).update(
-            f"comparing {len(self.runs)} runs: {', '.join(self.labels())}   plot: {metric} by {self.by}")
+        self.query_one("#compare-head", Static).update(safe(
+            f"comparing {len(self.runs)} runs: {', '.join(self.labels())}   plot: {metric} by {self.by}"))
 
     def _render_plot(self) -> None:
         if not self.metric_keys:

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static
 
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import Experiment, fmt_time
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
-from mlopstui.widgets.age import ago
+from mlopstui.units import ago
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
@@ -33,7 +33,7 @@ VIEWS = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 VIEW_LABEL = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 
 
-class MlflowSource(Static):
+class MlflowSource(QuietStatic):
     DEFAULT_CSS = """
     MlflowSource { height: 1; padding: 0 1; color: $text-muted; }
     """

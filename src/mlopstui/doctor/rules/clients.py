@@ -81,7 +81,7 @@ def _needs_s3(snap: Snapshot, obj: dict, env) -> tuple[bool | None, str]:  # noq
     return (not proxied), f"{how}: {why}"
 
 
-def _s3_endpoint_hint(snap: Snapshot) -> str:
+def s3_endpoint_hint(snap: Snapshot) -> str:
     """The S3 endpoint to suggest: the one an MLflow server uses, else the object store the catalog found."""
     for _w, _c, _flags, env in mlflow_servers(snap):
         if env.get("MLFLOW_S3_ENDPOINT_URL"):
@@ -123,7 +123,7 @@ def client_no_s3_endpoint(snap: Snapshot) -> Iterator[Finding]:
     for obj, c, env, sev, why in _judged_clients(snap):
         if env.has("MLFLOW_S3_ENDPOINT_URL") is False and env.has("AWS_ENDPOINT_URL_S3") is False \
                 and env.has("AWS_ENDPOINT_URL") is False:
-            hint = hint or _s3_endpoint_hint(snap)
+            hint = hint or s3_endpoint_hint(snap)
             unsure = sev is Severity.INFO
             yield Finding(
                 "mlflow-client-no-s3-endpoint", sev, "mlflow",

@@ -655,6 +655,7 @@ class ComponentStatus:
     workloads: list[WorkloadStatus]
     probe: ProbeResult
     findings: list[Any] = field(default_factory=list)  # doctor Findings, worst first
+    discovered: str = ""  # the endpoint discovery found (masked): config, env, or the catalog's Service
 
     @property
     def id(self) -> str:
@@ -709,7 +710,9 @@ class ComponentStatus:
 
     @property
     def endpoint(self) -> str:
-        """The endpoint found for this component (masked), or "-"."""
+        """The endpoint found for this component (masked), or "-" (the probe may reach it by another route)."""
+        if self.discovered and self.discovered != "-":
+            return self.discovered
         return self.probe.target if self.probe.target and self.probe.target != "-" else "-"
 
     @property

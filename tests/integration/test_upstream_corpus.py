@@ -160,6 +160,12 @@ CASES: dict[str, Case] = {
         {("image-minio-unpatched", "warning", "StatefulSet tenant-ns/myminio-pool-0")},
         why="min.io/docs tenant: Service minio serves the S3 API, TLS on 443 with requestAutoCert (the default); "
             "<tenant>-console is the web console"),
+    "rook-ceph-rgw": Case(
+        ("rook-ceph-rgw",),
+        {"s3": (ws("Deployment rook-ceph/rook-ceph-rgw-my-store-a"), f"http://rook-ceph-rgw-my-store.rook-ceph.{SVC}:80",
+                "v20.2.4", "image")},
+        why="rook.io docs (object storage): the RGW Service rook-ceph-rgw-<store> serves the S3 API on the "
+            "gateway port (80 in the example); the seed names Ceph RGW as the bare-metal S3"),
     "argo-quick-start": Case(
         ("argo-quick-start",),
         {"argo": (ws("Deployment argo/argo-server", "Deployment argo/workflow-controller"),
@@ -462,3 +468,15 @@ def test_status_doctor_and_the_stack_report_agree(tmp_path, clean_env, capsys):
         assert {f["objects"][0].split()[1].split("/")[0] for f in run("doctor", "-n", "mlops")["findings"]} == {"mlops"}
     finally:
         srv.stop()
+
+
+def test_a_fix_on_a_helm_release_says_helm_will_put_it_back(tmp_path, clean_env):
+    """A real inline credential on Bitnami's mlflow-run: the fix moves it to a Secret and says the release
+    (app.kubernetes.io/managed-by: Helm, instance mlflow) reverts the patch on the next upgrade."""
+    from mlopstui.doctor import fixes
+
+    report = run_sweep(tmp_path, objects_for(("bitnami-mlflow",), _plant_inline_aws_secret))
+    finding = next(f for f in report.findings if f.id == "credentials-inline")
+    assert finding.objects == ("Deployment mlops/mlflow-run",) and "AWS_SECRET_ACCESS_KEY" in finding.evidence
+    spec = fixes.fix_for(finding, report.snapshot)
+    assert any("managed by Helm (release mlflow)" in n for n in spec.notes), spec.notes

@@ -15,14 +15,15 @@ from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.secrets import MASK, mask_env, mask_text, scrub
 from mlopstui.text import safe
-from mlopstui.widgets.age import ago, human_age
+from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.backends.stack import StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.stack import ComponentStatus
-    from mlopstui.screens.stack import StackScreen
+    from mlopstui.screens.stack import StackScreen, StackUpdated
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -119,10 +120,10 @@ class ComponentScreen(AreaScreen):
         return self.report.component(self.component) if self.report else None
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="comp-summary")
+        yield QuietStatic("", id="comp-summary")
         yield FilterTable(id="pods")
         with VerticalScroll(id="comp-detail-scroll"):
-            yield Static("", id="comp-detail")
+            yield QuietStatic("", id="comp-detail")
 
     def on_mount(self) -> None:
         self.query_one("#pods", FilterTable).set_columns("POD", "STATUS", "READY", "RESTARTS", "NODE", "AGE")
@@ -167,8 +168,9 @@ class ComponentScreen(AreaScreen):
         self.set_status("")
         self._paint()
 
-    def stack_updated(self, report: StackReport) -> None:
+    def on_stack_updated(self, message: StackUpdated) -> None:
         """The Stack sweep has new probe results: take them (keep our events)."""
+        report = message.report
         if self.report is None or report.at >= self.report.at:
             self.report = report
             self._paint()
@@ -387,12 +389,12 @@ class DoctorScreen(AreaScreen):
     def compose_body(self) -> ComposeResult:
         yield FilterTable(id="doctor")
         with VerticalScroll(id="doctor-detail-scroll"):
-            yield Static("", id="doctor-detail")
+            yield QuietStatic("", id="doctor-detail")
 
     def on_mount(self) -> None:
         self.query_one("#doctor", FilterTable).set_columns("SEV", "FIX", "RULE", "COMPONENT", "FINDING")
         self.query_one("#doctor", FilterTable).focus()
-        self._paint(self.stack.report)
+        self._paint(self.stack.report, self.stack.fixes)
         super().on_mount()
 
     def refresh_data(self) -> None:
@@ -400,17 +402,18 @@ class DoctorScreen(AreaScreen):
             self.stack.refresh_data()
         self.loaded_at = self.stack.report.at if self.stack.report else None
 
-    def stack_updated(self, report: StackReport) -> None:
-        self._paint(report)
+    def on_stack_updated(self, message: StackUpdated) -> None:
+        self._paint(message.report, message.fixes)
 
     def _findings(self, report: StackReport | None) -> list[Finding]:
         return report.findings_for(self.component) if report else []
 
-    def _paint(self, report: StackReport | None) -> None:
-        from mlopstui.doctor.fixes import FixSpec, explain
+    def _paint(self, report: StackReport | None, fixes: dict[str, Any]) -> None:
+        """fixes: explain() of every finding, computed with the report in the Stack screen's worker."""
+        from mlopstui.doctor.fixes import FixSpec
 
         found = self._findings(report)
-        self.fixes = {f.key: explain(f, report.snapshot) for f in found} if report else {}
+        self.fixes = {f.key: fixes[f.key] for f in found if f.key in fixes}
         table = self.query_one("#doctor", FilterTable)
         table.set_rows([(f.key, [Text(f"{f.severity.symbol} {f.severity.value}",
                                       style=SEVERITY_STYLE[f.severity.value]),

@@ -22,6 +22,7 @@ from mlopstui.models import features as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import clean, safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import JOB_LEVEL, badge
 
 FEAST_TIMEOUT = 180.0  # the first feast import takes seconds (tens on a busy machine)
@@ -90,7 +91,7 @@ class FeaturesScreen(AreaScreen):
         self._follow_started = 0.0
 
     def compose_body(self) -> ComposeResult:
-        yield Static("loading Feast registry ...", id="feast-info", markup=False)
+        yield QuietStatic("loading Feast registry ...", id="feast-info", markup=False)
         views = FilterTable(id="views-table")
         views.set_columns("VIEW", "FRESH", "ENTITIES", "TTL", "LAST MATERIALIZED")
         yield views
@@ -98,7 +99,7 @@ class FeaturesScreen(AreaScreen):
         jobs = FilterTable(id="jobs-table")
         jobs.set_columns("NAME", "KIND", "STATUS", "SCHEDULE/START", "TOOK")
         yield jobs
-        yield Static("", id="job-panel", markup=False, classes="-empty")
+        yield QuietStatic("", id="job-panel", markup=False, classes="-empty")
 
     # -- loading -------------------------------------------------------------------------------------
     def refresh_data(self) -> None:
@@ -386,7 +387,7 @@ class FeatureViewScreen(AreaScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="fv-scroll"):
             yield Static(self.detail_text(), id="fv-detail")
-            yield Static("online sample: loading ...", id="fv-sample", markup=False)
+            yield QuietStatic("online sample: loading ...", id="fv-sample", markup=False)
 
     def detail_text(self) -> Text:
         v, now = self.view, datetime.now(UTC)

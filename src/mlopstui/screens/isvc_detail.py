@@ -20,6 +20,7 @@ from mlopstui.screens.base import AreaScreen
 from mlopstui.screens.serving import ACTION_BINDINGS, ServingActions, detail_lines
 from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 
 class IsvcDetailScreen(ServingActions, AreaScreen):
@@ -50,7 +51,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="isvc-scroll"):
-            yield Static("loading ...", id="isvc-full", markup=False)
+            yield QuietStatic("loading ...", id="isvc-full", markup=False)
             table = FilterTable(id="rev-table")
             table.set_columns("REVISION", "TRAFFIC", "STORAGE URI", "ROLE")
             yield table
@@ -73,7 +74,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         s, revs = res
         self.isvc = s
         self.loaded_at = time.time()
-        from mlopstui.widgets.age import ago
+        from mlopstui.units import ago
 
         lines = detail_lines(s, 12, full=True)
         lines.append(f"resourceVersion {s.resource_version} · loaded {ago(self.loaded_at)}")
@@ -120,7 +121,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         def done(text: str | None) -> None:
             if not text:
                 return
-            from mlopstui.backends.kserve import request_body
+            from mlopstui.models.serving import request_body
 
             try:
                 request_body(text, self.protocol)

@@ -38,6 +38,7 @@ from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.keys import ViTree
 from mlopstui.widgets.plot import MetricPlot, Series
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
@@ -82,7 +83,7 @@ class RunDetailScreen(AreaScreen):
         self._tree_loaded: set[str] = set()
 
     def compose_body(self) -> ComposeResult:
-        yield Static("loading run ...", id="run-head")
+        yield QuietStatic("loading run ...", id="run-head")
         with TabbedContent(id="run-tabs"):
             with TabPane("Overview", id="tab-overview"):
                 yield FilterTable(id="run-data")

@@ -21,6 +21,7 @@ from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 DEBOUNCE_S = 0.6
 
@@ -321,11 +322,11 @@ class ServingScreen(ServingActions, AreaScreen):
         self.isvcs: dict[str, m.InferenceService] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield Static("loading ...", id="isvc-info")
+        yield QuietStatic("loading ...", id="isvc-info")
         table = FilterTable(id="isvc-table")
         table.set_columns("NAME", "READY", "MODE", "CANARY", "TRAFFIC→LATEST", "MIN", "AGE")
         yield table
-        yield Static("", id="isvc-detail", markup=False)
+        yield QuietStatic("", id="isvc-detail", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -364,7 +365,7 @@ class ServingScreen(ServingActions, AreaScreen):
         if self.all_namespaces:
             cols.insert(0, "NAMESPACE")
         table.set_columns(*cols)
-        from mlopstui.widgets.age import human_age
+        from mlopstui.units import human_age
 
         now = time.time()
         rows = []
@@ -381,7 +382,7 @@ class ServingScreen(ServingActions, AreaScreen):
         self._show_detail()
 
     def _show_info(self) -> None:
-        from mlopstui.widgets.age import ago
+        from mlopstui.units import ago
 
         where = "all namespaces" if self.all_namespaces else f"namespace {self.ctx.namespace}"
         n = len(self.isvcs)

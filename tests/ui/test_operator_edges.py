@@ -182,3 +182,19 @@ async def test_f_on_the_stack_table_says_why(tmp_path):
         await pilot.press("f")
         await wait_for(pilot, lambda: status(app).startswith("f: "))
         assert "no finding to fix" in status(app) or "no automatic fix" in status(app)
+
+
+@pytest.mark.asyncio
+async def test_job_log_colours_are_parsed_not_shown_as_escapes(tmp_path):
+    from mlopstui.screens.features import TextView
+
+    log = "\x1b[1m\x1b[32mMaterializing\x1b[0m 2 feature views to \x1b[33m2026-12-01\x1b[0m\n\x1b]0;title\x07done\n"
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StackScreen")
+        app.push_screen(TextView("log: job mlops/x", log, ansi=True))
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TextView")
+        body = app.screen.query_one("#textview-body").render()
+        plain = getattr(body, "plain", str(body))
+        assert "Materializing 2 feature views to 2026-12-01" in plain and "done" in plain
+        assert "\x1b" not in plain and "[32m" not in plain and "[0m" not in plain and "title" not in plain

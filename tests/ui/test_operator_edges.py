@@ -198,3 +198,30 @@ async def test_job_log_colours_are_parsed_not_shown_as_escapes(tmp_path):
         plain = getattr(body, "plain", str(body))
         assert "Materializing 2 feature views to 2026-12-01" in plain and "done" in plain
         assert "\x1b" not in plain and "[32m" not in plain and "[0m" not in plain and "title" not in plain
+
+
+@pytest.mark.asyncio
+async def test_unknown_sort_column_is_refused(sandbox_app):
+    app = sandbox_app()
+    async with app.run_test(size=SIZE) as pilot:
+        runs = await open_runs(app, pilot)
+        cols, sort = list(runs.columns or []), (runs.sort_col, runs.sort_asc)
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "foo"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "no column" in status(app))
+        assert "metrics.foo" in status(app) and list(runs.columns or []) == cols
+        assert (runs.sort_col, runs.sort_asc) == sort
+
+
+def test_probe_cell_text_has_no_changing_latency():
+    from mlopstui.screens.stack import is_slow, probe_cell_text
+
+    assert probe_cell_text("HTTP 200 24ms") == "HTTP 200" == probe_cell_text("HTTP 200 31ms")
+    assert probe_cell_text("conn 5/100 91ms", slow=True) == "conn 5/100 slow"
+    seq, slow = [], False
+    for ms in (2100, 1900, 1500, 2050, 900, 1900):  # marked at 2 s, kept until under 1 s
+        slow = is_slow(ms, slow)
+        seq.append(slow)
+    assert seq == [True, True, True, True, False, False]

@@ -15,10 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tcp_forward import Forwarder  # noqa: E402
-
 from mlopstui.backends.mlflow import MlflowBackend  # noqa: E402
 from mlopstui.errors import Kind, MlopsError  # noqa: E402
+from tcp_forward import Forwarder  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

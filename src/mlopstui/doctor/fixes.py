@@ -301,11 +301,11 @@ def _one_target(finding: Finding, snap: Snapshot, opts: _Opts) -> dict[str, Any]
 
 
 def fix_s3_endpoint(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
-    from mlopstui.doctor.rules.clients import _s3_endpoint_hint
+    from mlopstui.doctor.rules.clients import s3_endpoint_hint
 
     obj = _one_target(finding, snap, opts)
     target, notes = pod_bearer(snap, obj)
-    url = _s3_endpoint_hint(snap)
+    url = s3_endpoint_hint(snap)
     if "<" in url:
         raise _No("no S3 endpoint was found (no MLflow server sets MLFLOW_S3_ENDPOINT_URL and no object store "
                   "Service was discovered): set MLFLOW_S3_ENDPOINT_URL by hand")
@@ -410,9 +410,9 @@ def fix_s3_credentials(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec
 
 # -- Redis ------------------------------------------------------------------------------------------
 def _redis_target(finding: Finding, snap: Snapshot, opts: _Opts) -> tuple[dict[str, Any], Mapping[str, Any]]:
-    from mlopstui.doctor.rules.redis import _redis_containers
+    from mlopstui.doctor.rules.redis import redis_containers
 
-    pairs = _redis_containers(snap)
+    pairs = redis_containers(snap)
     refs = [opts.obj_ref] if opts.obj_ref else list(finding.objects)
     for r in refs:
         for w, c in pairs:
@@ -565,13 +565,13 @@ def _revision_note(isvc: Mapping[str, Any]) -> list[str]:
 
 
 def fix_min_replicas_zero(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
-    from mlopstui.doctor.rules.serving import _large
+    from mlopstui.doctor.rules.serving import large_model_reason
 
     isvc = _isvc(finding, snap, opts)
     pred = (isvc.get("spec") or {}).get("predictor") or {}
     if pred.get("minReplicas") != 0:
         raise _No(f"{ref(isvc)}: spec.predictor.minReplicas is {pred.get('minReplicas')}, not 0")
-    large = _large(pred)
+    large = large_model_reason(pred)
     notes = ["keeps one predictor pod warm: no cold start (model download and load) on the first request"]
     risk = "low"
     if "GPU" in large:

@@ -15,7 +15,7 @@ from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.secrets import MASK, mask_env, mask_text, scrub
 from mlopstui.text import safe
-from mlopstui.widgets.age import ago, human_age
+from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 

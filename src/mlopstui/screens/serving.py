@@ -373,7 +373,7 @@ class ServingScreen(ServingActions, AreaScreen):
         if self.all_namespaces:
             cols.insert(0, "NAMESPACE")
         table.set_columns(*cols)
-        from mlopstui.widgets.age import human_age
+        from mlopstui.units import human_age
 
         now = time.time()
         rows = []
@@ -390,7 +390,7 @@ class ServingScreen(ServingActions, AreaScreen):
         self._show_detail()
 
     def _show_info(self) -> None:
-        from mlopstui.widgets.age import ago
+        from mlopstui.units import ago
 
         where = "all namespaces" if self.all_namespaces else f"namespace {self.ctx.namespace}"
         n = len(self.isvcs)

@@ -20,7 +20,7 @@ from textual.widgets import DataTable
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
-from mlopstui.widgets.age import ago, human_age
+from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 
@@ -35,6 +35,8 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 COALESCE_S = 0.3  # probe answers this close together make one update
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
 COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "FINDING", "VERSION", "AGE")
+# how a probe went through the API server, shortened for the table (backends/routes.py VIA_TEXT)
+ROUTE_TAGS = ((" via API proxy", " [proxy]"), (" via port-forward", " [fwd]"))
 
 
 class StackUpdated(Message, bubble=False):
@@ -59,7 +61,7 @@ def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep
 
     settings = ctx.settings
     state = collect_cluster(ctx)
-    tasks, skipped = probe_tasks(settings, state)
+    tasks, skipped = probe_tasks(settings, state, kube=ctx.kube_or_none)
     probes = dict(previous)
     probes.update(skipped)
     for t in tasks:
@@ -126,6 +128,9 @@ def component_cells(c: ComponentStatus, cluster_known: bool = True, slow: bool =
     style = HEALTH_STYLE[h.value]
     wf = c.worst_finding
     probe = c.probe.summary if c.probe.state is not ProbeState.SKIPPED else (c.probe.summary or "-")
+    for long, short in ROUTE_TAGS:  # at 80 columns the finding must stay on screen: the drill-in says it all
+        if probe.endswith(long):
+            probe = probe[: -len(long)] + short
     if c.probe.state in (ProbeState.OK, ProbeState.DEGRADED):
         probe = probe_cell_text(probe, slow)
     probe_style = {"ok": "green", "degraded": "yellow", "failed": "bold red", "timeout": "bold red",

@@ -1,6 +1,7 @@
 """A switchable TCP forwarder for tests: put it in front of a real server to make it go away and come back
 (stop()/start() on the same port), optionally rewriting the HTTP Host header so the server sees its own
 address (with rewrite_host=False it sees the forwarder's, which MLflow's --allowed-hosts rejects).
+With tls= (a server-side ssl.SSLContext) it terminates TLS in front of a plain HTTP server.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import time
 
 
 class Forwarder:
-    def __init__(self, target_host: str, target_port: int, *, rewrite_host: bool = True, delay: float = 0.0):
+    def __init__(self, target_host: str, target_port: int, *, rewrite_host: bool = True, delay: float = 0.0,
+                 tls=None):
         self.target = (target_host, target_port)
+        self.tls = tls
         self.rewrite_host = rewrite_host
         # added to every chunk sent to the server: a slow link (half a round trip per request)
         self.delay = delay
@@ -23,7 +26,7 @@ class Forwarder:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> Forwarder:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -58,6 +61,14 @@ class Forwarder:
                 client, _ = s.accept()
             except OSError:
                 return
+            if self.tls is not None:
+                try:
+                    client.settimeout(5)
+                    client = self.tls.wrap_socket(client, server_side=True)
+                    client.settimeout(None)
+                except OSError:  # a refused handshake (no client certificate, unknown CA): the test's point
+                    client.close()
+                    continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -23,17 +23,37 @@ GLOBAL_COMMANDS: tuple[tuple[str, str], ...] = (
 ) + tuple((a.aliases[0], f"go to {a.title} ({a.key})") for a in AREAS)
 
 
+# (title, help, area mode, screen action): actions the palette finds by name, run on the area's screen
+PALETTE_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("Doctor: all findings", "the doctor's findings and their fixes", "stack", "doctor"),
+    ("Fix the selected finding", "plan the doctor's fix (Stack)", "stack", "fix"),
+    ("Install the selected component", "plan an install (Stack)", "stack", "install"),
+    ("Canary: set traffic percent", "of the selected InferenceService (Serving)", "serving", "set_percent"),
+    ("Canary: step traffic up", "of the selected InferenceService (Serving)", "serving", "canary_step(1)"),
+    ("Promote the canary", "of the selected InferenceService (Serving)", "serving", "promote"),
+    ("Rollback the canary", "of the selected InferenceService (Serving)", "serving", "rollback"),
+    ("Test request", "to the selected InferenceService (Serving)", "serving", "test_request"),
+    ("Materialize features", "a Job from the materialization CronJob (Features)", "features", "materialize"),
+)
+
+
 class AreaCommands(Provider):
-    """Command palette entries: areas and contexts."""
+    """Command palette entries: areas, actions, contexts and namespaces."""
 
     def _entries(self) -> list[tuple[str, str, object]]:
         app: MlopsApp = self.app  # type: ignore[assignment]
         out: list[tuple[str, str, object]] = []
         for a in AREAS:
             out.append((f"Go to {a.title}", a.promise, lambda m=a.mode: app.goto(m)))
+        modes = {a.mode for a in AREAS}
+        for title, help_text, mode, action in PALETTE_ACTIONS:
+            if mode in modes:
+                out.append((title, help_text, lambda m=mode, act=action: app.run_area_action(m, act)))
         if app.ctx.target:
             for c in app.ctx.target.contexts:
                 out.append((f"Switch context: {c}", "kubeconfig context", lambda c=c: app.switch_context(c)))
+        for n in app.namespaces:
+            out.append((f"Switch namespace: {n}", "namespace", lambda n=n: app.switch_namespace(n)))
         return out
 
     async def discover(self) -> Hits:
@@ -67,9 +87,9 @@ class MlopsApp(App):
     """
     BINDINGS = [
         *(Binding(a.key, f"goto('{a.mode}')", a.title, show=False) for a in AREAS),
-        Binding("colon", "command_line", ":cmd"),
+        Binding("colon", "command_line", "Cmd"),
         Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),  # as in k9s; listed in ? help
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -78,6 +98,7 @@ class MlopsApp(App):
         self.ctx = AppContext.create(settings)
         self.api_state: tuple[bool | None, str] = (None, "checking")
         self.namespaces: list[str] = []
+        self._chosen_namespace: str | None = None
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # no animation by default (smooth scrolling costs bandwidth and latency over SSH);
             # TEXTUAL_ANIMATIONS=full brings it back
@@ -103,8 +124,18 @@ class MlopsApp(App):
         self.goto(mode)
 
     def goto(self, mode: str) -> None:
+        """The area's own screen: switch to it, or, already in it, come back up from its drill-ins (`1`
+        after `:doctor` is the Stack table again)."""
         if self.current_mode != mode:
             self.switch_mode(mode)
+        else:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+
+    def run_area_action(self, mode: str, action: str) -> None:
+        """A palette action: go to its area's screen, then run the action there (once it is shown)."""
+        self.goto(mode)
+        self.call_after_refresh(lambda: self.screen.run_action(action))
 
     def action_command_line(self) -> None:
         from mlopstui.screens.command import CommandScreen
@@ -125,6 +156,10 @@ class MlopsApp(App):
     def run_command(self, text: str | None) -> None:
         if not text:
             return
+        from mlopstui.widgets.command_line import complete
+
+        # typed faster than the suggestion came (`:ns ml<Tab><Enter>`): a unique completion is what was meant
+        text = complete(text.strip(), self.command_candidates(), unique_only=True)
         cmd, _, arg = text.strip().partition(" ")
         cmd, arg = cmd.lower(), arg.strip()
         if cmd in ("q", "quit", "q!"):
@@ -164,10 +199,30 @@ class MlopsApp(App):
         if self.ctx.target and name not in self.ctx.target.contexts:
             self.notify(f"no context '{name}' in the kubeconfig", severity="error")
             return
-        self.ctx.retarget(name, None)
+        # the namespace chosen with :ns, else the configured one (config/--namespace), else the context's own
+        self.ctx.retarget(name, self._chosen_namespace or self.ctx.settings.namespace or None)
         self._retargeted()
 
     def switch_namespace(self, ns: str) -> None:
+        """Refused when the name is not a namespace name, or when the cluster's namespaces are known and it is
+        not one of them (a typo would show empty areas); accepted with a word when they cannot be listed."""
+        from mlopstui.backends.kube import check_namespace
+        from mlopstui.errors import MlopsError
+
+        try:
+            check_namespace(ns)
+        except MlopsError as err:
+            self.notify(err.message, severity="error")
+            return
+        if self.namespaces and ns not in self.namespaces:
+            near = [n for n in self.namespaces if n.startswith(ns[:2])][:5]
+            self.notify(f"no namespace '{ns}' in this cluster" + (f" (did you mean {', '.join(near)}?)" if near
+                                                                   else "; :ns <tab> completes"),
+                        severity="error")
+            return
+        if not self.namespaces:
+            self.notify(f"namespace {ns}: not checked (the namespaces could not be listed)", severity="warning")
+        self._chosen_namespace = ns
         self.ctx.retarget(self.ctx.target.context if self.ctx.target else None, ns)
         self._retargeted()
 

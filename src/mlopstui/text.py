@@ -78,3 +78,32 @@ def version_or_none(body: Any) -> str | None:
         body = body.decode(errors="replace")
     text = (body or "").strip().strip('"').strip()
     return text if len(text) <= 40 and _VERSION.fullmatch(text) else None
+
+
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+
+
+def keep_sgr(value: Any) -> str:
+    """clean(), but colour/style sequences (SGR, ESC[...m) are kept for a renderer that parses them into
+    styles (rich's Text.from_ansi for pod logs); every other sequence and control character goes."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    out, pos = [], 0
+    for m in _SGR.finditer(text):
+        out.append(clean(text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(clean(text[pos:]))
+    return "".join(out)
+
+
+def safe(renderable: Any) -> Any:
+    """For a widget's update(): a str or a rich Text made terminal-safe, anything else as it is (a Syntax,
+    a Table, whose cells were cleaned when built)."""
+    if isinstance(renderable, str):
+        return clean(renderable)
+    plain = getattr(renderable, "plain", None)
+    if isinstance(plain, str) and _ANY_CONTROL.search(plain.replace("\n", "").replace("\t", "")):
+        from rich.text import Text
+
+        return Text(clean(plain), style=getattr(renderable, "style", ""))
+    return renderable

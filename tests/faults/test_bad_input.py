@@ -67,6 +67,11 @@ BAD_VALUES = {
     "missing config": (["isvc", "--config", "/missing.yaml"], "missing.yaml"),
     "doctor unknown component": (["doctor", "--component", "nonexistent"], "nonexistent"),
     "runs --max -5": (["runs", "fraud-detection", "--max", "-5"], ">= 0"),
+    "filter with ESC": (["runs", "fraud-detection", "--filter", "metrics.a > 1\x1b]0;t\x07"], "control characters"),
+    "infer input with ESC": (["infer", "fraud-detection", "--input", "[[1, 2]]\x1b[2J"], "control characters"),
+    "install --set with ESC": (["install", "redis", "--set", "memory=4Gi\x1b[2J", "--yes"], "control characters"),
+    "models ../x": (["models", "../x"], "model name"),
+    "models empty": (["models", ""], "model name"),
 }
 
 
@@ -112,7 +117,7 @@ def test_bad_name_is_refused_before_any_request(cluster, capsys, env, verb, case
     mark = cluster.mark()
     code, out, err = run(cluster, capsys, argv)
     _check_refused(cluster, code, out, err, mark, env, no_requests=True)
-    assert "name" in err
+    assert "name" in err or "control characters" in err
 
 
 @pytest.mark.parametrize("case", list(BAD_NAMESPACES))
@@ -139,3 +144,58 @@ def test_good_input_still_writes(cluster, capsys, env):
     code, out, err = run(cluster, capsys, ["canary", "fraud-detection", "35", "--yes", "--wait", "0"])
     assert code == 0, (out, err)
     assert [e for e in cluster.srv.request_log[mark:] if e["method"] == "PATCH"]
+
+
+def test_audit_records_identity_object_and_answer(cluster, capsys, env):
+    import json
+
+    code, out, err = run(cluster, capsys, ["canary", "fraud-detection", "40", "--yes", "--wait", "0"])
+    assert code == 0, (out, err)
+    entry = json.loads((env / "audit.jsonl").read_text().splitlines()[-1])
+    assert entry["kube_identity"]["context"] == "mlopstui-sandbox"
+    assert entry["kube_identity"]["user"]  # the kubeconfig user entry, beside the OS user
+    assert entry["os_user"] == entry["user"]
+    assert entry["object"] == {"resource": "inferenceservices.serving.kserve.io", "namespace": NS,
+                               "name": "fraud-detection"}
+    assert entry["server"]["resourceVersion"] and entry["server"]["dry_run"] is False
+    assert entry["outcome"] == "applied"
+
+
+def test_order_by_descending_form_is_accepted():
+    from mlopstui.cli import _join_dash_values, build_parser
+
+    args = build_parser().parse_args(_join_dash_values(["runs", "exp", "--order-by", "-accuracy"]))
+    assert args.order_by == ["-accuracy"]
+
+
+def test_headless_verbs_honour_mlopstui_config(cluster, capsys, env, tmp_path, monkeypatch):
+    """After `eval "$(mlopstui sandbox env)"`, `isvc` lists the namespace the settings file names."""
+    import yaml
+
+    cfg = tmp_path / "sandbox-config.yaml"
+    cfg.write_text(yaml.safe_dump({"namespace": NS, "kubeconfig": str(cluster.kubeconfig),
+                                   "context": "mlopstui-sandbox"}))
+    monkeypatch.setenv("MLOPSTUI_CONFIG", str(cfg))
+    code = main(["isvc"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "fraud-detection" in out.out
+
+
+def test_pager_stops_on_every_loop_shape():
+    from mlopstui.backends.mlflow import Pager
+    from mlopstui.errors import Kind, MlopsError
+
+    p = Pager("MLflow (x)")
+    assert p.next({"next_page_token": "a"}, 1) == "a"
+    with pytest.raises(MlopsError, match="already given") as e:
+        p.next({"next_page_token": "a"}, 1)
+    assert e.value.kind is Kind.INVALID
+    with pytest.raises(MlopsError, match="empty page"):
+        Pager("x").next({"next_page_token": "b"}, 0)
+    capped = Pager("x", max_pages=3)
+    capped.next({"next_page_token": "1"}, 1)
+    capped.next({"next_page_token": "2"}, 1)
+    with pytest.raises(MlopsError, match="more than 3 pages"):
+        capped.next({"next_page_token": "3"}, 1)
+    assert Pager("x").next({}, 0) is None

@@ -100,20 +100,19 @@ def test_doctor_finds_the_planted_data_faults(data, capsys):
 
 
 def test_dvc_push_of_one_target_with_progress(data, capsys, tmp_path):
-    src = Path(run(data, capsys, "dvc", "status")[1]["root"])
+    src = data.dir / "dvc" / "fraud-data"
     root = tmp_path / "fraud-data"
     shutil.copytree(src, root, symlinks=True)
     # push to a prefix of its own, so the shared project's remote keeps its seeded state
-    prefix = f"s3://dvc-store/push-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run([str(DVC), "remote", "modify", "storage", "url", prefix], cwd=root,
-                   check=True, capture_output=True, timeout=60)
+    conf = root / ".dvc" / "config"
+    conf.write_text(conf.read_text().replace("s3://dvc-store/fraud-data", f"s3://dvc-store/push-{uuid.uuid4().hex[:8]}"))
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(Path(data.config_path).read_text().replace(str(src), str(root)))
     code = main(["dvc", "push", "data/labels.csv", "--yes", "--config", str(cfg)])
     captured = capsys.readouterr()
-    assert code == 0, captured.err
-    assert "pushed 1 file of data/labels.csv" in captured.out
-    assert "Pushing" in captured.err  # DVC's own progress, line by line
+    assert code == 0, captured.out + captured.err
+    assert "pushed 1 file of data/labels.csv" in captured.out, captured.out + captured.err
+    assert "Pushing" in captured.err, captured.err  # DVC's own progress, line by line
     code = main(["dvc", "status", "--config", str(cfg), "--json"])
     outs = {o["path"]: o["status"] for o in json.loads(capsys.readouterr().out)["outs"]}
     assert outs["data/labels.csv"] == "in-remote" and outs["data/transactions.csv"] == "not-in-remote"

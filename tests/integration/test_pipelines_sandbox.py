@@ -84,7 +84,10 @@ def test_failing_check_retry_plan_and_the_doctor(sandbox, capsys, tmp_path, monk
     assert sorted(plan["podsToDelete"]) == sorted(pods) and len(pods) == 2
     code, out, _ = run(sandbox, capsys, "workflow-logs", "feature-check-seed", "transaction-stats(1)")
     assert "has no column merchant_risk_v2" in out
-    code, out, _ = run(sandbox, capsys, "doctor", "--json")
+    # the controller's ConfigMap is in namespace argo: the doctor over every namespace (-n scopes the report)
+    capsys.readouterr()
+    main(["doctor", "--json", "--config", str(sandbox.config_path)])
+    out = capsys.readouterr().out
     found = {f["id"]: f for f in json.loads(out)["findings"]}
     assert "ConfigMap argo/workflow-controller-configmap" in found["argo-artifact-repo-insecure"]["objects"]
 

@@ -160,6 +160,12 @@ CASES: dict[str, Case] = {
         {("image-minio-unpatched", "warning", "StatefulSet tenant-ns/myminio-pool-0")},
         why="min.io/docs tenant: Service minio serves the S3 API, TLS on 443 with requestAutoCert (the default); "
             "<tenant>-console is the web console"),
+    "rook-ceph-rgw": Case(
+        ("rook-ceph-rgw",),
+        {"s3": (ws("Deployment rook-ceph/rook-ceph-rgw-my-store-a"), f"http://rook-ceph-rgw-my-store.rook-ceph.{SVC}:80",
+                "v20.2.4", "image")},
+        why="rook.io docs (object storage): the RGW Service rook-ceph-rgw-<store> serves the S3 API on the "
+            "gateway port (80 in the example); the seed names Ceph RGW as the bare-metal S3"),
     "argo-quick-start": Case(
         ("argo-quick-start",),
         {"argo": (ws("Deployment argo/argo-server", "Deployment argo/workflow-controller"),
@@ -222,6 +228,24 @@ def _plant_serverless_without_knative(docs):
                  "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/1"}}}})
 
 
+def _plant_sigv2(docs):
+    container(find(docs, "Deployment", "mlflow-run"), "mlflow")["env"].append({"name": "S3_SIGNATURE_VERSION", "value": "s3"})
+
+
+def _plant_redis_oomkilled(objects):
+    pod = next(o for o in objects if o["kind"] == "Pod" and o["metadata"]["name"] == "feast-redis-master-0")
+    pod["status"]["containerStatuses"][0].update(restartCount=4, lastState={"terminated": {"exitCode": 137,
+                                                                                          "reason": "OOMKilled"}})
+
+
+def _plant_scale_to_zero(docs):
+    docs.append({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                 "metadata": {"name": "big", "namespace": "kserve"},
+                 "spec": {"predictor": {"minReplicas": 0, "model": {
+                     "modelFormat": {"name": "pytorch"}, "storageUri": "s3://m/1",
+                     "resources": {"limits": {"memory": "16Gi", "nvidia.com/gpu": "1"}}}}}})
+
+
 @dataclass
 class PlantCase:
     installs: tuple[str, ...]
@@ -250,6 +274,14 @@ PLANTS: dict[str, PlantCase] = {
     "modelmesh-is-not-serverless": PlantCase(
         ("kserve",), _plant_modelmesh_and_serverless, set(),
         {("isvc-serverless-without-knative", "InferenceService kserve/mm")}),
+    "signature-v2": PlantCase(
+        ("bitnami-mlflow",), _plant_sigv2, {("s3-signature-v2", "error", "Deployment mlops/mlflow-run")}),
+    "redis-oomkilled": PlantCase(
+        ("bitnami-redis",), _plant_redis_oomkilled,
+        {("workload-oomkilled", "error", "StatefulSet mlops/feast-redis-master")}, after=True),
+    "large-model-scales-to-zero": PlantCase(
+        ("kserve", "kubeflow-knative"), _plant_scale_to_zero,
+        {("isvc-min-replicas-zero", "error", "InferenceService kserve/big")}),
     "serverless-without-knative": PlantCase(
         ("kserve",), _plant_serverless_without_knative,
         {("isvc-serverless-without-knative", "error", "InferenceService kserve/sl")}),
@@ -264,8 +296,11 @@ def clean_env(monkeypatch):
 
 
 def run_sweep(tmp_path, objects, namespace: str | None = None, all_namespaces: bool = False):
+    """The sweep without its live probes: nothing runs behind the corpus's Services, so a probe could only
+    report that (the probes have their own tests against real servers); every endpoint is a cluster DNS
+    name, reported as found and not probed."""
     from mlopstui import config
-    from mlopstui.backends.stack import sweep
+    from mlopstui.backends.stack import build_report, collect_cluster, probe_tasks
     from mlopstui.context import AppContext
     from mlopstui.sandbox.kubeapi import KubeApiServer
 
@@ -277,8 +312,9 @@ def run_sweep(tmp_path, objects, namespace: str | None = None, all_namespaces: b
         settings = config.load(str(cfg), kubeconfig=srv.kubeconfig_path, namespace=namespace)
         ctx = AppContext.create(settings)
         try:
-            scope = namespace if not all_namespaces else None
-            return sweep(ctx, namespace=scope) if scope else sweep(ctx)
+            state = collect_cluster(ctx, namespace=namespace if not all_namespaces else None)
+            _tasks, skipped = probe_tasks(ctx.settings, state)  # no cluster client: no route, nothing probed
+            return build_report(ctx.settings, state, skipped)
         finally:
             ctx.kube_or_none and ctx.kube.close()
     finally:
@@ -401,3 +437,50 @@ def test_precision_summary(tmp_path, clean_env, capsys):
         print("\n".join(per))
     assert false_err == 0 and worst_false_warnings <= 1 and misses == 0
     assert os.environ.get("KUBECONFIG") is None
+
+
+def test_status_doctor_and_the_stack_report_agree(tmp_path, clean_env, capsys):
+    """The headless verbs on a MinIO tenant: `status` shows the tenant as the object store, `doctor` flags its
+    pool's unpatched image under the same component, `-n` limits both and says so."""
+    import json
+
+    from mlopstui.cli import main
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+
+    srv = KubeApiServer(str(tmp_path / "kube"), port=0, run_controllers=False).start()
+    try:
+        load_into(srv, objects_for(("minio-operator", "minio-tenant", "minio-tenant-children", "bitnami-redis")))
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text("{}\n")
+        base = ["--config", str(cfg), "--kubeconfig", srv.kubeconfig_path]
+
+        def run(*argv):
+            main([*base, *argv, "--json"])
+            return json.loads(capsys.readouterr().out)
+
+        status = run("status")
+        s3 = next(c for c in status["components"] if c["id"] == "s3")
+        assert {(w["kind"], w["name"]) for w in s3["workloads"]} == {("Tenant", "myminio"), ("StatefulSet", "myminio-pool-0")}
+        assert s3["endpoint"] == f"https://minio.tenant-ns.{SVC}:443" and status["scope"] == "all namespaces"
+        doctor = run("doctor")
+        minio = [f for f in doctor["findings"] if f["id"] == "image-minio-unpatched"]
+        assert [(f["component"], f["objects"]) for f in minio] == [("s3", ["StatefulSet tenant-ns/myminio-pool-0"])]
+        assert s3["findings"] == sum(1 for f in doctor["findings"] if f["component"] == "s3")
+        scoped = run("status", "-n", "tenant-ns")
+        assert scoped["scope"] == "namespace tenant-ns"
+        assert not next(c for c in scoped["components"] if c["id"] == "redis")["installed"]
+        assert {f["objects"][0].split()[1].split("/")[0] for f in run("doctor", "-n", "mlops")["findings"]} == {"mlops"}
+    finally:
+        srv.stop()
+
+
+def test_a_fix_on_a_helm_release_says_helm_will_put_it_back(tmp_path, clean_env):
+    """A real inline credential on Bitnami's mlflow-run: the fix moves it to a Secret and says the release
+    (app.kubernetes.io/managed-by: Helm, instance mlflow) reverts the patch on the next upgrade."""
+    from mlopstui.doctor import fixes
+
+    report = run_sweep(tmp_path, objects_for(("bitnami-mlflow",), _plant_inline_aws_secret))
+    finding = next(f for f in report.findings if f.id == "credentials-inline")
+    assert finding.objects == ("Deployment mlops/mlflow-run",) and "AWS_SECRET_ACCESS_KEY" in finding.evidence
+    spec = fixes.fix_for(finding, report.snapshot)
+    assert any("managed by Helm (release mlflow)" in n for n in spec.notes), spec.notes

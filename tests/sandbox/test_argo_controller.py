@@ -142,3 +142,31 @@ def test_kubectl_shows_the_printer_columns(api):
     logs = subprocess.run([str(kubectl), "--kubeconfig", api.kubeconfig_path, "-n", NS, "logs", pod, "-c", "init"],
                           capture_output=True, text=True, timeout=30)
     assert logs.returncode == 0 and "Starting Workflow Executor" in logs.stdout
+
+
+def test_cron_workflow_fires_on_its_schedule_and_keeps_status(api):
+    from datetime import UTC, datetime, timedelta
+
+    cw_rt = api.registry.get("argoproj.io", "v1alpha1", "cronworkflows")
+    past = (datetime.now(UTC) - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    api.store.create(cw_rt, NS, {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow", "metadata": {"name": "every-minute"},
+        "spec": {"schedules": ["* * * * *"], "concurrencyPolicy": "Forbid", "workflowSpec": {
+            "entrypoint": "main", "templates": [
+                {"name": "main", "container": {"image": "python", "command": ["python", "-c", "print(2)"]}}]}},
+        "status": {"lastScheduledTime": past}})
+    wf_rt = api.registry.get("argoproj.io", "v1alpha1", "workflows")
+
+    def fired():
+        return [w for w in api.store.list(wf_rt, NS, None)[0]
+                if (w["metadata"].get("labels") or {}).get(m.L_CRON) == "every-minute"]
+
+    runs = _wait(fired, 30)
+    assert len(runs) == 1  # one run for the missed minutes, not one per minute
+    name = runs[0]["metadata"]["name"]
+    _wait(_done(api, name), 30)
+    cw = _wait(lambda: (api.store.get(cw_rt, NS, "every-minute").get("status") or {}).get("succeeded") == 1
+               and api.store.get(cw_rt, NS, "every-minute"), 30)
+    parsed = m.parse_cron_workflow(cw)
+    assert parsed.last_scheduled > m.parse_time(past) and parsed.active == []
+    assert m.parse_workflow(_wf(api, name)).cron == "every-minute"

@@ -81,7 +81,9 @@ class MaterializeLocal(Action):
         return [*feast_argv(), "materialize-incremental", end_s]
 
     def plan(self) -> Plan:
-        if not (self.repo / "feature_store.yaml").is_file():
+        from mlopstui.backends.feast import fs_yaml_file
+
+        if not fs_yaml_file(self.repo).is_file():  # the `feast` CLI reads FEAST_FS_YAML_FILE_PATH too
             raise MlopsError(Kind.NOT_FOUND, f"no feature_store.yaml in {self.repo}",
                              hint="point endpoints.feast_repo / FEAST_REPO_PATH at the feature repository")
         end = self.end or datetime.now(UTC)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from mlopstui import deadline as verb_deadline
 from mlopstui.errors import Kind, MlopsError, from_exception
 from mlopstui.models.serving import (
     DEPLOYMENT_MODE_ANNOTATION,
@@ -20,7 +21,9 @@ from mlopstui.models.serving import (
     KNOWN_MODES,
     InferenceService,
     default_mode_from_config,
+    infer_path,
     parse_isvc,
+    request_body,  # noqa: F401 - re-exported: the pure body/path builders live in models.serving
 )
 
 if TYPE_CHECKING:
@@ -177,7 +180,16 @@ def infer_target(isvc: InferenceService, ingress: str | None = None, ingress_sou
     if not isvc.url:
         raise MlopsError(Kind.INVALID, f"{isvc.name} has no URL in its status yet",
                          hint="wait until it is Ready, or check its conditions")
-    host = urlsplit(isvc.url).hostname
+    from mlopstui.text import control_chars
+
+    try:
+        host = urlsplit(isvc.url).hostname
+        bad = control_chars(isvc.url)
+    except ValueError as exc:
+        host, bad = None, [str(exc)]
+    if bad or not host:
+        raise MlopsError(Kind.INVALID, f"{isvc.name}'s status.url {isvc.url!r} is not a usable URL",
+                         hint="the InferenceService's status is malformed; check it with kubectl", source="kubernetes")
     if ingress:
         via = f"ingress {ingress}" + (f" ({ingress_source})" if ingress_source else "") + f", Host: {host}"
         return InferTarget(ingress.rstrip("/"), host, via)
@@ -193,58 +205,6 @@ def resolve_target(ctx: AppContext, isvc: InferenceService, use_ingress: bool = 
     return infer_target(isvc)
 
 
-def request_body(sample: Any, protocol: str) -> dict[str, Any]:
-    """A request body for the protocol from a sample.
-
-    A sample may be: {"v1": {...}, "v2": {...}}; a v1 body {"instances": [...]}; a v2 body
-    {"inputs": [...]}; or a bare list of rows. v1 rows are converted to a v2 FP64 tensor and back.
-    """
-    if isinstance(sample, str):
-        try:
-            sample = json.loads(sample)
-        except ValueError as exc:
-            raise MlopsError(Kind.INVALID, f"input is not JSON: {exc}",
-                             hint='e.g. [[120.0, 3, 0.4, 2, 80.0, 12.5]] or {"instances": [...]}') from None
-    if isinstance(sample, dict) and protocol in sample and isinstance(sample[protocol], dict):
-        return sample[protocol]
-    if isinstance(sample, dict) and isinstance(sample.get("v1"), dict) and protocol == "v2":
-        sample = sample["v1"]
-    if isinstance(sample, dict) and isinstance(sample.get("v2"), dict) and protocol == "v1":
-        sample = sample["v2"]
-    rows: Any = None
-    if isinstance(sample, list):
-        rows = sample
-    elif isinstance(sample, dict) and "instances" in sample:
-        if protocol == "v1":
-            return sample
-        rows = sample["instances"]
-    elif isinstance(sample, dict) and "inputs" in sample:
-        if protocol == "v2":
-            return sample
-        inp = sample["inputs"][0] if sample["inputs"] else {}
-        data, shape = inp.get("data") or [], inp.get("shape") or []
-        if len(shape) == 2 and shape[1]:
-            rows = [data[i:i + shape[1]] for i in range(0, len(data), shape[1])]
-        else:
-            rows = [data]
-    if rows is None:
-        raise MlopsError(Kind.INVALID, "the sample is neither rows, a v1 body nor a v2 body",
-                         hint='set settings.inference_sample, e.g. {"instances": [[...]]}')
-    if rows and not isinstance(rows[0], list):
-        rows = [rows]
-    if protocol == "v1":
-        return {"instances": rows}
-    flat = [x for r in rows for x in r]
-    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0]) if rows else 0],
-                        "datatype": "FP64", "data": flat}]}
-
-
-def infer_path(model: str, protocol: str) -> str:
-    if protocol == "v2":
-        return f"/v2/models/{model}/infer"
-    return f"/v1/models/{model}:predict"
-
-
 def infer(target: InferTarget, model: str, protocol: str, body: dict[str, Any], *, timeout: float = 10.0,
           client: Any = None) -> InferResult:
     """One inference request. Never raises for HTTP errors: the result says what happened."""
@@ -257,8 +217,12 @@ def infer(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
     if target.host:
         headers["Host"] = target.host
     own = client is None
-    c = client or httpx.Client(timeout=timeout, trust_env=False)
     started = time.perf_counter()
+    try:
+        timeout = verb_deadline.timeout(timeout, f"POST {url}")
+    except MlopsError as exc:
+        return InferResult(False, 0, 0.0, url, target.host, protocol, error=f"[{exc.kind.value}] {exc.message}")
+    c = client or httpx.Client(timeout=timeout, trust_env=False)
     try:
         resp = c.post(url, content=json.dumps(body), headers=headers, timeout=timeout)
     except Exception as exc:  # httpx transport errors
@@ -283,8 +247,19 @@ def infer(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
     if isinstance(doc, dict):
         if "predictions" in doc:
             preds = doc["predictions"]
-        elif "outputs" in doc:
-            preds = {o.get("name", "out"): o.get("data") for o in doc.get("outputs") or []}
+        elif isinstance(doc.get("outputs"), list):
+            preds = {o.get("name", "out"): o.get("data") for o in doc["outputs"] if isinstance(o, dict)}
+    if preds is None:
+        # a 200 that is not a v1 ({"predictions": ...}) or v2 ({"outputs": [...]}) answer: an HTML page,
+        # a proxy's banner, invalid JSON. Not ok, whatever the status says.
+        from mlopstui.text import snippet
+
+        ctype = resp.headers.get("content-type", "") or "no content type"
+        what = "an HTML page" if resp.text.lstrip()[:1] == "<" else (
+            "JSON without predictions/outputs" if isinstance(doc, dict) else "a body that is not JSON")
+        return InferResult(False, resp.status_code, latency, url, target.host, protocol, revision, model_version,
+                           body=None, error=f"[invalid] {url} answered HTTP {resp.status_code} with {what} "
+                                            f"({ctype}), not a {protocol} inference answer: {snippet(resp.text)!r}")
     return InferResult(True, resp.status_code, latency, url, target.host, protocol, revision, model_version,
                        predictions=preds, body=doc)
 
@@ -297,6 +272,9 @@ def burst(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
     with httpx.Client(timeout=timeout, trust_env=False) as c:
         for _ in range(max(0, n)):
             out.results.append(infer(target, model, protocol, body, timeout=timeout, client=c))
+            left = verb_deadline.remaining()
+            if left is not None and left <= 0.05:  # the verb's deadline: stop sending, say how many went
+                break
     return out
 
 

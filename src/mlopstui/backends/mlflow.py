@@ -7,8 +7,6 @@ download artifacts straight from S3 when the server cannot serve them.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import posixpath
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -94,18 +92,6 @@ ALLOWED_HOSTS_HINT = (
 )
 
 
-def _offset_token(offset: int) -> str:
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _offset_of(token: str | None) -> int | None:
-    try:
-        data = json.loads(base64.b64decode(token or ""))
-        return int(data["offset"]) if isinstance(data, dict) and set(data) == {"offset"} else None
-    except Exception:  # noqa: BLE001 - not an offset token
-        return None
-
-
 def allowed_hosts_for(url: str) -> list[str]:
     """The --allowed-hosts entries that would let a client using `url` through."""
     u = httpx.URL(url)
@@ -124,6 +110,76 @@ def allowed_hosts_for(url: str) -> list[str]:
         if h not in seen:
             seen.append(h)
     return seen
+
+
+def _mlflow_bool(env: Mapping[str, str], name: str) -> bool:
+    """A boolean MLflow environment variable as MLflow reads it: true/1, false/0 (any case), else an error."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return False
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise MlopsError(Kind.CONFIG, f"{name}={raw!r}: MLflow accepts true, false, 1 or 0", source="mlflow")
+    return raw.lower() in ("true", "1")
+
+
+def tls_context(env: Mapping[str, str]) -> Any:
+    """verify= for httpx from MLflow's client variables, with MLflow's rules (mlflow.utils.rest_utils
+    MlflowHostCreds): MLFLOW_TRACKING_INSECURE_TLS (no verification) and MLFLOW_TRACKING_SERVER_CERT_PATH
+    (a CA bundle) are exclusive; MLFLOW_TRACKING_CLIENT_CERT_PATH is a PEM with the client certificate
+    and its key (requests' cert=)."""
+    import ssl
+
+    insecure = _mlflow_bool(env, "MLFLOW_TRACKING_INSECURE_TLS")
+    ca = env.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None
+    client = env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None
+    if insecure and ca:
+        raise MlopsError(Kind.CONFIG, "MLFLOW_TRACKING_INSECURE_TLS and MLFLOW_TRACKING_SERVER_CERT_PATH are both "
+                         "set: only one of them may be (as MLflow's client requires)", source="mlflow")
+    if not (insecure or ca or client):
+        return True
+    try:
+        ctx = ssl.create_default_context(cafile=ca)
+        if insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if client:
+            ctx.load_cert_chain(client)
+    except (OSError, ssl.SSLError) as exc:
+        which = "MLFLOW_TRACKING_CLIENT_CERT_PATH" if client and ca is None else \
+            "MLFLOW_TRACKING_SERVER_CERT_PATH / MLFLOW_TRACKING_CLIENT_CERT_PATH"
+        raise MlopsError(Kind.CONFIG, f"{which}: cannot load the certificate: {exc}", source="mlflow") from None
+    return ctx
+
+
+class _PluginAuth(httpx.Auth):
+    """MLFLOW_TRACKING_AUTH: MLflow's request auth provider of that name (entry point group
+    mlflow.request_auth_provider) gives a requests auth object; its headers go on each request."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._auth: Any = None
+
+    def auth_flow(self, request: httpx.Request):
+        import requests
+
+        if self._auth is None:
+            from mlflow.tracking.request_auth.registry import fetch_auth
+
+            try:
+                self._auth = fetch_auth(self.name)
+            except Exception as exc:  # noqa: BLE001 - a provider that fails to build its auth
+                raise MlopsError(Kind.CONFIG, f"MLFLOW_TRACKING_AUTH={self.name}: {exc}", source="mlflow") from None
+            if self._auth is None:  # MLflow's client would go on unauthenticated: say so instead
+                raise MlopsError(Kind.CONFIG, f"MLFLOW_TRACKING_AUTH={self.name}: no MLflow request auth provider "
+                                 "of that name is installed (entry point group mlflow.request_auth_provider)",
+                                 source="mlflow")
+        prepared = requests.Request(request.method, str(request.url), headers=dict(request.headers),
+                                    data=request.content or None).prepare()
+        prepared = self._auth(prepared) or prepared
+        for k, v in prepared.headers.items():
+            if request.headers.get(k) != v:
+                request.headers[k] = v
+        yield request
 
 
 class MlflowBackend:
@@ -152,11 +208,10 @@ class MlflowBackend:
         elif env.get("MLFLOW_TRACKING_USERNAME") or env.get("MLFLOW_TRACKING_PASSWORD"):
             auth = httpx.BasicAuth(env.get("MLFLOW_TRACKING_USERNAME", ""), env.get("MLFLOW_TRACKING_PASSWORD", ""))
             self.auth_mode = "basic"
-        verify: Any = True
-        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
-            verify = False
-        elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
-            verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
+        if env.get("MLFLOW_TRACKING_AUTH"):  # a request auth provider plugin, by name, as MLflow's client
+            auth = _PluginAuth(env["MLFLOW_TRACKING_AUTH"])
+            self.auth_mode = f"plugin {env['MLFLOW_TRACKING_AUTH']}"
+        verify = tls_context(env)
         self._client = httpx.Client(base_url=self.url, headers=headers, auth=auth, verify=verify,
                                     timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
                                     follow_redirects=True)
@@ -178,10 +233,10 @@ class MlflowBackend:
         self._client.close()
 
     # -- transport --------------------------------------------------------------------------------
-    def _error(self, exc: BaseException, what: str) -> MlopsError:
+    def _error(self, exc: BaseException, what: str, timeout: float | None = None) -> MlopsError:
         where = f"MLflow at {self.display}"
         if isinstance(exc, httpx.TimeoutException):
-            return MlopsError(Kind.TIMEOUT, f"{what}: {where} did not answer within {self.timeout:.0f}s",
+            return MlopsError(Kind.TIMEOUT, f"{what}: {where} did not answer within {timeout or self.timeout:.1f}s",
                               hint="the server may be overloaded (many runs?) or the network slow",
                               source="mlflow")
         if isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError |
@@ -236,11 +291,11 @@ class MlflowBackend:
 
     def _call(self, method: str, path: str, what: str, *, params: dict[str, Any] | None = None,
               json: Any = None) -> dict[str, Any]:
+        t = verb_deadline.timeout(self.timeout, what)
         try:
-            resp = self._client.request(method, path, params=params, json=json,
-                                        timeout=verb_deadline.timeout(self.timeout, what))
+            resp = self._client.request(method, path, params=params, json=json, timeout=t)
         except httpx.HTTPError as exc:
-            raise self._error(exc, what) from None
+            raise self._error(exc, what, t) from None
         if resp.status_code >= 400:
             raise self._status_error(resp, what)
         data = decode_json(resp.content, f"MLflow at {self.display} ({method} {path}, {what})",
@@ -296,23 +351,17 @@ class MlflowBackend:
         return self.get_experiment(name_or_id)
 
     def experiment_stats(self, experiment_id: str, cap: int = 100_000, page_size: int = 1000,
-                         between_pages: Callable[[], bool] | None = None) -> tuple[int, bool, int | None]:
-        """(run count, count capped?, last run start ms). MLflow has no count API.
-
-        Fast path: MLflow's page tokens are offsets ({"offset": N}, base64), so the count is found with
-        ~2*log2(N) one-run requests. If the server's tokens are not offsets, page through the runs instead
-        (run it in the background; between_pages() may block to yield the server, and returns False to
-        give up, the count then being reported as capped)."""
+                         between_pages: Callable[[], bool] | None = None,
+                         progress: Callable[[int], None] | None = None) -> tuple[int, bool, int | None]:
+        """(run count, count capped?, last run start ms). MLflow has no count API: the runs are paged
+        through with the server's own next_page_token (opaque: never built or decoded here), so run
+        it in the background. between_pages() may block to yield the server, and returns False to
+        give up (the count is then reported as capped, "at least N"); progress(n) gets the count so
+        far after every page that has a next one."""
         first, token = self.search_runs([experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
         last = first[0].start_time if first else None
         if not first or not token:
             return len(first), False, last
-        if _offset_of(token) == 1:
-            try:
-                return (*self._count_by_offset(experiment_id, cap), last)
-            except MlopsError as exc:
-                if exc.kind != Kind.INVALID:
-                    raise
         count, token = 0, None
         pages = Pager(f"MLflow at {self.display} (runs/search)")
         while True:
@@ -326,29 +375,10 @@ class MlflowBackend:
             token = pages.next(data, n)
             if not token:
                 return count, False, last
+            if progress is not None:
+                progress(count)
             if count >= cap or (between_pages is not None and not between_pages()):
                 return count, True, last
-
-    def _count_by_offset(self, experiment_id: str, cap: int) -> tuple[int, bool]:
-        def has(offset: int) -> bool:
-            rows, _ = self.search_runs([experiment_id], max_results=1, page_token=_offset_token(offset))
-            return bool(rows)
-
-        lo, hi = 1, 2  # has(lo) is known true
-        while has(hi - 1):
-            lo = hi
-            if hi >= cap:
-                return cap, True
-            hi *= 2
-        # the count n satisfies lo <= n < hi: the largest offset with a run is n - 1
-        lo_off, hi_off = lo - 1, hi - 1  # has(lo_off) true, has(hi_off) false
-        while hi_off - lo_off > 1:
-            mid = (lo_off + hi_off) // 2
-            if has(mid):
-                lo_off = mid
-            else:
-                hi_off = mid
-        return lo_off + 1, False
 
     def last_run_time(self, experiment_id: str) -> int | None:
         page, _ = self.search_runs([experiment_id], order_by=["attributes.start_time DESC"], max_results=1)

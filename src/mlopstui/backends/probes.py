@@ -105,7 +105,7 @@ def probe_s3(component: str, url: str, *, timeout: float, source: str = "") -> P
         from botocore.config import Config
 
         t0 = time.monotonic()  # latency without the import
-        cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1},
+        cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1, "mode": "standard"},
                      signature_version="s3v4", s3={"addressing_style": "path"})
         s3 = boto3.session.Session().client("s3", endpoint_url=url, config=cfg,
                                             region_name="us-east-1")
@@ -116,9 +116,10 @@ def probe_s3(component: str, url: str, *, timeout: float, source: str = "") -> P
             return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.DEGRADED,
                                "no credentials", _ms(t0),
                                detail="no AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment")
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-        status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") \
-            if hasattr(exc, "response") else None
+        answer = getattr(exc, "response", None)
+        answer = answer if isinstance(answer, dict) else {}
+        code = (answer.get("Error") or {}).get("Code")
+        status = (answer.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         if isinstance(status, int) and status >= 500:  # the server failed: a finding, not a shrug
             return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.FAILED,
                                f"S3 HTTP {status} {code or ''}".rstrip(), _ms(t0),

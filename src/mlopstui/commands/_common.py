@@ -66,6 +66,11 @@ def make_context(args: argparse.Namespace):  # -> AppContext
     from mlopstui.context import AppContext
 
     settings = settings_from_args(args)
+    if settings.readonly and getattr(args, "yes", False):
+        # read-only refuses every change before any request is sent (README, Security model)
+        raise MlopsError(Kind.REFUSED, f"read-only mode: refusing `{getattr(args, 'verb', 'this verb')} --yes`; "
+                         "nothing was sent", hint="restart without --readonly to make changes (--dry-run shows "
+                                                  "the plan)")
     deadline.start(settings.deadline + _explicit_wait(args))
     return AppContext.create(settings)
 

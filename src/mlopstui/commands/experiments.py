@@ -80,7 +80,7 @@ def cmd_experiments(args: argparse.Namespace) -> int:
 
     def text(wide: bool = False) -> str:
         rows = [[e.name, e.experiment_id, e.lifecycle_stage,
-                 "" if e.run_count is None else f"{e.run_count}{'+' if e.run_count_capped else ''}",
+                 "" if e.run_count is None else f"{'≥ ' if e.run_count_capped else ''}{e.run_count}",
                  fmt_time(e.last_run_time) if args.count else "",
                  ", ".join(f"{k}={v}" for k, v in sorted(e.user_tags.items())),
                  *([fmt_time(e.creation_time), e.artifact_location] if wide else [])] for e in exps]

@@ -11,6 +11,7 @@ import argparse
 
 from mlopstui.commands._common import (
     EXIT_OK,
+    EXIT_UNREACHABLE,
     add_global_flags,
     add_write_flags,
     confirm_or_print,
@@ -94,10 +95,11 @@ def _list(args: argparse.Namespace) -> int:
         lines.append("")
         lines.extend(f"{r['id']}: {r['how']}" for r in rows if not r["installable"])
         if error is not None:
-            lines.append(f"\n(installed state unknown: {error.message})")
+            lines.insert(0, f"CLUSTER UNREADABLE ({error.kind.value}): {error.message}\n"
+                            "  installed state unknown; what can be installed:")
         return "\n".join(lines)
 
     emit(args, {"components": rows, "namespace": ctx.namespace,
                 "error": error.to_dict() if error is not None else None}, text, wide=lambda: text(True),
          names=[f"component/{r['id']}" for r in rows])
-    return EXIT_OK
+    return EXIT_UNREACHABLE if error is not None else EXIT_OK

@@ -93,7 +93,7 @@ def _write(p: argparse.ArgumentParser) -> None:
 def cmd_isvc(args: argparse.Namespace) -> int:
     from mlopstui.backends.kserve import get_isvc, list_isvcs
     from mlopstui.models.serving import short_revision
-    from mlopstui.widgets.age import human_age
+    from mlopstui.units import human_age
 
     ctx = make_context(args)
     if args.name is not None:

@@ -171,6 +171,22 @@ def _owner_cronjob(snap: Snapshot, job: Mapping[str, Any]) -> dict[str, Any] | N
     return None
 
 
+def managed_notes(obj: Mapping[str, Any]) -> list[str]:
+    """A warning when the object is rendered by Helm or owned by an operator: they put their spec back."""
+    meta = obj.get("metadata") or {}
+    labels, ann = meta.get("labels") or {}, meta.get("annotations") or {}
+    out = []
+    if labels.get("app.kubernetes.io/managed-by") == "Helm" or "meta.helm.sh/release-name" in ann:
+        release = ann.get("meta.helm.sh/release-name") or labels.get("app.kubernetes.io/instance") or "?"
+        out.append(f"{ref(obj)} is managed by Helm (release {release}): the next helm upgrade puts the old spec "
+                   "back; make the same change in the chart's values")
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner is not None and owner.get("kind") not in ("ReplicaSet", "Job", "CronJob"):
+        out.append(f"{ref(obj)} is owned by {owner.get('kind')} {owner.get('name')}: its operator may revert "
+                   "the patch; change that resource instead")
+    return out
+
+
 def pod_bearer(snap: Snapshot, obj: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The object whose pod template can be patched for obj, and notes; raises _No when there is none.
 
@@ -178,12 +194,12 @@ def pod_bearer(snap: Snapshot, obj: Mapping[str, Any]) -> tuple[dict[str, Any], 
     run picks it up); a bare Job or Pod cannot be patched."""
     kind = obj.get("kind")
     if kind in POD_TEMPLATE_KINDS:
-        return dict(obj), []
+        return dict(obj), managed_notes(obj)
     if kind == "Job":
         cj = _owner_cronjob(snap, obj)
         if cj is not None:
             return cj, [f"{ref(obj)}'s pod template is immutable: the fix goes into {ref(cj)}'s jobTemplate "
-                        "(its next run picks it up)"]
+                        "(its next run picks it up)", *managed_notes(cj)]
         raise _No(f"{ref(obj)} is a Job not owned by a CronJob, and a Job's pod template is immutable: "
                   "delete the Job and create it again with the change")
     if kind == "Pod":
@@ -285,11 +301,11 @@ def _one_target(finding: Finding, snap: Snapshot, opts: _Opts) -> dict[str, Any]
 
 
 def fix_s3_endpoint(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
-    from mlopstui.doctor.rules.clients import _s3_endpoint_hint
+    from mlopstui.doctor.rules.clients import s3_endpoint_hint
 
     obj = _one_target(finding, snap, opts)
     target, notes = pod_bearer(snap, obj)
-    url = _s3_endpoint_hint(snap)
+    url = s3_endpoint_hint(snap)
     if "<" in url:
         raise _No("no S3 endpoint was found (no MLflow server sets MLFLOW_S3_ENDPOINT_URL and no object store "
                   "Service was discovered): set MLFLOW_S3_ENDPOINT_URL by hand")
@@ -394,9 +410,9 @@ def fix_s3_credentials(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec
 
 # -- Redis ------------------------------------------------------------------------------------------
 def _redis_target(finding: Finding, snap: Snapshot, opts: _Opts) -> tuple[dict[str, Any], Mapping[str, Any]]:
-    from mlopstui.doctor.rules.redis import _redis_containers
+    from mlopstui.doctor.rules.redis import redis_containers
 
-    pairs = _redis_containers(snap)
+    pairs = redis_containers(snap)
     refs = [opts.obj_ref] if opts.obj_ref else list(finding.objects)
     for r in refs:
         for w, c in pairs:
@@ -549,13 +565,13 @@ def _revision_note(isvc: Mapping[str, Any]) -> list[str]:
 
 
 def fix_min_replicas_zero(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
-    from mlopstui.doctor.rules.serving import _large
+    from mlopstui.doctor.rules.serving import large_model_reason
 
     isvc = _isvc(finding, snap, opts)
     pred = (isvc.get("spec") or {}).get("predictor") or {}
     if pred.get("minReplicas") != 0:
         raise _No(f"{ref(isvc)}: spec.predictor.minReplicas is {pred.get('minReplicas')}, not 0")
-    large = _large(pred)
+    large = large_model_reason(pred)
     notes = ["keeps one predictor pod warm: no cold start (model download and load) on the first request"]
     risk = "low"
     if "GPU" in large:

@@ -7,6 +7,7 @@ it found), the actions build their merge patches with the builders below.
 from __future__ import annotations
 
 import calendar
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -29,9 +30,9 @@ MODE_SOURCE_WORDS = {"status": "from status.deploymentMode", "annotation": "from
                      "assumed": "assumed: no status, annotation or readable inferenceservice-config; KServe ships "
                                 "Serverless"}  # (namespace, name) of KServe's cluster configuration
 # where a Revision says which model it serves: KServe's storage-initializer annotation (pkg/constants
-# StorageInitializerSourceUriInternalAnnotationKey), the older public key, and the sandbox's own
+# StorageInitializerSourceUriInternalAnnotationKey) and the older public key (the sandbox writes KServe's)
 REVISION_URI_KEYS = ("internal.serving.kserve.io/storage-initializer-sourceuri",
-                     "serving.kserve.io/storage-initializer-sourceuri", "sandbox.mlopstui.dev/storage-uri")
+                     "serving.kserve.io/storage-initializer-sourceuri")
 # conditions that carry why a new revision is not ready yet, most specific first
 ROLLOUT_CONDITIONS = ("PredictorConfigurationReady", "LatestDeploymentReady", "PredictorReady", "Ready")
 # the framework keys of the old-style predictor spec (spec.predictor.sklearn.storageUri ...)
@@ -655,3 +656,56 @@ def split_bar(isvc: InferenceService, width: int = 10) -> str:
     if len(isvc.traffic) == 1 and lp == 100:
         return f"{bar(100, width)} 100"
     return f"{bar(lp, width)} {lp:>3}"
+
+
+# -- inference requests (pure: the body and path for a protocol) -------------------------------------------
+def request_body(sample: Any, protocol: str) -> dict[str, Any]:
+    """A request body for the protocol from a sample.
+
+    A sample may be: {"v1": {...}, "v2": {...}}; a v1 body {"instances": [...]}; a v2 body
+    {"inputs": [...]}; or a bare list of rows. v1 rows are converted to a v2 FP64 tensor and back.
+    """
+    if isinstance(sample, str):
+        try:
+            sample = json.loads(sample)
+        except ValueError as exc:
+            raise MlopsError(Kind.INVALID, f"input is not JSON: {exc}",
+                             hint='e.g. [[120.0, 3, 0.4, 2, 80.0, 12.5]] or {"instances": [...]}') from None
+    if isinstance(sample, dict) and protocol in sample and isinstance(sample[protocol], dict):
+        return sample[protocol]
+    if isinstance(sample, dict) and isinstance(sample.get("v1"), dict) and protocol == "v2":
+        sample = sample["v1"]
+    if isinstance(sample, dict) and isinstance(sample.get("v2"), dict) and protocol == "v1":
+        sample = sample["v2"]
+    rows: Any = None
+    if isinstance(sample, list):
+        rows = sample
+    elif isinstance(sample, dict) and "instances" in sample:
+        if protocol == "v1":
+            return sample
+        rows = sample["instances"]
+    elif isinstance(sample, dict) and "inputs" in sample:
+        if protocol == "v2":
+            return sample
+        inp = sample["inputs"][0] if sample["inputs"] else {}
+        data, shape = inp.get("data") or [], inp.get("shape") or []
+        if len(shape) == 2 and shape[1]:
+            rows = [data[i:i + shape[1]] for i in range(0, len(data), shape[1])]
+        else:
+            rows = [data]
+    if rows is None:
+        raise MlopsError(Kind.INVALID, "the sample is neither rows, a v1 body nor a v2 body",
+                         hint='set settings.inference_sample, e.g. {"instances": [[...]]}')
+    if rows and not isinstance(rows[0], list):
+        rows = [rows]
+    if protocol == "v1":
+        return {"instances": rows}
+    flat = [x for r in rows for x in r]
+    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0]) if rows else 0],
+                        "datatype": "FP64", "data": flat}]}
+
+
+def infer_path(model: str, protocol: str) -> str:
+    if protocol == "v2":
+        return f"/v2/models/{model}/infer"
+    return f"/v1/models/{model}:predict"

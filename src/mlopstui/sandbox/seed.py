@@ -155,7 +155,10 @@ def argo_manifests(workflows: bool) -> list[dict]:
 
 
 def start_pipelines(kubeconfig: Path, context: str, log=print) -> int:
+    """Argo's CRDs and objects, then the Workflows (the emulator's controller runs them). Idempotent."""
     kube = Kube(kubeconfig, context)
+    for obj in argo_manifests(workflows=False):
+        kube.create(obj, log)
     docs = argo_manifests(workflows=True)
     for obj in docs:
         kube.create(obj, log)
@@ -164,7 +167,7 @@ def start_pipelines(kubeconfig: Path, context: str, log=print) -> int:
 
 def seed_kube(kubeconfig: Path, context: str, values: dict[str, str], log=print) -> None:
     kube = Kube(kubeconfig, context)
-    for obj in render_manifests(values) + argo_manifests(workflows=False):
+    for obj in render_manifests(values):
         kube.create(obj, log)
     path = _isvc_path("fraud-detection")
     if kube.get(path) is None:

@@ -34,6 +34,8 @@ AREAS: tuple[Area, ...] = (
     Area("5", "pipelines", "Pipelines", "mlopstui.screens.pipelines", "PipelinesScreen",
          ("workflows", "wf", "pipelines", "argo", "kfp", "cronwf", "wftmpl"),
          "Argo Workflows and Kubeflow Pipelines runs: node trees, logs, retry, resubmit."),
+    Area("6", "data", "Data", "mlopstui.screens.data", "DataScreen", ("data", "lakefs", "dvc", "datasets"),
+         "LakeFS repositories, branches, commits, diffs and objects; the DVC project's datasets."),
     Area("7", "audit", "Audit", "mlopstui.screens.audit", "AuditScreen", ("audit",),
          "Every change made through mlopstui, from the audit log."),
 )

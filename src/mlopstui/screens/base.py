@@ -19,13 +19,14 @@ from textual.widgets import Footer, Input, Static
 from mlopstui.errors import Kind, MlopsError, from_exception
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.header import ClusterHeader
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.app import MlopsApp
     from mlopstui.context import AppContext
 
 
-class StatusLine(Static):
+class StatusLine(QuietStatic):
     DEFAULT_CSS = """
     StatusLine { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
     StatusLine.-error { color: $error; }
@@ -35,7 +36,10 @@ class StatusLine(Static):
         from rich.text import Text
 
         self.set_class(error, "-error")
-        self.update(Text(text))  # plain text: "[invalid]" and paths are not markup
+        from mlopstui.text import clean
+
+        # plain text: "[invalid]" and paths are not markup; no server-sent escape reaches the terminal
+        self.update(Text(clean(text)))
 
 
 class AreaScreen(Screen):
@@ -43,9 +47,10 @@ class AreaScreen(Screen):
 
     AREA = ""
     TITLE = ""
+    # / and ctrl+r are on every screen (and in ? help): the 80-column footer keeps the screen's own keys
     BINDINGS = [
-        Binding("/", "filter", "Filter"),
-        Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("/", "filter", "Filter", show=False),
+        Binding("ctrl+r", "refresh", "Refresh", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
@@ -71,7 +76,8 @@ class AreaScreen(Screen):
         with Vertical(id="body"):
             yield from self.compose_body()
         yield StatusLine(id="status")
-        yield Footer()
+        # compact, and no palette key (ctrl+p is in ? help): at 80 columns the screen's own keys fit
+        yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         yield Static("")

@@ -27,9 +27,13 @@ class CommandScreen(ModalScreen[str | None]):
 
     def on_key(self, event) -> None:
         if event.key == "tab":
+            from mlopstui.widgets.command_line import complete
+
+            # computed now, not from the suggester (which answers asynchronously: a fast tab would miss it)
             box = self.query_one(Input)
-            if box._suggestion:
-                box.value = box._suggestion
+            done = complete(box.value, self._provider())
+            if done != box.value:
+                box.value = done
                 box.cursor_position = len(box.value)
             event.prevent_default()
             event.stop()

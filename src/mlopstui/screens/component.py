@@ -14,14 +14,16 @@ from textual.widgets import DataTable, RichLog, Static
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.secrets import MASK, mask_env, mask_text, scrub
-from mlopstui.widgets.age import ago, human_age
+from mlopstui.text import safe
+from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.backends.stack import StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.stack import ComponentStatus
-    from mlopstui.screens.stack import StackScreen
+    from mlopstui.screens.stack import StackScreen, StackUpdated
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -118,10 +120,10 @@ class ComponentScreen(AreaScreen):
         return self.report.component(self.component) if self.report else None
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="comp-summary")
+        yield QuietStatic("", id="comp-summary")
         yield FilterTable(id="pods")
         with VerticalScroll(id="comp-detail-scroll"):
-            yield Static("", id="comp-detail")
+            yield QuietStatic("", id="comp-detail")
 
     def on_mount(self) -> None:
         self.query_one("#pods", FilterTable).set_columns("POD", "STATUS", "READY", "RESTARTS", "NODE", "AGE")
@@ -166,8 +168,9 @@ class ComponentScreen(AreaScreen):
         self.set_status("")
         self._paint()
 
-    def stack_updated(self, report: StackReport) -> None:
+    def on_stack_updated(self, message: StackUpdated) -> None:
         """The Stack sweep has new probe results: take them (keep our events)."""
+        report = message.report
         if self.report is None or report.at >= self.report.at:
             self.report = report
             self._paint()
@@ -177,7 +180,7 @@ class ComponentScreen(AreaScreen):
         c = self.status
         summary = self.query_one("#comp-summary", Static)
         if c is None:
-            summary.update(f"{self.component}: unknown component")
+            summary.update(safe(f"{self.component}: unknown component"))
             return
         from mlopstui.screens.stack import HEALTH_STYLE
 
@@ -197,7 +200,7 @@ class ComponentScreen(AreaScreen):
             t.append("not installed (no workload matched; override in settings.components)\n", style="dim")
         for line in probe_lines(c):
             t.append(line + "\n", style="dim" if line.startswith("  ") else "")
-        summary.update(t)
+        summary.update(safe(t))
         pods = [p for w in c.workloads for p in w.pods]
         self.query_one("#pods", FilterTable).set_rows([
             (f"{p.namespace}/{p.name}", [p.name, Text(p.status, style="bold red" if p.problem else ""),
@@ -205,7 +208,7 @@ class ComponentScreen(AreaScreen):
                                          + (f" (last {p.last_terminated})" if p.last_terminated else ""),
                                          p.node, human_age(p.age)])
             for p in pods])
-        self.query_one("#comp-detail", Static).update(self._detail(c))
+        self.query_one("#comp-detail", Static).update(safe(self._detail(c)))
 
     def _detail(self, c: ComponentStatus) -> Text:
         t = Text()
@@ -305,9 +308,14 @@ class LogScreen(AreaScreen):
 
         lines = [mask_text(line) for line in (text or "").splitlines()]
         new = _new_lines(self._last, lines)
+        from rich.text import Text
+
+        from mlopstui.text import keep_sgr
+
         log = self.query_one("#log", RichLog)
         for line in new:
-            log.write(line)
+            # colours are parsed into styles; no other escape sequence reaches the terminal
+            log.write(Text.from_ansi(keep_sgr(line)))
         self._last = lines
         self.loaded_at = time.time()
         self.set_status(f"{len(lines)} lines (tail {self.tail}) · {'following' if self.following else 'paused'} "
@@ -351,7 +359,7 @@ class YamlScreen(AreaScreen):
         meta.pop("managedFields", None)
         obj["metadata"] = meta
         text = yaml.safe_dump(scrub(obj), sort_keys=False, width=200)
-        self.query_one("#yaml", Static).update(Text(text))
+        self.query_one("#yaml", Static).update(safe(Text(text)))
         super().on_mount()
         self.set_status(f"secrets masked as {MASK}")
 
@@ -381,12 +389,12 @@ class DoctorScreen(AreaScreen):
     def compose_body(self) -> ComposeResult:
         yield FilterTable(id="doctor")
         with VerticalScroll(id="doctor-detail-scroll"):
-            yield Static("", id="doctor-detail")
+            yield QuietStatic("", id="doctor-detail")
 
     def on_mount(self) -> None:
         self.query_one("#doctor", FilterTable).set_columns("SEV", "FIX", "RULE", "COMPONENT", "FINDING")
         self.query_one("#doctor", FilterTable).focus()
-        self._paint(self.stack.report)
+        self._paint(self.stack.report, self.stack.fixes)
         super().on_mount()
 
     def refresh_data(self) -> None:
@@ -394,17 +402,18 @@ class DoctorScreen(AreaScreen):
             self.stack.refresh_data()
         self.loaded_at = self.stack.report.at if self.stack.report else None
 
-    def stack_updated(self, report: StackReport) -> None:
-        self._paint(report)
+    def on_stack_updated(self, message: StackUpdated) -> None:
+        self._paint(message.report, message.fixes)
 
     def _findings(self, report: StackReport | None) -> list[Finding]:
         return report.findings_for(self.component) if report else []
 
-    def _paint(self, report: StackReport | None) -> None:
-        from mlopstui.doctor.fixes import FixSpec, explain
+    def _paint(self, report: StackReport | None, fixes: dict[str, Any]) -> None:
+        """fixes: explain() of every finding, computed with the report in the Stack screen's worker."""
+        from mlopstui.doctor.fixes import FixSpec
 
         found = self._findings(report)
-        self.fixes = {f.key: explain(f, report.snapshot) for f in found} if report else {}
+        self.fixes = {f.key: fixes[f.key] for f in found if f.key in fixes}
         table = self.query_one("#doctor", FilterTable)
         table.set_rows([(f.key, [Text(f"{f.severity.symbol} {f.severity.value}",
                                       style=SEVERITY_STYLE[f.severity.value]),
@@ -424,7 +433,7 @@ class DoctorScreen(AreaScreen):
     def _show_selected(self) -> None:
         key = self.query_one("#doctor", FilterTable).selected_key
         f = next((f for f in self._findings(self.stack.report) if f.key == key), None)
-        self.query_one("#doctor-detail", Static).update(render_finding(f) if f else Text("no findings", style="dim"))
+        self.query_one("#doctor-detail", Static).update(safe(render_finding(f) if f else Text("no findings", style="dim")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_selected()

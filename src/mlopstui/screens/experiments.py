@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static
 
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import Experiment, fmt_time
 from mlopstui.screens.base import AreaScreen
-from mlopstui.widgets.age import ago
+from mlopstui.text import safe
+from mlopstui.units import ago
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
@@ -32,7 +33,7 @@ VIEWS = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 VIEW_LABEL = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 
 
-class MlflowSource(Static):
+class MlflowSource(QuietStatic):
     DEFAULT_CSS = """
     MlflowSource { height: 1; padding: 0 1; color: $text-muted; }
     """
@@ -134,9 +135,15 @@ class ExperimentsScreen(AreaScreen):
             for eid in ids:
                 if generation != self._count_generation:
                     return
+                def progress(n: int, eid: str = eid) -> None:  # "≥ N" while the pages come
+                    try:
+                        self.app.call_from_thread(self._counted, eid, n, True, None)
+                    except Exception:  # noqa: BLE001 - the app is gone
+                        pass
+
                 try:
                     n, capped, last = backend.experiment_stats(eid, page_size=COUNT_PAGE,
-                                                               between_pages=between_pages)
+                                                               between_pages=between_pages, progress=progress)
                 except MlopsError:
                     continue
                 if generation != self._count_generation:
@@ -152,7 +159,8 @@ class ExperimentsScreen(AreaScreen):
     def _counted(self, eid: str, n: int, capped: bool, last: int | None) -> None:
         for e in self.experiments:
             if e.experiment_id == eid:
-                e.run_count, e.run_count_capped, e.last_run_time = n, capped, last
+                e.run_count, e.run_count_capped = n, capped
+                e.last_run_time = last if last is not None else e.last_run_time
         self._render_table()
 
     def _failed(self, err: MlopsError) -> None:
@@ -168,7 +176,7 @@ class ExperimentsScreen(AreaScreen):
         table = self.query_one("#experiments", FilterTable)
         rows = []
         for e in self.experiments:
-            count = "…" if e.run_count is None else (f"{e.run_count}+" if e.run_count_capped else str(e.run_count))
+            count = "…" if e.run_count is None else (f"≥ {e.run_count}" if e.run_count_capped else str(e.run_count))
             tags = ", ".join(f"{k}={v}" for k, v in sorted(e.user_tags.items()))
             name = Text(e.name, style="strike dim") if e.lifecycle_stage == "deleted" else e.name
             rows.append((e.experiment_id, [name, e.experiment_id, count, fmt_time(e.last_run_time), tags]))
@@ -183,7 +191,7 @@ class ExperimentsScreen(AreaScreen):
             state = "  [b red]unreachable[/]" if self.error else f"  loaded {ago(self.loaded_at)}"
             text = f"MLflow: {b.display}{auth}  view: {VIEW_LABEL[self.view]}{state}"
         try:
-            self.query_one("#mlflow-source", MlflowSource).update(text)
+            self.query_one("#mlflow-source", MlflowSource).update(safe(text))
         except Exception:
             pass
 

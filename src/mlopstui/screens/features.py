@@ -20,7 +20,9 @@ from textual.widgets import DataTable, Static
 from mlopstui.errors import MlopsError
 from mlopstui.models import features as m
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import clean, safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import JOB_LEVEL, badge
 
 FEAST_TIMEOUT = 180.0  # the first feast import takes seconds (tens on a busy machine)
@@ -36,7 +38,8 @@ def freshness_cell(status: m.Freshness) -> Text:
 
 
 class TextView(ModalScreen[None]):
-    """A scrollable block of text (a job log); esc or q closes."""
+    """A scrollable block of text (a job log); esc or q closes. ansi=True: colour sequences in it (Feast's
+    CLI colours its output) are parsed into styles, the rest of the escapes removed (no stray bars)."""
 
     BINDINGS = [Binding("escape,q,l", "close", "Close")]
     DEFAULT_CSS = """
@@ -45,14 +48,21 @@ class TextView(ModalScreen[None]):
                                 padding: 0 1; }
     """
 
-    def __init__(self, title: str, text: str):
+    def __init__(self, title: str, text: str, ansi: bool = False):
         super().__init__()
-        self._title, self._text = title, text
+        self._title, self._text, self._ansi = title, text, ansi
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as vs:
             vs.border_title = self._title
-            yield Static(self._text or "(empty)", markup=False, id="textview-body")
+            if self._ansi and self._text:
+                from rich.text import Text
+
+                from mlopstui.text import keep_sgr
+
+                yield Static(Text.from_ansi(keep_sgr(self._text)), markup=False, id="textview-body")
+            else:
+                yield Static(clean(self._text) or "(empty)", markup=False, id="textview-body")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -89,7 +99,7 @@ class FeaturesScreen(AreaScreen):
         self._follow_started = 0.0
 
     def compose_body(self) -> ComposeResult:
-        yield Static("loading Feast registry ...", id="feast-info", markup=False)
+        yield QuietStatic("loading Feast registry ...", id="feast-info", markup=False)
         views = FilterTable(id="views-table")
         views.set_columns("VIEW", "FRESH", "ENTITIES", "TTL", "LAST MATERIALIZED")
         yield views
@@ -97,7 +107,7 @@ class FeaturesScreen(AreaScreen):
         jobs = FilterTable(id="jobs-table")
         jobs.set_columns("NAME", "KIND", "STATUS", "SCHEDULE/START", "TOOK")
         yield jobs
-        yield Static("", id="job-panel", markup=False, classes="-empty")
+        yield QuietStatic("", id="job-panel", markup=False, classes="-empty")
 
     # -- loading -------------------------------------------------------------------------------------
     def refresh_data(self) -> None:
@@ -157,8 +167,8 @@ class FeaturesScreen(AreaScreen):
         self.kube_error = err
         self.cronjobs, self.jobs = [], []
         self._render_jobs()
-        self.query_one("#jobs-title", Static).update(f"Materialization: cluster unavailable ({err.kind.value}: "
-                                                     f"{err.message[:60]})")
+        self.query_one("#jobs-title", Static).update(safe(f"Materialization: cluster unavailable ({err.kind.value}: "
+                                                     f"{err.message[:60]})"))
 
     @property
     def interval(self) -> timedelta | None:
@@ -176,7 +186,7 @@ class FeaturesScreen(AreaScreen):
         if self.online is not None:
             ok = {True: "ok", False: "DOWN", None: "?"}[self.online.ok]
             parts.append(f"online {self.online.kind} {self.online.address} {ok}: {self.online.message}")
-        self.query_one("#feast-info", Static).update("\n".join(parts))
+        self.query_one("#feast-info", Static).update(safe("\n".join(parts)))
 
     def _render_views(self) -> None:
         if self.registry is None:
@@ -206,12 +216,12 @@ class FeaturesScreen(AreaScreen):
         title = f"Materialization in {self.ctx.namespace}: {len(self.cronjobs)} CronJob(s), {len(self.jobs)} Job(s)"
         if not self.cronjobs:
             title += " · no CronJob runs feast materialize (L: run locally)"
-        self.query_one("#jobs-title", Static).update(title)
+        self.query_one("#jobs-title", Static).update(safe(title))
 
     def _panel(self, text: str) -> None:
         panel = self.query_one("#job-panel", Static)
         panel.set_class(not text, "-empty")
-        panel.update(text)
+        panel.update(clean(text))
 
     # -- selection helpers ----------------------------------------------------------------------------
     def _selected_job_row(self) -> str | None:
@@ -361,7 +371,7 @@ class FeaturesScreen(AreaScreen):
 
         ctx, ns, name = self.ctx, self.ctx.namespace, key.split("/", 1)[1]
         self.run_io(lambda: fb.job_log(ctx.kube, ns, name, tail_lines=500),
-                    lambda text: self.app.push_screen(TextView(f"log: job {ns}/{name}", text)),
+                    lambda text: self.app.push_screen(TextView(f"log: job {ns}/{name}", text, ansi=True)),
                     lambda e: self.show_error(e, f"log of {name}"), group="log")
 
 
@@ -385,7 +395,7 @@ class FeatureViewScreen(AreaScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="fv-scroll"):
             yield Static(self.detail_text(), id="fv-detail")
-            yield Static("online sample: loading ...", id="fv-sample", markup=False)
+            yield QuietStatic("online sample: loading ...", id="fv-sample", markup=False)
 
     def detail_text(self) -> Text:
         v, now = self.view, datetime.now(UTC)
@@ -418,7 +428,7 @@ class FeatureViewScreen(AreaScreen):
         from mlopstui.backends import feast as fb
 
         ctx, name = self.ctx, self.view.name
-        self.query_one("#fv-sample", Static).update("online sample: loading ...")
+        self.query_one("#fv-sample", Static).update(safe("online sample: loading ..."))
         self.run_io(lambda: fb.sample_online(ctx, name), self._sampled, self._sample_failed, group="sample",
                     timeout=FEAST_TIMEOUT)
 
@@ -429,8 +439,8 @@ class FeatureViewScreen(AreaScreen):
         lines += [f"  {k.ljust(width)}  {v!r}" for k, v in s["values"].items()]
         if s.get("all_null"):
             lines.append("  all values are null: not materialized, expired (ttl) or evicted from the online store")
-        self.query_one("#fv-sample", Static).update("\n".join(lines))
+        self.query_one("#fv-sample", Static).update(safe("\n".join(lines)))
 
     def _sample_failed(self, err: MlopsError) -> None:
-        self.query_one("#fv-sample", Static).update(f"online sample failed: [{err.kind.value}] {err.message}"
-                                                    + (f"\n  fix: {err.hint}" if err.hint else ""))
+        self.query_one("#fv-sample", Static).update(safe(f"online sample failed: [{err.kind.value}] {err.message}"
+                                                    + (f"\n  fix: {err.hint}" if err.hint else "")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -10,6 +11,19 @@ from textual.widgets import Static
 
 _KEY_NAMES = {"colon": ":", "question_mark": "?", "slash": "/", "escape": "esc", "space": "space",
               "plus": "+", "minus": "-", "equals_sign": "=", "full_stop": "."}
+
+
+def key_label(key: str) -> str:
+    """What the key is on the keyboard: `]` for right_square_bracket, `ctrl+r`, `G`."""
+    from textual.keys import _character_to_key, key_to_character
+
+    if key in _KEY_NAMES:
+        return _KEY_NAMES[key]
+    mods, _, base = key.rpartition("+")
+    char = key_to_character(base)
+    if char is not None and char.isprintable() and _character_to_key(char) == base:
+        base = char
+    return f"{mods}+{base}" if mods else base
 
 
 def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
@@ -25,7 +39,7 @@ def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
                     if key in seen:
                         continue
                     seen.add(key)
-                    shown = binding.key_display or _KEY_NAMES.get(key, key)
+                    shown = binding.key_display or key_label(key)
                     rows.append((scope, shown, binding.description or binding.action))
     return rows
 
@@ -46,10 +60,10 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         lines = [f"[b]Keys — {getattr(self._for, 'TITLE', '') or type(self._for).__name__}[/b]", ""]
         for scope, key, desc in describe_bindings(self._for):
-            lines.append(f"  [b]{key:<12}[/b] {desc}  [dim]({scope})[/dim]")
+            lines.append(f"  [b]{escape(key):<12}[/b] {escape(desc)}  [dim]({scope})[/dim]")
         lines += ["", "[b]Commands (type : then the command)[/b]", ""]
         for cmd, desc in self._commands:
-            lines.append(f"  [b]:{cmd:<16}[/b] {desc}")
+            lines.append(f"  [b]:{escape(cmd):<16}[/b] {escape(desc)}")
         lines += ["", "[dim]ctrl+p opens the command palette · esc closes this[/dim]"]
         with VerticalScroll():
             yield Static("\n".join(lines), id="help-text", markup=True)

@@ -18,7 +18,9 @@ from mlopstui.errors import MlopsError
 from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.screens.serving import ACTION_BINDINGS, ServingActions, detail_lines
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 
 class IsvcDetailScreen(ServingActions, AreaScreen):
@@ -49,7 +51,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="isvc-scroll"):
-            yield Static("loading ...", id="isvc-full", markup=False)
+            yield QuietStatic("loading ...", id="isvc-full", markup=False)
             table = FilterTable(id="rev-table")
             table.set_columns("REVISION", "TRAFFIC", "STORAGE URI", "ROLE")
             yield table
@@ -72,11 +74,11 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         s, revs = res
         self.isvc = s
         self.loaded_at = time.time()
-        from mlopstui.widgets.age import ago
+        from mlopstui.units import ago
 
         lines = detail_lines(s, 12, full=True)
         lines.append(f"resourceVersion {s.resource_version} · loaded {ago(self.loaded_at)}")
-        self.query_one("#isvc-full", Static).update("\n".join(lines))
+        self.query_one("#isvc-full", Static).update(safe("\n".join(lines)))
         rows = []
         for r in revs:
             name = (r.get("metadata") or {}).get("name", "")
@@ -96,7 +98,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
     def infer_output(self, text: str, error: bool = False) -> None:
         out = self.query_one("#infer-out", Static)
         out.set_class(error, "-error")
-        out.update(text)
+        out.update(safe(text))
         if error:
             self.set_status(text.splitlines()[-1], error=True)
 
@@ -119,7 +121,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         def done(text: str | None) -> None:
             if not text:
                 return
-            from mlopstui.backends.kserve import request_body
+            from mlopstui.models.serving import request_body
 
             try:
                 request_body(text, self.protocol)

@@ -277,6 +277,7 @@ class WorkflowDetailScreen(PipelineActions, AreaScreen):
         self.wf_namespace, self.wf_name = namespace, name
         self.wf: m.Workflow | None = None
         self.runs: list | None = None
+        self.mlflow = None  # the MlflowBackend the run lookup used
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="wf-head")
@@ -393,13 +394,20 @@ class WorkflowDetailScreen(PipelineActions, AreaScreen):
                                         for r in runs]))
             self.set_status(f"{len(runs)} MLflow run(s)")
 
-        self.run_io(lambda: linked_runs(MlflowBackend.from_context(ctx), wf), shown,
+        def load():
+            self.mlflow = self.mlflow or MlflowBackend.from_context(ctx)
+            return linked_runs(self.mlflow, wf)
+
+        self.run_io(load, shown,
                     lambda err: self.show_error(err, "MLflow runs"), group="wf-runs", timeout=30)
 
     def action_open_run(self) -> None:
         if not self.runs:
             self.set_status("m first: look up the MLflow runs of this workflow", error=True)
             return
-        run_id = self.runs[0].run_id
+        from mlopstui.screens.run_detail import RunDetailScreen
+
+        run = self.runs[0]
         self.app.pop_screen()
-        self.app.run_command(f"run {run_id}")
+        self.mapp.goto("experiments")  # the run opens in the Experiments area (esc: its experiments)
+        self.app.push_screen(RunDetailScreen(self.mlflow, run.run_id, run))

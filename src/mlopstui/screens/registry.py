@@ -17,6 +17,7 @@ from textual.widgets import Static
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import ModelVersion, RegisteredModel, fmt_time
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class RegistryScreen(AreaScreen):
 
     def load_versions(self, name: str) -> None:
         self.model_name = name
-        self.query_one("#versions-label", Static).update(f"versions of {name}: loading ...")
+        self.query_one("#versions-label", Static).update(safe(f"versions of {name}: loading ..."))
         self.run_io(lambda: self.backend.search_model_versions(name), self._versions_loaded,
                     lambda e: self.show_error(e, f"versions of {name}"), group="versions")
 
@@ -93,8 +94,8 @@ class RegistryScreen(AreaScreen):
             rows.append((v.version, [f"v{v.version}", v.status, aliases, v.run_id[:8], v.source,
                                      fmt_time(v.creation_timestamp), tags]))
         self.query_one("#versions", FilterTable).set_rows(rows)
-        self.query_one("#versions-label", Static).update(
-            f"versions of {self.model_name}: enter opens the source run, c canary")
+        self.query_one("#versions-label", Static).update(safe(
+            f"versions of {self.model_name}: enter opens the source run, c canary"))
 
     # -- keys ------------------------------------------------------------------------------------
     def on_data_table_row_selected(self, event) -> None:

@@ -34,9 +34,11 @@ from mlopstui.models.experiments import (
     preview_kind,
 )
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.keys import ViTree
 from mlopstui.widgets.plot import MetricPlot, Series
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
     from mlopstui.backends.mlflow import MlflowBackend
@@ -81,7 +83,7 @@ class RunDetailScreen(AreaScreen):
         self._tree_loaded: set[str] = set()
 
     def compose_body(self) -> ComposeResult:
-        yield Static("loading run ...", id="run-head")
+        yield QuietStatic("loading run ...", id="run-head")
         with TabbedContent(id="run-tabs"):
             with TabPane("Overview", id="tab-overview"):
                 yield FilterTable(id="run-data")
@@ -137,7 +139,7 @@ class RunDetailScreen(AreaScreen):
         head.append(f"id {r.run_id}  started {fmt_time(r.start_time)}  took {fmt_duration(r.duration_s)}  "
                     f"user {r.user_id or '-'}  source {r.source or '-'}\n", style="dim")
         head.append(f"{d.run_uri}  artifacts {r.artifact_uri}", style="dim")
-        self.query_one("#run-head", Static).update(head)
+        self.query_one("#run-head", Static).update(safe(head))
         rows: list[tuple[str, list[Any]]] = []
         for k, v in sorted(r.params.items()):
             rows.append((f"p:{k}", ["param", k, v]))
@@ -223,13 +225,13 @@ class RunDetailScreen(AreaScreen):
 
     def preview(self, path: str) -> None:
         rid = self.run_id
-        self.query_one("#preview", Static).update(f"loading {path} ...")
+        self.query_one("#preview", Static).update(safe(f"loading {path} ..."))
 
         def load() -> tuple[bytes, bool]:
             return self.backend.read_artifact(rid, path)
 
         self.run_io(load, lambda res: self._show_preview(path, *res),
-                    lambda e: self.query_one("#preview", Static).update(f"cannot preview {path}: {e.message}"),
+                    lambda e: self.query_one("#preview", Static).update(safe(f"cannot preview {path}: {e.message}")),
                     group="preview")
 
     def _show_preview(self, path: str, data: bytes, cut: bool) -> None:
@@ -241,7 +243,7 @@ class RunDetailScreen(AreaScreen):
         note = f"{path}  ({fmt_size(len(data))}{', first part only' if cut else ''})\n"
         if looks_binary(data):
             self.preview_text = ""
-            static.update(note + "binary file: press d to download it")
+            static.update(safe(note + "binary file: press d to download it"))
             return
         text = data.decode("utf-8", errors="replace")
         self.preview_text = text
@@ -250,20 +252,20 @@ class RunDetailScreen(AreaScreen):
                 text = json.dumps(json.loads(text), indent=2)
             except ValueError:
                 pass
-            static.update(Syntax(text, "json", theme="ansi_dark", word_wrap=True))
+            static.update(safe(Syntax(text, "json", theme="ansi_dark", word_wrap=True)))
             self.preview_text = text
         elif kind == "yaml":
-            static.update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
+            static.update(safe(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True)))
         elif kind == "csv":
             header, rows = csv_rows(text)
-            static.update(note + f"{len(rows)} rows shown")
+            static.update(safe(note + f"{len(rows)} rows shown"))
             table.clear(columns=True)
             table.add_columns(*header)
             for r in rows:
                 table.add_row(*r)
             table.display = True
         else:
-            static.update(note + text)
+            static.update(safe(note + text))
 
     def _selected_artifact(self) -> ArtifactEntry | None:
         tree = self.query_one("#art-tree", Tree)
@@ -339,4 +341,4 @@ class RunDetailScreen(AreaScreen):
     def show_error(self, err: BaseException, what: str = "") -> None:
         super().show_error(err, what)
         if isinstance(err, MlopsError) and self.detail is None:
-            self.query_one("#run-head", Static).update(f"cannot load run {self.run_id}: {err.message}")
+            self.query_one("#run-head", Static).update(safe(f"cannot load run {self.run_id}: {err.message}"))

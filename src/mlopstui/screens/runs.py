@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from mlopstui.errors import MlopsError
 from mlopstui.models.experiments import (
@@ -27,7 +27,9 @@ from mlopstui.models.experiments import (
     parse_columns,
 )
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import RUN_LEVEL, badge
 
 if TYPE_CHECKING:
@@ -87,12 +89,13 @@ class RunsScreen(AreaScreen):
         self.next_token: str | None = None
         self.loading = False
         self.to_last = False
+        self.search_error: MlopsError | None = None
         self._gen = 0
         self.opened_at = time.perf_counter()
         self.first_page_s: float | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="runs-info")
+        yield QuietStatic("", id="runs-info")
         yield RunsTable(id="runs")
 
     # -- data ------------------------------------------------------------------------------------
@@ -119,7 +122,8 @@ class RunsScreen(AreaScreen):
         def fetch() -> tuple[list[RunRow], str | None]:
             return self.backend.search_runs([eid], filter=flt, order_by=order, max_results=size, page_token=token)
 
-        self.run_io(fetch, lambda res: self._page_loaded(gen, first, res), lambda err: self._page_failed(gen, err),
+        self.run_io(fetch, lambda res: self._page_loaded(gen, first, res),
+                    lambda err: self._page_failed(gen, err, first),
                     group="runs-page", timeout=max(self.backend.timeout * 2, 20.0))
         self._render_info()
 
@@ -131,6 +135,10 @@ class RunsScreen(AreaScreen):
         self.next_token = token
         table = self.query_one("#runs", RunsTable)
         if first:
+            self.search_error = None
+            for box in self.query("#runfilter"):  # the search worked: its box closes
+                box.remove()
+                table.focus()
             self.runs, self.order = {}, []
             if self.columns is None:
                 self.columns = choose_columns(rows, max_metrics=3, max_params=2)
@@ -155,12 +163,21 @@ class RunsScreen(AreaScreen):
         elif self.next_token and table.cursor_row >= table.row_count - PREFETCH_MARGIN:
             self._load_page(NEXT_PAGE)
 
-    def _page_failed(self, gen: int, err: MlopsError) -> None:
+    def _page_failed(self, gen: int, err: MlopsError, first: bool = False) -> None:
         if gen != self._gen:
             return
         self.loading = False
         self.to_last = False
-        self.show_error(err, "runs")
+        if first:
+            # no rows of an earlier filter under this one: the table is emptied and says why, and the query
+            # stays in its box (reopened if closed) with the error right below it, to be corrected
+            self.search_error = err
+            self.runs, self.order, self.next_token = {}, [], None
+            table = self.query_one("#runs", RunsTable)
+            table.set_rows([])
+            if self.filter and not list(self.query("#runfilter")):
+                self.action_filter()
+        self.show_error(err, f"search {self.filter!r}" if first and self.filter else "runs")
         self._render_info()
 
     def _summary(self) -> str:
@@ -196,10 +213,13 @@ class RunsScreen(AreaScreen):
     def _render_info(self) -> None:
         flt = self.filter or "(none)"
         arrow = "asc" if self.sort_asc else "desc"
-        state = " loading ..." if self.loading else ""
-        text = (f"[b]{self.experiment.name}[/b] (id {self.experiment.experiment_id})  "
-                f"filter: {flt}  sort: {self.sort_col} {arrow}{state}")
-        self.query_one("#runs-info", Static).update(Text.from_markup(text) if "[b]" in text else text)
+        text = Text.assemble((self.experiment.name, "bold"), f" (id {self.experiment.experiment_id})  filter: ",
+                             (flt, "bold" if self.filter else ""), f"  sort: {self.sort_col} {arrow}")
+        if self.loading:
+            text.append(" loading ...")
+        elif self.search_error is not None:
+            text.append("  ✗ search failed: no runs shown", style="bold red")
+        self.query_one("#runs-info", QuietStatic).update(safe(text))
 
     # -- paging ----------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event) -> None:
@@ -232,8 +252,7 @@ class RunsScreen(AreaScreen):
         if event.input.id == "runfilter":
             event.stop()
             self.filter = event.value.strip()
-            event.input.remove()
-            self.query_one("#runs", RunsTable).focus()
+            # the box stays until the server accepts the query (then it closes); a refused one stays in it
             self.set_status(f"searching: {self.filter or 'all runs'} ...")
             self.refresh_data()
 
@@ -268,9 +287,25 @@ class RunsScreen(AreaScreen):
         if col not in ATTRIBUTE_ORDER and col.split(".", 1)[0] not in ("metrics", "params", "tags"):
             parsed = parse_columns(col)
             col = parsed[0] if parsed else col
+        known = self.known_columns()
+        if col not in ATTRIBUTE_ORDER and col not in known:
+            # a typo would sort by a key no run has (MLflow accepts it) and add an empty column
+            near = sorted(k for k in known if col.rsplit(".", 1)[-1][:3].lower() in k.lower())[:4]
+            self.set_status(f"s {v}: no column {col!r} in these runs; known: "
+                            + ", ".join(near or sorted(ATTRIBUTE_ORDER)[:4] + sorted(known)[:4]), error=True)
+            return
         if col.split(".", 1)[0] in ("metrics", "params", "tags") and col not in (self.columns or []):
             self.columns = [*(self.columns or []), col]
         self.set_sort(col, not desc)
+
+    def known_columns(self) -> set[str]:
+        """metrics.*, params.* and tags.* keys of the runs the server returned (the loaded pages)."""
+        out: set[str] = set(self.columns or [])
+        for r in self.runs.values():
+            out.update(f"metrics.{k}" for k in r.metrics)
+            out.update(f"params.{k}" for k in r.params)
+            out.update(f"tags.{k}" for k in r.tags)
+        return out
 
     def action_flip_sort(self) -> None:
         self.set_sort(self.sort_col, not self.sort_asc)

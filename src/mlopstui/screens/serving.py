@@ -19,7 +19,9 @@ from textual.widgets import DataTable, Static
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
+from mlopstui.text import safe
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 DEBOUNCE_S = 0.6
 
@@ -72,7 +74,15 @@ class ServingActions:
         if self._debounce is not None:
             self._debounce.stop()
         target = m.stepped(isvc.canary_percent, self._pending_delta)
-        self.set_status(f"canary {self._pending_delta:+d} -> {target}% on {isvc.name} (more presses add up) ...")
+        current = isvc.canary_percent if isvc.canary_percent is not None else None
+        if current is not None and target == current:
+            # `-` at 0 % (or `+` at 100 %): a no-op is not worth a confirm dialog
+            self._pending_delta = 0
+            self.set_status(f"canary of {isvc.name} is already {current}%: nothing to change, nothing sent")
+            return
+        self.set_status(f"pending: canary {current if current is not None else '-'}% -> {target}% on {isvc.name} "
+                        f"({self._pending_delta:+d}; more +/- presses add up, the plan opens in "
+                        f"{DEBOUNCE_S:g}s)")
         self._debounce = self.set_timer(DEBOUNCE_S, self._flush_canary)
 
     def _flush_canary(self) -> None:
@@ -320,11 +330,11 @@ class ServingScreen(ServingActions, AreaScreen):
         self.isvcs: dict[str, m.InferenceService] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield Static("loading ...", id="isvc-info")
+        yield QuietStatic("loading ...", id="isvc-info")
         table = FilterTable(id="isvc-table")
         table.set_columns("NAME", "READY", "MODE", "CANARY", "TRAFFIC→LATEST", "MIN", "AGE")
         yield table
-        yield Static("", id="isvc-detail", markup=False)
+        yield QuietStatic("", id="isvc-detail", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -353,7 +363,7 @@ class ServingScreen(ServingActions, AreaScreen):
 
     def _load_failed(self, err: MlopsError) -> None:
         self.show_error(err, "listing InferenceServices")
-        self.query_one("#isvc-info", Static).update("could not list InferenceServices (ctrl+r retries)")
+        self.query_one("#isvc-info", Static).update(safe("could not list InferenceServices (ctrl+r retries)"))
 
     def _loaded(self, items: list[m.InferenceService]) -> None:
         self.loaded_at = time.time()
@@ -363,7 +373,7 @@ class ServingScreen(ServingActions, AreaScreen):
         if self.all_namespaces:
             cols.insert(0, "NAMESPACE")
         table.set_columns(*cols)
-        from mlopstui.widgets.age import human_age
+        from mlopstui.units import human_age
 
         now = time.time()
         rows = []
@@ -380,17 +390,17 @@ class ServingScreen(ServingActions, AreaScreen):
         self._show_detail()
 
     def _show_info(self) -> None:
-        from mlopstui.widgets.age import ago
+        from mlopstui.units import ago
 
         where = "all namespaces" if self.all_namespaces else f"namespace {self.ctx.namespace}"
         n = len(self.isvcs)
-        self.query_one("#isvc-info", Static).update(
+        self.query_one("#isvc-info", Static).update(safe(
             f"{n} InferenceService{'s' if n != 1 else ''} in {where} · loaded {ago(self.loaded_at)}"
-            f"{' · READ-ONLY' if self.ctx.readonly else ''}")
+            f"{' · READ-ONLY' if self.ctx.readonly else ''}"))
 
     def _show_detail(self) -> None:
         s = self.current_isvc()
-        self.query_one("#isvc-detail", Static).update("\n".join(detail_lines(s, 12)) if s else "")
+        self.query_one("#isvc-detail", Static).update(safe("\n".join(detail_lines(s, 12)) if s else ""))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()

@@ -14,25 +14,111 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.message import Message
+from textual.widgets import DataTable
 
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
-from mlopstui.widgets.age import ago, human_age
+from mlopstui.text import safe
+from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
-    from mlopstui.backends.stack import ClusterState, ProbeTask, StackReport
+    from mlopstui.backends.stack import ClusterState, StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.stack import ComponentStatus, ProbeResult
 
 HEALTH_STYLE = {"ok": "green", "warn": "yellow", "error": "bold red", "absent": "dim", "unknown": "cyan"}
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
+COALESCE_S = 0.3  # probe answers this close together make one update
+SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
 COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "FINDING", "VERSION", "AGE")
+# how a probe went through the API server, shortened for the table (backends/routes.py VIA_TEXT)
+ROUTE_TAGS = ((" via API proxy", " [proxy]"), (" via port-forward", " [fwd]"))
 
 
-def component_cells(c: ComponentStatus, cluster_known: bool = True) -> list[Any]:
+class StackUpdated(Message, bubble=False):
+    """A sweep's report (built in the worker) with the fixes of its findings: for the Stack screen, which
+    forwards it to the drill-ins on its stack (ComponentScreen, DoctorScreen)."""
+
+    def __init__(self, report: StackReport, fixes: dict[str, Any], probes: dict[str, ProbeResult],
+                 pending: set[str], sweep_id: int, first: bool):
+        super().__init__()
+        self.report, self.fixes, self.probes, self.pending = report, fixes, probes, pending
+        self.sweep_id, self.first = sweep_id, first
+
+
+def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep_id: int) -> None:
+    """Blocking (a worker thread): the cluster, then the probes; post(StackUpdated) after the cluster read
+    and per batch of probe answers. build_report and explain() run here, not on the UI thread."""
+    import queue
+    import threading
+
+    from mlopstui.backends.stack import build_report, collect_cluster, probe_tasks, run_probes
+    from mlopstui.doctor.fixes import explain
+
+    settings = ctx.settings
+    state = collect_cluster(ctx)
+    tasks, skipped = probe_tasks(settings, state, kube=ctx.kube_or_none)
+    probes = dict(previous)
+    probes.update(skipped)
+    for t in tasks:
+        if t.component not in probes or probes[t.component].state.value == "skipped":
+            probes[t.component] = t.pending()
+    pending = {t.component for t in tasks}
+
+    def publish(first: bool) -> None:
+        report = build_report(settings, state, probes)
+        fixes = {f.key: explain(f, report.snapshot) for f in report.findings}
+        post(StackUpdated(report, fixes, dict(probes), set(pending), sweep_id, first))
+
+    publish(True)
+    if not tasks:
+        return
+    answers: queue.Queue = queue.Queue()
+    threading.Thread(target=run_probes, args=(tasks, settings.probe_timeout, answers.put), daemon=True,
+                     name="stack-probes").start()
+    deadline = time.monotonic() + settings.probe_timeout + 3.0
+    while pending and time.monotonic() < deadline:
+        try:
+            batch = [answers.get(timeout=max(0.01, deadline - time.monotonic()))]
+        except queue.Empty:
+            break
+        until = time.monotonic() + COALESCE_S
+        while pending - {r.component for r in batch} and time.monotonic() < until:
+            try:
+                batch.append(answers.get(timeout=max(0.01, until - time.monotonic())))
+            except queue.Empty:
+                break
+        for r in batch:
+            probes[r.component] = r
+            pending.discard(r.component)
+        publish(False)
+
+
+SLOW_MS = 2000.0  # a probe answer this slow is marked "slow" in the table ...
+FAST_AGAIN_MS = 1000.0  # ... until one answers faster than this (hysteresis: no flapping near the line)
+
+
+def is_slow(latency_ms: float | None, was_slow: bool) -> bool:
+    if latency_ms is None:
+        return was_slow
+    return latency_ms >= (FAST_AGAIN_MS if was_slow else SLOW_MS)
+
+
+def probe_cell_text(summary: str, slow: bool = False) -> str:
+    """The table's probe text without the latency ("HTTP 200", not "HTTP 200 24ms", which changes on every
+    sweep and would repaint the row each time); a slow endpoint is marked "slow". The component's detail
+    keeps the exact figure."""
+    import re
+
+    text = re.sub(r"\s*\d+ms$", "", summary)
+    return f"{text} slow" if slow else text
+
+
+def component_cells(c: ComponentStatus, cluster_known: bool = True, slow: bool = False) -> list[Any]:
     """One table row, readable without colour: a symbol and words carry the health.
 
     Without a readable cluster, "installed" is unknown ("?"), not "no"."""
@@ -42,6 +128,11 @@ def component_cells(c: ComponentStatus, cluster_known: bool = True) -> list[Any]
     style = HEALTH_STYLE[h.value]
     wf = c.worst_finding
     probe = c.probe.summary if c.probe.state is not ProbeState.SKIPPED else (c.probe.summary or "-")
+    for long, short in ROUTE_TAGS:  # at 80 columns the finding must stay on screen: the drill-in says it all
+        if probe.endswith(long):
+            probe = probe[: -len(long)] + short
+    if c.probe.state in (ProbeState.OK, ProbeState.DEGRADED):
+        probe = probe_cell_text(probe, slow)
     probe_style = {"ok": "green", "degraded": "yellow", "failed": "bold red", "timeout": "bold red",
                    "pending": "cyan", "skipped": "dim"}[c.probe.state.value]
     if c.probe.state in (ProbeState.FAILED, ProbeState.TIMEOUT):
@@ -80,9 +171,9 @@ class StackScreen(AreaScreen):
     BINDINGS = [
         Binding("enter", "drill", "Open"),
         Binding("d", "doctor", "Doctor"),
-        Binding("a", "toggle_scope", "All findings"),
-        Binding("i", "install", "Install", show=False),  # in ? help; the 80-column footer is full
-        Binding("f", "fix", "Fix finding", show=False),
+        Binding("f", "fix", "Fix"),
+        Binding("a", "toggle_scope", "All/one"),
+        Binding("i", "install", "Install"),
         Binding("l", "logs", "Logs", show=False),
         Binding("y", "yaml", "YAML", show=False),
     ]
@@ -94,19 +185,22 @@ class StackScreen(AreaScreen):
         self.state: ClusterState | None = None
         self.probes: dict[str, ProbeResult] = {}
         self.report: StackReport | None = None
+        self.fixes: dict[str, Any] = {}  # finding key -> FixSpec | NoFix, computed with the report
         self.pending: set[str] = set()
         self.sweep_started: float | None = None
         self.sweeps = 0
         self.all_findings = False
         self._sweep_id = 0
+        self._announce_probing = True
+        self._slow: set[str] = set()  # components whose probe is marked slow (see is_slow)
         self._render_count = 0
         self._status_after_sweep: str | None = None  # e.g. an install's result, kept past the next sweep
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         yield FilterTable(id="components")
-        yield Static("", id="stack-age")
-        yield Static("", id="findings-title")
+        yield QuietStatic("", id="stack-age")
+        yield QuietStatic("", id="findings-title")
         yield FilterTable(id="findings")
 
     def on_mount(self) -> None:
@@ -118,90 +212,65 @@ class StackScreen(AreaScreen):
         self.set_interval(1.0, self._tick_age)
 
     # -- the sweep ---------------------------------------------------------------------------------
-    def refresh_data(self) -> None:
-        from mlopstui.backends.stack import collect_cluster, probe_tasks
-
+    def refresh_data(self, periodic: bool = False) -> None:
+        """One worker per sweep: read the cluster, run the probes concurrently (each with its own timeout),
+        and after the cluster read and after each batch of probe answers (those within COALESCE_S of each
+        other) build the report and the fixes there and post one StackUpdated. The UI thread only renders."""
         self._sweep_id += 1
         sid = self._sweep_id
         self.sweep_started = time.time()
+        # a sweep someone asked for (or the first) says what it still waits for; a periodic one keeps the
+        # last answers on screen until new ones come, silently
+        self._announce_probing = not periodic or self.report is None
         ctx = self.ctx
-
-        def load() -> tuple[ClusterState, list[ProbeTask], dict[str, ProbeResult]]:
-            state = collect_cluster(ctx)
-            tasks, skipped = probe_tasks(ctx.settings, state)
-            return state, tasks, skipped
-
-        self.run_io(load, lambda res: self._cluster_loaded(sid, *res),
-                    lambda err: self._cluster_failed(sid, err), group="stack-cluster",
-                    timeout=ctx.settings.kube_timeout * 3 + 2)
+        previous = dict(self.probes)
+        budget = ctx.settings.kube_timeout * 3 + ctx.settings.probe_timeout + 5.0
+        self.run_io(lambda: sweep_in_worker(ctx, previous, lambda msg: self.post_message(msg), sid),
+                    lambda _none: None, lambda err: self._cluster_failed(sid, err), group="stack-sweep",
+                    timeout=budget)
         self._tick_age()
 
     def _periodic(self) -> None:
         if self.is_current or self.app.screen is self or self in self.app.screen_stack:
-            self.refresh_data()
+            self.refresh_data(periodic=True)
 
     def _cluster_failed(self, sid: int, err: MlopsError) -> None:
         if sid != self._sweep_id:
             return
         self.show_error(err, "cluster")
 
-    def _cluster_loaded(self, sid: int, state: ClusterState, tasks: list[ProbeTask],
-                        skipped: dict[str, ProbeResult]) -> None:
-        if sid != self._sweep_id:
-            return
-        from mlopstui.backends.stack import timed_out
-
-        self.state = state
-        self.sweeps += 1
-        for cid, res in skipped.items():
-            self.probes[cid] = res
-        self.pending = {t.component for t in tasks}
-        timeout = self.ctx.settings.probe_timeout
-        for t in tasks:
-            if t.component not in self.probes or self.probes[t.component].state.value == "skipped":
-                self.probes[t.component] = t.pending()
-            self.run_io(t.run, lambda r, sid=sid: self._probe_done(sid, r),
-                        lambda err, t=t, sid=sid: self._probe_done(sid, timed_out(t, timeout)
-                                                                    if err.kind.value == "timeout" else
-                                                                    _errored(t, err)),
-                        group=f"probe-{t.component}", timeout=timeout + 1.0)
-        if state.error is not None:
-            self.show_error(state.error, "cluster")
-        elif state.errors:
-            self.set_status("partial: " + "; ".join(state.errors[:2]), error=True)
-        else:
-            self.set_status(self._status_after_sweep or "")
-        self._status_after_sweep = None
-        self._rebuild()
-
-    def _probe_done(self, sid: int, result: ProbeResult) -> None:
-        if sid != self._sweep_id:
-            return
-        self.probes[result.component] = result
-        self.pending.discard(result.component)
-        self._rebuild()
-
-    # -- rendering ---------------------------------------------------------------------------------
-    def _rebuild(self) -> None:
-        from mlopstui.backends.stack import ClusterState, build_report
-
-        state = self.state or ClusterState()
-        self.report = build_report(self.ctx.settings, state, self.probes)
+    def on_stack_updated(self, message: StackUpdated) -> None:
+        if message.sweep_id != self._sweep_id:
+            return  # a superseded sweep
+        state = message.report.state
+        self.state, self.report, self.fixes = state, message.report, message.fixes
+        self.probes, self.pending = dict(message.probes), set(message.pending)
         self.loaded_at = state.at
+        if message.first:  # the cluster was read: its errors (or none) replace the status line
+            self.sweeps += 1
+            if state.error is not None:
+                self.show_error(state.error, "cluster")
+            elif state.errors:
+                self.set_status("partial: " + "; ".join(state.errors[:2]), error=True)
+            else:
+                self.set_status(self._status_after_sweep or "")
+            self._status_after_sweep = None
         self._render_rows()
         self._render_findings()
         self._tick_age()
-        for screen in self.app.screen_stack:
-            hook = getattr(screen, "stack_updated", None)
-            if hook is not None and screen is not self:
-                hook(self.report)
+        for screen in self.app.screen_stack:  # the drill-ins showing this data (Component, Doctor)
+            if screen is not self:
+                screen.post_message(StackUpdated(message.report, message.fixes, message.probes,
+                                                 message.pending, message.sweep_id, message.first))
 
+    # -- rendering ---------------------------------------------------------------------------------
     def _render_rows(self) -> None:
         assert self.report is not None
         rows = sorted(self.report.components, key=lambda c: (not c.installed and c.spec.optional, ))
         table = self.query_one("#components", FilterTable)
         known = self.state is not None and self.state.error is None
-        table.set_rows([(c.id, component_cells(c, known)) for c in rows])
+        self._slow = {c.id for c in rows if is_slow(c.probe.latency_ms if c.probe.ok else None, c.id in self._slow)}
+        table.set_rows([(c.id, component_cells(c, known, c.id in self._slow)) for c in rows])
         self._render_count += 1
 
     def selected_component(self) -> str | None:
@@ -216,30 +285,37 @@ class StackScreen(AreaScreen):
         n_err = sum(1 for f in self.report.findings if f.severity.value == "error")
         n_warn = sum(1 for f in self.report.findings if f.severity.value == "warning")
         scope = "all components" if cid is None else (c.spec.title if c else cid)
-        self.query_one("#findings-title", Static).update(
+        self.query_one("#findings-title", QuietStatic).update(safe(
             Text.assemble(("Findings: ", "bold"), f"{scope} ({len(found)})   ",
                           (f"total {n_err} errors, {n_warn} warnings", "dim"),
-                          ("   a: all/selected  d: doctor  f: fix", "dim")))
+                          ("   a: all/selected  d: doctor  f: fix", "dim"))))
         table = self.query_one("#findings", FilterTable)
         table.set_rows([(f.key, finding_cells(f)) for f in found])
 
     def _tick_age(self) -> None:
+        """Ages at the resolution they show: the line changes (and is repainted) only when its text does."""
         try:
-            label = self.query_one("#stack-age", Static)
+            label = self.query_one("#stack-age", QuietStatic)
         except Exception:
             return
         if self.state is None:
-            label.update(Text("loading the cluster ...", style="dim"))
+            label.update(safe(Text("loading the cluster ...", style="dim")))
             return
+        interval = self.ctx.settings.refresh_interval
         total = len([p for p in self.probes.values() if p.state.value != "skipped"])
-        parts = [self.state.scope, f"data {ago(self.state.at)}"]  # what it shows: all namespaces, or one
-        if self.pending:
+        parts = [self.state.scope] if getattr(self.state, "scope", "") else []  # all namespaces, or one
+        if self.pending and self._announce_probing and self.sweep_started \
+                and time.time() - self.sweep_started >= SLOW_PROBE_S:
             parts.append(f"probing {len(self.pending)}/{total}: {', '.join(sorted(self.pending))}")
+        age = time.time() - self.state.at
+        if self.state.error is not None:
+            parts.append(f"cluster not read (below) · retried every {interval:g}s")
+        elif age <= interval * 2 + self.ctx.settings.kube_timeout * 3:
+            parts.append(f"live, every {interval:g}s")
         else:
-            last = max((p.at for p in self.probes.values()), default=None)
-            parts.append(f"probes {ago(last)}")
-        parts.append(f"every {self.ctx.settings.refresh_interval:g}s, ctrl+r now")
-        label.update(Text(" · ".join(parts), style="dim"))
+            parts.append(f"data {ago(self.state.at)} (no sweep finished since)")
+        parts.append("ctrl+r now")
+        label.update(safe(Text(" · ".join(parts), style="dim")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "components" and not self.all_findings:
@@ -293,19 +369,29 @@ class StackScreen(AreaScreen):
 
     # -- repair ------------------------------------------------------------------------------------
     def action_fix(self) -> None:
-        """Repair the highlighted finding of the findings pane (the selected component's worst one when the
-        pane has no cursor yet): plan, confirm, apply, sweep again. Uses this sweep's probe results."""
+        """Repair the highlighted finding of the findings pane (without one: the selected component's first
+        fixable one): plan, confirm, apply, sweep again. Uses this sweep's probe results. When there is nothing to fix,
+        or no automatic fix, the status line says why (the reason was computed with the report)."""
         if self.report is None:
-            self.set_status("nothing to fix yet (wait for the first sweep)")
+            self.set_status("f: nothing to fix yet (wait for the first sweep)")
             return
+        from mlopstui.doctor.fixes import NoFix
+
         key = self.query_one("#findings", FilterTable).selected_key
         finding = next((f for f in self.report.findings if f.key == key), None) if key else None
         if finding is None:
             cid = None if self.all_findings else self.selected_component()
             found = self.report.findings_for(cid)
-            finding = found[0] if found else None
-        if finding is None:
-            self.set_status("no finding here to fix")
+            fixable = [f for f in found if not isinstance(self.fixes.get(f.key), NoFix)]
+            finding = (fixable or found or [None])[0]
+            if finding is None:
+                c = self.report.component(cid) if cid else None
+                self.set_status(f"f: {c.spec.title if c else 'this component'} has no finding to fix "
+                                "(d lists every finding)")
+                return
+        known = self.fixes.get(finding.key)
+        if isinstance(known, NoFix):
+            self.set_status(f"f: {finding.id} ({finding.component}) has no automatic fix: {known.reason}")
             return
         from mlopstui.screens.repair import start_repair
 
@@ -367,10 +453,3 @@ class StackScreen(AreaScreen):
         if cmd == "status":
             return True
         return False
-
-
-def _errored(task: ProbeTask, err: MlopsError) -> ProbeResult:
-    from mlopstui.models.stack import ProbeResult, ProbeState
-
-    return ProbeResult(task.component, task.kind, task.endpoint.display, task.endpoint.source,
-                       ProbeState.FAILED, "error", detail=err.message)

@@ -34,7 +34,7 @@ def _bytes(q: Any) -> float:
     return quantity_bytes(q) or 0
 
 
-def _large(pred: dict[str, Any]) -> str:
+def large_model_reason(pred: dict[str, Any]) -> str:
     """Why this predictor counts as a large model ('' if it does not)."""
     model = pred.get("model") or next((v for k, v in pred.items() if isinstance(v, dict) and "storageUri" in v), {})
     res = (model or {}).get("resources") or {}
@@ -55,7 +55,7 @@ def min_replicas_zero(snap: Snapshot) -> Iterator[Finding]:
         pred = (isvc.get("spec") or {}).get("predictor") or {}
         if pred.get("minReplicas") != 0:
             continue
-        large = _large(pred)
+        large = large_model_reason(pred)
         yield Finding(
             "isvc-min-replicas-zero", Severity.ERROR if large else Severity.WARNING, "kserve",
             f"{ref(isvc)}: minReplicas 0 (scale to zero{', large model' if large else ''})", (ref(isvc),),

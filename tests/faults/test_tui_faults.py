@@ -1,0 +1,111 @@
+"""The TUI under faults, through Pilot: keys answer while the API server hangs; a garbage answer is shown
+inline (the app keeps running); server strings with escape sequences never reach a cell or the status line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import FaultServer, kubeconfig_for  # noqa: E402
+
+from mlopstui import config  # noqa: E402
+from mlopstui.app import MlopsApp  # noqa: E402
+
+ESCAPES = ("\x1b", "\x07", "\x9b", "\x9d")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    for var, sub in (("XDG_CONFIG_HOME", "cfg"), ("XDG_STATE_HOME", "state"), ("XDG_DATA_HOME", "data")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    for var in ("MLOPSTUI_CONFIG", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def fault(request):
+    srv = FaultServer(request.param)
+    yield srv
+    srv.stop()
+
+
+def make_app(srv, tmp_path, kube_timeout=5.0):
+    kcfg = kubeconfig_for(srv.url, tmp_path / "kubeconfig")
+    return MlopsApp(config.load(None, kubeconfig=kcfg, namespace="mlops", kube_timeout=kube_timeout,
+                                probe_timeout=1.0, audit_log=str(tmp_path / "audit.jsonl")))
+
+
+async def wait_for(pilot, cond, timeout=10.0, what=""):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        await pilot.pause()
+        if cond():
+            return time.monotonic()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not reached in {timeout}s: {what}")
+
+
+def status_text(app) -> str:
+    for screen in reversed(app.screen_stack):
+        found = screen.query("#status")
+        if found:
+            return str(found.first().render())
+    return ""
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", ["hang"], indirect=True)
+async def test_keys_answer_while_the_api_server_hangs(fault, tmp_path):
+    app = make_app(fault, tmp_path, kube_timeout=30.0)  # the hung calls outlast the whole test
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: fault._hang.conns, what="the app reached the hung API server")
+        for key, screen in (("question_mark", "HelpScreen"), ("escape", "StackScreen"), ("4", "ServingScreen"),
+                            ("2", "ExperimentsScreen"), ("1", "StackScreen")):
+            t0 = time.monotonic()
+            await pilot.press(key)
+            done = await wait_for(pilot, lambda s=screen: type(app.screen).__name__ == s, timeout=8.0,
+                                  what=f"{key} -> {screen}")
+            assert done - t0 < 8.0
+        assert app.is_running
+        fault.stop()  # the hung calls end (connection closed) so the app exits without waiting them out
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", ["html"], indirect=True)
+async def test_a_garbage_answer_is_shown_inline(fault, tmp_path):
+    app = make_app(fault, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ServingScreen", what="Serving")
+        words = "HTML"
+        await wait_for(pilot, lambda: words in status_text(app), timeout=15.0,
+                       what=f"{words!r} in the status line; got {status_text(app)!r}")
+        text = status_text(app)
+        assert fault.hostport in text and "Traceback" not in text
+        assert app.is_running
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", ["ansi"], indirect=True)
+async def test_escape_payloads_never_reach_a_cell(fault, tmp_path):
+    from mlopstui.widgets.filter_table import FilterTable
+
+    app = make_app(fault, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ServingScreen", what="Serving")
+        table = app.screen.query(FilterTable).first()
+        await wait_for(pilot, lambda: table.row_count > 0, timeout=15.0, what="an InferenceService row")
+        cells = [str(getattr(c, "plain", c)) for r in range(table.row_count) for c in table.get_row_at(r)]
+        rendered = " ".join(cells) + status_text(app)
+        for sid in ("#isvc-detail", "#isvc-info"):
+            for w in app.screen.query(sid):
+                rendered += str(w.render())
+        assert "fraud-detection" in rendered
+        assert not any(e in rendered for e in ESCAPES), repr(rendered)

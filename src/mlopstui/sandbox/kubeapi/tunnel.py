@@ -318,18 +318,7 @@ def portforward(h: _Handler, namespace: str, pod_name: str, query: dict[str, lis
                        f"{offered} is served (this server speaks {', '.join(PORTFORWARD_PROTOCOLS)})")
     if not _ready(pod):
         raise ApiError(400, "BadRequest", f"pod {pod_name} is not running")
-    key = h.headers.get("Sec-WebSocket-Key") or ""
-    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-    h._status = 101
-    h._log_once()
-    h.send_response(101, "Switching Protocols")
-    h.send_header("Upgrade", "websocket")
-    h.send_header("Connection", "Upgrade")
-    h.send_header("Sec-WebSocket-Accept", accept)
-    h.send_header("Sec-WebSocket-Protocol", chosen)
-    h.end_headers()
-    h.wfile.flush()
-    h.close_connection = True
+    _accept_websocket(h, chosen)
     _pump(h, namespace, pod_name, ports)
 
 
@@ -344,14 +333,18 @@ def _switch(h: _Handler, headers: dict[str, str]) -> None:
     h.close_connection = True
 
 
+def _accept_websocket(h: _Handler, protocol: str) -> None:
+    key = h.headers.get("Sec-WebSocket-Key") or ""
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    _switch(h, {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
+                "Sec-WebSocket-Protocol": protocol})
+
+
 def _spdy_portforward(h: _Handler, namespace: str, pod_name: str, tunnelled: bool) -> None:
     """kubectl's SPDY/3.1 port forwarding, in WebSocket binary messages or on the upgraded connection."""
     sock = h.connection
     if tunnelled:
-        key = h.headers.get("Sec-WebSocket-Key") or ""
-        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-        _switch(h, {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
-                    "Sec-WebSocket-Protocol": spdy.TUNNEL_PROTOCOL})
+        _accept_websocket(h, spdy.TUNNEL_PROTOCOL)
         reader, lock = _Reader(h.rfile), threading.Lock()
 
         def recv(_n: int) -> bytes:

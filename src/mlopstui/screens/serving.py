@@ -213,30 +213,21 @@ class ServingActions:
                          burst_n: int = 0) -> None:
         from mlopstui.backends import kserve
 
-        sample = sample if sample is not None else self.ctx.settings.inference_sample
-        if sample is None:
-            self.infer_output("no sample input: set settings.inference_sample, or type one (i in the details)",
-                              error=True)
-            return
         try:
-            body = kserve.request_body(sample, protocol)
+            body = m.test_body(sample if sample is not None else self.ctx.settings.inference_sample, protocol)
         except MlopsError as err:
-            self.show_error(err, "test request")
+            if err.kind is Kind.CONFIG:  # no input yet: say how to give one, beside the output
+                self.infer_output(f"{err.message} (i in the details types one)", error=True)
+            else:
+                self.show_error(err, "test request")
             return
         ctx = self.ctx
 
         def call():
-            target = kserve.resolve_target(ctx, isvc)
-            if burst_n > 0:
-                return target, kserve.burst(target, kserve.model_name(isvc), protocol, body, burst_n)
-            return target, kserve.infer(target, kserve.model_name(isvc), protocol, body)
+            return kserve.send_test_request(ctx, isvc, protocol, body, burst_n=burst_n)
 
-        def done(res) -> None:
-            target, r = res
-            if burst_n > 0:
-                self.infer_output(f"burst via {target.via}\n{r.text()}", error=not all(x.ok for x in r.results))
-            else:
-                self.infer_output(f"via {target.via}\n{r.line()}", error=not r.ok)
+        def done(out) -> None:
+            self.infer_output(out.text(), error=not out.ok)
 
         self.infer_output(f"{protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} to {isvc.name} ...")
         self.run_io(call, done, lambda e: self.show_error(e, "test request"), group="serving-infer",

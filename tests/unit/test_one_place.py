@@ -50,3 +50,26 @@ def test_one_way_to_carry_a_resource_version():
     assert out == {"metadata": {"annotations": {"a": "b"}, "resourceVersion": "42"}, "spec": {"x": 1}}
     assert "resourceVersion" not in patch["metadata"] and with_resource_version(patch, None) == patch
     assert m.with_resource_version is fixes.with_resource_version is with_resource_version
+
+
+def test_one_renderer_for_an_inferenceservice_in_the_tui_and_the_cli():
+    from mlopstui.commands.serving import detail_text
+    from mlopstui.screens import serving as screen
+
+    obj = _isvc(None, "Serverless")
+    obj["status"]["conditions"] = [{"type": "Ready", "status": "False", "reason": "RevisionFailed"}]
+    s = m.parse_isvc(obj, [])
+    assert screen.detail_lines is m.detail_lines
+    text = detail_text(s)
+    assert text == "\n".join(m.detail_lines(s, full=True))
+    assert "ready ✗ NO" in text and "Ready=False" in text and "True" not in text.split("conditions:")[0]
+
+
+def test_one_renderer_for_a_finding():
+    from mlopstui.doctor import Finding, Severity
+    from mlopstui.screens.component import render_finding
+
+    f = Finding("isvc-x", Severity.ERROR, "kserve", "it is wrong", ("InferenceService mlops/fraud",), "seen",
+                "because", "do this")
+    assert render_finding(f).plain == f.render() + "\n"
+    assert f.render().splitlines()[0] == "✗ ERROR isvc-x [kserve]" and f.render().endswith("  fix:      do this")

@@ -131,22 +131,10 @@ def cmd_isvc(args: argparse.Namespace) -> int:
 
 
 def detail_text(s) -> str:
-    from mlopstui.models.serving import status_lines
+    """The same words as the TUI's drill-in (models.serving.detail_lines)."""
+    from mlopstui.models.serving import detail_lines
 
-    lines = [f"{s.namespace}/{s.name}  ready: {s.ready_state}  mode: {s.deployment_mode}",
-             f"url:       {s.url or '-'}",
-             f"predictor: format {s.model_format or '-'}  runtime {s.runtime or '-'}",
-             f"storage:   canary/latest {s.storage_uri or '-'}  stable {s.stable_storage_uri or 'unknown'}",
-             f"canary:    {'-' if s.canary_percent is None else str(s.canary_percent) + '%'}  "
-             f"traffic: {s.traffic_text()}",
-             f"revisions: latestReady {s.latest_ready or '-'}  latestRolledout {s.latest_rolledout or '-'}  "
-             f"previousRolledout {s.previous_rolledout or '-'}",
-             f"replicas:  min {'-' if s.min_replicas is None else s.min_replicas}  "
-             f"max {'-' if s.max_replicas is None else s.max_replicas}"]
-    lines += status_lines(s)
-    for c in s.conditions:
-        lines.append(f"  {c.type}={c.status} {c.reason} {c.message}".rstrip())
-    return "\n".join(lines)
+    return "\n".join(detail_lines(s, full=True))
 
 
 # -- writes ----------------------------------------------------------------------------------------

@@ -716,3 +716,60 @@ def test_body(sample: Any, protocol: str) -> dict[str, Any]:
 
 
 test_body.__test__ = False  # not a pytest test
+
+
+# -- the renderer: one InferenceService in words (TUI detail, drill-in, CLI) ---------------------------
+def detail_lines(s: InferenceService, width: int = 12, full: bool = False) -> list[str]:
+    """One InferenceService in words: the Serving screen's detail panel, and with full=True (every condition on
+    its own line, the split's convergence, where the mode came from) the drill-in and `mlopstui isvc NAME`."""
+    ready = ready_word(s.ready) + (f" ({s.ready_reason})" if s.ready is not True and s.ready_reason else "")
+    lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
+             f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
+             f"url     {s.url or '-'}",
+             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
+             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
+             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+    if s.serverless:
+        for rev, pct in s.split().items():
+            mark = ""
+            if rev == s.canary_revision:
+                mark = " (latest, not ready)" if rev == s.rolling_out else " (latest)"
+            lines.append(f"  {bar(pct, width)} {pct:>3}% {rev}{mark}")
+        if s.rolling_out:
+            lines.append(f"rolling out: {s.rolling_out} not ready ({s.rollout_reason})")
+        lines.append(f"latestReady {short_revision(s.latest_ready, s.name)}  rolledout "
+                     f"{short_revision(s.latest_rolledout, s.name)}  previous "
+                     f"{short_revision(s.previous_rolledout, s.name)}")
+    else:
+        lines.append(f"  {s.mode_class}: no traffic split (canary needs Serverless mode)")
+    replicas = (f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
+                f"{'-' if s.max_replicas is None else s.max_replicas}")
+    bad = s.failing_conditions()
+    if full:
+        lines.append(f"mode    {s.deployment_mode} ({s.mode_class}; "
+                     f"{MODE_SOURCE_WORDS.get(s.mode_source, s.mode_source)})")
+        if s.serverless:
+            done, why = traffic_converged(s, s.canary_percent)
+            lines.append(f"split {'converged' if done else 'not converged'}: {why}")
+        lines.append(replicas)
+        lines.append("conditions:")
+        for c in s.conditions:
+            lines.append(f"  {c.type}={c.status}{'  ' + c.reason if c.reason else ''}"
+                         f"{': ' + c.message if c.message else ''}")
+    else:
+        if not s.conditions:
+            state = "conditions: none reported"
+        elif not bad:
+            state = f"conditions: all {len(s.conditions)} True"
+        else:
+            state = "conditions: " + ", ".join(f"{c.type}={c.status}{' (' + c.reason + ')' if c.reason else ''}"
+                                               for c in bad)
+        lines.append(f"{replicas}   {state}")
+        for c in bad:
+            if c.message:
+                lines.append(f"  {c.type}: {c.message}")
+    return lines
+
+
+def ready_word(v: bool | None) -> str:
+    return "? unknown" if v is None else ("✓ yes" if v else "✗ NO")

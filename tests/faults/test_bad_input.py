@@ -62,6 +62,11 @@ BAD_VALUES = {
     "missing config": (["isvc", "--config", "/missing.yaml"], "missing.yaml"),
     "doctor unknown component": (["doctor", "--component", "nonexistent"], "nonexistent"),
     "runs --max -5": (["runs", "fraud-detection", "--max", "-5"], ">= 0"),
+    "filter with ESC": (["runs", "fraud-detection", "--filter", "metrics.a > 1\x1b]0;t\x07"], "control characters"),
+    "infer input with ESC": (["infer", "fraud-detection", "--input", "[[1, 2]]\x1b[2J"], "control characters"),
+    "install --set with ESC": (["install", "redis", "--set", "memory=4Gi\x1b[2J", "--yes"], "control characters"),
+    "models ../x": (["models", "../x"], "model name"),
+    "models empty": (["models", ""], "model name"),
 }
 
 
@@ -107,7 +112,7 @@ def test_bad_name_is_refused_before_any_request(cluster, capsys, env, verb, case
     mark = cluster.mark()
     code, out, err = run(cluster, capsys, argv)
     _check_refused(cluster, code, out, err, mark, env, no_requests=True)
-    assert "name" in err
+    assert "name" in err or "control characters" in err
 
 
 @pytest.mark.parametrize("case", list(BAD_NAMESPACES))

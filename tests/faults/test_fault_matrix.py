@@ -323,7 +323,7 @@ def test_store_probe_faults_make_findings(world, env, backend, fault):
     srv = world["server"](backend, fault)
     url = PROBE_BACKENDS[backend][1](srv)
     code, out, err, elapsed = run(env, ["doctor"], kubeconfig=str(world["cluster"].kubeconfig),
-                                  endpoints={backend: url}, probe_timeout=1.0,
+                                  endpoints={backend: url}, probe_timeout=2.5,
                                   record={"backend": backend, "verb": "doctor", "fault": fault})
     words = FAULT_WORDS[fault] + (("not an s3 answer", "xml"), ("error", "protocol", "invalid"),
                                   ("error", "protocol", "invalid", "server"))[
@@ -335,7 +335,7 @@ def test_store_probe_faults_make_findings(world, env, backend, fault):
 def test_status_with_s3_html_is_not_healthy(world, env):
     srv = world["server"]("s3", "html")
     code, out, err, _ = run(env, ["status"], kubeconfig=str(world["cluster"].kubeconfig),
-                            endpoints={"s3": srv.url}, probe_timeout=1.0)
+                            endpoints={"s3": srv.url}, probe_timeout=2.5)
     assert "0 buckets" not in out and "not an S3 answer" in out, out
 
 

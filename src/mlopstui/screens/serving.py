@@ -74,7 +74,15 @@ class ServingActions:
         if self._debounce is not None:
             self._debounce.stop()
         target = m.stepped(isvc.canary_percent, self._pending_delta)
-        self.set_status(f"canary {self._pending_delta:+d} -> {target}% on {isvc.name} (more presses add up) ...")
+        current = isvc.canary_percent if isvc.canary_percent is not None else None
+        if current is not None and target == current:
+            # `-` at 0 % (or `+` at 100 %): a no-op is not worth a confirm dialog
+            self._pending_delta = 0
+            self.set_status(f"canary of {isvc.name} is already {current}%: nothing to change, nothing sent")
+            return
+        self.set_status(f"pending: canary {current if current is not None else '-'}% -> {target}% on {isvc.name} "
+                        f"({self._pending_delta:+d}; more +/- presses add up, the plan opens in "
+                        f"{DEBOUNCE_S:g}s)")
         self._debounce = self.set_timer(DEBOUNCE_S, self._flush_canary)
 
     def _flush_canary(self) -> None:

@@ -496,12 +496,14 @@ def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, P
                           taken_at=state.at)
     findings = run_doctor(snap)
     pods = snap.of("Pod")
+    endpoints = resolve_endpoints(settings, catalog, state.services(), snap.components)  # pure: no I/O
     rows = []
     for spec in catalog:
         workloads = [workload_status(o, pods) for o in snap.components.get(spec.id, [])]
         probe = probes.get(spec.id) or pending_probe(spec.id, spec.probe)
         mine = [f for f in findings if f.component == spec.id]
-        rows.append(ComponentStatus(spec, workloads, probe, mine))
+        ep = endpoints.get(spec.id)
+        rows.append(ComponentStatus(spec, workloads, probe, mine, discovered=ep.display if ep and ep.url else ""))
     return StackReport(rows, findings, snap, state, at=state.at)
 
 

@@ -87,14 +87,34 @@ def _join_dash_values(argv: list[str]) -> list[str]:
 DASH_VALUE_FLAGS = ("--order-by",)
 
 
+def _control_characters(argv: list[str]) -> tuple[str, list[str]] | None:
+    """The first argument holding terminal control characters (newline and tab are allowed: JSON input)."""
+    from mlopstui.text import control_chars
+
+    for tok in argv:
+        bad = [c for c in control_chars(tok) if c not in ("\\n", "\\t")]
+        if bad:
+            from mlopstui.text import clean_line
+
+            shown = clean_line(tok)
+            return (shown if len(shown) <= 60 else shown[:57] + "..."), bad
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (TAB)
         from mlopstui.commands.completion import autocomplete
 
         autocomplete(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    bad = _control_characters(argv)
+    if bad:  # a value with ESC & co. would reach the cluster, a store or a log: refused, nothing sent
+        print(f"mlopstui: error: argument {bad[0]!r} holds control characters ({', '.join(bad[1])}); "
+              "nothing was sent", file=sys.stderr)
+        return 2
     try:
-        args = parser.parse_args(_join_dash_values(list(sys.argv[1:] if argv is None else argv)))
+        args = parser.parse_args(_join_dash_values(argv))
         if getattr(args, "dry_run", None) == "none":  # kubectl's --dry-run=none: a real write
             args.dry_run = None
         fmt = getattr(args, "output", None)

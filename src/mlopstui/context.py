@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from mlopstui.actions.base import AuditLog
+from mlopstui.audit import AuditLog
 from mlopstui.backends.kubeconfig import KubeTarget, load_target
 from mlopstui.config import Settings
 from mlopstui.errors import MlopsError

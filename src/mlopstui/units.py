@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import time
+from datetime import UTC, datetime
+
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _SHORT = ("B", "K", "M", "G", "T")  # Redis's own style (used_memory_human)
 
@@ -75,3 +79,68 @@ def cpu_millis(q: object) -> int | None:
         return math.ceil(parse_quantity(q) * 1000)
     except (ValueError, ArithmeticError):
         return None
+
+
+# -- ages --------------------------------------------------------------------------------------------------
+def human_age(seconds: float | None) -> str:
+    """kubectl's AGE column: k8s.io/apimachinery pkg/util/duration.HumanDuration (2-3 significant figures):
+    119s, 2m, 2m1s, 9m59s, 10m, 179m, 3h, 3h1m, 8h, 47h, 2d, 2d1h, 8d, 367d, 2y1d, 8y; None -> "-"."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)  # Go's int(d.Seconds()) truncates toward zero
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        years, days = hours // 24 // 365, (hours // 24) % 365
+        return f"{years}y" if days == 0 else f"{years}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def ago(ts: float | None, now: float | None = None) -> str:
+    """How old a piece of data is, as shown beside it: "never", "just now" under a minute, else the kubectl
+    age of the whole minutes ("2m ago", "121m ago", "3h1m ago"). Minute resolution: a screen that
+    re-computes it every second repaints (and writes to the terminal) at most once a minute."""
+    if not ts:
+        return "never"
+    secs = max(0, int((now or time.time()) - ts))
+    if secs < 60:
+        return "just now"
+    return f"{human_age(secs // 60 * 60)} ago"
+
+
+# -- timestamps --------------------------------------------------------------------------------------------
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_time(v: object) -> float | None:
+    """An RFC 3339 timestamp as Kubernetes, Argo and KServe write it ("2026-01-02T03:04:05Z", with a fraction
+    or a UTC offset) or a YAML timestamp (datetime) -> epoch seconds; naive times are UTC; None when it is
+    none. The offset counts: "10:00:00+02:00" is 08:00:00Z."""
+    if isinstance(v, datetime):
+        return (v if v.tzinfo else v.replace(tzinfo=UTC)).timestamp()
+    if not v or not isinstance(v, str):
+        return None
+    text = _FRACTION.sub(r"\1", v.strip().replace("z", "Z").replace("Z", "+00:00"))  # nanoseconds -> micro
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()

@@ -8,15 +8,10 @@ DNS-1035 label (KServe's IsvcNameFmt), a namespace a DNS-1123 label.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from test_serving_support import NS, serving_cluster  # noqa: E402
-
 from mlopstui.cli import main  # noqa: E402
+from support.serving import NS, serving_cluster  # noqa: E402
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 BAD_NAMES = {
@@ -67,6 +62,11 @@ BAD_VALUES = {
     "missing config": (["isvc", "--config", "/missing.yaml"], "missing.yaml"),
     "doctor unknown component": (["doctor", "--component", "nonexistent"], "nonexistent"),
     "runs --max -5": (["runs", "fraud-detection", "--max", "-5"], ">= 0"),
+    "filter with ESC": (["runs", "fraud-detection", "--filter", "metrics.a > 1\x1b]0;t\x07"], "control characters"),
+    "infer input with ESC": (["infer", "fraud-detection", "--input", "[[1, 2]]\x1b[2J"], "control characters"),
+    "install --set with ESC": (["install", "redis", "--set", "memory=4Gi\x1b[2J", "--yes"], "control characters"),
+    "models ../x": (["models", "../x"], "model name"),
+    "models empty": (["models", ""], "model name"),
 }
 
 
@@ -112,7 +112,7 @@ def test_bad_name_is_refused_before_any_request(cluster, capsys, env, verb, case
     mark = cluster.mark()
     code, out, err = run(cluster, capsys, argv)
     _check_refused(cluster, code, out, err, mark, env, no_requests=True)
-    assert "name" in err
+    assert "name" in err or "control characters" in err
 
 
 @pytest.mark.parametrize("case", list(BAD_NAMESPACES))

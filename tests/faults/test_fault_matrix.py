@@ -20,19 +20,15 @@ import contextlib
 import io
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from servers import FaultServer, kubeconfig_for  # noqa: E402
-from test_serving_support import NS, serving_cluster  # noqa: E402
-
 from mlopstui.cli import main  # noqa: E402
+from support.fault_servers import FaultServer, kubeconfig_for  # noqa: E402
+from support.serving import NS, serving_cluster  # noqa: E402
 
 DEADLINE = 2.0  # each verb's --deadline here
 SLACK = 3.0  # overhead allowed on top of it (thread joins, a loaded 2-core machine); before: 20-41 s per verb
@@ -327,7 +323,7 @@ def test_store_probe_faults_make_findings(world, env, backend, fault):
     srv = world["server"](backend, fault)
     url = PROBE_BACKENDS[backend][1](srv)
     code, out, err, elapsed = run(env, ["doctor"], kubeconfig=str(world["cluster"].kubeconfig),
-                                  endpoints={backend: url}, probe_timeout=1.0,
+                                  endpoints={backend: url}, probe_timeout=2.5,
                                   record={"backend": backend, "verb": "doctor", "fault": fault})
     words = FAULT_WORDS[fault] + (("not an s3 answer", "xml"), ("error", "protocol", "invalid"),
                                   ("error", "protocol", "invalid", "server"))[
@@ -339,7 +335,7 @@ def test_store_probe_faults_make_findings(world, env, backend, fault):
 def test_status_with_s3_html_is_not_healthy(world, env):
     srv = world["server"]("s3", "html")
     code, out, err, _ = run(env, ["status"], kubeconfig=str(world["cluster"].kubeconfig),
-                            endpoints={"s3": srv.url}, probe_timeout=1.0)
+                            endpoints={"s3": srv.url}, probe_timeout=2.5)
     assert "0 buckets" not in out and "not an S3 answer" in out, out
 
 

@@ -5,17 +5,13 @@ inline (the app keeps running); server strings with escape sequences never reach
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import FaultServer, kubeconfig_for  # noqa: E402
-
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
+from support.fault_servers import FaultServer, kubeconfig_for  # noqa: E402
 
 ESCAPES = ("\x1b", "\x07", "\x9b", "\x9d")
 
@@ -73,16 +69,17 @@ async def test_keys_answer_while_the_api_server_hangs(fault, tmp_path):
                                   what=f"{key} -> {screen}")
             assert done - t0 < 8.0
         assert app.is_running
+        fault.stop()  # the hung calls end (connection closed) so the app exits without waiting them out
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("fault", ["html", "badjson"], indirect=True)
+@pytest.mark.parametrize("fault", ["html"], indirect=True)
 async def test_a_garbage_answer_is_shown_inline(fault, tmp_path):
     app = make_app(fault, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("4")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ServingScreen", what="Serving")
-        words = "HTML" if fault.fault == "html" else "not JSON"
+        words = "HTML"
         await wait_for(pilot, lambda: words in status_text(app), timeout=15.0,
                        what=f"{words!r} in the status line; got {status_text(app)!r}")
         text = status_text(app)

@@ -110,9 +110,9 @@ def test_dvc_push_of_one_target_with_progress(data, capsys, tmp_path):
     cfg.write_text(Path(data.config_path).read_text().replace(str(src), str(root)))
     code = main(["dvc", "push", "data/labels.csv", "--yes", "--config", str(cfg)])
     captured = capsys.readouterr()
-    assert code == 0, captured.err
-    assert "pushed 1 file of data/labels.csv" in captured.out
-    assert "Pushing" in captured.err  # DVC's own progress, line by line
+    assert code == 0, captured.out + captured.err
+    assert "pushed 1 file of data/labels.csv" in captured.out, captured.out + captured.err
+    assert "Pushing" in captured.err, captured.err  # DVC's own progress, line by line
     code = main(["dvc", "status", "--config", str(cfg), "--json"])
     outs = {o["path"]: o["status"] for o in json.loads(capsys.readouterr().out)["outs"]}
     assert outs["data/labels.csv"] == "in-remote" and outs["data/transactions.csv"] == "not-in-remote"

@@ -484,7 +484,7 @@ def test_isvc_canary_promote_rollback(api, ns):
     assert st["components"]["predictor"]["latestRolledoutRevision"] == f"{name}-predictor-00001"
     revs = co.list_namespaced_custom_object("serving.knative.dev", "v1", ns, "revisions",
                                             label_selector=f"serving.kserve.io/inferenceservice={name}")["items"]
-    uris = {r["metadata"]["name"]: r["metadata"]["annotations"]["sandbox.mlopstui.dev/storage-uri"] for r in revs}
+    uris = {r["metadata"]["name"]: r["metadata"]["annotations"]["internal.serving.kserve.io/storage-initializer-sourceuri"] for r in revs}
     assert uris == {f"{name}-predictor-00001": "s3://models/fraud/1", f"{name}-predictor-00002": "s3://models/fraud/2"}
     core = client.CoreV1Api(api)
     pods = wait_for(lambda: core.list_namespaced_pod(

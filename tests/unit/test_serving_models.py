@@ -2,9 +2,9 @@
 
 import pytest
 
-from mlopstui.backends.kserve import request_body
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import serving as m
+from mlopstui.models.serving import request_body
 
 
 def isvc_dict(canary=20, traffic=None, raw=False, old_style=False, gen=3, observed=3):
@@ -40,7 +40,8 @@ def isvc_dict(canary=20, traffic=None, raw=False, old_style=False, gen=3, observ
 
 
 REVS = [{"metadata": {"name": "fraud-detection-predictor-00001",
-                      "annotations": {"sandbox.mlopstui.dev/storage-uri": "s3://models/fraud-detection/v1"}}},
+                      "annotations": {"internal.serving.kserve.io/storage-initializer-sourceuri":
+                                      "s3://models/fraud-detection/v1"}}},
         {"metadata": {"name": "fraud-detection-predictor-00002"},
          "spec": {"containers": [{"env": [{"name": "STORAGE_URI", "value": "s3://models/fraud-detection/v2"}]}]}}]
 

@@ -8,16 +8,29 @@ def test_human_bytes():
     assert human_bytes(1048576, sep="", short=True) == "1.0M"
 
 
-def test_ago_and_human_age():
-    from mlopstui.widgets.age import ago, human_age
+def test_human_age_is_kubectls_human_duration():
+    # the expected texts are k8s.io/apimachinery pkg/util/duration/duration_test.go's (TestHumanDuration,
+    # TestHumanDurationBoundaries; kubernetes/apimachinery@eed236ceee2c19c2753a3d93ac0631dc20750454)
+    from mlopstui.units import human_age
 
-    assert ago(None) == "never" and ago(1000.0, now=1003.9) == "just now"
-    # minute resolution: an idle screen that re-computes the age each second repaints once a minute
-    assert ago(1000.0, now=1042) == "just now" and ago(1000.0, now=1000 + 125) == "2m ago"
-    assert ago(1000.0, now=1000 + 7260) == "2h01m ago" and ago(1000.0, now=1000 + 2 * 86400 + 7300) == "2d02h ago"
+    h, d = 3600, 86400
+    cases = {1: "1s", 70: "70s", 190: "3m10s", 70 * 60: "70m", 47 * h: "47h", 49 * h: "2d1h",
+             (8 * 24 + 2) * h: "8d", 367 * d: "367d", (365 * 2 * 24 + 25) * h: "2y1d", (365 * 8 * 24 + 2) * h: "8y",
+             -2: "<invalid>", -1.999: "0s", 0: "0s", 0.999: "0s", 119.999: "119s", 120: "2m", 121: "2m1s",
+             150: "2m30s", 599.999: "9m59s", 600: "10m", 601: "10m", 3 * h - 0.001: "179m", 3 * h: "3h",
+             3 * h + 60: "3h1m", 8 * h - 0.001: "7h59m", 8 * h: "8h", 8 * h + 59 * 60: "8h", 2 * d - 0.001: "47h",
+             2 * d: "2d", 2 * d + h: "2d1h", 8 * d - 0.001: "7d23h", None: "-"}
+    assert {k: human_age(k) for k in cases} == cases
+
+
+def test_ago_is_the_kubectl_age_at_minute_resolution():
+    from mlopstui.units import ago
+
+    assert ago(None) == "never" and ago(1000.0, now=1003.9) == "just now" and ago(1000.0, now=1042) == "just now"
+    assert ago(1000.0, now=1000 + 150) == "2m ago" and ago(1000.0, now=1000 + 7260) == "121m ago"
+    assert ago(1000.0, now=1000 + 3 * 3600 + 61) == "3h1m ago" and ago(1000.0, now=1000 + 49 * 3600) == "2d1h ago"
+    # an idle screen that re-computes the age each second repaints once a minute
     assert len({ago(1000.0, now=1000 + 600 + s) for s in range(60)}) == 1
-    assert human_age(45) == "45s" and human_age(600) == "10m" and human_age(3 * 3600) == "3h"
-    assert human_age(5 * 86400) == "5d" and human_age(None) == "-"
 
 
 # -- Kubernetes quantities (kubernetes.utils.parse_quantity; the regexes it replaced got these wrong) ---
@@ -50,3 +63,18 @@ def test_quantity_bytes_invalid(bad):
 @pytest.mark.parametrize("text,n", [("100m", 100), ("1", 1000), ("1.5", 1500), ("2e-1", 200), ("0.0001", 1)])
 def test_cpu_millis(text, n):
     assert cpu_millis(text) == n
+
+
+def test_one_parse_time_keeps_the_utc_offset():
+    import datetime as dt
+
+    from mlopstui.models import pipelines, serving, stack
+    from mlopstui.units import parse_time
+
+    z = 1767323045.0  # 2026-01-02T03:04:05Z
+    assert parse_time("2026-01-02T03:04:05Z") == z and parse_time("2026-01-02T05:04:05+02:00") == z
+    assert parse_time("2026-01-02T03:04:05") == z  # naive: UTC, not the machine's zone
+    assert parse_time("2026-01-02T03:04:05.5Z") == z + 0.5 and parse_time("2026-01-02T03:04:05.123456789Z") == z + 0.123456
+    assert parse_time(dt.datetime(2026, 1, 2, 3, 4, 5)) == z  # a YAML timestamp
+    assert [parse_time(v) for v in (None, "", "yesterday", 12)] == [None] * 4
+    assert serving.parse_time is stack.parse_time is pipelines.parse_time is parse_time

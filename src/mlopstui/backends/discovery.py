@@ -1,7 +1,8 @@
-"""Where each endpoint is: config, then the conventional env var, then a cluster Service.
+"""Where each endpoint is: config, then the conventional env var, then a cluster Service, reached directly
+or through the API server (backends/routes.py).
 
 The source is always returned so screens can show it ("config", "env MLFLOW_TRACKING_URI",
-"service mlops/mlflow-server").
+"service mlops/mlflow-server", "service mlops/mlflow-server:5000 via API proxy").
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ SERVICE_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
 class Endpoint:
     key: str
     url: str | None
-    source: str  # "config", "env NAME", "service ns/name", or "not found"
+    source: str  # "config", "env NAME", "service ns/name", "service ns/name:port via API proxy", "not found"
+    # how it is reached: "" (as configured), "direct", "api-proxy", "port-forward", or "dark" (no route:
+    # source says why)
+    via: str = ""
 
     @property
     def display(self) -> str:
@@ -113,11 +117,12 @@ def _service_rank(svc: dict[str, Any], key: str) -> float:
     return score
 
 
-def from_workloads(key: str, services: list[dict[str, Any]], workloads: list[dict[str, Any]]) -> Endpoint | None:
-    """The endpoint of the component the catalog found: the best Service selecting its workloads, the port
-    that carries the traffic, the scheme that port says."""
+def choose(key: str, services: list[dict[str, Any]],
+           workloads: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """(Service, port, scheme) of the endpoint: the best Service selecting the workloads the catalog found,
+    else the well-known Service names (the first match in listing order)."""
     candidates = []
-    for w in workloads:
+    for w in workloads or []:
         for svc in services:
             if _selects(svc, w) and svc not in candidates:
                 candidates.append(svc)
@@ -131,42 +136,52 @@ def from_workloads(key: str, services: list[dict[str, Any]], workloads: list[dic
         rank = (_service_rank(svc, key), -order)
         if best is None or rank > best[0]:
             best = (rank, svc, port)
-    if best is None:
-        return None
-    _rank, svc, port = best
+    if best is not None:
+        _rank, svc, port = best
+        return svc, port, scheme_for(port, key)
+    for name, scheme in SERVICE_NAMES.get(key, ()):
+        svc = next((s for s in services if s.get("metadata", {}).get("name") == name), None)
+        if svc is not None:
+            port = pick_port(svc, key)
+            if port is None:
+                continue
+            return svc, port, scheme_for(port, key, scheme)
+    return None
+
+
+def _endpoint(key: str, hit: tuple[dict[str, Any], dict[str, Any], str]) -> Endpoint:
+    svc, port, scheme = hit
     m = svc.get("metadata") or {}
-    return Endpoint(key, service_url(svc, scheme_for(port, key), port), f"service {m.get('namespace')}/{m.get('name')}")
+    return Endpoint(key, service_url(svc, scheme, port), f"service {m.get('namespace')}/{m.get('name')}")
+
+
+def configured(key: str, settings: Settings) -> Endpoint | None:
+    """The configured or env endpoint, unless --route api forces the API server for a cluster Service."""
+    if settings.route == "api" and key in SERVICE_NAMES:
+        return None
+    return from_settings_or_env(key, settings)
 
 
 def discover(key: str, settings: Settings, services: list[dict[str, Any]],
              workloads: list[dict[str, Any]] | None = None) -> Endpoint:
     """Resolve one endpoint from settings, env, the Services of the workloads the catalog found for it, and
-    last the well-known Service names (the first match in listing order)."""
-    found = from_settings_or_env(key, settings)
+    last the well-known Service names (pure: the address as the Service tells, no route checked)."""
+    found = configured(key, settings)
     if found:
         return found
-    if workloads:
-        ep = from_workloads(key, services, workloads)
-        if ep is not None:
-            return ep
-    for name, scheme in SERVICE_NAMES.get(key, ()):
-        svc = next((s for s in services if s.get("metadata", {}).get("name") == name), None)
-        if svc is not None:
-            ns = svc.get("metadata", {}).get("namespace")
-            port = pick_port(svc, key)
-            if port is None:
-                continue
-            return Endpoint(key, service_url(svc, scheme_for(port, key, scheme), port), f"service {ns}/{name}")
-    return Endpoint(key, None, "not found")
+    hit = choose(key, services, workloads)
+    return _endpoint(key, hit) if hit is not None else Endpoint(key, None, "not found")
 
 
 def resolve(key: str, settings: Settings, kube: KubeClient | None) -> Endpoint:
     """Like discover(), listing Services and workloads across namespaces when needed (blocking: call in a
-    worker), so the endpoint is the one of the component the Stack catalog finds."""
-    found = from_settings_or_env(key, settings)
+    worker), so the endpoint is the one of the component the Stack catalog finds; then reached by the first
+    route that answers (backends/routes.py: direct, else through the API server)."""
+    found = configured(key, settings)
     if found or kube is None:
         return found or Endpoint(key, None, "not configured")
     from mlopstui.backends.kube import DEPLOYMENTS, SERVICES, STATEFULSETS
+    from mlopstui.backends.routes import route
     from mlopstui.doctor.snapshot import Snapshot
     from mlopstui.models.stack import catalog_with_overrides
 
@@ -186,4 +201,7 @@ def resolve(key: str, settings: Settings, kube: KubeClient | None) -> Endpoint:
                 pass
         snap = Snapshot.build([*objs, *services], catalog=catalog)
         workloads = list(snap.components.get(spec.id, []))
-    return discover(key, settings, services, workloads)
+    hit = choose(key, services, workloads)
+    if hit is None:
+        return Endpoint(key, None, "not found")
+    return route(key, hit[0], hit[1], hit[2], settings, kube)

@@ -86,7 +86,7 @@ def _run_child(args: list[str], timeout: float, on_line: Callable[[str], None] |
                     break
                 line = m.clean(buf[:cut].decode("utf-8", "replace")).strip()
                 buf = buf[cut + 1:]
-                if line:
+                if len(line) > 2:  # not the bar's one-character redraws
                     err_lines.append(line)
                     del err_lines[:-200]
                     if on_line:

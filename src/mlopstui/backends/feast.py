@@ -115,7 +115,53 @@ def open_store(path: Path, *, fresh: bool = False) -> Any:
 
 def store_for(ctx: AppContext) -> Any:
     path, _ = repo_path(ctx)
-    return open_store(path)
+    store = open_store(path)
+    _route_online_store(ctx, store)
+    return store
+
+
+# online stores reached through a route (backends/routes.py), by repository: (what the repo says, Endpoint)
+_online_routes: dict[str, tuple[str, Any]] = {}
+
+
+def _route_online_store(ctx: AppContext, store: Any) -> None:
+    """A repository written for in-cluster use names its Redis by cluster DNS (feast-redis-master.mlops.svc
+    .cluster.local:6379), which does not resolve on a bastion: reach that Service by its route (direct or
+    port-forward) and point the store there, once per repository."""
+    from mlopstui.backends.routes import cluster_service_of, route
+
+    cfg = store.config.online_store
+    key = str(Path(store.repo_path).resolve())
+    known = _online_routes.get(key)
+    if known is not None:
+        if known[1].url and _local_answers(known[1].url):
+            return
+        cfg.connection_string = known[0]  # dark before, or the forward closed (another context): again
+    conn = str(getattr(cfg, "connection_string", "") or "")
+    if "redis" not in str(getattr(cfg, "type", "")).lower() or not conn:
+        return
+    first, _, rest = conn.partition(",")
+    where = cluster_service_of(first.rpartition(":")[0] if ":" in first else first)
+    kube = ctx.kube_or_none if where else None
+    if kube is None:
+        return
+    from mlopstui.backends.kube import SERVICES
+
+    try:
+        svc = kube.get(SERVICES, where[1], where[0])
+    except MlopsError:
+        return
+    from mlopstui.models.endpoints import pick_port
+
+    port = next((p for p in (svc.get("spec") or {}).get("ports") or [] if str(p.get("port")) == first.rpartition(":")[2]),
+                None) or pick_port(svc, "redis") or {}
+    ep = route("redis", svc, port, "redis", ctx.settings, kube)
+    if not ep.url:
+        _online_routes[key] = (conn, ep)
+        return
+    host_port = ep.url.split("://", 1)[1].split("/", 1)[0]
+    cfg.connection_string = host_port + ("," + rest if rest else "")
+    _online_routes[key] = (conn, ep)
 
 
 def _registry_call(what: str, fn):
@@ -334,6 +380,18 @@ def _redis_target(conn: str) -> tuple[str, int, int, str | None, bool]:
     return host, port, db, password, ssl
 
 
+def _local_answers(url: str) -> bool:
+    import socket
+
+    host_port = url.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def online_store_status(ctx: AppContext, timeout: float = 3.0) -> OnlineStoreStatus:
     store = store_for(ctx)
     cfg = store.config.online_store
@@ -342,6 +400,13 @@ def online_store_status(ctx: AppContext, timeout: float = 3.0) -> OnlineStoreSta
         conn = getattr(cfg, "connection_string", "") or ""
         host, port, db, password, ssl = _redis_target(conn.split(";")[0] if ";" in conn else conn)
         address = f"{host}:{port} db {db}"
+        routed = _online_routes.get(str(Path(store.repo_path).resolve()))
+        if routed is not None:  # the repository's own address, and how we reach it
+            named, ep = routed
+            h, p, _, _, _ = _redis_target(named)
+            address = f"{h}:{p} db {db} ({ep.source})"
+            if not ep.url:
+                return OnlineStoreStatus("redis", address, False, f"dark: {ep.source}")
         try:
             import redis
 

@@ -21,7 +21,9 @@ from mlopstui.models.serving import (
     KNOWN_MODES,
     InferenceService,
     default_mode_from_config,
+    infer_path,
     parse_isvc,
+    request_body,  # noqa: F401 - re-exported: the pure body/path builders live in models.serving
 )
 
 if TYPE_CHECKING:
@@ -203,58 +205,6 @@ def resolve_target(ctx: AppContext, isvc: InferenceService, use_ingress: bool = 
     return infer_target(isvc)
 
 
-def request_body(sample: Any, protocol: str) -> dict[str, Any]:
-    """A request body for the protocol from a sample.
-
-    A sample may be: {"v1": {...}, "v2": {...}}; a v1 body {"instances": [...]}; a v2 body
-    {"inputs": [...]}; or a bare list of rows. v1 rows are converted to a v2 FP64 tensor and back.
-    """
-    if isinstance(sample, str):
-        try:
-            sample = json.loads(sample)
-        except ValueError as exc:
-            raise MlopsError(Kind.INVALID, f"input is not JSON: {exc}",
-                             hint='e.g. [[120.0, 3, 0.4, 2, 80.0, 12.5]] or {"instances": [...]}') from None
-    if isinstance(sample, dict) and protocol in sample and isinstance(sample[protocol], dict):
-        return sample[protocol]
-    if isinstance(sample, dict) and isinstance(sample.get("v1"), dict) and protocol == "v2":
-        sample = sample["v1"]
-    if isinstance(sample, dict) and isinstance(sample.get("v2"), dict) and protocol == "v1":
-        sample = sample["v2"]
-    rows: Any = None
-    if isinstance(sample, list):
-        rows = sample
-    elif isinstance(sample, dict) and "instances" in sample:
-        if protocol == "v1":
-            return sample
-        rows = sample["instances"]
-    elif isinstance(sample, dict) and "inputs" in sample:
-        if protocol == "v2":
-            return sample
-        inp = sample["inputs"][0] if sample["inputs"] else {}
-        data, shape = inp.get("data") or [], inp.get("shape") or []
-        if len(shape) == 2 and shape[1]:
-            rows = [data[i:i + shape[1]] for i in range(0, len(data), shape[1])]
-        else:
-            rows = [data]
-    if rows is None:
-        raise MlopsError(Kind.INVALID, "the sample is neither rows, a v1 body nor a v2 body",
-                         hint='set settings.inference_sample, e.g. {"instances": [[...]]}')
-    if rows and not isinstance(rows[0], list):
-        rows = [rows]
-    if protocol == "v1":
-        return {"instances": rows}
-    flat = [x for r in rows for x in r]
-    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0]) if rows else 0],
-                        "datatype": "FP64", "data": flat}]}
-
-
-def infer_path(model: str, protocol: str) -> str:
-    if protocol == "v2":
-        return f"/v2/models/{model}/infer"
-    return f"/v1/models/{model}:predict"
-
-
 def infer(target: InferTarget, model: str, protocol: str, body: dict[str, Any], *, timeout: float = 10.0,
           client: Any = None) -> InferResult:
     """One inference request. Never raises for HTTP errors: the result says what happened."""
@@ -331,3 +281,39 @@ def burst(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
 def model_name(isvc: InferenceService) -> str:
     """The model name the server answers to: KServe uses the InferenceService name."""
     return isvc.name
+
+
+@dataclass
+class TestRequestOutcome:
+    """What a test request (or a burst of them) did and the route it took: the TUI and the CLI show this."""
+
+    __test__ = False  # not a pytest test class
+
+    via: str
+    result: InferResult | BurstResult
+
+    @property
+    def ok(self) -> bool:
+        r = self.result
+        return all(x.ok for x in r.results) if isinstance(r, BurstResult) else r.ok
+
+    def text(self) -> str:
+        r = self.result
+        if isinstance(r, BurstResult):
+            return f"burst via {self.via}\n{r.text()}"
+        return f"via {self.via}\n{r.line()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"via": self.via, **self.result.to_dict()}
+
+
+def send_test_request(ctx: AppContext, isvc: InferenceService, protocol: str, body: dict[str, Any], *,
+                      burst_n: int = 0, use_ingress: bool = True, timeout: float = 10.0) -> TestRequestOutcome:
+    """The infer flow of the Serving screen and `mlopstui infer`, after models.serving.test_body checked the
+    input: the route (ingress, else the isvc's URL), one request or a burst of burst_n. Blocking: call in a
+    worker."""
+    target = resolve_target(ctx, isvc, use_ingress=use_ingress)
+    model = model_name(isvc)
+    if burst_n > 0:
+        return TestRequestOutcome(target.via, burst(target, model, protocol, body, burst_n, timeout=timeout))
+    return TestRequestOutcome(target.via, infer(target, model, protocol, body, timeout=timeout))

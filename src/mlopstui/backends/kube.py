@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from mlopstui import deadline
 from mlopstui.backends.kubeconfig import KubeTarget, exec_user, load_target, run_exec_plugin
 from mlopstui.errors import Kind, MlopsError, decode_json, from_exception
+from mlopstui.models.objects import with_resource_version
 
 # -- names: Kubernetes' own rules, checked before any request (k8s.io/apimachinery
 # pkg/util/validation/validation.go: IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label) ----------------
@@ -228,6 +229,70 @@ class KubeClient:
         self.close()
         return True
 
+    # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
+    def raw(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
+            timeout: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body):
+        for services/proxy, where the body is the backend's. Redirects are not followed."""
+        api = self._client()
+        _, url, auth, _, _ = api.param_serialize(method, path, header_params={}, auth_settings=["BearerToken"])
+        hdrs = self._headers({**(headers or {}), **auth})
+        try:
+            resp = api.rest_client.pool_manager.request(method, url, headers=hdrs, body=body, redirect=False,
+                                                        retries=False, timeout=timeout or self.timeout)
+        except Exception as exc:  # urllib3 timeouts, connection errors
+            err = from_exception(exc, source="kubernetes")
+            if err.kind is Kind.UNREACHABLE:
+                err.message = f"API server {self.target.server} is unreachable: {err.message}"
+            raise err from None
+        return resp.status, list(resp.headers.items()), resp.data or b""
+
+    def websocket(self, path: str, subprotocols: list[str], timeout: float | None = None) -> Any:
+        """A connected websocket-client WebSocket to path (wss), with the kubeconfig's TLS settings,
+        credentials and impersonation. The kubernetes client's own create_websocket forwards only the
+        Authorization header (no Impersonate-*): this one sends them all."""
+        import ssl
+
+        import certifi
+        from websocket import WebSocket, WebSocketBadStatusException
+
+        api = self._client()
+        cfg = api.configuration
+        _, url, auth, _, _ = api.param_serialize("GET", path, header_params={}, auth_settings=["BearerToken"])
+        url = "wss://" + url.split("://", 1)[1] if url.startswith("https://") else "ws://" + url.split("://", 1)[1]
+        headers = [f"{k}: {v}" for k, v in auth.items()]
+        headers += [f"{k}: {v}" for k, v in self.target.impersonate.headers()]
+        if cfg.verify_ssl:
+            sslopt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": cfg.ssl_ca_cert or certifi.where()}
+        else:
+            sslopt = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        if cfg.cert_file:
+            sslopt["certfile"] = cfg.cert_file
+        if cfg.key_file:
+            sslopt["keyfile"] = cfg.key_file
+        if cfg.tls_server_name:
+            sslopt["server_hostname"] = cfg.tls_server_name
+        opts: dict[str, Any] = {"header": headers, "subprotocols": subprotocols,
+                                "timeout": timeout or self.timeout}
+        if cfg.proxy:
+            from urllib.parse import urlsplit
+
+            pu = urlsplit(cfg.proxy)
+            opts.update(http_proxy_host=pu.hostname, http_proxy_port=pu.port, proxy_type="http")
+        ws = WebSocket(sslopt=sslopt, skip_utf8_validation=True)
+        try:
+            ws.connect(url, **opts)
+        except WebSocketBadStatusException as exc:
+            body = getattr(exc, "resp_body", None) or b""
+            raise _status_error(exc.status_code, body, f"GET {path}") from None
+        except Exception as exc:
+            err = from_exception(exc, source="kubernetes")
+            if err.kind is Kind.UNREACHABLE:
+                err.message = f"API server {self.target.server} is unreachable: {err.message}"
+            raise err from None
+        ws.settimeout(None)
+        return ws
+
     def _located(self, err: MlopsError, status: int) -> MlopsError:
         """A server-side failure (5xx, or a body that is not the API's Status) names the server."""
         if status >= 500 or status == 0:
@@ -235,6 +300,9 @@ class KubeClient:
         return err
 
     def close(self) -> None:
+        routes = getattr(self, "routes", None)
+        if routes is not None:  # local forwards of backends/routes.py live as long as this client
+            routes.close()
         with self._lock:
             if self._api is not None:
                 try:
@@ -332,9 +400,7 @@ class KubeClient:
     def merge_patch(self, res: Res, name: str, patch: dict[str, Any], namespace: str | None = None, *,
                     resource_version: str | None = None, dry_run: bool = False) -> dict[str, Any]:
         """JSON merge patch. With resource_version the server rejects a stale write with 409."""
-        body = json.loads(json.dumps(patch))
-        if resource_version:
-            body.setdefault("metadata", {})["resourceVersion"] = resource_version
+        body = with_resource_version(json.loads(json.dumps(patch)), resource_version)
         return self.request("PATCH", res.path(namespace or self.namespace, name), body=body,
                             content_type="application/merge-patch+json",
                             query={"dryRun": "All" if dry_run else None})

@@ -124,9 +124,9 @@ def _q(s: str) -> str:
 
 
 class LakeFSClient:
-    def __init__(self, url: str, creds: Credentials, *, timeout: float = 10.0, source: str = "lakefs") -> None:
+    def __init__(self, url: str, creds: Credentials, *, timeout: float = 10.0, source: str = "") -> None:
         self.base = api_base(url)
-        self.source = source
+        self.source = source or url
         self.creds = creds
         self._http = httpx.Client(base_url=self.base, auth=(creds.access_key_id, creds.secret_access_key),
                                   timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -148,7 +148,11 @@ class LakeFSClient:
             r = self._http.request(method, path, params={k: v for k, v in (params or {}).items() if v is not None},
                                    json=json, headers=headers)
         except httpx.HTTPError as exc:
-            raise from_exception(exc, source=self.source) from exc
+            err = from_exception(exc, source=self.source)
+            raise MlopsError(err.kind, f"LakeFS at {self.source}: {err.message}",
+                             hint=err.hint or "check endpoints.lakefs (or LAKECTL_SERVER_ENDPOINT_URL); from a "
+                                              "bastion the cluster DNS name of the lakefs Service may not resolve",
+                             source=self.source) from exc
         if r.status_code >= 400:
             raise self._error(r, method, path)
         if raw:
@@ -283,7 +287,7 @@ def client(ctx: AppContext, timeout: float | None = None) -> LakeFSClient:
         raise MlopsError(Kind.CONFIG, f"no LakeFS endpoint ({ep.source})",
                          hint="set endpoints.lakefs (or LAKECTL_SERVER_ENDPOINT_URL), or run a Service named lakefs")
     return LakeFSClient(ep.url, resolve_credentials(ctx), timeout=timeout or max(ctx.settings.probe_timeout * 3, 10.0),
-                        source=f"lakefs {ep.display} ({ep.source})")
+                        source=f"{ep.display} ({ep.source})")
 
 
 def preview(c: LakeFSClient, repo: str, ref: str, path: str) -> m.Preview:

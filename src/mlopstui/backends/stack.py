@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlopstui.backends import kube as k
-from mlopstui.backends.discovery import Endpoint, discover
+from mlopstui.backends.discovery import Endpoint, choose, discover
 from mlopstui.doctor import Finding, Snapshot, ref
 from mlopstui.doctor import run as run_doctor
 from mlopstui.doctor.util import service_hosts
@@ -309,9 +309,31 @@ def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str,
     return hosts[:1]
 
 
+def _routed(spec: ComponentSpec, settings: Settings, kube: KubeClient, hit: tuple[dict, dict, str],
+            probe: Callable[[str, str], ProbeResult]) -> ProbeResult:
+    """Choose the route (direct, API proxy, port-forward) then probe through it; say which in the result."""
+    from dataclasses import replace
+
+    from mlopstui.backends.routes import route, via_text
+
+    svc, port, scheme = hit
+    ep = route(spec.endpoint or "", svc, port, scheme, settings, kube)
+    if not ep.url:
+        short = "dark: forbidden" if "forbidden" in ep.source.lower() else "dark: no route"
+        return ProbeResult(spec.id, spec.probe, "-", ep.source, ProbeState.FAILED, short, detail=ep.source,
+                           data={"route": ep.via})
+    res = probe(ep.url, ep.source)
+    via = via_text(ep)
+    return replace(res, summary=f"{res.summary} {via}".strip(), data={**res.data, "route": ep.via or "direct"})
+
+
 def probe_tasks(settings: Settings, state: ClusterState,
-                catalog: tuple[ComponentSpec, ...] | None = None) -> tuple[list[ProbeTask], dict[str, ProbeResult]]:
-    """(tasks to run, results known without running: skipped) for every catalog component."""
+                catalog: tuple[ComponentSpec, ...] | None = None,
+                kube: KubeClient | None = None) -> tuple[list[ProbeTask], dict[str, ProbeResult]]:
+    """(tasks to run, results known without running: skipped) for every catalog component.
+
+    With a cluster client, an endpoint found from a Service is reached by the first route that answers
+    (backends/routes.py: direct, else through the API server), chosen inside the task (a worker)."""
     from mlopstui.backends import probes
 
     probes.warm_up()
@@ -327,6 +349,14 @@ def probe_tasks(settings: Settings, state: ClusterState,
             skipped[spec.id] = skipped_probe(spec.id, "none", "no probe")
             continue
         ep = endpoints[spec.id]
+        hit = None
+        if kube is not None and ep.url and ep.source.startswith("service "):
+            # the Service and port discovery chose for the component (models/endpoints, discovery.choose)
+            hit = choose(spec.endpoint, services, list(snap.components.get(spec.id, [])))
+        if hit is not None:
+            from mlopstui.backends.routes import known_route
+
+            ep = known_route(spec.endpoint, hit[0], hit[1], settings, kube) or ep
         if not ep.url:
             why = "no endpoint" if snap.installed(spec.id) else "-"
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why, ep.source)
@@ -335,24 +365,29 @@ def probe_tasks(settings: Settings, state: ClusterState,
         if why_not:
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source, ep.display)
             continue
-        if ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url:
+        if hit is None and (ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url):
             # a cluster-internal name, found from a Service: only reachable from inside the cluster
             if not _resolvable(ep.url):
                 skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source, ep.display)
                 continue
-        url = ep.url
         if spec.probe == "http":
             hosts = _mlflow_hosts(state.objects, snap.components) if spec.id == "mlflow" else []
 
-            def fn(spec=spec, url=url, ep=ep, hosts=hosts) -> ProbeResult:
-                return probes.probe_http(spec.id, url, timeout=timeout, source=ep.source,
+            def probe(url: str, source: str, spec=spec, hosts=hosts) -> ProbeResult:
+                return probes.probe_http(spec.id, url, timeout=timeout, source=source,
                                          health_path=spec.health_path, version_path=spec.version_path,
                                          accept_any=spec.accept_any_http, host_headers=hosts)
         else:
             probe_fn = probes.PROBES[spec.probe]
 
-            def fn(spec=spec, url=url, ep=ep, probe_fn=probe_fn) -> ProbeResult:
-                return probe_fn(spec.id, url, timeout=timeout, source=ep.source)
+            def probe(url: str, source: str, spec=spec, probe_fn=probe_fn) -> ProbeResult:
+                return probe_fn(spec.id, url, timeout=timeout, source=source)
+        if hit is not None:
+            def fn(spec=spec, hit=hit, probe=probe) -> ProbeResult:
+                return _routed(spec, settings, kube, hit, probe)
+        else:
+            def fn(ep=ep, probe=probe) -> ProbeResult:
+                return probe(ep.url, ep.source)
         tasks.append(ProbeTask(spec.id, spec.probe, ep, fn))
     return tasks, skipped
 
@@ -461,12 +496,14 @@ def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, P
                           taken_at=state.at)
     findings = run_doctor(snap)
     pods = snap.of("Pod")
+    endpoints = resolve_endpoints(settings, catalog, state.services(), snap.components)  # pure: no I/O
     rows = []
     for spec in catalog:
         workloads = [workload_status(o, pods) for o in snap.components.get(spec.id, [])]
         probe = probes.get(spec.id) or pending_probe(spec.id, spec.probe)
         mine = [f for f in findings if f.component == spec.id]
-        rows.append(ComponentStatus(spec, workloads, probe, mine))
+        ep = endpoints.get(spec.id)
+        rows.append(ComponentStatus(spec, workloads, probe, mine, discovered=ep.display if ep and ep.url else ""))
     return StackReport(rows, findings, snap, state, at=state.at)
 
 
@@ -474,7 +511,7 @@ def sweep(ctx: AppContext, namespace: str | None = None) -> StackReport:
     """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor; namespace:
     only that namespace (`-n`), else all."""
     state = collect_cluster(ctx, namespace=namespace)
-    tasks, results = probe_tasks(ctx.settings, state)
+    tasks, results = probe_tasks(ctx.settings, state, kube=ctx.kube_or_none)
     results.update(run_probes(tasks, ctx.settings.probe_timeout))
     return build_report(ctx.settings, state, results)
 

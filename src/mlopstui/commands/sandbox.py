@@ -37,7 +37,10 @@ def register(subparsers) -> None:
     up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for readiness")
     add("down", "stop every part (state is kept)", _down)
     listing(add("status", "show each part: running, ready, address", _status))
-    add("env", "print `export` lines for eval (contains the S3 secret)", _env)
+    env = add("env", "print `export` lines for eval (contains the S3 secret)", _env)
+    env.add_argument("--kubeconfig-only", action="store_true",
+                     help="the bastion mode: only KUBECONFIG and S3 credentials, no endpoint URL (every "
+                          "endpoint is then reached through the API server)")
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -118,7 +121,7 @@ def _env(args: argparse.Namespace) -> int:
     from mlopstui.sandbox.procs import SandboxError
 
     try:
-        env = manager.env_of(args.dir)
+        env = manager.env_of(args.dir, kubeconfig_only=args.kubeconfig_only)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -82,7 +82,7 @@ def status_wide_rows(report) -> list[list[str]]:
 
 def status_rows(report) -> list[list[str]]:
     from mlopstui.models.stack import HEALTH_SYMBOL
-    from mlopstui.widgets.age import human_age
+    from mlopstui.units import human_age
 
     rows = []
     for c in report.components:

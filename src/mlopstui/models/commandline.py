@@ -112,6 +112,7 @@ def feature_store_yaml(container: Mapping[str, Any]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
 def feast_registry_uri(feature_store_text: str) -> str | None:
     """registry.path (or a plain `registry: URI`) of a feature_store.yaml, without parsing YAML fully."""
     import yaml

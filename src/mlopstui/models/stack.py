@@ -10,8 +10,9 @@ import fnmatch
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from mlopstui.units import parse_time  # noqa: F401 - the one timestamp parser (also models.stack.parse_time)
 
 # --------------------------------------------------------------------------------------------------
 # catalog
@@ -193,7 +194,7 @@ def matches(m: Matcher, obj: Mapping[str, Any], *, by: str) -> bool:
         name = meta.get("name") or ""
         return any(fnmatch.fnmatchcase(name, pat) for pat in m.names)
     if by == "image":
-        return any(fnmatch.fnmatchcase(img, pat) for img in main_images(obj) for pat in m.images)
+        return bool(m.images) and any(fnmatch.fnmatchcase(img, pat) for img in main_images(obj) for pat in m.images)
     if m.selector:
         return m.selector in (obj.get(SELECTED_BY) or ())
     labels = meta.get("labels") or {}
@@ -310,11 +311,16 @@ def refine_database_roles(assigned: dict[str, list[Mapping[str, Any]]], services
     Feast's registry names is the Feast registry DB even when it is called `postgres`. Returns
     {workload ref: who names it} for the moved and confirmed ones."""
     why: dict[str, str] = {}
+    if not references:
+        return why
+    by_ns: dict[str, list[Mapping[str, Any]]] = {}
+    for svc in services:
+        by_ns.setdefault((svc.get("metadata") or {}).get("namespace", ""), []).append(svc)
     for cid in DATABASE_ROLES:
         for obj in list(assigned.get(cid, [])):
             meta = obj.get("metadata") or {}
             roles: dict[str, str] = {}
-            for svc in services:
+            for svc in by_ns.get(meta.get("namespace", ""), ()):
                 if selects(svc, obj):
                     sm = svc.get("metadata") or {}
                     roles.update(references.get((sm.get("name", ""), sm.get("namespace", "")), {}))
@@ -331,15 +337,6 @@ def refine_database_roles(assigned: dict[str, list[Mapping[str, Any]]], services
 
 # --------------------------------------------------------------------------------------------------
 # pods and workloads
-
-
-def parse_time(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC).timestamp()
-    except ValueError:
-        return None
 
 
 def age_of(obj: Mapping[str, Any], now: float | None = None) -> float | None:
@@ -650,6 +647,7 @@ class ComponentStatus:
     workloads: list[WorkloadStatus]
     probe: ProbeResult
     findings: list[Any] = field(default_factory=list)  # doctor Findings, worst first
+    discovered: str = ""  # the endpoint discovery found (masked): config, env, or the catalog's Service
 
     @property
     def id(self) -> str:
@@ -704,7 +702,9 @@ class ComponentStatus:
 
     @property
     def endpoint(self) -> str:
-        """The endpoint found for this component (masked), or "-"."""
+        """The endpoint found for this component (masked), or "-" (the probe may reach it by another route)."""
+        if self.discovered and self.discovered != "-":
+            return self.discovered
         return self.probe.target if self.probe.target and self.probe.target != "-" else "-"
 
     @property

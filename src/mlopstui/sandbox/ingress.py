@@ -7,7 +7,8 @@ A small HTTP reverse proxy. For a request whose Host is ``<isvc>.<ns>.example.co
 2. picks a revision by weight from ``status.components.predictor.traffic`` (or the
    ``latestReadyRevision`` when there is no traffic list);
 3. maps the revision to its ``storageUri`` (annotation
-   ``sandbox.mlopstui.dev/storage-uri`` on the Knative Revision object) and the
+   ``internal.serving.kserve.io/storage-initializer-sourceuri`` on the Knative Revision object, as KServe
+   writes it) and the
    storageUri to a local model server (``SANDBOX_MODEL_ROUTES``, a JSON object
    ``{storageUri: base URL}``);
 4. forwards the request and adds ``x-mlopstui-revision: <revision>`` to the answer.
@@ -33,7 +34,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-REVISION_ANNOTATION = "sandbox.mlopstui.dev/storage-uri"
+REVISION_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"  # as KServe writes it
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
     "trailers", "transfer-encoding", "upgrade", "content-length", "host",

@@ -63,6 +63,9 @@ class SandboxInfo:
     feast_repo: Path | None = None
     started: list[str] = field(default_factory=list)
     seeded_now: bool = False
+    # the bastion mode (kubeconfig only): its settings file and environment
+    kubeconfig_only_config: Path | None = None
+    kubeconfig_only_env: dict[str, str] = field(default_factory=dict)
 
     def export_lines(self) -> str:
         import shlex
@@ -144,7 +147,51 @@ def _paths(d: Path) -> dict[str, Path]:
         "dvc_repo": d / "dvc" / "fraud-data",
         "config": d / "mlopstui.yaml",
         "env": d / "env",
+        # the bastion mode: only the kubeconfig (and a checkout of the feature repository) is handed over
+        "konly": d / "kubeconfig-only",
+        "konly_config": d / "kubeconfig-only" / "mlopstui.yaml",
+        "konly_repo": d / "kubeconfig-only" / "feature_repo",
     }
+
+
+def kubeconfig_only_env(d: Path, sec: dict[str, str]) -> dict[str, str]:
+    """The environment of an operator on a bastion: a kubeconfig and S3 credentials, no endpoint URL."""
+    p = _paths(d)
+    return {
+        "KUBECONFIG": str(p["kubeconfig"]),
+        "AWS_ACCESS_KEY_ID": sec["access_key"],
+        "AWS_SECRET_ACCESS_KEY": sec["secret_key"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLOPSTUI_CONFIG": str(p["konly_config"]),
+    }
+
+
+def _write_kubeconfig_only(d: Path) -> None:
+    """DIR/kubeconfig-only/: a settings file naming only the kubeconfig (every endpoint is then found from
+    the cluster's Services and, with cluster DNS unresolvable, reached through the API server), and a
+    checkout of the feature repository as written for in-cluster use (its online store is the Redis
+    Service's cluster DNS name)."""
+    import yaml
+
+    from mlopstui.sandbox.feast_repo import REDIS_DB
+
+    p = _paths(d)
+    p["konly"].mkdir(exist_ok=True)
+    repo = p["konly_repo"]
+    repo.mkdir(exist_ok=True)
+    src = p["feast_repo"]
+    fs = yaml.safe_load((src / "feature_store.yaml").read_text())
+    if (fs.get("online_store") or {}).get("type") == "redis":
+        fs["online_store"]["connection_string"] = f"feast-redis-master.{NAMESPACE}.svc.cluster.local:6379,db={REDIS_DB}"
+    (repo / "feature_store.yaml").write_text(yaml.safe_dump(fs, sort_keys=False))
+    link = repo / "data"
+    if not link.exists():
+        link.symlink_to(src / "data", target_is_directory=True)
+    # probes through the API server add a round trip or two (and set up a forward the first time)
+    cfg = _settings(d, {"feast_repo": str(repo)}, probe_timeout=5.0)
+    header = ("# written by `mlopstui sandbox up`: the bastion mode, only the kubeconfig; use:\n"
+              f"#   eval \"$(mlopstui sandbox env --kubeconfig-only --dir {d})\"; mlopstui\n")
+    p["konly_config"].write_text(header + yaml.safe_dump(cfg, sort_keys=False))
 
 
 def _client_env(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, str]:
@@ -265,6 +312,21 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
     return specs
 
 
+def _settings(d: Path, endpoints: dict[str, str], probe_timeout: float) -> dict:
+    """The mlopstui settings a sandbox hands over."""
+    return {
+        "kubeconfig": str(_paths(d)["kubeconfig"]),
+        "context": CONTEXT,
+        "namespace": NAMESPACE,
+        "refresh_interval": 5.0,
+        "probe_timeout": probe_timeout,
+        "endpoints": endpoints,
+        "audit_log": str(d / "audit.jsonl"),
+        # one transaction per row, columns as mlopstui.sandbox.model_server.FEATURES
+        "inference_sample": {"instances": [[120.0, 23, 0.8, 9, 40.0, 350.0], [12.5, 14, 0.1, 1, 15.0, 2.0]]},
+    }
+
+
 def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
     import yaml
 
@@ -286,17 +348,7 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
         endpoints["redis"] = f"redis://{redis}/{REDIS_DB}"
     if procs.tcp_open(HOST, 5432, timeout=0.3):
         endpoints["postgresql"] = f"postgresql://{HOST}:5432/postgres"
-    cfg = {
-        "kubeconfig": str(p["kubeconfig"]),
-        "context": CONTEXT,
-        "namespace": NAMESPACE,
-        "refresh_interval": 5.0,
-        "probe_timeout": 3.0,
-        "endpoints": endpoints,
-        "audit_log": str(d / "audit.jsonl"),
-        # one transaction per row, columns as mlopstui.sandbox.model_server.FEATURES
-        "inference_sample": {"instances": [[120.0, 23, 0.8, 9, 40.0, 350.0], [12.5, 14, 0.1, 1, 15.0, 2.0]]},
-    }
+    cfg = _settings(d, endpoints, probe_timeout=3.0)
     header = "# written by `mlopstui sandbox up`; use: mlopstui --config " + str(p["config"]) + "\n"
     p["config"].write_text(header + yaml.safe_dump(cfg, sort_keys=False))
     lines = "".join(f"export {k}={_q(v)}\n" for k, v in sorted(env.items()))
@@ -345,6 +397,8 @@ def _info(d: Path, state: dict, sec: dict[str, str], started: list[str] | None =
         feast_repo=p["feast_repo"],
         started=started or [],
         seeded_now=seeded_now,
+        kubeconfig_only_config=p["konly_config"],
+        kubeconfig_only_env=kubeconfig_only_env(d, sec),
     )
 
 
@@ -454,6 +508,11 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     env = _client_env(d, ports, sec)
     _write_backends(d, ports)
     _write_config(d, ports, env)
+    if (p["dvc_repo"] / ".dvc").is_dir():  # the DVC project follows the S3 port (cheap: one small file)
+        from mlopstui.sandbox.data_seed import write_local_config
+
+        write_local_config(p["dvc_repo"], env["MLFLOW_S3_ENDPOINT_URL"], sec["access_key"], sec["secret_key"])
+    _write_kubeconfig_only(d)
     seeded_now = False
     if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists() \
             or not (d / ".seeded-pipelines").exists():
@@ -617,10 +676,14 @@ def status(d: str | os.PathLike[str] | None = None) -> dict:
     return out
 
 
-def env_of(d: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """The client environment of the sandbox in ``d`` (as last brought up)."""
+def env_of(d: str | os.PathLike[str] | None = None, *, kubeconfig_only: bool = False) -> dict[str, str]:
+    """The client environment of the sandbox in ``d`` (as last brought up); with kubeconfig_only, the
+    bastion's: no endpoint URL."""
     d = resolve_dir(d)
     state = procs.read_state(d)
     if not state.get("ports") or not (d / "secrets.json").exists():
         raise SandboxError(f"no sandbox in {d}: run `mlopstui sandbox up` first")
-    return _client_env(d, state["ports"], json.loads((d / "secrets.json").read_text()))
+    sec = json.loads((d / "secrets.json").read_text())
+    if kubeconfig_only:
+        return kubeconfig_only_env(d, sec)
+    return _client_env(d, state["ports"], sec)

@@ -170,12 +170,12 @@ class DataScreen(AreaScreen):
             t.set_columns("REF", "KIND", "COMMIT")
             t.set_rows([(f"{r.kind}:{r.name}", (r.name + (" (default)" if r.name == default else ""), r.kind,
                                                r.commit_id[:12])) for r in items])
-            self._title(f"{repo}: branches and tags  (enter: log, n: new branch, X: delete, M: merge into {default})")
+            self._title(f"{repo}: branches, tags (enter log · n new · X delete · M merge into {default})")
         elif view == "log":
             self.commits = {c.id: c for c in items}
             t.set_columns("COMMIT", "TIME", "COMMITTER", "MESSAGE")
             t.set_rows([(c.id, (c.short, m.fmt_time(c.created), c.committer or "-", c.message)) for c in items])
-            self._title(f"{repo}: log of {self.ref}  (R: revert the selected commit, n: branch from it)")
+            self._title(f"{repo}: log of {self.ref} (R revert the commit · n branch from it)")
         elif view == "diff":
             left, right = self.diff_refs
             t.set_columns("CHANGE", "PATH", "SIZE")
@@ -187,7 +187,7 @@ class DataScreen(AreaScreen):
             t.set_rows([(o.path, (o.path[len(self.prefix):] or o.path, "dir" if o.is_prefix else
                                   m.fmt_size(o.size_bytes), m.fmt_time(o.mtime), o.content_type or "-"))
                         for o in items])
-            self._title(f"{repo}: objects of {self.ref}:/{self.prefix}  (enter: open/preview, backspace: up)")
+            self._title(f"{repo}: {self.ref}:/{self.prefix} (enter open/preview · backspace up)")
 
     def _load_dvc(self) -> None:
         from mlopstui.backends import dvc

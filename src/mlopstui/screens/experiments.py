@@ -18,7 +18,7 @@ from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import Experiment, fmt_time
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
-from mlopstui.widgets.age import ago
+from mlopstui.units import ago
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 

@@ -74,7 +74,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         s, revs = res
         self.isvc = s
         self.loaded_at = time.time()
-        from mlopstui.widgets.age import ago
+        from mlopstui.units import ago
 
         lines = detail_lines(s, 12, full=True)
         lines.append(f"resourceVersion {s.resource_version} · loaded {ago(self.loaded_at)}")
@@ -121,7 +121,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         def done(text: str | None) -> None:
             if not text:
                 return
-            from mlopstui.backends.kserve import request_body
+            from mlopstui.models.serving import request_body
 
             try:
                 request_body(text, self.protocol)

@@ -47,16 +47,24 @@ def _target_server(snap: Snapshot, obj: dict, env) -> tuple[tuple | None, str]: 
     uri = env.get("MLFLOW_TRACKING_URI") or ""
     ns = (obj.get("metadata") or {}).get("namespace", "")
     host, _port = host_of(uri) if "://" in uri else (None, None)
-    target = cluster_host(host or "", ns, namespaces_in(snap))
+    target = cluster_host(host or "", ns, snap.memo("namespaces", lambda: namespaces_in(snap)))
     if target is None:
         return None, f"MLFLOW_TRACKING_URI={uri or '(from a Secret or ConfigMap)'}"
-    svc = snap.service(*target)
-    if svc is None:
+    if snap.service(*target) is None:
         return None, f"MLFLOW_TRACKING_URI names Service {target[1]}/{target[0]}, which does not exist"
-    for server in mlflow_servers(snap):
-        if svc in snap.services_selecting(server[0]):
-            return server, f"MLFLOW_TRACKING_URI -> Service {target[1]}/{target[0]} -> {ref(server[0])}"
+    server = snap.memo("mlflow_server_by_service", lambda: _servers_by_service(snap)).get(target)
+    if server is not None:
+        return server, f"MLFLOW_TRACKING_URI -> Service {target[1]}/{target[0]} -> {ref(server[0])}"
     return None, f"Service {target[1]}/{target[0]} selects no MLflow server"
+
+
+def _servers_by_service(snap: Snapshot) -> dict[tuple[str, str], tuple]:
+    out: dict[tuple[str, str], tuple] = {}
+    for server in mlflow_servers(snap):
+        for svc in snap.services_selecting(server[0]):
+            m = svc.get("metadata") or {}
+            out.setdefault((m.get("name", ""), m.get("namespace", "")), server)
+    return out
 
 
 def _needs_s3(snap: Snapshot, obj: dict, env) -> tuple[bool | None, str]:  # noqa: ANN001
@@ -73,7 +81,7 @@ def _needs_s3(snap: Snapshot, obj: dict, env) -> tuple[bool | None, str]:  # noq
     return (not proxied), f"{how}: {why}"
 
 
-def _s3_endpoint_hint(snap: Snapshot) -> str:
+def s3_endpoint_hint(snap: Snapshot) -> str:
     """The S3 endpoint to suggest: the one an MLflow server uses, else the object store the catalog found."""
     for _w, _c, _flags, env in mlflow_servers(snap):
         if env.get("MLFLOW_S3_ENDPOINT_URL"):
@@ -115,7 +123,7 @@ def client_no_s3_endpoint(snap: Snapshot) -> Iterator[Finding]:
     for obj, c, env, sev, why in _judged_clients(snap):
         if env.has("MLFLOW_S3_ENDPOINT_URL") is False and env.has("AWS_ENDPOINT_URL_S3") is False \
                 and env.has("AWS_ENDPOINT_URL") is False:
-            hint = hint or _s3_endpoint_hint(snap)
+            hint = hint or s3_endpoint_hint(snap)
             unsure = sev is Severity.INFO
             yield Finding(
                 "mlflow-client-no-s3-endpoint", sev, "mlflow",

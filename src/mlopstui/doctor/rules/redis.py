@@ -12,7 +12,7 @@ from mlopstui.models.stack import containers_of, pod_template_spec
 from mlopstui.units import human_bytes
 
 
-def _redis_containers(snap: Snapshot) -> list[tuple[dict, dict]]:
+def redis_containers(snap: Snapshot) -> list[tuple[dict, dict]]:
     out = []
     for w in snap.workloads_of("redis"):
         for c in containers_of(w):
@@ -26,7 +26,7 @@ def mib(n: float | int | None) -> str:
 
 
 def _no_limit(snap: Snapshot) -> list[tuple[dict, dict]]:
-    return [(w, c) for w, c in _redis_containers(snap)
+    return [(w, c) for w, c in redis_containers(snap)
             if not ((c.get("resources") or {}).get("limits") or {}).get("memory")]
 
 
@@ -89,7 +89,7 @@ def _maxmemory(snap: Snapshot) -> tuple[bool | None, str, list[dict]]:
         live = int(p.data["maxmemory"])
         return live != 0, f"live INFO memory of {p.target}: maxmemory {live}", list(snap.workloads_of("redis"))
     unknown, missing, evidence = [], [], []
-    for w, c in _redis_containers(snap):
+    for w, c in redis_containers(snap):
         ok, why = _container_maxmemory(snap, w, c)
         if ok is None:
             unknown.append(w)

@@ -25,7 +25,8 @@ from .store import Store, now_rfc3339, rand_suffix
 FAULT = "sandbox.mlopstui.dev/fault"
 LOG_ANNOTATION = "sandbox.mlopstui.dev/log"
 URL_ANNOTATION = "sandbox.mlopstui.dev/url"
-STORAGE_URI_ANNOTATION = "sandbox.mlopstui.dev/storage-uri"
+# where KServe records the model a Revision serves (pkg/constants StorageInitializerSourceUriInternalAnnotationKey)
+STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
 PREDICTOR_SPEC_ANNOTATION = "sandbox.mlopstui.dev/predictor-spec"
 PREDICTOR_HASH_ANNOTATION = "sandbox.mlopstui.dev/predictor-hash"
 ISVC_LABEL = "serving.kserve.io/inferenceservice"

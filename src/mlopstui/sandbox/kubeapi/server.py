@@ -37,6 +37,7 @@ _PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)
 _PORTFORWARD_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?$")
 _METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
                  "DELETE": "delete", "OPTIONS": "get"}
+TUNNEL_LOG_FILE = "tunnel-requests.jsonl"
 CLIENT_CA_FILE = "client-ca.crt"  # present in the state dir: client certificates signed by it authenticate
 
 
@@ -66,6 +67,7 @@ class KubeApiServer:
         self.auth = Authenticator(self.state_dir)
         self.request_log: list[dict] = []
         self.backends = tunnel.Backends(self.state_dir)
+        self._tunnel_log_lock = threading.Lock()
         self._cert_path, self._key_path = ensure_certificate(self.state_dir, host)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -180,8 +182,16 @@ class KubeApiServer:
         os.replace(tmp, self.kubeconfig_path)
         return self.kubeconfig_path
 
+    @property
+    def tunnel_log_path(self) -> str:
+        """services/proxy and pods/portforward requests, one JSON line each (readable from other processes)."""
+        return os.path.join(self.state_dir, TUNNEL_LOG_FILE)
+
     def log_request(self, entry: dict) -> None:
         self.request_log.append(entry)
+        if entry["path"].endswith("/portforward") or "/proxy" in entry["path"]:
+            with self._tunnel_log_lock, open(self.tunnel_log_path, "a") as f:
+                f.write(json.dumps(entry) + "\n")
         if len(self.request_log) > REQUEST_LOG_MAX:
             del self.request_log[: len(self.request_log) - REQUEST_LOG_MAX]
         if self.verbose:

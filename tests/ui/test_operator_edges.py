@@ -7,13 +7,10 @@ help, the footers and the Stack screen's update path. The runs search runs again
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
 

@@ -39,7 +39,8 @@ def measure(config: str, size: tuple[int, int], window: float, settle: float, ar
             app.wait_for(lambda s, t=area.title: t in s.text().split("\n", 1)[0], 20)
             # the first load: no "loading ..." left on screen (Feast's first import takes long), then quiet
             try:
-                app.wait_for(lambda s: "loading" not in s.text().lower(), settle)
+                # "≥ 4500" / "…": Experiments still counting runs (a one-off after the load, not idle output)
+                app.wait_for(lambda s: not any(w in s.text().lower() for w in ("loading", "≥", "…")), settle)
             except AssertionError:
                 print(f"  ({area.title} still loading after {settle:g} s)")
             app.settle(quiet=3.0, timeout=settle)

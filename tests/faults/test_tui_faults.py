@@ -5,17 +5,13 @@ inline (the app keeps running); server strings with escape sequences never reach
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from servers import FaultServer, kubeconfig_for  # noqa: E402
-
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
+from support.fault_servers import FaultServer, kubeconfig_for  # noqa: E402
 
 ESCAPES = ("\x1b", "\x07", "\x9b", "\x9d")
 

@@ -7,13 +7,10 @@ help, the footers and the Stack screen's update path. The runs search runs again
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
 
@@ -182,3 +179,46 @@ async def test_f_on_the_stack_table_says_why(tmp_path):
         await pilot.press("f")
         await wait_for(pilot, lambda: status(app).startswith("f: "))
         assert "no finding to fix" in status(app) or "no automatic fix" in status(app)
+
+
+@pytest.mark.asyncio
+async def test_job_log_colours_are_parsed_not_shown_as_escapes(tmp_path):
+    from mlopstui.screens.features import TextView
+
+    log = "\x1b[1m\x1b[32mMaterializing\x1b[0m 2 feature views to \x1b[33m2026-12-01\x1b[0m\n\x1b]0;title\x07done\n"
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StackScreen")
+        app.push_screen(TextView("log: job mlops/x", log, ansi=True))
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TextView")
+        body = app.screen.query_one("#textview-body").render()
+        plain = getattr(body, "plain", str(body))
+        assert "Materializing 2 feature views to 2026-12-01" in plain and "done" in plain
+        assert "\x1b" not in plain and "[32m" not in plain and "[0m" not in plain and "title" not in plain
+
+
+@pytest.mark.asyncio
+async def test_unknown_sort_column_is_refused(sandbox_app):
+    app = sandbox_app()
+    async with app.run_test(size=SIZE) as pilot:
+        runs = await open_runs(app, pilot)
+        cols, sort = list(runs.columns or []), (runs.sort_col, runs.sort_asc)
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "foo"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "no column" in status(app))
+        assert "metrics.foo" in status(app) and list(runs.columns or []) == cols
+        assert (runs.sort_col, runs.sort_asc) == sort
+
+
+def test_probe_cell_text_has_no_changing_latency():
+    from mlopstui.screens.stack import is_slow, probe_cell_text
+
+    assert probe_cell_text("HTTP 200 24ms") == "HTTP 200" == probe_cell_text("HTTP 200 31ms")
+    assert probe_cell_text("conn 5/100 91ms", slow=True) == "conn 5/100 slow"
+    seq, slow = [], False
+    for ms in (2100, 1900, 1500, 2050, 900, 1900):  # marked at 2 s, kept until under 1 s
+        slow = is_slow(ms, slow)
+        seq.append(slow)
+    assert seq == [True, True, True, True, False, False]

@@ -281,3 +281,39 @@ def burst(target: InferTarget, model: str, protocol: str, body: dict[str, Any], 
 def model_name(isvc: InferenceService) -> str:
     """The model name the server answers to: KServe uses the InferenceService name."""
     return isvc.name
+
+
+@dataclass
+class TestRequestOutcome:
+    """What a test request (or a burst of them) did and the route it took: the TUI and the CLI show this."""
+
+    __test__ = False  # not a pytest test class
+
+    via: str
+    result: InferResult | BurstResult
+
+    @property
+    def ok(self) -> bool:
+        r = self.result
+        return all(x.ok for x in r.results) if isinstance(r, BurstResult) else r.ok
+
+    def text(self) -> str:
+        r = self.result
+        if isinstance(r, BurstResult):
+            return f"burst via {self.via}\n{r.text()}"
+        return f"via {self.via}\n{r.line()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"via": self.via, **self.result.to_dict()}
+
+
+def send_test_request(ctx: AppContext, isvc: InferenceService, protocol: str, body: dict[str, Any], *,
+                      burst_n: int = 0, use_ingress: bool = True, timeout: float = 10.0) -> TestRequestOutcome:
+    """The infer flow of the Serving screen and `mlopstui infer`, after models.serving.test_body checked the
+    input: the route (ingress, else the isvc's URL), one request or a burst of burst_n. Blocking: call in a
+    worker."""
+    target = resolve_target(ctx, isvc, use_ingress=use_ingress)
+    model = model_name(isvc)
+    if burst_n > 0:
+        return TestRequestOutcome(target.via, burst(target, model, protocol, body, burst_n, timeout=timeout))
+    return TestRequestOutcome(target.via, infer(target, model, protocol, body, timeout=timeout))

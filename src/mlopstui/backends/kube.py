@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from mlopstui import deadline
 from mlopstui.backends.kubeconfig import KubeTarget, exec_user, load_target, run_exec_plugin
 from mlopstui.errors import Kind, MlopsError, decode_json, from_exception
+from mlopstui.models.objects import with_resource_version
 
 # -- names: Kubernetes' own rules, checked before any request (k8s.io/apimachinery
 # pkg/util/validation/validation.go: IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label) ----------------
@@ -399,9 +400,7 @@ class KubeClient:
     def merge_patch(self, res: Res, name: str, patch: dict[str, Any], namespace: str | None = None, *,
                     resource_version: str | None = None, dry_run: bool = False) -> dict[str, Any]:
         """JSON merge patch. With resource_version the server rejects a stale write with 409."""
-        body = json.loads(json.dumps(patch))
-        if resource_version:
-            body.setdefault("metadata", {})["resourceVersion"] = resource_version
+        body = with_resource_version(json.loads(json.dumps(patch)), resource_version)
         return self.request("PATCH", res.path(namespace or self.namespace, name), body=body,
                             content_type="application/merge-patch+json",
                             query={"dryRun": "All" if dry_run else None})

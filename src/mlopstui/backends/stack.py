@@ -126,7 +126,7 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
             state.errors.append(f"label selector: {err.message}")
         state.objects.extend(_referenced_configmaps(kube, state.objects, max_workers))
         state.objects.extend(_argo_objects(kube, state.objects))
-        state.objects.extend(_data_objects(ctx))
+        state.objects.extend(_data_objects(ctx, state.objects))
     if namespace and state.error is None:  # -n: what selectors or side reads brought from elsewhere goes
         state.objects = [o for o in state.objects if (o.get("metadata") or {}).get("namespace") in (None, "", namespace)]
     if state.error is not None:
@@ -172,11 +172,14 @@ def _key(o: Mapping[str, Any]) -> tuple[str, str, str]:
     return (str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
 
 
-def _data_objects(ctx: AppContext) -> list[dict[str, Any]]:
-    """Facts of the Data area for the doctor: LakeFS repositories (their buckets), the DVC project's remotes."""
+def _data_objects(ctx: AppContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Facts of the Data area for the doctor: LakeFS repositories (their buckets), the DVC project's remotes.
+    LakeFS is asked only when it is configured or the cluster runs it (a Deployment or Service named lakefs*)."""
     from mlopstui.backends import dvc, lakefs
 
-    out = lakefs.repository_objects(ctx)
+    runs_lakefs = any(o.get("kind") in ("Deployment", "StatefulSet", "Service")
+                      and (o.get("metadata") or {}).get("name", "").startswith("lakefs") for o in objects)
+    out = lakefs.repository_objects(ctx) if (ctx.settings.endpoints.lakefs or runs_lakefs) else []
     if ctx.settings.endpoints.dvc_repo:
         from pathlib import Path
 
@@ -496,12 +499,14 @@ def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, P
                           taken_at=state.at)
     findings = run_doctor(snap)
     pods = snap.of("Pod")
+    endpoints = resolve_endpoints(settings, catalog, state.services(), snap.components)  # pure: no I/O
     rows = []
     for spec in catalog:
         workloads = [workload_status(o, pods) for o in snap.components.get(spec.id, [])]
         probe = probes.get(spec.id) or pending_probe(spec.id, spec.probe)
         mine = [f for f in findings if f.component == spec.id]
-        rows.append(ComponentStatus(spec, workloads, probe, mine))
+        ep = endpoints.get(spec.id)
+        rows.append(ComponentStatus(spec, workloads, probe, mine, discovered=ep.display if ep and ep.url else ""))
     return StackReport(rows, findings, snap, state, at=state.at)
 
 

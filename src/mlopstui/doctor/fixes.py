@@ -26,6 +26,7 @@ from typing import Any
 
 from mlopstui.doctor.finding import Finding
 from mlopstui.doctor.snapshot import Snapshot, ref
+from mlopstui.models.objects import with_resource_version
 from mlopstui.units import quantity_bytes
 
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -221,12 +222,6 @@ def _nest(path: list[str], leaf: Any) -> dict[str, Any]:
     return out
 
 
-def _with_rv(patch: dict[str, Any], rv: str | None) -> dict[str, Any]:
-    if rv:
-        patch.setdefault("metadata", {})["resourceVersion"] = rv
-    return patch
-
-
 def _containers_patch(obj: Mapping[str, Any], changes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A strategic merge patch changing containers (by name) of obj's pod template; init containers too."""
     kind = obj.get("kind", "")
@@ -238,7 +233,7 @@ def _containers_patch(obj: Mapping[str, Any], changes: dict[str, dict[str, Any]]
     for cname, change in changes.items():
         key = "initContainers" if cname in init_names else "containers"
         spec.setdefault(key, []).append({"name": cname, **change})
-    return _with_rv(_nest(_template_path(kind) + ["spec"], spec), _rv(obj))
+    return with_resource_version(_nest(_template_path(kind) + ["spec"], spec), _rv(obj))
 
 
 def _pod_template_fix(finding: Finding, obj: Mapping[str, Any], changes: dict[str, dict[str, Any]], summary: str,
@@ -548,7 +543,7 @@ def _isvc_fix(finding: Finding, isvc: Mapping[str, Any], patch: dict[str, Any], 
               notes: list[str], before: dict, after: dict) -> FixSpec:
     m = _meta(isvc)
     return FixSpec(finding.id, finding.key, "InferenceService", m.get("namespace", ""), m.get("name", ""),
-                   _with_rv(patch, _rv(isvc)), MERGE, summary, risk, notes, _rv(isvc), before, after)
+                   with_resource_version(patch, _rv(isvc)), MERGE, summary, risk, notes, _rv(isvc), before, after)
 
 
 def _revision_note(isvc: Mapping[str, Any]) -> list[str]:
@@ -636,6 +631,7 @@ def _int_or(v: Any, default: int) -> int:
 
 def fix_canary_raw(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
     from mlopstui.doctor.rules.serving import COMPONENTS, is_raw
+    from mlopstui.models.serving import UNSUPPORTED_RAW
 
     isvc = _isvc(finding, snap, opts)
     if not is_raw(isvc):
@@ -652,8 +648,8 @@ def fix_canary_raw(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
     if not before:
         raise _No(f"{ref(isvc)} has no canaryTrafficPercent any more")
     return _isvc_fix(finding, isvc, patch, f"remove the ignored canaryTrafficPercent from {ref(isvc)}", "low",
-                     ["RawDeployment mode cannot split traffic: the field was ignored and the latest spec "
-                      "already takes 100%; removing it changes no traffic, it only stops the false impression",
+                     [f"{UNSUPPORTED_RAW}: the field was ignored and the latest spec already takes 100%; "
+                      "removing it changes no traffic, it only stops the false impression",
                       "to roll out by canary, redeploy in Serverless mode (needs Knative)"], before, after)
 
 
@@ -726,7 +722,7 @@ def fix_restart(finding: Finding, snap: Snapshot, opts: _Opts) -> FixSpec:
                      else "re-create it once the cause is fixed"))
     stamp = opts.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     m = _meta(obj)
-    patch = _with_rv({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}, _rv(obj))
+    patch = with_resource_version({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}, _rv(obj))
     old = (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {}
     notes = ["exactly what `kubectl rollout restart` sends: a pod template annotation, so the controller "
              "replaces every pod (rolling, respecting the update strategy)",

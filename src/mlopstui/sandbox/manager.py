@@ -508,6 +508,10 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     env = _client_env(d, ports, sec)
     _write_backends(d, ports)
     _write_config(d, ports, env)
+    if (p["dvc_repo"] / ".dvc").is_dir():  # the DVC project follows the S3 port (cheap: one small file)
+        from mlopstui.sandbox.data_seed import write_local_config
+
+        write_local_config(p["dvc_repo"], env["MLFLOW_S3_ENDPOINT_URL"], sec["access_key"], sec["secret_key"])
     _write_kubeconfig_only(d)
     seeded_now = False
     if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists() \

@@ -93,8 +93,25 @@ class CompareScreen(AreaScreen):
         self.loaded_at = time.time()
         self._render_tables()
         self._render_plot()
-        ndiff = sum(1 for d in diff_params(self.runs) if d.differs)
-        self.set_status(f"{ndiff} params differ (highlighted); D only differences, [ ] tabs, m next metric")
+        self._tab_status()
+
+    def _tab_status(self) -> None:
+        """What the status line says depends on the tab: the params' difference count belongs to Params."""
+        active = self.query_one("#compare-tabs", TabbedContent).active
+        if active == "tab-cmetrics":
+            text = "best value of each metric in bold; [ ] tabs"
+        elif active == "tab-plots":
+            metric = self.metric_keys[self.metric_idx % len(self.metric_keys)] if self.metric_keys else "-"
+            text = f"plot: {metric} by {self.by}, one marker per run; m next metric, x step/time, [ ] tabs"
+        else:
+            ndiff = sum(1 for d in diff_params(self.runs) if d.differs)
+            text = (f"{ndiff} param{'s' if ndiff != 1 else ''} differ{'s' if ndiff == 1 else ''} (highlighted); "
+                    "D only differences, [ ] tabs")
+        self.set_status(text)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.loaded_at is not None:
+            self._tab_status()
 
     def _render_tables(self) -> None:
         labels = self.labels()
@@ -142,10 +159,12 @@ class CompareScreen(AreaScreen):
     def action_next_metric(self) -> None:
         self.metric_idx += 1
         self._render_plot()
+        self._tab_status()
 
     def action_toggle_x(self) -> None:
         self.by = "time" if self.by == "step" else "step"
         self._render_plot()
+        self._tab_status()
 
     def action_only_diff(self) -> None:
         self.only_diff = not self.only_diff

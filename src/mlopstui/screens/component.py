@@ -18,6 +18,7 @@ from mlopstui.text import safe
 from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
+from mlopstui.widgets.styles import FINDING_ROLE_STYLE, SEVERITY_STYLE
 
 if TYPE_CHECKING:
     from mlopstui.backends.stack import StackReport
@@ -25,24 +26,12 @@ if TYPE_CHECKING:
     from mlopstui.models.stack import ComponentStatus
     from mlopstui.screens.stack import StackScreen, StackUpdated
 
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-
-
 def render_finding(f: Finding) -> Text:
+    """Finding.render_parts (the CLI's words), styled."""
     t = Text()
-    t.append(f"{f.severity.symbol} {f.severity.value.upper()} ", style=SEVERITY_STYLE[f.severity.value])
-    t.append(f"{f.id}", style="bold")
-    t.append(f"  [{f.component}]\n")
-    t.append(f"{f.summary}\n")
-    if f.objects:
-        t.append("objects:  ", style="dim")
-        t.append(", ".join(f.objects) + "\n")
-    t.append("evidence: ", style="dim")
-    t.append(f.evidence + "\n")
-    t.append("why:      ", style="dim")
-    t.append(f.explanation + "\n")
-    t.append("fix:      ", style="dim")
-    t.append(f.fix + "\n", style="bold")
+    for text, role in f.render_parts():
+        t.append(text, style=SEVERITY_STYLE[f.severity.value] if role == "severity" else FINDING_ROLE_STYLE.get(role, ""))
+    t.append("\n")
     return t
 
 
@@ -182,7 +171,7 @@ class ComponentScreen(AreaScreen):
         if c is None:
             summary.update(safe(f"{self.component}: unknown component"))
             return
-        from mlopstui.screens.stack import HEALTH_STYLE
+        from mlopstui.widgets.styles import HEALTH_STYLE
 
         t = Text()
         t.append(f"{c.spec.title}", style="bold")

@@ -38,7 +38,8 @@ def freshness_cell(status: m.Freshness) -> Text:
 
 
 class TextView(ModalScreen[None]):
-    """A scrollable block of text (a job log); esc or q closes."""
+    """A scrollable block of text (a job log); esc or q closes. ansi=True: colour sequences in it (Feast's
+    CLI colours its output) are parsed into styles, the rest of the escapes removed (no stray bars)."""
 
     BINDINGS = [Binding("escape,q,l", "close", "Close")]
     DEFAULT_CSS = """
@@ -47,14 +48,21 @@ class TextView(ModalScreen[None]):
                                 padding: 0 1; }
     """
 
-    def __init__(self, title: str, text: str):
+    def __init__(self, title: str, text: str, ansi: bool = False):
         super().__init__()
-        self._title, self._text = title, text
+        self._title, self._text, self._ansi = title, text, ansi
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as vs:
             vs.border_title = self._title
-            yield Static(clean(self._text) or "(empty)", markup=False, id="textview-body")
+            if self._ansi and self._text:
+                from rich.text import Text
+
+                from mlopstui.text import keep_sgr
+
+                yield Static(Text.from_ansi(keep_sgr(self._text)), markup=False, id="textview-body")
+            else:
+                yield Static(clean(self._text) or "(empty)", markup=False, id="textview-body")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -363,7 +371,7 @@ class FeaturesScreen(AreaScreen):
 
         ctx, ns, name = self.ctx, self.ctx.namespace, key.split("/", 1)[1]
         self.run_io(lambda: fb.job_log(ctx.kube, ns, name, tail_lines=500),
-                    lambda text: self.app.push_screen(TextView(f"log: job {ns}/{name}", text)),
+                    lambda text: self.app.push_screen(TextView(f"log: job {ns}/{name}", text, ansi=True)),
                     lambda e: self.show_error(e, f"log of {name}"), group="log")
 
 

@@ -287,9 +287,25 @@ class RunsScreen(AreaScreen):
         if col not in ATTRIBUTE_ORDER and col.split(".", 1)[0] not in ("metrics", "params", "tags"):
             parsed = parse_columns(col)
             col = parsed[0] if parsed else col
+        known = self.known_columns()
+        if col not in ATTRIBUTE_ORDER and col not in known:
+            # a typo would sort by a key no run has (MLflow accepts it) and add an empty column
+            near = sorted(k for k in known if col.rsplit(".", 1)[-1][:3].lower() in k.lower())[:4]
+            self.set_status(f"s {v}: no column {col!r} in these runs; known: "
+                            + ", ".join(near or sorted(ATTRIBUTE_ORDER)[:4] + sorted(known)[:4]), error=True)
+            return
         if col.split(".", 1)[0] in ("metrics", "params", "tags") and col not in (self.columns or []):
             self.columns = [*(self.columns or []), col]
         self.set_sort(col, not desc)
+
+    def known_columns(self) -> set[str]:
+        """metrics.*, params.* and tags.* keys of the runs the server returned (the loaded pages)."""
+        out: set[str] = set(self.columns or [])
+        for r in self.runs.values():
+            out.update(f"metrics.{k}" for k in r.metrics)
+            out.update(f"params.{k}" for k in r.params)
+            out.update(f"tags.{k}" for k in r.tags)
+        return out
 
     def action_flip_sort(self) -> None:
         self.set_sort(self.sort_col, not self.sort_asc)

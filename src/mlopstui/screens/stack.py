@@ -23,14 +23,13 @@ from mlopstui.text import safe
 from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
+from mlopstui.widgets.styles import HEALTH_STYLE, SEVERITY_STYLE
 
 if TYPE_CHECKING:
     from mlopstui.backends.stack import ClusterState, StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.stack import ComponentStatus, ProbeResult
 
-HEALTH_STYLE = {"ok": "green", "warn": "yellow", "error": "bold red", "absent": "dim", "unknown": "cyan"}
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
 COALESCE_S = 0.3  # probe answers this close together make one update
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
@@ -98,22 +97,27 @@ def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep
         publish(False)
 
 
-SLOW_MS = 2000.0
+SLOW_MS = 2000.0  # a probe answer this slow is marked "slow" in the table ...
+FAST_AGAIN_MS = 1000.0  # ... until one answers faster than this (hysteresis: no flapping near the line)
 
 
-def probe_cell_text(summary: str, latency_ms: float | None) -> str:
-    """The table's probe text without the latency of a fast answer ("HTTP 200", not "HTTP 200 24ms", which
-    changes on every sweep and would repaint the row each time); a slow one (2 s or more) says so, in whole seconds. The
-    component's detail keeps the exact figure."""
+def is_slow(latency_ms: float | None, was_slow: bool) -> bool:
+    if latency_ms is None:
+        return was_slow
+    return latency_ms >= (FAST_AGAIN_MS if was_slow else SLOW_MS)
+
+
+def probe_cell_text(summary: str, slow: bool = False) -> str:
+    """The table's probe text without the latency ("HTTP 200", not "HTTP 200 24ms", which changes on every
+    sweep and would repaint the row each time); a slow endpoint is marked "slow". The component's detail
+    keeps the exact figure."""
     import re
 
     text = re.sub(r"\s*\d+ms$", "", summary)
-    if latency_ms is not None and latency_ms >= SLOW_MS:
-        text += f" slow {latency_ms / 1000:.0f}s"
-    return text
+    return f"{text} slow" if slow else text
 
 
-def component_cells(c: ComponentStatus, cluster_known: bool = True) -> list[Any]:
+def component_cells(c: ComponentStatus, cluster_known: bool = True, slow: bool = False) -> list[Any]:
     """One table row, readable without colour: a symbol and words carry the health.
 
     Without a readable cluster, "installed" is unknown ("?"), not "no"."""
@@ -127,7 +131,7 @@ def component_cells(c: ComponentStatus, cluster_known: bool = True) -> list[Any]
         if probe.endswith(long):
             probe = probe[: -len(long)] + short
     if c.probe.state in (ProbeState.OK, ProbeState.DEGRADED):
-        probe = probe_cell_text(probe, c.probe.latency_ms)
+        probe = probe_cell_text(probe, slow)
     probe_style = {"ok": "green", "degraded": "yellow", "failed": "bold red", "timeout": "bold red",
                    "pending": "cyan", "skipped": "dim"}[c.probe.state.value]
     if c.probe.state in (ProbeState.FAILED, ProbeState.TIMEOUT):
@@ -187,6 +191,7 @@ class StackScreen(AreaScreen):
         self.all_findings = False
         self._sweep_id = 0
         self._announce_probing = True
+        self._slow: set[str] = set()  # components whose probe is marked slow (see is_slow)
         self._render_count = 0
         self._status_after_sweep: str | None = None  # e.g. an install's result, kept past the next sweep
 
@@ -263,7 +268,8 @@ class StackScreen(AreaScreen):
         rows = sorted(self.report.components, key=lambda c: (not c.installed and c.spec.optional, ))
         table = self.query_one("#components", FilterTable)
         known = self.state is not None and self.state.error is None
-        table.set_rows([(c.id, component_cells(c, known)) for c in rows])
+        self._slow = {c.id for c in rows if is_slow(c.probe.latency_ms if c.probe.ok else None, c.id in self._slow)}
+        table.set_rows([(c.id, component_cells(c, known, c.id in self._slow)) for c in rows])
         self._render_count += 1
 
     def selected_component(self) -> str | None:

@@ -33,6 +33,10 @@ PATCH_TYPES = {"application/merge-patch+json", "application/json-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
 PUBLIC_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
 REQUEST_LOG_MAX = 20000
+# writes (not GET/HEAD) are also appended to DIR/WRITES_LOG, one JSON line each, so a test or an operator
+# of the sandbox (another process) can check e.g. that every PATCH carried metadata.resourceVersion
+WRITES_LOG = "writes.jsonl"
+WRITES_LOG_MAX_BYTES = 4 * 1024 * 1024
 _PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
 _PORTFORWARD_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?$")
 _METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
@@ -194,6 +198,15 @@ class KubeApiServer:
                 f.write(json.dumps(entry) + "\n")
         if len(self.request_log) > REQUEST_LOG_MAX:
             del self.request_log[: len(self.request_log) - REQUEST_LOG_MAX]
+        if entry["method"] not in ("GET", "HEAD"):
+            path = os.path.join(self.state_dir, WRITES_LOG)
+            try:
+                if os.path.exists(path) and os.path.getsize(path) > WRITES_LOG_MAX_BYTES:
+                    os.replace(path, path + ".1")
+                with open(path, "a") as f:
+                    f.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+            except OSError:
+                pass
         if self.verbose:
             print(f"{entry['user'] or '-'} {entry['method']} {entry['path']}?{entry['query']} {entry['status']}",
                   file=sys.stderr, flush=True)
@@ -286,6 +299,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._logged = True
             entry = {"method": self.command, "path": self._path, "query": self._query_raw,
                      "user": self._user, "status": self._status, "time": time.time()}
+            if self.command in ("PATCH", "PUT"):
+                entry["resourceVersion"] = getattr(self, "_body_rv", None)
             if self._impersonate:
                 entry["impersonate"] = self._impersonate
             self.api.log_request(entry)
@@ -299,8 +314,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._user = None
         self._logged = False
         self._impersonate = self._impersonation_headers()
+        self._body_rv = None
         try:
             body = self._body()
+            if self.command in ("PATCH", "PUT") and body[:1] == b"{":
+                try:  # what the request log records of a write: the resourceVersion it was sent with
+                    meta = json.loads(body).get("metadata")
+                    self._body_rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+                except (ValueError, AttributeError):
+                    pass
             if self._path not in PUBLIC_PATHS:
                 self._user = (self.api.auth.user_for(self.headers.get("Authorization"))
                               or self._certificate_user())

@@ -18,7 +18,8 @@ Impersonate-* headers are not forwarded (the API server's authentication filters
 pods/portforward speaks `v4.channel.k8s.io` over WebSocket (kubelet's
 pkg/kubelet/cri/streaming/portforward/websocket.go): two channels per requested port (data 2i,
 error 2i+1), each opened by a frame carrying the port as two little-endian bytes; then each binary
-frame is one channel byte plus payload.
+frame is one channel byte plus payload. kubectl's SPDY/3.1 (tunnelled in WebSocket, or a plain upgrade)
+is spdy.py's.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import errors
+from . import errors, spdy
 from .errors import ApiError
 
 if TYPE_CHECKING:
@@ -297,13 +298,10 @@ def portforward(h: _Handler, namespace: str, pod_name: str, query: dict[str, lis
     pod = api.store.get(api.registry.get("", "v1", "pods"), namespace, pod_name)  # 404 first
     upgrade = (h.headers.get("Upgrade") or "").lower()
     offered = [p.strip() for p in (h.headers.get("Sec-WebSocket-Protocol") or "").split(",") if p.strip()]
-    if "spdy" in upgrade or any(p.startswith("SPDY/") for p in offered):
-        # kubectl 1.31+ first tunnels SPDY/3.1 over a WebSocket (SPDY/3.1+portforward.k8s.io, ports in the
-        # SPDY stream headers), then falls back to a plain SPDY/3.1 upgrade (POST, X-Stream-Protocol-Version:
-        # portforward.k8s.io): the emulator speaks neither SPDY form
-        raise ApiError(400, "BadRequest", "SPDY/3.1 port forwarding (plain or tunnelled over WebSocket) is not "
-                       "served by the sandbox emulator: use a v4.channel.k8s.io WebSocket client "
-                       "(kubernetes.stream.portforward, or mlopstui's own routes)")
+    if upgrade.startswith("spdy/3.1") or (upgrade == "websocket" and spdy.TUNNEL_PROTOCOL in offered):
+        if not _ready(pod):
+            raise ApiError(400, "BadRequest", f"pod {pod_name} is not running")
+        return _spdy_portforward(h, namespace, pod_name, tunnelled=upgrade == "websocket")
     if upgrade != "websocket":
         raise errors.bad_request("Upgrade request required")
     ports: list[int] = []
@@ -320,19 +318,63 @@ def portforward(h: _Handler, namespace: str, pod_name: str, query: dict[str, lis
                        f"{offered} is served (this server speaks {', '.join(PORTFORWARD_PROTOCOLS)})")
     if not _ready(pod):
         raise ApiError(400, "BadRequest", f"pod {pod_name} is not running")
-    key = h.headers.get("Sec-WebSocket-Key") or ""
-    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    _accept_websocket(h, chosen)
+    _pump(h, namespace, pod_name, ports)
+
+
+def _switch(h: _Handler, headers: dict[str, str]) -> None:
     h._status = 101
     h._log_once()
     h.send_response(101, "Switching Protocols")
-    h.send_header("Upgrade", "websocket")
-    h.send_header("Connection", "Upgrade")
-    h.send_header("Sec-WebSocket-Accept", accept)
-    h.send_header("Sec-WebSocket-Protocol", chosen)
+    for k, v in headers.items():
+        h.send_header(k, v)
     h.end_headers()
     h.wfile.flush()
     h.close_connection = True
-    _pump(h, namespace, pod_name, ports)
+
+
+def _accept_websocket(h: _Handler, protocol: str) -> None:
+    key = h.headers.get("Sec-WebSocket-Key") or ""
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    _switch(h, {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
+                "Sec-WebSocket-Protocol": protocol})
+
+
+def _spdy_portforward(h: _Handler, namespace: str, pod_name: str, tunnelled: bool) -> None:
+    """kubectl's SPDY/3.1 port forwarding, in WebSocket binary messages or on the upgraded connection."""
+    sock = h.connection
+    if tunnelled:
+        _accept_websocket(h, spdy.TUNNEL_PROTOCOL)
+        reader, lock = _Reader(h.rfile), threading.Lock()
+
+        def recv(_n: int) -> bytes:
+            while True:
+                op, data = read_frame(reader)
+                if op == 0x8:
+                    return b""
+                if op == 0x9:
+                    with lock:
+                        sock.sendall(frame(0xA, data))
+                    continue
+                if op in (0x1, 0x2) and data:
+                    return data
+
+        def send(data: bytes) -> None:
+            with lock:
+                sock.sendall(frame(0x2, data))
+    else:
+        _switch(h, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                    "X-Stream-Protocol-Version": "portforward.k8s.io"})
+        reader = _Reader(h.rfile)
+
+        def recv(n: int) -> bytes:
+            return reader.recv(n)
+
+        def send(data: bytes) -> None:
+            sock.sendall(data)
+
+    session = spdy.Session(recv, send)
+    spdy.serve_portforward(session, lambda port: pod_port_address(h.api, namespace, pod_name, port), pod_name)
 
 
 def _pump(h: _Handler, namespace: str, pod_name: str, ports: list[int]) -> None:

@@ -114,22 +114,30 @@ def test_healthy_promotes_then_fault_rolls_back(sandbox, capsys, restore):
     assert "gate error-rate failed at step 10%" in recorded["reason"]
 
 
-def test_interrupted_rollout_is_paused_and_resumes(sandbox, capsys, restore):
+def _start_and_wait(sandbox, measurements: int, pause: str = "4s") -> subprocess.Popen:
+    """A rollout in a subprocess, returned once it has begun its n-th measurement."""
     env = {**os.environ, **sandbox.env}
     proc = subprocess.Popen([sys.executable, "-m", "mlopstui", "rollout", NAME, "--steps", "10,50,100",
-                             "--pause", "4s", "--min-requests", "3", "--yes", "--json",
+                             "--pause", pause, "--min-requests", "3", "--yes", "--json",
                              "--config", str(sandbox.config_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    measuring = 0
+    deadline = time.monotonic() + 120
+    while measuring < measurements and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if json.loads(line)["event"] == "measuring":
+            measuring += 1
+    if measuring < measurements:
+        proc.kill()
+        pytest.fail(f"the rollout did not reach measurement {measurements}: {proc.stderr.read()}")
+    return proc
+
+
+def test_interrupted_rollout_is_paused_and_resumes(sandbox, capsys, restore):
+    proc = _start_and_wait(sandbox, 2)  # into step 2's measurement
     try:
-        measuring = 0
-        deadline = time.monotonic() + 120
-        while measuring < 2 and time.monotonic() < deadline:  # into step 2's measurement
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if json.loads(line)["event"] == "measuring":
-                measuring += 1
-        assert measuring == 2, proc.stderr.read() if proc.poll() is not None else "no second step"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 130
     finally:
@@ -153,6 +161,26 @@ def test_interrupted_rollout_is_paused_and_resumes(sandbox, capsys, restore):
     assert len(isvc_patches(writes(sandbox)[mark:])) == 1
 
 
+def test_concurrent_edit_aborts_without_overwriting(sandbox, capsys, restore):
+    proc = _start_and_wait(sandbox, 1)
+    try:
+        mark = len(writes(sandbox))
+        # someone else moves the canary while the rollout measures step 1
+        kubectl(sandbox, "patch", "isvc", NAME, "--type", "merge", "-p",
+                json.dumps({"spec": {"predictor": {"canaryTrafficPercent": 30}}}))
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 4, (out, err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    last = json.loads(out.strip().splitlines()[-1])
+    assert last["event"] == "aborted" and "someone else" in last["message"]
+    assert "nothing was overwritten" in last["message"]
+    assert isvc(sandbox)["spec"]["predictor"]["canaryTrafficPercent"] == 30
+    assert len(isvc_patches(writes(sandbox)[mark:])) == 1  # only kubectl's
+
+
 def test_refusals(sandbox, capsys, restore):
     code = main(["rollout", NAME, "--resume", "--yes", "--config", str(sandbox.config_path)])
     assert code == 2  # nothing recorded to resume
@@ -161,3 +189,14 @@ def test_refusals(sandbox, capsys, restore):
     code = main(["rollout", NAME, "--readonly", "--yes", "--config", str(sandbox.config_path)])
     assert code == 2
     capsys.readouterr()
+
+
+def test_sandbox_traffic_is_bounded_and_split_by_revision(sandbox, capsys):
+    code = main(["sandbox", "traffic", "--dir", str(sandbox.dir), "--rps", "20", "--duration", "1", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and "synthetic" in doc["source"]
+    live = {t["revisionName"] for t in isvc(sandbox)["status"]["components"]["predictor"]["traffic"]
+            if t["percent"] > 0}
+    assert set(doc["revisions"]) <= live
+    assert 1 <= sum(v["requests"] for v in doc["revisions"].values()) <= 21  # at most rps x duration (+1)
+    assert main(["sandbox", "traffic", "--dir", str(sandbox.dir), "--rps", "1000"]) == 2

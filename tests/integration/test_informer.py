@@ -85,6 +85,11 @@ def test_410_and_dropped_connection_recover_by_themselves(srv, kube):
         kube.create(CONFIGMAPS, {"metadata": {"name": "after-drop"}})
         wait(lambda: "after-drop" in names(inf))
         assert inf.lists == lists + 1
+        # down and back with nothing changed meanwhile: live again as soon as the watch reopens
+        srv.drop_watches(hold=True)
+        wait(lambda: inf.state.state == STALE)
+        srv.release_watches()
+        wait(lambda: inf.state.state == LIVE)
     finally:
         t0 = time.monotonic()
         inf.close()

@@ -37,14 +37,13 @@ class CacheState:
     error: str | None = None
 
     def describe(self, now: float | None = None) -> str:
-        """"live", "stale 12s (reason)" or "loading", for a status line."""
-        from mlopstui.units import ago
-
+        """"live", "stale since 10:04:12 (reason)", "not served" or "loading", for a status line."""
         if self.state == LIVE:
             return "live"
         if self.state == STALE:
-            age = f"stale since {ago(self.since)}" if self.since else "stale"
-            return f"{age} ({self.error})" if self.error else age
+            age = f"stale since {time.strftime('%H:%M:%S', time.localtime(self.since))}" if self.since else "stale"
+            why = (self.error or "")[:48]
+            return f"{age} ({why})" if why else age
         if self.state == ABSENT:
             return "not served"
         return "loading"
@@ -172,6 +171,8 @@ class Informer:
             self._resp = resp
             if self._stop.is_set():
                 resp.shutdown()
+            elif resp.status < 400 and self._state.state != LIVE:
+                self._set_state(LIVE)  # reconnected: live again even before the next event
 
         self.watches += 1
         try:

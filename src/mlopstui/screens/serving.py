@@ -246,7 +246,8 @@ class ServingActions:
             else:
                 self.infer_output(f"via {target.via}\n{r.line()}", error=not r.ok)
 
-        self.infer_output(f"{protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} to {isvc.name} ...")
+        self.infer_output(f"protocol {protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} "
+                          f"to {isvc.name} ...")
         self.run_io(call, done, lambda e: self.show_error(e, "test request"), group="serving-infer",
                     timeout=max(15.0, 2.0 * max(1, burst_n)))
 
@@ -262,9 +263,12 @@ def detail_lines(s: m.InferenceService, width: int = 12, full: bool = False) -> 
     lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
              f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
              f"url     {s.url or '-'}",
-             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
-             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
-             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}"]
+    # a canary line only where there is one: not on RawDeployment/ModelMesh (no split), not after promote
+    if s.serverless and s.canary_percent is not None:
+        lines.append(f"canary  {s.storage_uri or '-'}  canaryTrafficPercent {s.canary_percent}%")
+    elif s.serverless:
+        lines.append("canary  none (canaryTrafficPercent unset: the latest revision takes all traffic)")
     if s.serverless:
         for rev, pct in s.split().items():
             mark = ""

@@ -26,7 +26,7 @@ NAME = "fraud-detection"
 KUBECTL = Path(sys.executable).parent / "kubectl"
 ANN = "mlopstui.dev/rollout"
 FAULT = "sandbox.mlopstui.dev/fault"
-FAST = ["--pause", "1s", "--min-requests", "5", "--max-error-rate", "1%"]
+FAST = ["--signal", "synthetic", "--pause", "1s", "--min-requests", "5", "--max-error-rate", "1%"]
 
 
 def kubectl(sandbox, *args) -> str:
@@ -118,7 +118,7 @@ def _start_and_wait(sandbox, measurements: int, pause: str = "4s") -> subprocess
     """A rollout in a subprocess, returned once it has begun its n-th measurement."""
     env = {**os.environ, **sandbox.env}
     proc = subprocess.Popen([sys.executable, "-m", "mlopstui", "rollout", NAME, "--steps", "10,50,100",
-                             "--pause", pause, "--min-requests", "3", "--yes", "--json",
+                             "--pause", pause, "--min-requests", "3", "--yes", "--json", "--signal", "synthetic",
                              "--config", str(sandbox.config_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     measuring = 0
@@ -153,7 +153,7 @@ def test_interrupted_rollout_is_paused_and_resumes(sandbox, capsys, restore):
     assert code == 0 and "paused" in out and "[50]" in out
 
     mark = len(writes(sandbox))
-    code, events, err = run(sandbox, capsys, "--resume", "--yes")
+    code, events, err = run(sandbox, capsys, "--resume", "--yes", "--signal", "synthetic")
     assert code == 0, (events, err)
     assert events[0]["event"] == "resumed" and events[0]["percent"] == 50
     assert state(sandbox)["phase"] == "promoted"
@@ -200,3 +200,28 @@ def test_sandbox_traffic_is_bounded_and_split_by_revision(sandbox, capsys):
     assert set(doc["revisions"]) <= live
     assert 1 <= sum(v["requests"] for v in doc["revisions"].values()) <= 21  # at most rps x duration (+1)
     assert main(["sandbox", "traffic", "--dir", str(sandbox.dir), "--rps", "1000"]) == 2
+
+
+def test_metrics_signal_slow_canary_rolls_back_on_p95(sandbox, capsys, restore):
+    """Live traffic (sandbox traffic) and the canary-slow fault: the model servers' own /metrics, read
+    through the API server's pods/proxy, give the canary's p95 from KServe's request_predict_seconds
+    buckets; the p95 gate fails and the rollout rolls back."""
+    kubectl(sandbox, "annotate", "isvc", NAME, f"{FAULT}=canary-slow", "--overwrite")
+    env = {**os.environ, **sandbox.env}
+    traffic = subprocess.Popen([sys.executable, "-m", "mlopstui", "sandbox", "traffic", "--dir", str(sandbox.dir),
+                                "--rps", "30", "--duration", "60"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=env)
+    try:
+        code, events, err = run(sandbox, capsys, "--steps", "10,50,100", "--pause", "2s", "--min-requests", "3",
+                                "--max-p95", "150ms", "--signal", "metrics", "--yes")
+    finally:
+        traffic.kill()
+        traffic.wait()
+    assert code == 1, (events, err)
+    assert [e for e in events if e["event"] == "signal"][0]["source"].startswith("model-server /metrics")
+    st = state(sandbox)
+    assert st["phase"] == "rolled-back" and "gate p95 failed at step 10%" in st["reason"]
+    p95 = next(g for g in st["gates"] if g["gate"] == "p95")
+    # SLOW_FAULT_S (0.4 s) lands in KServe's (0.25, 0.5] bucket: histogram_quantile interpolates inside it
+    assert 250 < p95["measured"] <= 500 and p95["ok"] is False
+    assert st["measured"]["stable"]["p95_ms"] < 250

@@ -103,7 +103,8 @@ class Rollout:
 
     def __init__(self, ctx: AppContext, namespace: str | None, name: str, plan: r.RolloutPlan | None, *,
                  resume: bool = False, on_event: Callable[[dict[str, Any]], None] | None = None,
-                 signal_factory: Callable[[Any], Any] | None = None, follow_timeout: float = FOLLOW_TIMEOUT):
+                 signal_factory: Callable[[Any], Any] | None = None, follow_timeout: float = FOLLOW_TIMEOUT,
+                 signal: str = "auto"):
         self.ctx = ctx
         self.namespace = namespace or ctx.namespace
         self.name = name
@@ -112,6 +113,9 @@ class Rollout:
         self.on_event = on_event
         self.signal_factory = signal_factory
         self.follow_timeout = follow_timeout
+        if signal not in ("auto", "metrics", "synthetic"):
+            raise MlopsError(Kind.INVALID, f"signal {signal!r}: auto, metrics or synthetic")
+        self.signal = signal
         self.events: list[dict[str, Any]] = []
         self.state: r.RolloutState | None = None
         self.last_percent: int | None = None  # what this rollout last set (concurrent-edit check)
@@ -281,13 +285,16 @@ class Rollout:
     def _signal(self, isvc: m.InferenceService):
         if self.signal_factory is not None:
             return self.signal_factory(isvc)
-        from mlopstui.backends.signals import SyntheticSignal
+        from mlopstui.backends.signals import choose
 
+        st = self.state
         try:
-            return SyntheticSignal(self.ctx, isvc)
+            sig, why = choose(self.ctx, isvc, [st.canary or "", st.stable or ""] if st else [], self.signal)
         except MlopsError as exc:
             self.emit("no-signal", message=exc.message)
             return None
+        self.emit("signal", source=sig.source, **({"note": why} if why else {}))
+        return sig
 
     def _measure(self, signal, plan: r.RolloutPlan, st: r.RolloutState):
         if signal is None:

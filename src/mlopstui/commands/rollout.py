@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-p95", default=None, help="canary p95 latency allowed (e.g. 200ms)")
     p.add_argument("--max-p95-ratio", default=None, help="canary p95 allowed relative to stable (e.g. 1.5)")
     p.add_argument("--min-requests", default="20", help="canary requests needed before a gate passes (default 20)")
+    p.add_argument("--signal", choices=("auto", "metrics", "synthetic"), default="auto",
+                   help="where the gates' numbers come from: the model servers' /metrics through the API "
+                        "server's pods/proxy, synthetic requests through the ingress, or auto (metrics when "
+                        "readable, else synthetic)")
     p.add_argument("--resume", action="store_true", help="continue the rollout recorded in the annotation")
     p.add_argument("--status", action="store_true", help="only show the rollout recorded in the annotation")
     p.add_argument("--yes", "-y", action="store_true", help="start without asking")
@@ -69,6 +73,8 @@ def _printer(args: argparse.Namespace):
             words = f"step {ev['step'] + 1}: canary {ev['percent']}% {ev.get('note', '')}".rstrip()
         elif kind == "started":
             words = f"rollout of {ev['canary']} (stable {ev['stable']})"
+        elif kind == "signal":
+            words = ev["source"] + (f" ({ev['note']})" if ev.get("note") else "")
         elif kind == "measuring":
             words = f"measuring {ev['seconds']:g}s: {ev['source']}"
         print(clean(f"{kind}: {words}"), flush=True)
@@ -119,6 +125,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)  # `kill PID`: leave a paused rollout, as Ctrl-C does
-    outcome = Rollout(ctx, ctx.namespace, args.name, plan, resume=args.resume, on_event=_printer(args)).run()
+    outcome = Rollout(ctx, ctx.namespace, args.name, plan, resume=args.resume, on_event=_printer(args),
+                      signal=args.signal).run()
     print(outcome.message, file=sys.stderr)
     return outcome.code

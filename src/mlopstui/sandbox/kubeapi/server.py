@@ -38,6 +38,7 @@ REQUEST_LOG_MAX = 20000
 WRITES_LOG = "writes.jsonl"
 WRITES_LOG_MAX_BYTES = 4 * 1024 * 1024
 _PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
+_POD_PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/proxy(/.*)?$")
 _PORTFORWARD_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?$")
 _METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
                  "DELETE": "delete", "OPTIONS": "get"}
@@ -402,6 +403,13 @@ class _Handler(BaseHTTPRequestHandler):
             authorize(self._user, _METHOD_VERBS.get(method, "get"), reg.get("", "v1", "services"), ns, name,
                       "proxy")
             return tunnel.proxy_http(self, ns, sid, rest, self._query_raw, body)
+        m = _POD_PROXY_RE.match(raw_path)
+        if m:  # pods/proxy: authorized as <verb> pods/proxy, as kube-apiserver does
+            ns, pid, rest = m.group(1), m.group(2), m.group(3) or ""
+            self._path = raw_path
+            _, name, _ = tunnel.split_service_id(pid)
+            authorize(self._user, _METHOD_VERBS.get(method, "get"), reg.get("", "v1", "pods"), ns, name, "proxy")
+            return tunnel.proxy_http(self, ns, pid, rest, self._query_raw, body, kind="pods")
         m = _PORTFORWARD_RE.match(raw_path)
         if m:
             # a WebSocket upgrade is a GET, authorized as `create pods/portforward` (as kube-apiserver does

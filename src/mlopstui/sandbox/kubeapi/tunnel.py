@@ -1,4 +1,6 @@
-"""The emulator as the cluster's network: `services/proxy` (HTTP) and `pods/portforward` (WebSocket).
+"""The emulator as the cluster's network: `services/proxy` and `pods/proxy` (HTTP), `pods/portforward`
+(WebSocket). A Knative revision's pod (label serving.knative.dev/revision) is played by the sandbox model
+server of the revision's storageUri (backends.json "models").
 
 A real API server reaches a Service's endpoints (pod IP : targetPort); the emulator reaches the sandbox's
 real local service playing that Service, named in `DIR/backends.json`:
@@ -63,24 +65,36 @@ class Backends:
         self._map: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
-    def address(self, namespace: str, service: str, port: int) -> tuple[str, int] | None:
+    def _load(self) -> dict:
         with self._lock:
             try:
                 mtime = os.stat(self.path).st_mtime
             except OSError:
-                return None
+                return {}
             if mtime != self._mtime:
                 try:
                     with open(self.path) as f:
                         self._map = json.load(f)
                     self._mtime = mtime
                 except (OSError, ValueError):
-                    return None
-            addr = (self._map.get(f"{namespace}/{service}") or {}).get(str(port))
-        if not addr:
-            return None
-        host, _, p = addr.rpartition(":")
-        return host, int(p)
+                    return {}
+            return self._map
+
+    def address(self, namespace: str, service: str, port: int) -> tuple[str, int] | None:
+        return _hostport((self._load().get(f"{namespace}/{service}") or {}).get(str(port)))
+
+    def model_address(self, storage_uri: str) -> tuple[str, int] | None:
+        """The model server playing a Knative revision's pods, by the revision's storageUri
+        (backends.json "models": {storageUri: "host:port"})."""
+        models = self._load().get("models") or {}
+        return _hostport(models.get(storage_uri.rstrip("/")) if isinstance(models, dict) else None)
+
+
+def _hostport(addr) -> tuple[str, int] | None:
+    if not addr or not isinstance(addr, str):
+        return None
+    host, _, p = addr.rpartition(":")
+    return host, int(p)
 
 
 # -- resolving ------------------------------------------------------------------------------------
@@ -161,6 +175,32 @@ def pod_port_address(api, namespace: str, pod_name: str, port: int) -> tuple[str
     return None
 
 
+REVISION_LABEL = "serving.knative.dev/revision"
+STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
+
+
+def pod_location(api, namespace: str, pid: str) -> tuple[str, tuple[str, int]]:
+    """(scheme, backend address) for pods/NAME[:PORT]/proxy: through a Service selecting the pod
+    (as pods/portforward), else for a Knative revision's pod the model server of its storageUri."""
+    scheme, name, port_str = split_service_id(pid)
+    pod = api.store.get(api.registry.get("", "v1", "pods"), namespace, name)
+    if not _ready(pod):
+        raise ApiError(503, "ServiceUnavailable", f'pod "{name}" is not ready')
+    port = int(port_str) if port_str.isdigit() else _container_port(pod, port_str) if port_str else None
+    if port is None:
+        port = next((int(p["containerPort"]) for c in (pod.get("spec") or {}).get("containers") or []
+                     for p in c.get("ports") or [] if p.get("containerPort")), 80)
+    addr = pod_port_address(api, namespace, name, port)
+    rev = ((pod.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
+    if addr is None and rev:
+        robj = api.store.try_get(api.registry.get("serving.knative.dev", "v1", "revisions"), namespace, rev) or {}
+        uri = ((robj.get("metadata") or {}).get("annotations") or {}).get(STORAGE_URI_ANNOTATION)
+        addr = api.backends.model_address(uri) if uri else None
+    if addr is None:
+        raise ApiError(503, "ServiceUnavailable", f"error trying to reach pod {name}:{port}: connection refused")
+    return scheme or "http", addr
+
+
 # -- services/proxy -------------------------------------------------------------------------------
 def rewrite_location(value: str, prefix: str, backend_host: str, request_host: str) -> str:
     """transport.go rewriteURL: same-host absolute paths go under the proxy prefix."""
@@ -185,8 +225,10 @@ def rewrite_html(body: bytes, prefix: str) -> bytes:
     return _ATTR_RE.sub(sub, text).encode("utf-8", errors="surrogateescape")
 
 
-def proxy_http(h: _Handler, namespace: str, sid: str, rest: str, raw_query: str, body: bytes) -> None:
-    prefix = f"/api/v1/namespaces/{namespace}/services/{sid}/proxy"
+def proxy_http(h: _Handler, namespace: str, sid: str, rest: str, raw_query: str, body: bytes,
+               kind: str = "services") -> None:
+    """services/NAME/proxy (kind "services") or pods/NAME/proxy (kind "pods")."""
+    prefix = f"/api/v1/namespaces/{namespace}/{kind}/{sid}/proxy"
     if rest == "" and h.command == "GET":  # proxyRedirectsforRootPath
         location = prefix + "/" + (f"?{raw_query}" if raw_query else "")
         h._status = 301
@@ -196,7 +238,8 @@ def proxy_http(h: _Handler, namespace: str, sid: str, rest: str, raw_query: str,
         h.send_header("Content-Length", "0")
         h.end_headers()
         return
-    scheme, (host, port) = service_location(h.api, namespace, sid)
+    locate = pod_location if kind == "pods" else service_location
+    scheme, (host, port) = locate(h.api, namespace, sid)
     headers = {k: v for k, v in h.headers.items()
                if k.lower() not in HOP_BY_HOP and k.lower() != "authorization"
                and not k.lower().startswith("impersonate-")}

@@ -10,8 +10,9 @@ import fnmatch
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from mlopstui.units import parse_time  # noqa: F401 - the one timestamp parser (also models.stack.parse_time)
 
 # --------------------------------------------------------------------------------------------------
 # catalog
@@ -338,15 +339,6 @@ def refine_database_roles(assigned: dict[str, list[Mapping[str, Any]]], services
 # pods and workloads
 
 
-def parse_time(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC).timestamp()
-    except ValueError:
-        return None
-
-
 def age_of(obj: Mapping[str, Any], now: float | None = None) -> float | None:
     t = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
     return None if t is None else max(0.0, (now or time.time()) - t)
@@ -655,6 +647,7 @@ class ComponentStatus:
     workloads: list[WorkloadStatus]
     probe: ProbeResult
     findings: list[Any] = field(default_factory=list)  # doctor Findings, worst first
+    discovered: str = ""  # the endpoint discovery found (masked): config, env, or the catalog's Service
 
     @property
     def id(self) -> str:
@@ -709,7 +702,9 @@ class ComponentStatus:
 
     @property
     def endpoint(self) -> str:
-        """The endpoint found for this component (masked), or "-"."""
+        """The endpoint found for this component (masked), or "-" (the probe may reach it by another route)."""
+        if self.discovered and self.discovered != "-":
+            return self.discovered
         return self.probe.target if self.probe.target and self.probe.target != "-" else "-"
 
     @property

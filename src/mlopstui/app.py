@@ -85,12 +85,13 @@ class MlopsApp(App):
     App:nocolor StatusLine.-error { text-style: bold; }
     App:nocolor Footer .footer-key--key { text-style: bold; }
     """
+    # ids: `keymap:` in the config remaps them (README "Keys")
     BINDINGS = [
-        *(Binding(a.key, f"goto('{a.mode}')", a.title, show=False) for a in AREAS),
-        Binding("colon", "command_line", "Cmd"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit", show=False),  # as in k9s; listed in ? help
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        *(Binding(a.key, f"goto('{a.mode}')", a.title, show=False, id=f"app.goto_{a.mode}") for a in AREAS),
+        Binding("colon", "command_line", "Cmd", id="app.command_line"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit"),  # as in k9s; listed in ? help
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # no id: always there
     ]
 
     def __init__(self, settings: Settings, **kwargs):
@@ -115,6 +116,15 @@ class MlopsApp(App):
             self.add_mode(area.mode, lambda a=area: make_screen(a))
 
     def on_mount(self) -> None:
+        settings = self.ctx.settings
+        if settings.theme:
+            if settings.theme in self.available_themes:
+                self.theme = settings.theme
+            else:
+                self.notify(f"theme {settings.theme!r} is not known: one of {', '.join(sorted(self.available_themes))}",
+                            severity="warning")
+        if settings.keymap:
+            self.set_keymap(settings.keymap)
         self.switch_mode(AREAS[0].mode)
         self.check_api()
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
@@ -156,7 +166,7 @@ class MlopsApp(App):
     def run_command(self, text: str | None) -> None:
         if not text:
             return
-        from mlopstui.widgets.command_line import complete
+        from mlopstui.widgets.completion import complete
 
         # typed faster than the suggestion came (`:ns ml<Tab><Enter>`): a unique completion is what was meant
         text = complete(text.strip(), self.command_candidates(), unique_only=True)

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "mlopstui.commands.experiments",
     "mlopstui.commands.features",
     "mlopstui.commands.serving",
+    "mlopstui.commands.rollout",
     "mlopstui.commands.pipelines",
     "mlopstui.commands.repair",
     "mlopstui.commands.install",

@@ -75,31 +75,45 @@ class LakeFSSettings(BaseModel):
 class Settings(BaseModel):
     model_config = {"extra": "forbid"}
 
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str | None = None
-    # act as another user / groups (Impersonate-* headers; --as / --as-group, like kubectl's flags)
-    impersonate_user: str | None = None
-    impersonate_groups: list[str] = Field(default_factory=list)
-    # how endpoints are reached: auto (configured, env, direct, then through the API server), or forced
-    route: Literal["auto", "direct", "api"] = "auto"
-    watched_namespaces: list[str] = Field(default_factory=list)
-    readonly: bool = False
-    refresh_interval: float = Field(default=10.0, ge=1.0, le=3600.0)
-    probe_timeout: float = Field(default=3.0, gt=0.0, le=120.0)
-    kube_timeout: float = Field(default=5.0, gt=0.0, le=120.0)
-    # one deadline per headless verb: every call of the verb together ends within it (seconds)
-    deadline: float = Field(default=60.0, gt=0.0, le=3600.0)
-    canary_step: int = Field(default=10, ge=1, le=100)
-    endpoints: Endpoints = Field(default_factory=Endpoints)
-    components: dict[str, ComponentOverride] = Field(default_factory=dict)
-    # the Feast project to show when only a registry (endpoints.feast_registry) is configured and it
-    # holds several; with a repository, feature_store.yaml names it
-    feast_project: str | None = None
-    lakefs: LakeFSSettings = Field(default_factory=LakeFSSettings)
-    inference_sample: dict[str, Any] | None = None
-    audit_log: str | None = None
-    app_log: str | None = None
+    # each field's description is its documentation: README.md "Configuration" lists them
+    # (tests/unit/test_settings_docs.py checks it)
+    kubeconfig: str | None = Field(default=None, description="kubeconfig file (else $KUBECONFIG, else ~/.kube/config)")
+    context: str | None = Field(default=None, description="kubeconfig context (else its current-context)")
+    namespace: str | None = Field(default=None, description="namespace of the MLOps stack (else the context's)")
+    impersonate_user: str | None = Field(
+        default=None, description="act as another user (Impersonate-User; like kubectl --as)")
+    impersonate_groups: list[str] = Field(
+        default_factory=list, description="groups to act as (Impersonate-Group; like kubectl --as-group)")
+    route: Literal["auto", "direct", "api"] = Field(
+        default="auto", description="how endpoints are reached: auto (configured, env, direct, then through the "
+                                    "API server), direct, or api (always through the API server)")
+    watched_namespaces: list[str] = Field(
+        default_factory=list, description="namespaces the Stack area looks in (else its defaults)")
+    readonly: bool = Field(default=False, description="refuse every change (like --readonly)")
+    refresh_interval: float = Field(default=10.0, ge=1.0, le=3600.0,
+                                    description="seconds between refreshes of the Stack area")
+    probe_timeout: float = Field(default=3.0, gt=0.0, le=120.0, description="each live probe's own timeout (s)")
+    kube_timeout: float = Field(default=5.0, gt=0.0, le=120.0, description="each Kubernetes API call's timeout (s)")
+    deadline: float = Field(default=60.0, gt=0.0, le=3600.0,
+                            description="one deadline per headless verb: all its calls end within it (s)")
+    canary_step: int = Field(default=10, ge=1, le=100, description="percent per +/- key on the Serving area")
+    endpoints: Endpoints = Field(default_factory=Endpoints,
+                                 description="endpoint overrides; anything unset is discovered from the cluster")
+    components: dict[str, ComponentOverride] = Field(
+        default_factory=dict, description="detection overrides per component id (namespace, selector, names)")
+    feast_project: str | None = Field(
+        default=None, description="the Feast project to show when only a registry is configured and it holds "
+                                  "several (with a repository, feature_store.yaml names it)")
+    lakefs: LakeFSSettings = Field(default_factory=LakeFSSettings,
+                                   description="LakeFS credentials: a Secret, or access_key_id/secret_access_key")
+    inference_sample: dict[str, Any] | None = Field(
+        default=None, description="the body or rows a test request sends (v1 and/or v2)")
+    audit_log: str | None = Field(default=None, description="audit log file (else $XDG_STATE_HOME/mlopstui/audit.jsonl)")
+    app_log: str | None = Field(default=None, description="app log file (else $XDG_STATE_HOME/mlopstui/mlopstui.log)")
+    theme: str | None = Field(default=None, description="the TUI's Textual theme, e.g. textual-dark, nord, gruvbox")
+    keymap: dict[str, str] = Field(
+        default_factory=dict, description="binding id -> keys (comma-separated), e.g. app.help: f1; `?` lists "
+                                          "the keys in effect, README \"Keys\" the ids")
 
     # where this was loaded from, for the status line; not a setting
     config_path: str | None = Field(default=None, exclude=True)
@@ -202,3 +216,16 @@ def load(config_path: str | os.PathLike[str] | None = None, **flags: Any) -> Set
         raise ConfigError(f"invalid settings ({path}): {exc}") from exc
     settings.config_path = str(path) if file_data or config_path else None
     return settings
+
+
+def settings_table() -> str:
+    """README.md's table of the settings, from the fields' descriptions (tests/unit/test_settings_docs.py keeps
+    the README equal to it; regenerate with `python -c 'from mlopstui.config import settings_table as t; print(t())'`)."""
+    rows = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for name, f in Settings.model_fields.items():
+        if f.exclude:
+            continue
+        default = f.default_factory() if f.default_factory is not None else f.default
+        shown = "-" if default in (None, {}, []) or isinstance(default, BaseModel) else f"`{default}`"
+        rows.append(f"| `{name}` | {shown} | {(f.description or '').replace('|', '/')} |")
+    return "\n".join(rows)

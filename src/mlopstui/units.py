@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _SHORT = ("B", "K", "M", "G", "T")  # Redis's own style (used_memory_human)
@@ -122,3 +124,23 @@ def ago(ts: float | None, now: float | None = None) -> str:
     if secs < 60:
         return "just now"
     return f"{human_age(secs // 60 * 60)} ago"
+
+
+# -- timestamps --------------------------------------------------------------------------------------------
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_time(v: object) -> float | None:
+    """An RFC 3339 timestamp as Kubernetes, Argo and KServe write it ("2026-01-02T03:04:05Z", with a fraction
+    or a UTC offset) or a YAML timestamp (datetime) -> epoch seconds; naive times are UTC; None when it is
+    none. The offset counts: "10:00:00+02:00" is 08:00:00Z."""
+    if isinstance(v, datetime):
+        return (v if v.tzinfo else v.replace(tzinfo=UTC)).timestamp()
+    if not v or not isinstance(v, str):
+        return None
+    text = _FRACTION.sub(r"\1", v.strip().replace("z", "Z").replace("Z", "+00:00"))  # nanoseconds -> micro
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()

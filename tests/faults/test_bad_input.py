@@ -8,15 +8,10 @@ DNS-1035 label (KServe's IsvcNameFmt), a namespace a DNS-1123 label.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from test_serving_support import NS, serving_cluster  # noqa: E402
-
 from mlopstui.cli import main  # noqa: E402
+from support.serving import NS, serving_cluster  # noqa: E402
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 BAD_NAMES = {

@@ -20,19 +20,15 @@ import contextlib
 import io
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from servers import FaultServer, kubeconfig_for  # noqa: E402
-from test_serving_support import NS, serving_cluster  # noqa: E402
-
 from mlopstui.cli import main  # noqa: E402
+from support.fault_servers import FaultServer, kubeconfig_for  # noqa: E402
+from support.serving import NS, serving_cluster  # noqa: E402
 
 DEADLINE = 2.0  # each verb's --deadline here
 SLACK = 3.0  # overhead allowed on top of it (thread joins, a loaded 2-core machine); before: 20-41 s per verb

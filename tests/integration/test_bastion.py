@@ -160,3 +160,24 @@ def test_one_forward_per_endpoint_that_follows_a_replaced_pod(bastion):
 
     with pytest.raises(OSError):  # closed with its client
         socket.create_connection(("127.0.0.1", int(ep.url.rsplit(":", 1)[1])), timeout=1).close()
+
+
+def test_a_configured_cluster_dns_url_is_routed(bastion, monkeypatch):
+    """MLFLOW_TRACKING_URI copied from a pod names the Service by cluster DNS: from the bastion it is reached
+    through that Service's route, credentials and path kept; the Stack probe says so."""
+    from mlopstui.backends.stack import sweep
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow-server.mlops.svc.cluster.local:5000")
+    ctx = _ctx(bastion, endpoints={"feast_repo": str(bastion.kubeconfig_only_config.parent / "feature_repo"),
+                                   "postgresql": "postgresql://postgres@mlflow-db-postgresql.mlops.svc:5432/postgres"})
+    try:
+        ep = ctx.endpoint("mlflow")
+        assert ep.via == "api-proxy" and ep.source.startswith("env MLFLOW_TRACKING_URI (service mlops/")
+        pg = ctx.endpoint("postgresql")
+        assert pg.via == "port-forward" and pg.url.startswith("postgresql://postgres@127.0.0.1:")
+        assert pg.url.endswith("/postgres")
+        probes = {c.id: c.probe for c in sweep(ctx).components}
+        assert probes["mlflow"].ok and probes["mlflow"].summary.endswith("via API proxy")
+        assert probes["postgresql"].ok and probes["postgresql"].summary.endswith("via port-forward")
+    finally:
+        ctx.kube.close()

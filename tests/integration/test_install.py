@@ -200,10 +200,8 @@ def test_install_creates_objects_once_and_no_secret_leaks(emu, xdg, capsys):
 def test_pgbouncer_in_front_of_the_seed_postgresql_uses_the_chart_secret(emu, xdg, capsys):
     """On the seed's platform (PostgreSQL from the Bitnami chart: Secret mlflow-db-postgresql, key
     postgres-password), PgBouncer installs with no --set at all, pointing at that Secret by reference."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_stack_env import apply_objects, seed_objects
-
     from mlopstui.backends.kube import DEPLOYMENTS
+    from support.stack_env import apply_objects, seed_objects
 
     kube = emu.kube()
     apply_objects(kube, seed_objects())

@@ -7,17 +7,14 @@ SQLAlchemy store (tests/seed_many_runs.py); search/sort results are compared wit
 from __future__ import annotations
 
 import os
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the seeder and the forwarder
 from mlopstui.backends.mlflow import MlflowBackend  # noqa: E402
 from mlopstui.errors import Kind, MlopsError  # noqa: E402
-from seed_many_runs import ensure_many_runs  # noqa: E402
-from tcp_forward import Forwarder  # noqa: E402
+from support.seed_many_runs import ensure_many_runs  # noqa: E402
+from support.tcp_forward import Forwarder  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

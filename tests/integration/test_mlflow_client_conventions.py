@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-import sys
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -14,10 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mlopstui.backends.mlflow import MlflowBackend  # noqa: E402
 from mlopstui.errors import Kind, MlopsError  # noqa: E402
-from tcp_forward import Forwarder  # noqa: E402
+from support.tcp_forward import Forwarder  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

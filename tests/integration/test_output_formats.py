@@ -121,11 +121,8 @@ def test_sandbox_status_formats(sandbox, capsys):
 # -- errors, refusals and --dry-run on the API emulator (no sandbox) -----------------------------------
 @pytest.fixture
 def cluster(tmp_path, monkeypatch):
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_serving_support import serving_cluster
+    from support.serving import serving_cluster
 
     for var, sub in (("XDG_CONFIG_HOME", "cfg"), ("XDG_STATE_HOME", "state"), ("XDG_DATA_HOME", "data")):
         monkeypatch.setenv(var, str(tmp_path / sub))
@@ -184,11 +181,14 @@ def test_dry_run_server_sends_dry_run_all_and_changes_nothing(cluster, capsys):
 
 # -- the Pipelines listings (Argo objects from upstream fixtures, on the emulator) ---------------------
 def _argo_api():
-    import sys
+    import importlib.util
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import test_pipelines_cli
+    # a fixture module of another test file (issue 15's): loaded by path, not through sys.path
+    path = Path(__file__).resolve().parent / "test_pipelines_cli.py"
+    spec = importlib.util.spec_from_file_location("test_pipelines_cli", path)
+    test_pipelines_cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_pipelines_cli)
 
     return test_pipelines_cli
 

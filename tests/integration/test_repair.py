@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_stack_env import SECRETS, apply_objects, seed_objects, wait_for, wait_ready  # noqa: E402
-
 from mlopstui.backends import kube as k  # noqa: E402
 from mlopstui.cli import main  # noqa: E402
 from mlopstui.errors import Kind, MlopsError  # noqa: E402
+from support.stack_env import SECRETS, apply_objects, seed_objects, wait_for, wait_ready  # noqa: E402
 
 NS = "mlops"
 FAULT = "sandbox.mlopstui.dev/fault"

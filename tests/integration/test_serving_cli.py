@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_serving_support import NS, serving_cluster  # noqa: E402
-
 from mlopstui.cli import main  # noqa: E402
 from mlopstui.errors import Kind, MlopsError  # noqa: E402
+from support.serving import NS, serving_cluster  # noqa: E402
 
 ISVC = f"/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices/fraud-detection"
 KUBECTL = Path(sys.executable).parent / "kubectl"

@@ -7,13 +7,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_stack_env import ACCESS_KEY, SECRETS, aws_env, stack_env  # noqa: F401, E402 - fixtures
 
 from mlopstui.backends.stack import build_report, collect_cluster, probe_tasks, run_probes, sweep
 from mlopstui.models.stack import Health, ProbeState
+from support.stack_env import ACCESS_KEY, SECRETS, aws_env, stack_env  # noqa: F401, E402 - fixtures
 
 
 def test_sweep_shows_every_seeded_component(aws_env):

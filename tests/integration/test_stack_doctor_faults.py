@@ -8,18 +8,15 @@ import copy
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_stack_env import aws_env, free_port, stack_env, wait_for  # noqa: F401, E402 - fixtures
-
 from mlopstui.backends import kube as k  # noqa: E402
 from mlopstui.backends.stack import sweep  # noqa: E402
 from mlopstui.doctor import RULES  # noqa: E402
+from support.stack_env import aws_env, free_port, stack_env, wait_for  # noqa: F401, E402 - fixtures
 
 FAULT = "sandbox.mlopstui.dev/fault"
 COVERED: set[str] = set()

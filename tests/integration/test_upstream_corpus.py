@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from upstream_cluster import container, find, header, load_docs, load_into, settle  # noqa: E402
+from support.upstream_cluster import container, find, header, load_docs, load_into, settle  # noqa: E402
 
 ENV_KEYS = ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
             "FEAST_REPO_PATH", "REDIS_URL", "KUBECONFIG")

@@ -21,12 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_serving_upstream import FIXTURES, MEANINGS, suffix  # noqa: E402
-
 from mlopstui.cli import main  # noqa: E402
 from mlopstui.sandbox.kubeapi import KubeApiServer  # noqa: E402
 from mlopstui.sandbox.kubeapi.fixtures import documents  # noqa: E402
+from support.serving_upstream import FIXTURES, MEANINGS, suffix  # noqa: E402
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 ADMIN, VIEWER = "mlopstui-sandbox", "mlopstui-sandbox-viewer"

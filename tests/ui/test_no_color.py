@@ -15,11 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from test_stack_env import apply_objects, seed_objects  # noqa: E402
-
-from ptyterm import PtyApp, Screen  # noqa: E402
+from support.ptyterm import PtyApp, Screen  # noqa: E402
+from support.stack_env import apply_objects, seed_objects  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,9 +15,7 @@ from mlopstui.app import MlopsApp
 from mlopstui.models import pipelines as m
 from mlopstui.screens.confirm import ConfirmPlan
 from mlopstui.widgets.filter_table import FilterTable
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_repair_ui import status_text, wait_for  # noqa: E402
+from support.ui import status_text, wait_for  # noqa: E402
 
 NS = "mlops"
 

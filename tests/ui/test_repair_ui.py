@@ -4,20 +4,15 @@ and a finding without an automatic fix says why in the status line."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from test_stack_env import apply_objects, seed_objects, wait_ready  # noqa: E402
 
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
 from mlopstui.backends import kube as k  # noqa: E402
 from mlopstui.screens.confirm import ConfirmPlan  # noqa: E402
 from mlopstui.widgets.filter_table import FilterTable  # noqa: E402
+from support.stack_env import apply_objects, seed_objects, wait_ready  # noqa: E402
+from support.ui import status_text, wait_for  # noqa: F401 - also used by test_pipelines_ui
 
 NS = "mlops"
 LLM = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
@@ -55,20 +50,6 @@ def assert_one_patch(log) -> None:
     assert writes and writes[-1] == ("PATCH", PATH, 200), writes
     assert all(w == ("PATCH", PATH, 409) for w in writes[:-1]), writes
     assert len(writes) <= 3, writes
-
-
-def status_text(app) -> str:
-    found = app.screen.query("#status")
-    return str(found.first().render()) if found else ""
-
-
-async def wait_for(pilot, cond, timeout=20.0):
-    for _ in range(int(timeout / 0.05)):
-        await pilot.pause()
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met in time; status: {status_text(pilot.app)!r}")
 
 
 async def select(pilot, key):

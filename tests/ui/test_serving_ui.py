@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from test_serving_support import NS, fraud, serving_cluster  # noqa: E402
 
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
 from mlopstui.screens.confirm import ConfirmPlan, PromptValue  # noqa: E402
 from mlopstui.widgets.filter_table import FilterTable  # noqa: E402
+from support.serving import NS, fraud, serving_cluster  # noqa: E402
 
 ISVC = f"/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices/fraud-detection"
 

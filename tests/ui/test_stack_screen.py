@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from test_stack_env import ACCESS_KEY, SECRETS, aws_env, stack_env  # noqa: F401, E402 - fixtures
-
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
+from support.stack_env import ACCESS_KEY, SECRETS, aws_env, stack_env  # noqa: F401, E402 - fixtures
 
 
 async def wait_until(pilot, pred, timeout=30.0):

@@ -92,3 +92,15 @@ def test_signature_v2_comes_from_the_remotes_aws_profile(tmp_path):
                         aws="[profile legacy]\ns3 =\n    signature_version = s3\n")
     (spec,) = [o["spec"] for o in remote_objects(root)]
     assert spec["signatureV2"] and spec["signatureVersion"] == "s3"
+
+
+def test_sandbox_dvc_endpoint_follows_the_s3_port_in_config_local(tmp_path, monkeypatch):
+    from mlopstui.sandbox.data_seed import write_local_config
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "nothing"))
+    root = _dvc_project(tmp_path, "[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://dvc-store/p\n")
+    write_local_config(root, "http://127.0.0.1:1111", "KEY", "SECRET")
+    write_local_config(root, "http://127.0.0.1:2222", "KEY", "SECRET")  # the next `sandbox up`, another port
+    (spec,) = [o["spec"] for o in remote_objects(root)]
+    assert spec["endpointurl"] == "http://127.0.0.1:2222" and spec["hasCredentials"]
+    assert (root / ".dvc" / "config.local").stat().st_mode & 0o777 == 0o600

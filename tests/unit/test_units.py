@@ -63,3 +63,18 @@ def test_quantity_bytes_invalid(bad):
 @pytest.mark.parametrize("text,n", [("100m", 100), ("1", 1000), ("1.5", 1500), ("2e-1", 200), ("0.0001", 1)])
 def test_cpu_millis(text, n):
     assert cpu_millis(text) == n
+
+
+def test_one_parse_time_keeps_the_utc_offset():
+    import datetime as dt
+
+    from mlopstui.models import pipelines, serving, stack
+    from mlopstui.units import parse_time
+
+    z = 1767323045.0  # 2026-01-02T03:04:05Z
+    assert parse_time("2026-01-02T03:04:05Z") == z and parse_time("2026-01-02T05:04:05+02:00") == z
+    assert parse_time("2026-01-02T03:04:05") == z  # naive: UTC, not the machine's zone
+    assert parse_time("2026-01-02T03:04:05.5Z") == z + 0.5 and parse_time("2026-01-02T03:04:05.123456789Z") == z + 0.123456
+    assert parse_time(dt.datetime(2026, 1, 2, 3, 4, 5)) == z  # a YAML timestamp
+    assert [parse_time(v) for v in (None, "", "yesterday", 12)] == [None] * 4
+    assert serving.parse_time is stack.parse_time is pipelines.parse_time is parse_time

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from mlopstui.actions.base import Action, Plan, Result
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import pipelines as m
+from mlopstui.models.objects import with_resource_version
 
 if TYPE_CHECKING:
     from mlopstui.context import AppContext
@@ -66,7 +67,7 @@ class _PatchAction(WorkflowAction):
     def plan(self) -> Plan:
         wf = self.read()
         patch, summary, risk, notes = self.build(wf)
-        patch = {**patch, "metadata": {"resourceVersion": wf.resource_version}}
+        patch = with_resource_version(patch, wf.resource_version)
         return Plan(action=self.name, summary=summary, target=_target(self.namespace, self.workflow),
                     context=self.ctx.context_name, patch=patch, patch_type=MERGE_PATCH, risk=risk,
                     notes=[*notes, f"now: {wf.display_phase}, progress {wf.progress or '-'}", self._rv_note(wf)],
@@ -81,7 +82,7 @@ class _PatchAction(WorkflowAction):
         from mlopstui.backends.kube import ARGO_WORKFLOWS
 
         body = {k: v for k, v in plan.patch.items() if k != "metadata"}
-        rv = first_rv = plan.patch["metadata"]["resourceVersion"]
+        rv = first_rv = (plan.patch.get("metadata") or {}).get("resourceVersion")
         base = self.current.raw if self.current is not None else {}
         for _attempt in range(3):
             try:

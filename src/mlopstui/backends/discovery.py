@@ -178,6 +178,10 @@ def resolve(key: str, settings: Settings, kube: KubeClient | None) -> Endpoint:
     worker), so the endpoint is the one of the component the Stack catalog finds; then reached by the first
     route that answers (backends/routes.py: direct, else through the API server)."""
     found = configured(key, settings)
+    if found and kube is not None and "://" in (found.url or ""):
+        from mlopstui.backends.routes import route_named
+
+        return route_named(found, settings, kube)
     if found or kube is None:
         return found or Endpoint(key, None, "not configured")
     from mlopstui.backends.kube import DEPLOYMENTS, SERVICES, STATEFULSETS

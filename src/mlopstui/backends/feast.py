@@ -255,6 +255,18 @@ def _is_sql(uri: str) -> bool:
     return uri.partition("://")[0].split("+")[0] in SQL_SCHEMES and "://" in uri
 
 
+def _named_failures(connect, where: str):
+    """connect(), with a transport failure's message naming the endpoint (a bare psycopg error does not)."""
+    try:
+        return connect()
+    except MlopsError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        err = from_exception(exc, source="feast")
+        err.message = f"{where}: {err.message}"
+        raise err from None
+
+
 def _registry_objects(uri: str, timeout: float) -> dict[str, dict[str, list[bytes]]]:
     """{project: {"entities"|"feature_views"|"stream_feature_views"|"feature_services": [proto bytes]}}.
 
@@ -265,11 +277,15 @@ def _registry_objects(uri: str, timeout: float) -> dict[str, dict[str, list[byte
     if _is_sql(uri):
         import sqlalchemy as sa
 
+        from mlopstui import deadline
+
         url = sqlalchemy_url(uri)
+        timeout = deadline.timeout(timeout, f"the Feast registry {mask_uri(uri)}") or timeout
         args = {"connect_timeout": int(max(1, timeout))} if url.startswith("postgresql") else {}
         engine = sa.create_engine(url, connect_args=args, poolclass=sa.pool.NullPool)
         try:
-            with engine.connect() as conn:
+            conn_cm = _named_failures(engine.connect, f"the Feast registry {mask_uri(uri)}")
+            with conn_cm as conn:
                 tables = set(sa.inspect(conn).get_table_names())
                 if "feature_views" not in tables:
                     raise MlopsError(Kind.NOT_FOUND, f"no Feast registry tables in {mask_uri(uri)}",

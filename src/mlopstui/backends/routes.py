@@ -161,6 +161,33 @@ def route(key: str, svc: dict[str, Any], port: dict[str, Any], scheme: str, sett
     return ep
 
 
+def route_named(found: Endpoint, settings: Settings, kube: KubeClient) -> Endpoint:
+    """A configured or env URL that names a Service by cluster DNS (MLFLOW_TRACKING_URI copied from a pod:
+    http://mlflow-server.mlops.svc.cluster.local:5000), used outside the cluster: reach that Service by its
+    route, keeping the URL's credentials, path and query. Anything else is returned as it is."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from mlopstui.backends.kube import SERVICES
+
+    parts = urlsplit(found.url or "")
+    where = cluster_service_of(parts.hostname or "") if parts.hostname and settings.route != "direct" else None
+    if where is None:
+        return found
+    try:
+        svc = kube.get(SERVICES, where[1], where[0])
+    except MlopsError as err:
+        return Endpoint(found.key, None, f"{found.source}: service {where[0]}/{where[1]}: {err.message}", via="dark")
+    ports = (svc.get("spec") or {}).get("ports") or []
+    port = next((p for p in ports if parts.port and p.get("port") == parts.port), None) or (ports[:1] or [{}])[0]
+    ep = route(found.key, svc, port, parts.scheme or "http", settings, kube)
+    if not ep.url:
+        return Endpoint(found.key, None, f"{found.source}: {ep.source}", via="dark")
+    routed = urlsplit(ep.url)
+    netloc = (parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else "") + routed.netloc
+    url = urlunsplit((parts.scheme or routed.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return Endpoint(found.key, url, f"{found.source} ({ep.source})", via=ep.via)
+
+
 def _host_port(url: str | None) -> tuple[str, int]:
     from urllib.parse import urlsplit
 

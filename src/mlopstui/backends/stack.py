@@ -126,7 +126,7 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
             state.errors.append(f"label selector: {err.message}")
         state.objects.extend(_referenced_configmaps(kube, state.objects, max_workers))
         state.objects.extend(_argo_objects(kube, state.objects))
-        state.objects.extend(_data_objects(ctx))
+        state.objects.extend(_data_objects(ctx, state.objects))
     if namespace and state.error is None:  # -n: what selectors or side reads brought from elsewhere goes
         state.objects = [o for o in state.objects if (o.get("metadata") or {}).get("namespace") in (None, "", namespace)]
     if state.error is not None:
@@ -172,11 +172,14 @@ def _key(o: Mapping[str, Any]) -> tuple[str, str, str]:
     return (str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
 
 
-def _data_objects(ctx: AppContext) -> list[dict[str, Any]]:
-    """Facts of the Data area for the doctor: LakeFS repositories (their buckets), the DVC project's remotes."""
+def _data_objects(ctx: AppContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Facts of the Data area for the doctor: LakeFS repositories (their buckets), the DVC project's remotes.
+    LakeFS is asked only when it is configured or the cluster runs it (a Deployment or Service named lakefs*)."""
     from mlopstui.backends import dvc, lakefs
 
-    out = lakefs.repository_objects(ctx)
+    runs_lakefs = any(o.get("kind") in ("Deployment", "StatefulSet", "Service")
+                      and (o.get("metadata") or {}).get("name", "").startswith("lakefs") for o in objects)
+    out = lakefs.repository_objects(ctx) if (ctx.settings.endpoints.lakefs or runs_lakefs) else []
     if ctx.settings.endpoints.dvc_repo:
         from pathlib import Path
 
@@ -309,22 +312,43 @@ def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str,
     return hosts[:1]
 
 
-def _routed(spec: ComponentSpec, settings: Settings, kube: KubeClient, hit: tuple[dict, dict, str],
-            probe: Callable[[str, str], ProbeResult]) -> ProbeResult:
-    """Choose the route (direct, API proxy, port-forward) then probe through it; say which in the result."""
+def _probe_via(spec: ComponentSpec, ep: Endpoint, probe: Callable[[str, str], ProbeResult]) -> ProbeResult:
+    """Probe through the chosen route and say which in the result; a dark endpoint says why."""
     from dataclasses import replace
 
-    from mlopstui.backends.routes import route, via_text
+    from mlopstui.backends.routes import via_text
 
-    svc, port, scheme = hit
-    ep = route(spec.endpoint or "", svc, port, scheme, settings, kube)
     if not ep.url:
         short = "dark: forbidden" if "forbidden" in ep.source.lower() else "dark: no route"
         return ProbeResult(spec.id, spec.probe, "-", ep.source, ProbeState.FAILED, short, detail=ep.source,
                            data={"route": ep.via})
     res = probe(ep.url, ep.source)
-    via = via_text(ep)
-    return replace(res, summary=f"{res.summary} {via}".strip(), data={**res.data, "route": ep.via or "direct"})
+    return replace(res, summary=f"{res.summary} {via_text(ep)}".strip(), data={**res.data, "route": ep.via or "direct"})
+
+
+def _routed(spec: ComponentSpec, settings: Settings, kube: KubeClient, hit: tuple[dict, dict, str],
+            probe: Callable[[str, str], ProbeResult]) -> ProbeResult:
+    """Choose the route of the Service discovery found (direct, API proxy, port-forward), then probe."""
+    from mlopstui.backends.routes import route
+
+    svc, port, scheme = hit
+    return _probe_via(spec, route(spec.endpoint or "", svc, port, scheme, settings, kube), probe)
+
+
+def _names_service(ep: Endpoint) -> bool:
+    from urllib.parse import urlsplit
+
+    from mlopstui.backends.routes import cluster_service_of
+
+    return cluster_service_of(urlsplit(ep.url or "").hostname or "") is not None
+
+
+def _routed_named(spec: ComponentSpec, settings: Settings, kube: KubeClient, found: Endpoint,
+                  probe: Callable[[str, str], ProbeResult]) -> ProbeResult:
+    """A configured URL naming a Service by cluster DNS, probed through that Service's route."""
+    from mlopstui.backends.routes import route_named
+
+    return _probe_via(spec, route_named(found, settings, kube), probe)
 
 
 def probe_tasks(settings: Settings, state: ClusterState,
@@ -365,7 +389,8 @@ def probe_tasks(settings: Settings, state: ClusterState,
         if why_not:
             skipped[spec.id] = skipped_probe(spec.id, spec.probe, why_not, ep.source, ep.display)
             continue
-        if hit is None and (ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url):
+        named = kube is not None and hit is None and ep.source.startswith(("config", "env ")) and _names_service(ep)
+        if not named and hit is None and (ep.url.endswith(".svc.cluster.local") or ".svc.cluster.local:" in ep.url):
             # a cluster-internal name, found from a Service: only reachable from inside the cluster
             if not _resolvable(ep.url):
                 skipped[spec.id] = skipped_probe(spec.id, spec.probe, "in-cluster only", ep.source, ep.display)
@@ -385,6 +410,9 @@ def probe_tasks(settings: Settings, state: ClusterState,
         if hit is not None:
             def fn(spec=spec, hit=hit, probe=probe) -> ProbeResult:
                 return _routed(spec, settings, kube, hit, probe)
+        elif named:
+            def fn(spec=spec, ep=ep, probe=probe) -> ProbeResult:
+                return _routed_named(spec, settings, kube, ep, probe)
         else:
             def fn(ep=ep, probe=probe) -> ProbeResult:
                 return probe(ep.url, ep.source)

@@ -41,6 +41,56 @@ def register(subparsers) -> None:
     env.add_argument("--kubeconfig-only", action="store_true",
                      help="the bastion mode: only KUBECONFIG and S3 credentials, no endpoint URL (every "
                           "endpoint is then reached through the API server)")
+    tr = add("traffic", "send inference requests through the ingress for a while (live signals for rollouts)",
+             _traffic)
+    tr.add_argument("name", nargs="?", default="fraud-detection", help="InferenceService (default fraud-detection)")
+    tr.add_argument("--rps", type=_bounded_float(0.1, MAX_TRAFFIC_RPS), default=10.0,
+                    help=f"requests per second (at most {MAX_TRAFFIC_RPS:g}; default 10)")
+    tr.add_argument("--duration", type=_bounded_float(0.1, MAX_TRAFFIC_S), default=30.0,
+                    help=f"seconds (at most {MAX_TRAFFIC_S:g}; default 30)")
+
+
+MAX_TRAFFIC_RPS = 50.0
+MAX_TRAFFIC_S = 600.0
+
+
+def _bounded_float(low: float, high: float):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= v <= high:
+            raise argparse.ArgumentTypeError(f"must be {low:g}..{high:g}, not {text!r}")
+        return v
+
+    return parse
+
+
+def _traffic(args: argparse.Namespace) -> int:
+    """Bounded load through the ingress (the sandbox's config unless --config): per-revision counts."""
+    from mlopstui import deadline
+    from mlopstui.backends.kserve import get_isvc
+    from mlopstui.backends.signals import SyntheticSignal
+    from mlopstui.commands._common import make_context
+    from mlopstui.sandbox import manager
+
+    if getattr(args, "config", None) is None:
+        args.config = str(manager.resolve_dir(args.dir) / "mlopstui.yaml")
+    ctx = make_context(args)
+    deadline.start(ctx.settings.deadline + args.duration)
+    isvc = get_isvc(ctx.kube, ctx.namespace, args.name, with_revisions=False)
+    sig = SyntheticSignal(ctx, isvc)
+    per_rev = sig.collect(args.duration, max_seconds=args.duration, rps=args.rps)
+    data = {"source": sig.source, "revisions": {k: v.to_dict() for k, v in sorted(per_rev.items())}}
+
+    def text() -> str:
+        rows = [(k, f"{v.requests:g}", f"{v.errors:g}", "-" if v.p95_ms is None else f"{v.p95_ms:.0f}ms")
+                for k, v in sorted(per_rev.items())]
+        return f"{sig.source}\n" + table(rows, ["revision", "requests", "errors", "p95"])
+
+    emit(args, data, text)
+    return EXIT_OK
 
 
 def _up(args: argparse.Namespace) -> int:

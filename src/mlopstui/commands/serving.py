@@ -22,6 +22,7 @@ from mlopstui.commands._common import (
     table,
 )
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.models.serving import test_body
 
 ISVC_NAME_KIND = "inferenceservice.serving.kserve.io"
 MAX_BURST = 100  # `infer --burst`: a test, not a load generator
@@ -130,22 +131,10 @@ def cmd_isvc(args: argparse.Namespace) -> int:
 
 
 def detail_text(s) -> str:
-    from mlopstui.models.serving import status_lines
+    """The same words as the TUI's drill-in (models.serving.detail_lines)."""
+    from mlopstui.models.serving import detail_lines
 
-    lines = [f"{s.namespace}/{s.name}  ready: {s.ready_state}  mode: {s.deployment_mode}",
-             f"url:       {s.url or '-'}",
-             f"predictor: format {s.model_format or '-'}  runtime {s.runtime or '-'}",
-             f"storage:   canary/latest {s.storage_uri or '-'}  stable {s.stable_storage_uri or 'unknown'}",
-             f"canary:    {'-' if s.canary_percent is None else str(s.canary_percent) + '%'}  "
-             f"traffic: {s.traffic_text()}",
-             f"revisions: latestReady {s.latest_ready or '-'}  latestRolledout {s.latest_rolledout or '-'}  "
-             f"previousRolledout {s.previous_rolledout or '-'}",
-             f"replicas:  min {'-' if s.min_replicas is None else s.min_replicas}  "
-             f"max {'-' if s.max_replicas is None else s.max_replicas}"]
-    lines += status_lines(s)
-    for c in s.conditions:
-        lines.append(f"  {c.type}={c.status} {c.reason} {c.message}".rstrip())
-    return "\n".join(lines)
+    return "\n".join(detail_lines(s, full=True))
 
 
 # -- writes ----------------------------------------------------------------------------------------
@@ -236,18 +225,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from mlopstui.backends import kserve
 
     ctx = make_context(args)
+    body = test_body(args.input if args.input is not None else ctx.settings.inference_sample, args.protocol)
     isvc = kserve.get_isvc(ctx.kube, ctx.namespace, args.name, with_revisions=False)
-    sample = args.input if args.input is not None else ctx.settings.inference_sample
-    if sample is None:
-        raise MlopsError(Kind.CONFIG, "no request input: pass --input or set settings.inference_sample",
-                         hint='e.g. --input "[[120.0, 3, 0.4, 2, 80.0, 12.5]]"')
-    body = kserve.request_body(sample, args.protocol)
-    target = kserve.resolve_target(ctx, isvc, use_ingress=not args.direct)
-    model = kserve.model_name(isvc)
-    if args.burst and args.burst > 0:
-        res = kserve.burst(target, model, args.protocol, body, args.burst, timeout=args.timeout)
-        emit(args, {"via": target.via, **res.to_dict()}, lambda: f"via {target.via}\n{res.text()}")
-        return EXIT_OK if all(r.ok for r in res.results) else EXIT_FAILED
-    one = kserve.infer(target, model, args.protocol, body, timeout=args.timeout)
-    emit(args, {"via": target.via, **one.to_dict()}, lambda: f"via {target.via}\n{one.line()}")
-    return EXIT_OK if one.ok else EXIT_FAILED
+    out = kserve.send_test_request(ctx, isvc, args.protocol, body, burst_n=args.burst or 0,
+                                   use_ingress=not args.direct, timeout=args.timeout)
+    emit(args, out.to_dict(), out.text)
+    return EXIT_OK if out.ok else EXIT_FAILED

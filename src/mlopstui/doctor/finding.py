@@ -48,15 +48,19 @@ class Finding:
                 "summary": self.summary, "objects": list(self.objects), "evidence": self.evidence,
                 "explanation": self.explanation, "fix": self.fix}
 
-    def render(self) -> str:
-        lines = [f"{self.severity.symbol} {self.severity.value.upper()} {self.id} [{self.component}]",
-                 f"  {self.summary}"]
+    def render_parts(self) -> list[tuple[str, str]]:
+        """The one rendering of a finding, as (text, role) pieces: the CLI joins the texts (render), the TUI
+        styles each role (severity, id, label, fix; "" plain)."""
+        parts = [(f"{self.severity.symbol} {self.severity.value.upper()}", "severity"), (" ", ""), (self.id, "id"),
+                 (f" [{self.component}]\n  {self.summary}\n", "")]
         if self.objects:
-            lines.append(f"  objects:  {', '.join(self.objects)}")
-        lines.append(f"  evidence: {self.evidence}")
-        lines.append(f"  why:      {self.explanation}")
-        lines.append(f"  fix:      {self.fix}")
-        return "\n".join(lines)
+            parts += [("  objects:  ", "label"), (", ".join(self.objects) + "\n", "")]
+        parts += [("  evidence: ", "label"), (self.evidence + "\n", ""), ("  why:      ", "label"),
+                  (self.explanation + "\n", ""), ("  fix:      ", "label"), (self.fix, "fix")]
+        return parts
+
+    def render(self) -> str:
+        return "".join(text for text, _role in self.render_parts())
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

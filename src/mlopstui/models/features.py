@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mlopstui.units import parse_time as parse_ts
+
 INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
 # a Job is late when its CronJob missed this many periods (plus the grace below)
 MISSED_PERIODS = 2
@@ -127,12 +129,8 @@ def iso(t: datetime | None) -> str | None:
 
 def parse_time(value: str | None) -> datetime | None:
     """An RFC 3339 timestamp as Kubernetes writes it ("2026-01-02T03:04:05Z")."""
-    if not value:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
+    t = parse_ts(value)
+    return None if t is None else datetime.fromtimestamp(t, UTC)
 
 
 # -- cron schedules (cronsim: Vixie cron's rules, as Kubernetes' robfig/cron parser) ----------------

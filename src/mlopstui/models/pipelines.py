@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.units import parse_time  # noqa: F401 - the one timestamp parser (also models.X.parse_time)
 
 # -- labels, annotations, tags ---------------------------------------------------------------------
 L_WORKFLOW = "workflows.argoproj.io/workflow"  # on pods: the workflow's name
@@ -108,17 +109,6 @@ def pod_name(workflow: str, node_name: str, template: str, nid: str, version: st
         return workflow
     prefix = f"{workflow}-{template}" if template else workflow
     return f"{prefix[:242]}-{fnv32a(node_name)}"
-
-
-def parse_time(v: Any) -> float | None:
-    if isinstance(v, datetime):  # a YAML timestamp
-        return (v if v.tzinfo else v.replace(tzinfo=UTC)).timestamp()
-    if not v or not isinstance(v, str):
-        return None
-    try:
-        return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def rfc3339(ts: float) -> str:

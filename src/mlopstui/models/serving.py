@@ -6,14 +6,14 @@ it found), the actions build their merge patches with the builders below.
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.models.objects import with_resource_version
+from mlopstui.units import parse_time  # noqa: F401 - the one timestamp parser (also models.X.parse_time)
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 # KServe's deployment modes (pkg/constants: Serverless/RawDeployment are the legacy names of Knative/Standard)
@@ -107,12 +107,7 @@ class InferenceService:
     @property
     def mode_class(self) -> str:
         """Serverless, RawDeployment or ModelMesh, whatever name (legacy or new) the cluster uses."""
-        low = self.deployment_mode.lower()
-        if low in RAW_MODES:
-            return "RawDeployment"
-        if low in MODELMESH_MODES:
-            return "ModelMesh"
-        return "Serverless"
+        return mode_class(self.deployment_mode)
 
     @property
     def serverless(self) -> bool:
@@ -253,15 +248,6 @@ class InferenceService:
 
 
 # -- parsing ---------------------------------------------------------------------------------------
-def parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
-    except (ValueError, TypeError):
-        return None
-
-
 def _int(v: Any) -> int | None:
     try:
         return None if v is None else int(v)
@@ -294,6 +280,24 @@ def default_mode_from_config(data: dict[str, Any]) -> str | None:
         return None
     mode = deploy.get("defaultDeploymentMode") if isinstance(deploy, dict) else None
     return mode if isinstance(mode, str) and mode else None
+
+
+def mode_class(mode: str | None) -> str:
+    """Serverless, RawDeployment or ModelMesh for a deploymentMode in its legacy or new name."""
+    low = (mode or "").lower()
+    if low in RAW_MODES:
+        return "RawDeployment"
+    if low in MODELMESH_MODES:
+        return "ModelMesh"
+    return "Serverless"
+
+
+def isvc_mode(obj: dict[str, Any], default_mode: str | None = None) -> tuple[str, str]:
+    """(deploymentMode, where it came from) of an InferenceService object: the one detection, used by
+    parse_isvc and the doctor."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return resolve_mode((obj.get("status") or {}).get("deploymentMode"), annotations.get(DEPLOYMENT_MODE_ANNOTATION),
+                        default_mode)
 
 
 def resolve_mode(status_mode: Any, annotation: Any, default_mode: str | None) -> tuple[str, str]:
@@ -343,9 +347,7 @@ def parse_isvc(obj: dict[str, Any], revisions: list[dict[str, Any]] | None = Non
     fmt = (model.get("modelFormat") or {}).get("name") or (key if key not in (None, "model") else "") or ""
     if (model.get("modelFormat") or {}).get("version"):
         fmt += f":{model['modelFormat']['version']}"
-    annotations = meta.get("annotations") or {}
-    mode, mode_source = resolve_mode(status.get("deploymentMode"), annotations.get(DEPLOYMENT_MODE_ANNOTATION),
-                                     default_mode)
+    mode, mode_source = isvc_mode(obj, default_mode)
     comp = (status.get("components") or {}).get("predictor") or {}
     traffic = [TrafficTarget(revision=t.get("revisionName") or t.get("configurationName") or "?",
                              percent=_int(t.get("percent")) or 0, latest=bool(t.get("latestRevision")),
@@ -517,13 +519,6 @@ def promote_warnings(isvc: InferenceService) -> list[str]:
 
 
 # -- patches ---------------------------------------------------------------------------------------
-def with_resource_version(patch: dict[str, Any], resource_version: str | None) -> dict[str, Any]:
-    out = dict(patch)
-    if resource_version:
-        out["metadata"] = {**(patch.get("metadata") or {}), "resourceVersion": resource_version}
-    return out
-
-
 def canary_patch(percent: int, resource_version: str | None = None) -> dict[str, Any]:
     return with_resource_version({"spec": {"predictor": {"canaryTrafficPercent": clamp_percent(percent)}}},
                                  resource_version)
@@ -709,3 +704,72 @@ def infer_path(model: str, protocol: str) -> str:
     if protocol == "v2":
         return f"/v2/models/{model}/infer"
     return f"/v1/models/{model}:predict"
+
+
+def test_body(sample: Any, protocol: str) -> dict[str, Any]:
+    """The body of a test request from the typed input or settings.inference_sample: MlopsError (CONFIG: no
+    input; INVALID: not JSON / not rows or a body) before anything is sent."""
+    if sample is None:
+        raise MlopsError(Kind.CONFIG, "no request input: type one or set settings.inference_sample",
+                         hint='e.g. [[120.0, 3, 0.4, 2, 80.0, 12.5]] or {"instances": [...]}')
+    return request_body(sample, protocol)
+
+
+test_body.__test__ = False  # not a pytest test
+
+
+# -- the renderer: one InferenceService in words (TUI detail, drill-in, CLI) ---------------------------
+def detail_lines(s: InferenceService, width: int = 12, full: bool = False) -> list[str]:
+    """One InferenceService in words: the Serving screen's detail panel, and with full=True (every condition on
+    its own line, the split's convergence, where the mode came from) the drill-in and `mlopstui isvc NAME`."""
+    ready = ready_word(s.ready) + (f" ({s.ready_reason})" if s.ready is not True and s.ready_reason else "")
+    lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
+             f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
+             f"url     {s.url or '-'}",
+             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
+             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
+             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+    if s.serverless:
+        for rev, pct in s.split().items():
+            mark = ""
+            if rev == s.canary_revision:
+                mark = " (latest, not ready)" if rev == s.rolling_out else " (latest)"
+            lines.append(f"  {bar(pct, width)} {pct:>3}% {rev}{mark}")
+        if s.rolling_out:
+            lines.append(f"rolling out: {s.rolling_out} not ready ({s.rollout_reason})")
+        lines.append(f"latestReady {short_revision(s.latest_ready, s.name)}  rolledout "
+                     f"{short_revision(s.latest_rolledout, s.name)}  previous "
+                     f"{short_revision(s.previous_rolledout, s.name)}")
+    else:
+        lines.append(f"  {s.mode_class}: no traffic split (canary needs Serverless mode)")
+    replicas = (f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
+                f"{'-' if s.max_replicas is None else s.max_replicas}")
+    bad = s.failing_conditions()
+    if full:
+        lines.append(f"mode    {s.deployment_mode} ({s.mode_class}; "
+                     f"{MODE_SOURCE_WORDS.get(s.mode_source, s.mode_source)})")
+        if s.serverless:
+            done, why = traffic_converged(s, s.canary_percent)
+            lines.append(f"split {'converged' if done else 'not converged'}: {why}")
+        lines.append(replicas)
+        lines.append("conditions:")
+        for c in s.conditions:
+            lines.append(f"  {c.type}={c.status}{'  ' + c.reason if c.reason else ''}"
+                         f"{': ' + c.message if c.message else ''}")
+    else:
+        if not s.conditions:
+            state = "conditions: none reported"
+        elif not bad:
+            state = f"conditions: all {len(s.conditions)} True"
+        else:
+            state = "conditions: " + ", ".join(f"{c.type}={c.status}{' (' + c.reason + ')' if c.reason else ''}"
+                                               for c in bad)
+        lines.append(f"{replicas}   {state}")
+        for c in bad:
+            if c.message:
+                lines.append(f"  {c.type}: {c.message}")
+    return lines
+
+
+def ready_word(v: bool | None) -> str:
+    return "? unknown" if v is None else ("✓ yes" if v else "✗ NO")

@@ -10,8 +10,9 @@ import fnmatch
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from mlopstui.units import parse_time  # noqa: F401 - the one timestamp parser (also models.stack.parse_time)
 
 # --------------------------------------------------------------------------------------------------
 # catalog
@@ -336,15 +337,6 @@ def refine_database_roles(assigned: dict[str, list[Mapping[str, Any]]], services
 
 # --------------------------------------------------------------------------------------------------
 # pods and workloads
-
-
-def parse_time(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC).timestamp()
-    except ValueError:
-        return None
 
 
 def age_of(obj: Mapping[str, Any], now: float | None = None) -> float | None:

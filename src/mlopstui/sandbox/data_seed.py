@@ -134,6 +134,19 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env, timeout=60)
 
 
+def write_local_config(root: Path, s3_endpoint: str, key: str, secret: str) -> None:
+    """The storage remote's endpointurl and credentials in .dvc/config.local (mode 0600). Written on every
+    `sandbox up`: the S3 port may change between ups, and this file is not in Git."""
+    p = root / ".dvc" / "config.local"
+    text = (f"['remote \"storage\"']\n    endpointurl = {s3_endpoint}\n    access_key_id = {key}\n"
+            f"    secret_access_key = {secret}\n")
+    if p.exists() and p.read_text() == text:
+        return
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
 def seed_dvc(root: Path, s3_endpoint: str, log=print) -> None:
     from dvc.repo import Repo
 
@@ -147,12 +160,11 @@ def seed_dvc(root: Path, s3_endpoint: str, log=print) -> None:
     with repo.config.edit() as conf:  # .dvc/config (committed)
         conf["core"]["remote"] = "storage"
         conf["core"]["analytics"] = False
-        conf["remote"]["storage"] = {"url": f"s3://{DVC_BUCKET}/fraud-data", "endpointurl": s3_endpoint}
+        conf["remote"]["storage"] = {"url": f"s3://{DVC_BUCKET}/fraud-data"}
         # FAULT: an S3 remote without endpointurl: `dvc push -r backup` goes to public AWS
         conf["remote"]["backup"] = {"url": "s3://fraud-dvc-backup/fraud-data"}
-    with repo.config.edit("local") as conf:  # .dvc/config.local (git-ignored): the credentials
-        conf["remote"]["storage"] = {"access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
-                                     "secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"]}
+    # .dvc/config.local (git-ignored): this machine's endpoint (the sandbox's S3 port) and the credentials
+    write_local_config(root, s3_endpoint, os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "Initialize DVC")
     data = root / "data"

@@ -35,6 +35,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REVISION_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"  # as KServe writes it
+FAULT_ANNOTATION = "sandbox.mlopstui.dev/fault"
+# played by the canary's model server (model_server.py), told by the header FAULT_HEADER
+CANARY_FAULTS = ("canary-errors", "canary-slow")
+FAULT_HEADER = "x-sandbox-fault"
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
     "trailers", "transfer-encoding", "upgrade", "content-length", "host",
@@ -190,6 +194,21 @@ class Router:
         return revision, uri, backend
 
 
+    def canary_fault(self, host: str, revision: str) -> str | None:
+        """The fault to play on this request: the InferenceService's ``sandbox.mlopstui.dev/fault``
+        ``canary-errors`` / ``canary-slow`` applies to its latestCreatedRevision (the canary) only."""
+        parsed = parse_host(host)
+        if parsed is None:
+            return None
+        name, ns = parsed
+        isvc = self.kube.get(f"/apis/serving.kserve.io/v1beta1/namespaces/{ns}/inferenceservices/{name}") or {}
+        fault = ((isvc.get("metadata") or {}).get("annotations") or {}).get(FAULT_ANNOTATION)
+        if fault not in CANARY_FAULTS:
+            return None
+        pred = ((isvc.get("status") or {}).get("components") or {}).get("predictor") or {}
+        return fault if pred.get("latestCreatedRevision") == revision else None
+
+
 def make_handler(router: Router):
     import httpx
 
@@ -224,8 +243,14 @@ def make_handler(router: Router):
                 msg = json.dumps({"error": str(e), "status": e.status}).encode()
                 self._send(e.status, msg, {"Content-Type": "application/json"})
                 return
-            fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | {FAULT_HEADER}}
             fwd["X-Forwarded-Host"] = host
+            try:
+                fault = router.canary_fault(host, revision)
+            except RouteError:
+                fault = None
+            if fault:
+                fwd[FAULT_HEADER] = fault
             try:
                 r = client.request(self.command, backend + self.path, content=body, headers=fwd)
             except Exception as exc:

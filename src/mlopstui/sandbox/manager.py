@@ -232,10 +232,7 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
         "mlflow-server.mlops.svc", "mlflow-server.mlops.svc:5000",
         "mlflow-server.mlops.svc.cluster.local", "mlflow-server.mlops.svc.cluster.local:5000",
     ])
-    routes = {
-        "s3://models/fraud-detection/v1": f"http://{HOST}:{ports['model-v1']}",
-        "s3://models/fraud-detection/v2": f"http://{HOST}:{ports['model-v2']}",
-    }
+    routes = {uri: f"http://{addr}" for uri, addr in _model_routes(ports).items()}
     specs = {
         "kubeapi": PartSpec(
             "kubeapi",
@@ -355,6 +352,12 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
     _write_private(p["env"], lines)
 
 
+def _model_routes(ports: dict[str, int]) -> dict[str, str]:
+    """storageUri -> host:port of the model server serving it (the ingress; the emulator's pods/proxy)."""
+    return {"s3://models/fraud-detection/v1": f"{HOST}:{ports['model-v1']}",
+            "s3://models/fraud-detection/v2": f"{HOST}:{ports['model-v2']}"}
+
+
 def _write_backends(d: Path, ports: dict[str, int]) -> None:
     """Which real local service plays each Service's port, for the emulator's services/proxy and
     pods/portforward (kubeapi/tunnel.py): the cluster network of the sandbox."""
@@ -366,6 +369,7 @@ def _write_backends(d: Path, ports: dict[str, int]) -> None:
         f"{NAMESPACE}/mlflow-server": {"5000": f"{HOST}:{ports['mlflow']}"},
         f"{NAMESPACE}/minio": {"9000": f"{HOST}:{ports['s3']}"},
         "istio-system/istio-ingressgateway": {"80": f"{HOST}:{ports['ingress']}"},
+        "models": _model_routes(ports),  # Knative revision pods, by storageUri (pods/proxy)
     }
     redis = online_store_redis(p["feast"])
     if redis:
@@ -508,6 +512,10 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     env = _client_env(d, ports, sec)
     _write_backends(d, ports)
     _write_config(d, ports, env)
+    if (p["dvc_repo"] / ".dvc").is_dir():  # the DVC project follows the S3 port (cheap: one small file)
+        from mlopstui.sandbox.data_seed import write_local_config
+
+        write_local_config(p["dvc_repo"], env["MLFLOW_S3_ENDPOINT_URL"], sec["access_key"], sec["secret_key"])
     _write_kubeconfig_only(d)
     seeded_now = False
     if not (d / SEEDED_MARKER).exists() or not (d / ".seeded-data").exists() \

@@ -13,6 +13,11 @@ Both protocols answer: v1 ``POST /v1/models/fraud-detection:predict`` returns
 ``{"predictions": [...], "model_version": "v2"}``; v2 ``POST
 /v2/models/fraud-detection/infer`` returns ``model_version``. Every prediction
 response carries the header ``x-model-revision: <version>``.
+
+``GET /metrics`` is KServe's own (prometheus_client: the ``request_predict_seconds`` histogram by
+``model_name``) plus ``sandbox_model_requests_total{model_name,code}``: predict calls by answer code.
+The ingress plays the canary faults of ``sandbox.mlopstui.dev/fault`` through the header
+``x-sandbox-fault``: ``canary-errors`` answers 500, ``canary-slow`` adds SLOW_FAULT_S to predict.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from pathlib import Path
 
 FEATURES = ["amount", "hour", "merchant_risk", "txn_count_24h", "avg_amount_30d", "distance_km"]
 MODEL_NAME = "fraud-detection"
+FAULT_HEADER = "x-sandbox-fault"
+SLOW_FAULT_S = 0.4
+REQUESTS_METRIC = "sandbox_model_requests"  # exposed as sandbox_model_requests_total
 
 
 def make_data(n: int = 2000, seed: int = 7):
@@ -94,6 +102,9 @@ def _build_model_class():
     import numpy as np
     from kserve import Model
     from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+    from prometheus_client import Counter
+
+    requests_total = Counter(REQUESTS_METRIC, "predict calls by answer code (sandbox)", ["model_name", "code"])
 
     class SandboxSklearnModel(Model):
         def __init__(self, name: str, model_dir: Path, version: str) -> None:
@@ -108,6 +119,23 @@ def _build_model_class():
             return self.ready
 
         def predict(self, payload, headers=None, response_headers=None):
+            fault = {k.lower(): v for k, v in (headers or {}).items()}.get(FAULT_HEADER)
+            if fault == "canary-slow":
+                import time
+
+                time.sleep(SLOW_FAULT_S)  # inside predict: KServe's request_predict_seconds sees it
+            if fault == "canary-errors":
+                requests_total.labels(self.name, "500").inc()
+                raise RuntimeError("sandbox fault canary-errors: this revision fails its predictions")
+            try:
+                out = self._predict(payload, response_headers)
+            except Exception:
+                requests_total.labels(self.name, "500").inc()
+                raise
+            requests_total.labels(self.name, "200").inc()
+            return out
+
+        def _predict(self, payload, response_headers):
             if response_headers is not None:
                 response_headers["x-model-revision"] = self.version
             if isinstance(payload, InferRequest):

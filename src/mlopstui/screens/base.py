@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, Static
 from mlopstui.errors import Kind, MlopsError, from_exception
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.header import ClusterHeader
+from mlopstui.widgets.keys import with_ids
 from mlopstui.widgets.quiet import QuietStatic
 
 if TYPE_CHECKING:
@@ -49,10 +50,17 @@ class AreaScreen(Screen):
     TITLE = ""
     # / and ctrl+r are on every screen (and in ? help): the 80-column footer keeps the screen's own keys
     BINDINGS = [
-        Binding("/", "filter", "Filter", show=False),
-        Binding("ctrl+r", "refresh", "Refresh", show=False),
-        Binding("escape", "back", "Back", show=False),
+        Binding("/", "filter", "Filter", show=False, id="screen.filter"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="screen.refresh"),
+        Binding("escape", "back", "Back", show=False, id="screen.back"),
     ]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # every screen's bindings get ids (`<area>.<action>`) before Textual merges them: `keymap:` in the
+        # config remaps them (App.set_keymap), `?` shows the keys in effect
+        if "BINDINGS" in cls.__dict__:
+            cls.BINDINGS = with_ids(cls.AREA or cls.__name__.removesuffix("Screen").lower(), cls.__dict__["BINDINGS"])
+        super().__init_subclass__(**kwargs)
 
     DEFAULT_CSS = """
     AreaScreen > #body { height: 1fr; }

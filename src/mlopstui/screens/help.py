@@ -30,16 +30,18 @@ def describe_bindings(screen: Screen) -> list[tuple[str, str, str]]:
     """(scope, key, description) for the screen's and the app's bindings, deduplicated."""
     rows: list[tuple[str, str, str]] = []
     seen: set[str] = set()
+    keymap = getattr(screen.app, "_keymap", {}) or {}  # the user's `keymap:` (App.set_keymap)
     for scope, node in (("screen", screen), ("global", screen.app)):
         for cls in type(node).__mro__:
             for b in getattr(cls, "BINDINGS", []) or []:
                 binding = b if isinstance(b, Binding) else Binding(*b)
-                for key in binding.key.split(","):
+                keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
+                for key in keys.split(","):
                     key = key.strip()
                     if key in seen:
                         continue
                     seen.add(key)
-                    shown = binding.key_display or key_label(key)
+                    shown = (binding.key_display if keys == binding.key else None) or key_label(key)
                     rows.append((scope, shown, binding.description or binding.action))
     return rows
 

@@ -221,32 +221,24 @@ class ServingActions:
                          burst_n: int = 0) -> None:
         from mlopstui.backends import kserve
 
-        sample = sample if sample is not None else self.ctx.settings.inference_sample
-        if sample is None:
-            self.infer_output("no sample input: set settings.inference_sample, or type one (i in the details)",
-                              error=True)
-            return
         try:
-            body = kserve.request_body(sample, protocol)
+            body = m.test_body(sample if sample is not None else self.ctx.settings.inference_sample, protocol)
         except MlopsError as err:
-            self.show_error(err, "test request")
+            if err.kind is Kind.CONFIG:  # no input yet: say how to give one, beside the output
+                self.infer_output(f"{err.message} (i in the details types one)", error=True)
+            else:
+                self.show_error(err, "test request")
             return
         ctx = self.ctx
 
         def call():
-            target = kserve.resolve_target(ctx, isvc)
-            if burst_n > 0:
-                return target, kserve.burst(target, kserve.model_name(isvc), protocol, body, burst_n)
-            return target, kserve.infer(target, kserve.model_name(isvc), protocol, body)
+            return kserve.send_test_request(ctx, isvc, protocol, body, burst_n=burst_n)
 
-        def done(res) -> None:
-            target, r = res
-            if burst_n > 0:
-                self.infer_output(f"burst via {target.via}\n{r.text()}", error=not all(x.ok for x in r.results))
-            else:
-                self.infer_output(f"via {target.via}\n{r.line()}", error=not r.ok)
+        def done(out) -> None:
+            self.infer_output(out.text(), error=not out.ok)
 
-        self.infer_output(f"{protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} to {isvc.name} ...")
+        self.infer_output(f"protocol {protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} "
+                          f"to {isvc.name} ...")
         self.run_io(call, done, lambda e: self.show_error(e, "test request"), group="serving-infer",
                     timeout=max(15.0, 2.0 * max(1, burst_n)))
 
@@ -256,57 +248,8 @@ class ServingActions:
             self.run_test_request(isvc, getattr(self, "protocol", "v1"))
 
 
-def detail_lines(s: m.InferenceService, width: int = 12, full: bool = False) -> list[str]:
-    """The detail panel text for one InferenceService (full: every condition on its own line)."""
-    ready = _ready(s.ready) + (f" ({s.ready_reason})" if s.ready is not True and s.ready_reason else "")
-    lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
-             f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
-             f"url     {s.url or '-'}",
-             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
-             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
-             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
-    if s.serverless:
-        for rev, pct in s.split().items():
-            mark = ""
-            if rev == s.canary_revision:
-                mark = " (latest, not ready)" if rev == s.rolling_out else " (latest)"
-            lines.append(f"  {m.bar(pct, width)} {pct:>3}% {rev}{mark}")
-        if s.rolling_out:
-            lines.append(f"rolling out: {s.rolling_out} not ready ({s.rollout_reason})")
-        lines.append(f"latestReady {m.short_revision(s.latest_ready, s.name)}  rolledout "
-                     f"{m.short_revision(s.latest_rolledout, s.name)}  previous "
-                     f"{m.short_revision(s.previous_rolledout, s.name)}")
-    else:
-        lines.append(f"  {s.mode_class}: no traffic split (canary needs Serverless mode)")
-    replicas = (f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
-                f"{'-' if s.max_replicas is None else s.max_replicas}")
-    bad = s.failing_conditions()
-    if full:
-        if s.serverless:
-            done, why = m.traffic_converged(s, s.canary_percent)
-            lines.append(f"split {'converged' if done else 'not converged'}: {why}")
-        lines.append(replicas)
-        lines.append("conditions:")
-        for c in s.conditions:
-            lines.append(f"  {c.type}={c.status}{'  ' + c.reason if c.reason else ''}"
-                         f"{': ' + c.message if c.message else ''}")
-    else:
-        if not s.conditions:
-            state = "conditions: none reported"
-        elif not bad:
-            state = f"conditions: all {len(s.conditions)} True"
-        else:
-            state = "conditions: " + ", ".join(f"{c.type}={c.status}{' (' + c.reason + ')' if c.reason else ''}"
-                                               for c in bad)
-        lines.append(f"{replicas}   {state}")
-        for c in bad:
-            if c.message:
-                lines.append(f"  {c.type}: {c.message}")
-    return lines
-
-
-def _ready(v: bool | None) -> str:
-    return "? unknown" if v is None else ("✓ yes" if v else "✗ NO")
+detail_lines = m.detail_lines  # the one renderer (models.serving): the CLI's `isvc NAME` prints the same
+_ready = m.ready_word
 
 
 class ServingScreen(ServingActions, AreaScreen):

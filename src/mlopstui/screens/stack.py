@@ -23,14 +23,13 @@ from mlopstui.text import safe
 from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
+from mlopstui.widgets.styles import HEALTH_STYLE, SEVERITY_STYLE
 
 if TYPE_CHECKING:
     from mlopstui.backends.stack import ClusterState, StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.stack import ComponentStatus, ProbeResult
 
-HEALTH_STYLE = {"ok": "green", "warn": "yellow", "error": "bold red", "absent": "dim", "unknown": "cyan"}
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
 COALESCE_S = 0.3  # probe answers this close together make one update
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
@@ -343,7 +342,7 @@ class StackScreen(AreaScreen):
         self.action_drill()
 
     def action_doctor(self, focus_key: str | None = None) -> None:
-        from mlopstui.screens.component import DoctorScreen
+        from mlopstui.screens.doctor import DoctorScreen
 
         self.app.push_screen(DoctorScreen(self, component=None, focus_key=focus_key))
 

@@ -8,7 +8,7 @@ from typing import Any
 from mlopstui.doctor.finding import Finding, Severity
 from mlopstui.doctor.registry import rule
 from mlopstui.doctor.snapshot import Snapshot, ref
-from mlopstui.models.serving import RAW_MODES
+from mlopstui.models.serving import UNSUPPORTED, UNSUPPORTED_RAW, isvc_mode, mode_class
 from mlopstui.units import quantity_bytes
 
 BAD_MINSCALE = "serving.knative.dev/minScale"
@@ -16,18 +16,16 @@ COMPONENTS = ("predictor", "transformer", "explainer")
 
 
 def deployment_mode(isvc: dict[str, Any]) -> str:
-    ann = (isvc.get("metadata") or {}).get("annotations") or {}
-    mode = ann.get("serving.kserve.io/deploymentMode") or (isvc.get("status") or {}).get("deploymentMode")
-    return mode or "Serverless"
+    return isvc_mode(isvc)[0]
 
 
 def is_raw(isvc: dict[str, Any]) -> bool:
-    return deployment_mode(isvc).lower() in RAW_MODES
+    return mode_class(deployment_mode(isvc)) == "RawDeployment"
 
 
 def is_serverless(isvc: dict[str, Any]) -> bool:
     """Served through Knative: not RawDeployment/Standard, not ModelMesh (which runs its own pods)."""
-    return deployment_mode(isvc).lower() not in (*RAW_MODES, "modelmesh")
+    return mode_class(deployment_mode(isvc)) == "Serverless"
 
 
 def _bytes(q: Any) -> float:
@@ -104,8 +102,8 @@ def canary_on_raw(snap: Snapshot) -> Iterator[Finding]:
                 "isvc-canary-raw-deployment", Severity.ERROR, "kserve",
                 f"{ref(isvc)}: canaryTrafficPercent {pct} is ignored in {deployment_mode(isvc)} mode", (ref(isvc),),
                 f"deploymentMode {deployment_mode(isvc)}; spec.{comp}.canaryTrafficPercent: {pct}",
-                "Traffic splitting needs Knative revisions (Serverless mode). A RawDeployment "
-                "InferenceService sends 100% of traffic to the latest spec: the 'canary' is a full rollout.",
+                f"{UNSUPPORTED.get(mode_class(deployment_mode(isvc)), UNSUPPORTED_RAW)}: the latest spec takes "
+                "100% of traffic, so the 'canary' is a full rollout.",
                 "Remove canaryTrafficPercent, or switch the InferenceService to Serverless mode "
                 "(serving.kserve.io/deploymentMode: Serverless, needs Knative) to split traffic.")
 

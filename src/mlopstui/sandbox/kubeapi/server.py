@@ -33,7 +33,12 @@ PATCH_TYPES = {"application/merge-patch+json", "application/json-patch+json",
                "application/strategic-merge-patch+json", "application/apply-patch+yaml"}
 PUBLIC_PATHS = {"/version", "/healthz", "/readyz", "/livez"}
 REQUEST_LOG_MAX = 20000
+# writes (not GET/HEAD) are also appended to DIR/WRITES_LOG, one JSON line each, so a test or an operator
+# of the sandbox (another process) can check e.g. that every PATCH carried metadata.resourceVersion
+WRITES_LOG = "writes.jsonl"
+WRITES_LOG_MAX_BYTES = 4 * 1024 * 1024
 _PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
+_POD_PROXY_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/proxy(/.*)?$")
 _PORTFORWARD_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?$")
 _METHOD_VERBS = {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
                  "DELETE": "delete", "OPTIONS": "get"}
@@ -72,6 +77,11 @@ class KubeApiServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        # watch fidelity knobs: BOOKMARK period for allowWatchBookmarks=true (the API server sends about
+        # one a minute), and, for tests of clients, dropping open watches / refusing new ones
+        self.bookmark_interval = 60.0
+        self._watch_generation = 0
+        self._watch_hold = threading.Event()
         self.controllers = None
         if run_controllers:
             from .controllers import ControllerManager
@@ -161,6 +171,19 @@ class KubeApiServer:
             self._httpd.server_close()
         self.store.close()
 
+    # ---- watch faults (tests of clients: informers must recover without the user) ---------------
+    def drop_watches(self, hold: bool = False) -> None:
+        """Cut every open watch stream as a broken connection would (no terminating chunk). With hold,
+        new watch requests are answered 503 until release_watches(): an API server that is down."""
+        if hold:
+            self._watch_hold.set()
+        with self.store.cond:
+            self._watch_generation += 1
+            self.store.cond.notify_all()
+
+    def release_watches(self) -> None:
+        self._watch_hold.clear()
+
     def write_kubeconfig(self) -> str:
         with open(self._cert_path, "rb") as f:
             ca_data = base64.b64encode(f.read()).decode()
@@ -194,6 +217,15 @@ class KubeApiServer:
                 f.write(json.dumps(entry) + "\n")
         if len(self.request_log) > REQUEST_LOG_MAX:
             del self.request_log[: len(self.request_log) - REQUEST_LOG_MAX]
+        if entry["method"] not in ("GET", "HEAD"):
+            path = os.path.join(self.state_dir, WRITES_LOG)
+            try:
+                if os.path.exists(path) and os.path.getsize(path) > WRITES_LOG_MAX_BYTES:
+                    os.replace(path, path + ".1")
+                with open(path, "a") as f:
+                    f.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+            except OSError:
+                pass
         if self.verbose:
             print(f"{entry['user'] or '-'} {entry['method']} {entry['path']}?{entry['query']} {entry['status']}",
                   file=sys.stderr, flush=True)
@@ -286,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._logged = True
             entry = {"method": self.command, "path": self._path, "query": self._query_raw,
                      "user": self._user, "status": self._status, "time": time.time()}
+            if self.command in ("PATCH", "PUT"):
+                entry["resourceVersion"] = getattr(self, "_body_rv", None)
             if self._impersonate:
                 entry["impersonate"] = self._impersonate
             self.api.log_request(entry)
@@ -299,8 +333,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._user = None
         self._logged = False
         self._impersonate = self._impersonation_headers()
+        self._body_rv = None
         try:
             body = self._body()
+            if self.command in ("PATCH", "PUT") and body[:1] == b"{":
+                try:  # what the request log records of a write: the resourceVersion it was sent with
+                    meta = json.loads(body).get("metadata")
+                    self._body_rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
+                except (ValueError, AttributeError):
+                    pass
             if self._path not in PUBLIC_PATHS:
                 self._user = (self.api.auth.user_for(self.headers.get("Authorization"))
                               or self._certificate_user())
@@ -380,6 +421,13 @@ class _Handler(BaseHTTPRequestHandler):
             authorize(self._user, _METHOD_VERBS.get(method, "get"), reg.get("", "v1", "services"), ns, name,
                       "proxy")
             return tunnel.proxy_http(self, ns, sid, rest, self._query_raw, body)
+        m = _POD_PROXY_RE.match(raw_path)
+        if m:  # pods/proxy: authorized as <verb> pods/proxy, as kube-apiserver does
+            ns, pid, rest = m.group(1), m.group(2), m.group(3) or ""
+            self._path = raw_path
+            _, name, _ = tunnel.split_service_id(pid)
+            authorize(self._user, _METHOD_VERBS.get(method, "get"), reg.get("", "v1", "pods"), ns, name, "proxy")
+            return tunnel.proxy_http(self, ns, pid, rest, self._query_raw, body, kind="pods")
         m = _PORTFORWARD_RE.match(raw_path)
         if m:
             # a WebSocket upgrade is a GET, authorized as `create pods/portforward` (as kube-apiserver does
@@ -667,6 +715,9 @@ class _Handler(BaseHTTPRequestHandler):
             timeout = float(self._q.get("timeoutSeconds") or 1800)
         except ValueError as e:
             raise errors.bad_request("timeoutSeconds must be a number") from e
+        if self.api._watch_hold.is_set():
+            raise errors.ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        bookmarks = self.api.bookmark_interval if _truthy(self._q.get("allowWatchBookmarks")) else None
         table = self._wants_table()
         include = self._q.get("includeObject", "Metadata")
         self.send_response(200)
@@ -675,14 +726,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         self._status = 200
-        stopped = self.api._stopping.is_set
+        self._log_once()  # when the stream opens: a test can tell that a client is watching
+        generation = self.api._watch_generation
+
+        def stopped() -> bool:
+            return self.api._stopping.is_set() or self.api._watch_generation != generation
+
         for etype, obj in store.watch(rt, req.namespace or None, since, self._matcher(), timeout, stopped,
-                                      initial_events_bookmark=initial):
+                                      initial_events_bookmark=initial, bookmark_interval=bookmarks):
             if table and etype not in ("ERROR", "BOOKMARK"):
                 obj = tables.to_table(rt, [obj], obj["metadata"].get("resourceVersion", ""), include)
             line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
             self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
             self.wfile.flush()
+        if self.api._watch_generation != generation:  # dropped: end the connection without the last chunk
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

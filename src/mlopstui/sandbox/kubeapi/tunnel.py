@@ -1,4 +1,6 @@
-"""The emulator as the cluster's network: `services/proxy` (HTTP) and `pods/portforward` (WebSocket).
+"""The emulator as the cluster's network: `services/proxy` and `pods/proxy` (HTTP), `pods/portforward`
+(WebSocket). A Knative revision's pod (label serving.knative.dev/revision) is played by the sandbox model
+server of the revision's storageUri (backends.json "models").
 
 A real API server reaches a Service's endpoints (pod IP : targetPort); the emulator reaches the sandbox's
 real local service playing that Service, named in `DIR/backends.json`:
@@ -18,7 +20,8 @@ Impersonate-* headers are not forwarded (the API server's authentication filters
 pods/portforward speaks `v4.channel.k8s.io` over WebSocket (kubelet's
 pkg/kubelet/cri/streaming/portforward/websocket.go): two channels per requested port (data 2i,
 error 2i+1), each opened by a frame carrying the port as two little-endian bytes; then each binary
-frame is one channel byte plus payload.
+frame is one channel byte plus payload. kubectl's SPDY/3.1 (tunnelled in WebSocket, or a plain upgrade)
+is spdy.py's.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import errors
+from . import errors, spdy
 from .errors import ApiError
 
 if TYPE_CHECKING:
@@ -62,24 +65,36 @@ class Backends:
         self._map: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
-    def address(self, namespace: str, service: str, port: int) -> tuple[str, int] | None:
+    def _load(self) -> dict:
         with self._lock:
             try:
                 mtime = os.stat(self.path).st_mtime
             except OSError:
-                return None
+                return {}
             if mtime != self._mtime:
                 try:
                     with open(self.path) as f:
                         self._map = json.load(f)
                     self._mtime = mtime
                 except (OSError, ValueError):
-                    return None
-            addr = (self._map.get(f"{namespace}/{service}") or {}).get(str(port))
-        if not addr:
-            return None
-        host, _, p = addr.rpartition(":")
-        return host, int(p)
+                    return {}
+            return self._map
+
+    def address(self, namespace: str, service: str, port: int) -> tuple[str, int] | None:
+        return _hostport((self._load().get(f"{namespace}/{service}") or {}).get(str(port)))
+
+    def model_address(self, storage_uri: str) -> tuple[str, int] | None:
+        """The model server playing a Knative revision's pods, by the revision's storageUri
+        (backends.json "models": {storageUri: "host:port"})."""
+        models = self._load().get("models") or {}
+        return _hostport(models.get(storage_uri.rstrip("/")) if isinstance(models, dict) else None)
+
+
+def _hostport(addr) -> tuple[str, int] | None:
+    if not addr or not isinstance(addr, str):
+        return None
+    host, _, p = addr.rpartition(":")
+    return host, int(p)
 
 
 # -- resolving ------------------------------------------------------------------------------------
@@ -160,6 +175,32 @@ def pod_port_address(api, namespace: str, pod_name: str, port: int) -> tuple[str
     return None
 
 
+REVISION_LABEL = "serving.knative.dev/revision"
+STORAGE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
+
+
+def pod_location(api, namespace: str, pid: str) -> tuple[str, tuple[str, int]]:
+    """(scheme, backend address) for pods/NAME[:PORT]/proxy: through a Service selecting the pod
+    (as pods/portforward), else for a Knative revision's pod the model server of its storageUri."""
+    scheme, name, port_str = split_service_id(pid)
+    pod = api.store.get(api.registry.get("", "v1", "pods"), namespace, name)
+    if not _ready(pod):
+        raise ApiError(503, "ServiceUnavailable", f'pod "{name}" is not ready')
+    port = int(port_str) if port_str.isdigit() else _container_port(pod, port_str) if port_str else None
+    if port is None:
+        port = next((int(p["containerPort"]) for c in (pod.get("spec") or {}).get("containers") or []
+                     for p in c.get("ports") or [] if p.get("containerPort")), 80)
+    addr = pod_port_address(api, namespace, name, port)
+    rev = ((pod.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
+    if addr is None and rev:
+        robj = api.store.try_get(api.registry.get("serving.knative.dev", "v1", "revisions"), namespace, rev) or {}
+        uri = ((robj.get("metadata") or {}).get("annotations") or {}).get(STORAGE_URI_ANNOTATION)
+        addr = api.backends.model_address(uri) if uri else None
+    if addr is None:
+        raise ApiError(503, "ServiceUnavailable", f"error trying to reach pod {name}:{port}: connection refused")
+    return scheme or "http", addr
+
+
 # -- services/proxy -------------------------------------------------------------------------------
 def rewrite_location(value: str, prefix: str, backend_host: str, request_host: str) -> str:
     """transport.go rewriteURL: same-host absolute paths go under the proxy prefix."""
@@ -184,8 +225,10 @@ def rewrite_html(body: bytes, prefix: str) -> bytes:
     return _ATTR_RE.sub(sub, text).encode("utf-8", errors="surrogateescape")
 
 
-def proxy_http(h: _Handler, namespace: str, sid: str, rest: str, raw_query: str, body: bytes) -> None:
-    prefix = f"/api/v1/namespaces/{namespace}/services/{sid}/proxy"
+def proxy_http(h: _Handler, namespace: str, sid: str, rest: str, raw_query: str, body: bytes,
+               kind: str = "services") -> None:
+    """services/NAME/proxy (kind "services") or pods/NAME/proxy (kind "pods")."""
+    prefix = f"/api/v1/namespaces/{namespace}/{kind}/{sid}/proxy"
     if rest == "" and h.command == "GET":  # proxyRedirectsforRootPath
         location = prefix + "/" + (f"?{raw_query}" if raw_query else "")
         h._status = 301
@@ -195,7 +238,8 @@ def proxy_http(h: _Handler, namespace: str, sid: str, rest: str, raw_query: str,
         h.send_header("Content-Length", "0")
         h.end_headers()
         return
-    scheme, (host, port) = service_location(h.api, namespace, sid)
+    locate = pod_location if kind == "pods" else service_location
+    scheme, (host, port) = locate(h.api, namespace, sid)
     headers = {k: v for k, v in h.headers.items()
                if k.lower() not in HOP_BY_HOP and k.lower() != "authorization"
                and not k.lower().startswith("impersonate-")}
@@ -297,13 +341,10 @@ def portforward(h: _Handler, namespace: str, pod_name: str, query: dict[str, lis
     pod = api.store.get(api.registry.get("", "v1", "pods"), namespace, pod_name)  # 404 first
     upgrade = (h.headers.get("Upgrade") or "").lower()
     offered = [p.strip() for p in (h.headers.get("Sec-WebSocket-Protocol") or "").split(",") if p.strip()]
-    if "spdy" in upgrade or any(p.startswith("SPDY/") for p in offered):
-        # kubectl 1.31+ first tunnels SPDY/3.1 over a WebSocket (SPDY/3.1+portforward.k8s.io, ports in the
-        # SPDY stream headers), then falls back to a plain SPDY/3.1 upgrade (POST, X-Stream-Protocol-Version:
-        # portforward.k8s.io): the emulator speaks neither SPDY form
-        raise ApiError(400, "BadRequest", "SPDY/3.1 port forwarding (plain or tunnelled over WebSocket) is not "
-                       "served by the sandbox emulator: use a v4.channel.k8s.io WebSocket client "
-                       "(kubernetes.stream.portforward, or mlopstui's own routes)")
+    if upgrade.startswith("spdy/3.1") or (upgrade == "websocket" and spdy.TUNNEL_PROTOCOL in offered):
+        if not _ready(pod):
+            raise ApiError(400, "BadRequest", f"pod {pod_name} is not running")
+        return _spdy_portforward(h, namespace, pod_name, tunnelled=upgrade == "websocket")
     if upgrade != "websocket":
         raise errors.bad_request("Upgrade request required")
     ports: list[int] = []
@@ -320,19 +361,63 @@ def portforward(h: _Handler, namespace: str, pod_name: str, query: dict[str, lis
                        f"{offered} is served (this server speaks {', '.join(PORTFORWARD_PROTOCOLS)})")
     if not _ready(pod):
         raise ApiError(400, "BadRequest", f"pod {pod_name} is not running")
-    key = h.headers.get("Sec-WebSocket-Key") or ""
-    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    _accept_websocket(h, chosen)
+    _pump(h, namespace, pod_name, ports)
+
+
+def _switch(h: _Handler, headers: dict[str, str]) -> None:
     h._status = 101
     h._log_once()
     h.send_response(101, "Switching Protocols")
-    h.send_header("Upgrade", "websocket")
-    h.send_header("Connection", "Upgrade")
-    h.send_header("Sec-WebSocket-Accept", accept)
-    h.send_header("Sec-WebSocket-Protocol", chosen)
+    for k, v in headers.items():
+        h.send_header(k, v)
     h.end_headers()
     h.wfile.flush()
     h.close_connection = True
-    _pump(h, namespace, pod_name, ports)
+
+
+def _accept_websocket(h: _Handler, protocol: str) -> None:
+    key = h.headers.get("Sec-WebSocket-Key") or ""
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    _switch(h, {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept,
+                "Sec-WebSocket-Protocol": protocol})
+
+
+def _spdy_portforward(h: _Handler, namespace: str, pod_name: str, tunnelled: bool) -> None:
+    """kubectl's SPDY/3.1 port forwarding, in WebSocket binary messages or on the upgraded connection."""
+    sock = h.connection
+    if tunnelled:
+        _accept_websocket(h, spdy.TUNNEL_PROTOCOL)
+        reader, lock = _Reader(h.rfile), threading.Lock()
+
+        def recv(_n: int) -> bytes:
+            while True:
+                op, data = read_frame(reader)
+                if op == 0x8:
+                    return b""
+                if op == 0x9:
+                    with lock:
+                        sock.sendall(frame(0xA, data))
+                    continue
+                if op in (0x1, 0x2) and data:
+                    return data
+
+        def send(data: bytes) -> None:
+            with lock:
+                sock.sendall(frame(0x2, data))
+    else:
+        _switch(h, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                    "X-Stream-Protocol-Version": "portforward.k8s.io"})
+        reader = _Reader(h.rfile)
+
+        def recv(n: int) -> bytes:
+            return reader.recv(n)
+
+        def send(data: bytes) -> None:
+            sock.sendall(data)
+
+    session = spdy.Session(recv, send)
+    spdy.serve_portforward(session, lambda port: pod_port_address(h.api, namespace, pod_name, port), pod_name)
 
 
 def _pump(h: _Handler, namespace: str, pod_name: str, ports: list[int]) -> None:

@@ -239,7 +239,8 @@ class ServingActions:
         def done(out) -> None:
             self.infer_output(out.text(), error=not out.ok)
 
-        self.infer_output(f"{protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} to {isvc.name} ...")
+        self.infer_output(f"protocol {protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} "
+                          f"to {isvc.name} ...")
         self.run_io(call, done, lambda e: self.show_error(e, "test request"), group="serving-infer",
                     timeout=max(15.0, 2.0 * max(1, burst_n)))
 

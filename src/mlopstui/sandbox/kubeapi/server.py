@@ -732,20 +732,25 @@ class _Handler(BaseHTTPRequestHandler):
         def stopped() -> bool:
             return self.api._stopping.is_set() or self.api._watch_generation != generation
 
-        for etype, obj in store.watch(rt, req.namespace or None, since, self._matcher(), timeout, stopped,
-                                      initial_events_bookmark=initial, bookmark_interval=bookmarks):
-            if table and etype not in ("ERROR", "BOOKMARK"):
-                obj = tables.to_table(rt, [obj], obj["metadata"].get("resourceVersion", ""), include)
-            line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
-            self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
-            self.wfile.flush()
-        if self.api._watch_generation != generation:  # dropped: end the connection without the last chunk
+        try:
+            for etype, obj in store.watch(rt, req.namespace or None, since, self._matcher(), timeout, stopped,
+                                          initial_events_bookmark=initial, bookmark_interval=bookmarks):
+                if table and etype not in ("ERROR", "BOOKMARK"):
+                    obj = tables.to_table(rt, [obj], obj["metadata"].get("resourceVersion", ""), include)
+                line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                self.wfile.flush()
+            if self.api._watch_generation == generation:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+        except OSError:  # the client went away (TLS EOF, reset): nothing to answer
             self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        # dropped (drop_watches): end the connection without the last chunk, as a broken link would
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 

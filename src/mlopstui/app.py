@@ -166,7 +166,7 @@ class MlopsApp(App):
     def run_command(self, text: str | None) -> None:
         if not text:
             return
-        from mlopstui.widgets.command_line import complete
+        from mlopstui.widgets.completion import complete
 
         # typed faster than the suggestion came (`:ns ml<Tab><Enter>`): a unique completion is what was meant
         text = complete(text.strip(), self.command_candidates(), unique_only=True)

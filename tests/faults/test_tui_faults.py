@@ -105,3 +105,29 @@ async def test_escape_payloads_never_reach_a_cell(fault, tmp_path):
                 rendered += str(w.render())
         assert "fraud-detection" in rendered
         assert not any(e in rendered for e in ESCAPES), repr(rendered)
+
+
+@pytest.mark.asyncio
+async def test_experiment_names_with_osc_never_reach_the_terminal(tmp_path):
+    """An OSC in an experiment name retitled the terminal and wiped the header: the cells are clean."""
+    from mlopstui.widgets.filter_table import FilterTable
+
+    mlflow, kube = FaultServer("ansi", protocol="mlflow"), FaultServer("refuse")
+    try:
+        kcfg = kubeconfig_for(kube.url, tmp_path / "kubeconfig")
+        app = MlopsApp(config.load(None, kubeconfig=kcfg, namespace="mlops", kube_timeout=2.0, probe_timeout=1.0,
+                                   endpoints={"mlflow": mlflow.url}, audit_log=str(tmp_path / "audit.jsonl")))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ExperimentsScreen", what="Experiments")
+            table = app.screen.query_one("#experiments", FilterTable)
+            await wait_for(pilot, lambda: table.row_count > 0, timeout=15.0, what="an experiment row")
+            cells = " ".join(str(getattr(c, "plain", c)) for r in range(table.row_count)
+                             for c in table.get_row_at(r))
+            assert "fraud-exp" in cells, cells
+            header = " ".join(str(w.render()) for w in app.screen.query("#mlflow-source"))
+            assert not any(e in cells + header + status_text(app) for e in ESCAPES), repr(cells)
+            assert "pwned" not in cells
+    finally:
+        mlflow.stop()
+        kube.stop()

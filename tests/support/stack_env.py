@@ -254,7 +254,9 @@ def stack_env(tmp_path_factory):
                              "s3": f"http://127.0.0.1:{ports['s3']}",
                              "redis": f"redis://127.0.0.1:{ports['redis']}/0",
                              "postgresql": f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:5432/postgres",
-                             "lakefs": f"http://127.0.0.1:{se.hung.port}"},
+                             "lakefs": f"http://127.0.0.1:{se.hung.port}",
+                             # as the sandbox's config: the registry is a file (nothing serves feast-postgres here)
+                             "feast_registry": str(d / "registry.db")},
                "audit_log": str(d / "audit.jsonl"), "app_log": str(d / "app.log")}
         se.config_path.write_text(yaml.safe_dump(cfg))
         kube = se.kube()

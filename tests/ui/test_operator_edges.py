@@ -116,7 +116,7 @@ async def test_bad_runs_search_clears_the_table_and_keeps_the_query(sandbox_app)
 # -- minors --------------------------------------------------------------------------------------------
 def test_help_key_labels_and_command_completion():
     from mlopstui.screens.help import key_label
-    from mlopstui.widgets.command_line import complete
+    from mlopstui.widgets.completion import complete
 
     assert key_label("right_square_bracket") == "]" and key_label("left_square_bracket") == "["
     assert key_label("question_mark") == "?" and key_label("ctrl+r") == "ctrl+r" and key_label("G") == "G"

@@ -356,3 +356,38 @@ async def test_test_request_reaches_model_servers_through_ingress(sandbox):
         await pilot.press("enter")
         await wait_for(pilot, lambda: "20 requests" in out(), timeout=40)
         assert "%" in out() and "fraud-detection-predictor-" in out()
+
+
+def isvc_lists(cluster, since: int) -> list[dict]:
+    """GETs of the InferenceService collection that are lists, not watches."""
+    return [e for e in list(cluster.srv.request_log)[since:] if e["method"] == "GET"
+            and e["path"].endswith("/inferenceservices") and "watch=" not in e["query"]]
+
+
+async def test_list_follows_the_watch_no_relisting_and_shows_stale_then_live(cluster, tmp_path):
+    from mlopstui.backends.kube import INFERENCESERVICES
+
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        info = lambda: str(screen.query_one("#isvc-info").render())  # noqa: E731
+        await wait_for(pilot, lambda: "live" in info())
+        mark = cluster.mark()
+        k = cluster.kube()
+        try:  # a change made elsewhere (kubectl, another operator) shows up by watch event
+            k.merge_patch(INFERENCESERVICES, "fraud-detection", {"spec": {"predictor": {"canaryTrafficPercent": 35}}},
+                          NS)
+        finally:
+            k.close()
+        table = screen.query_one(FilterTable)
+        await wait_for(pilot, lambda: "35%" in [str(c) for c in table.get_row(f"{NS}/fraud-detection")])
+        await asyncio.sleep(max(app.ctx.settings.refresh_interval, 2.0) + 0.5)  # a window longer than a timer tick
+        await pilot.pause()
+        assert isvc_lists(cluster, mark) == []  # watch only: nothing re-listed on a timer
+        cluster.srv.drop_watches(hold=True)  # the API server goes away: the data stays, marked stale
+        try:
+            await wait_for(pilot, lambda: "stale since" in info())
+            assert table.row_count >= 2
+        finally:
+            cluster.srv.release_watches()
+        await wait_for(pilot, lambda: "live" in info(), timeout=20)  # the retry backoff: 0.5 s doubling

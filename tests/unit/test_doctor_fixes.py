@@ -1,4 +1,4 @@
-"""doctor/fixes.py on hand-built snapshots: the findings come from the real rules; each fix's patch is
+"""doctor/fixes/ on hand-built snapshots: the findings come from the real rules; each fix's patch is
 exactly right (with the resourceVersion it was computed from); unsafe cases return None with a reason."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 from mlopstui.backends.mlflow import MlflowBackend, allowed_hosts_for
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import experiments as m
-from mlopstui.screens.registry import parse_canary_target
+from mlopstui.screens.model_registry import parse_canary_target
 
 RUN_JSON = {
     "info": {"run_id": "abc123", "experiment_id": "4", "run_name": "r1", "status": "FINISHED",
@@ -143,7 +143,7 @@ def test_app_import_does_not_load_mlflow():
     import sys
 
     code = ("import sys, mlopstui.app, mlopstui.cli, mlopstui.screens.experiments, mlopstui.screens.runs, "
-            "mlopstui.screens.run_detail, mlopstui.screens.compare, mlopstui.screens.registry, "
+            "mlopstui.screens.run_detail, mlopstui.screens.compare, mlopstui.screens.model_registry, "
             "mlopstui.commands.experiments; "
             "print(any(k == 'mlflow' or k.startswith('mlflow.') for k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

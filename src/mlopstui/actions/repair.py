@@ -1,4 +1,4 @@
-"""Repair: apply a doctor finding's automatic fix (doctor/fixes.py) as one write.
+"""Repair: apply a doctor finding's automatic fix (doctor/fixes/) as one write.
 
 plan() reads the cluster and the findings through the Stack sweep (backends/stack.py), picks the
 finding (by key, or by rule id and object), builds the FixSpec from the snapshot, then re-reads the

@@ -80,12 +80,68 @@ def list_isvcs(kube: KubeClient, namespace: str | None = None, *,
                              hint="is KServe installed in this cluster?", source="kubernetes") from None
         raise
     revs = _revisions(kube, namespace, all_namespaces) if items else []
+    return _build_isvcs(items, revs, _default_mode_for(kube, items))
+
+
+def _build_isvcs(items: list[dict[str, Any]], revs: list[dict[str, Any]], default: str | None) -> list[InferenceService]:
     by_ns: dict[str, list[dict[str, Any]]] = {}
     for r in revs:
         by_ns.setdefault((r.get("metadata") or {}).get("namespace", ""), []).append(r)
-    default = _default_mode_for(kube, items)
     out = [parse_isvc(i, by_ns.get((i.get("metadata") or {}).get("namespace", ""), []), default) for i in items]
     return sorted(out, key=lambda s: (s.namespace, s.name))
+
+
+class IsvcWatch:
+    """The InferenceService list kept by watch (backends/informer.py): InferenceServices and their Knative
+    Revisions are each listed once and then watched; `isvcs()` builds the list from the local caches, no
+    request. The cluster's default deployment mode (a ConfigMap) is read when the InferenceServices are
+    (re)listed, not on every event."""
+
+    def __init__(self, kube: KubeClient, namespace: str | None, *, all_namespaces: bool = False,
+                 on_change: Any = None, watch_timeout: int = 60):
+        from mlopstui.backends.informer import Informer
+        from mlopstui.backends.kube import INFERENCESERVICES, KNATIVE_REVISIONS
+
+        self.kube = kube
+        self._default: str | None = None
+        self._default_at = -1
+        self._on_change = on_change
+        self.isvc = Informer(kube, INFERENCESERVICES, namespace, all_namespaces=all_namespaces,
+                             on_change=self._changed, watch_timeout=watch_timeout)
+        self.revisions = Informer(kube, KNATIVE_REVISIONS, namespace, all_namespaces=all_namespaces,
+                                  on_change=self._changed, watch_timeout=watch_timeout, optional=True)
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
+    def start(self) -> IsvcWatch:
+        self.isvc.start()
+        self.revisions.start()
+        return self
+
+    def close(self) -> None:
+        self.isvc.close()
+        self.revisions.close()
+
+    def wait_synced(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        return self.isvc.wait_synced(timeout) and self.revisions.wait_synced(max(0.0, end - time.monotonic()))
+
+    @property
+    def state(self):
+        """The InferenceServices' cache state (the Revisions only refine the URIs)."""
+        return self.isvc.state
+
+    def isvcs(self) -> list[InferenceService]:
+        items = self.isvc.items()
+        if self._default_at != self.isvc.lists and any(_needs_default_mode(i) for i in items):
+            try:
+                self._default = cluster_default_mode(self.kube)
+            except MlopsError:
+                self._default = None
+            self._default_at = self.isvc.lists
+        return _build_isvcs(items, self.revisions.items(), self._default)
 
 
 def get_isvc(kube: KubeClient, namespace: str, name: str, *, with_revisions: bool = True) -> InferenceService:

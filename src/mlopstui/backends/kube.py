@@ -10,7 +10,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -371,6 +371,13 @@ class KubeClient:
 
     def list(self, res: Res, namespace: str | None = None, *, label_selector: str | None = None,
              field_selector: str | None = None, all_namespaces: bool = False) -> list[dict[str, Any]]:
+        return self.list_versioned(res, namespace, label_selector=label_selector, field_selector=field_selector,
+                                   all_namespaces=all_namespaces)[0]
+
+    def list_versioned(self, res: Res, namespace: str | None = None, *, label_selector: str | None = None,
+                       field_selector: str | None = None,
+                       all_namespaces: bool = False) -> tuple[list[dict[str, Any]], str | None]:
+        """The items and the list's metadata.resourceVersion (where a watch resumes from)."""
         ns = None if (all_namespaces or not res.namespaced) else (namespace or self.namespace)
         doc = self.request("GET", res.path(ns), query={"labelSelector": label_selector,
                                                        "fieldSelector": field_selector})
@@ -381,7 +388,8 @@ class KubeClient:
         for item in items:  # list items omit kind/apiVersion
             item.setdefault("kind", res.kind)
             item.setdefault("apiVersion", res.api_version)
-        return items
+        rv = (doc.get("metadata") or {}).get("resourceVersion")
+        return items, (str(rv) if rv else None)
 
     def get(self, res: Res, name: str, namespace: str | None = None) -> dict[str, Any]:
         return self.request("GET", res.path(namespace or self.namespace, name))
@@ -421,10 +429,15 @@ class KubeClient:
                             query={"tailLines": tail_lines, "container": container})
 
     def watch(self, res: Res, namespace: str | None = None, *, resource_version: str | None = None,
-              timeout_seconds: int = 30) -> Iterator[dict[str, Any]]:
-        """Stream watch events (dicts with type and object) until the server closes."""
+              timeout_seconds: int = 30, label_selector: str | None = None, allow_bookmarks: bool = False,
+              on_open: Callable[[Any], None] | None = None) -> Iterator[dict[str, Any]]:
+        """Stream watch events (dicts with type and object) until the server closes.
+
+        on_open receives the open response: another thread may `shutdown()` it to end the stream. A
+        connection that breaks mid-stream raises MlopsError (UNREACHABLE), as opening it would."""
         api = self._client()
-        q = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds}
+        q = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds,
+             "labelSelector": label_selector, "allowWatchBookmarks": "true" if allow_bookmarks else None}
         q = {k: v for k, v in q.items() if v is not None}
         _, url, hdrs, _, _ = api.param_serialize("GET", res.path(namespace) + "?" + urlencode(q),
                                                  header_params={"Accept": "application/json"},
@@ -435,15 +448,23 @@ class KubeClient:
                                                         retries=False)
         except Exception as exc:
             raise from_exception(exc, source="kubernetes") from None
+        if on_open is not None:
+            on_open(resp)
         try:
             if resp.status >= 400:
                 raise _status_error(resp.status, resp.read(), f"WATCH {res.full_name}")
             buf = b""
-            for chunk in resp.stream(4096):
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if line.strip():
-                        yield decode_json(line, f"the API server (WATCH {res.full_name})", source="kubernetes")
+            try:
+                for chunk in resp.stream(4096):
+                    buf += chunk
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        if line.strip():
+                            yield decode_json(line, f"the API server (WATCH {res.full_name})", source="kubernetes")
+            except MlopsError:
+                raise
+            except Exception as exc:  # urllib3 ProtocolError/ReadTimeoutError: the stream broke
+                raise MlopsError(Kind.UNREACHABLE, f"the watch of {res.full_name} on {self.target.server} "
+                                 f"broke: {exc}", source="kubernetes") from None
         finally:
             resp.release_conn()

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Input
 
-from mlopstui.widgets.command_line import CommandSuggester
+from mlopstui.widgets.completion import CommandSuggester
 
 
 class CommandScreen(ModalScreen[str | None]):
@@ -27,7 +27,7 @@ class CommandScreen(ModalScreen[str | None]):
 
     def on_key(self, event) -> None:
         if event.key == "tab":
-            from mlopstui.widgets.command_line import complete
+            from mlopstui.widgets.completion import complete
 
             # computed now, not from the suggester (which answers asynchronously: a fast tab would miss it)
             box = self.query_one(Input)

@@ -253,7 +253,7 @@ class ExperimentsScreen(AreaScreen):
         if self.backend is None:
             self.notify("MLflow is not reachable yet", severity="error")
             return
-        from mlopstui.screens.registry import RegistryScreen
+        from mlopstui.screens.model_registry import RegistryScreen
 
         self.app.push_screen(RegistryScreen(self.backend))
 

@@ -8,12 +8,14 @@ resourceVersion; a 409 re-reads, shows what changed and asks again) -> follow st
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from mlopstui.errors import Kind, MlopsError
@@ -237,7 +239,8 @@ class ServingActions:
         def done(out) -> None:
             self.infer_output(out.text(), error=not out.ok)
 
-        self.infer_output(f"{protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} to {isvc.name} ...")
+        self.infer_output(f"protocol {protocol} {'burst of ' + str(burst_n) if burst_n else 'request'} "
+                          f"to {isvc.name} ...")
         self.run_io(call, done, lambda e: self.show_error(e, "test request"), group="serving-infer",
                     timeout=max(15.0, 2.0 * max(1, burst_n)))
 
@@ -266,10 +269,17 @@ class ServingScreen(ServingActions, AreaScreen):
     ServingScreen #isvc-detail { height: auto; max-height: 11; border-top: solid $panel; padding: 0 1; }
     """
 
+    class CacheChanged(Message):
+        """The watch cache of InferenceServices changed (posted from the informer's thread)."""
+
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.all_namespaces = False
         self.isvcs: dict[str, m.InferenceService] = {}
+        # the list is kept by watch (backends/informer.py via kserve.IsvcWatch), not re-listed on a timer
+        self._watch: Any = None
+        self._watch_key: tuple | None = None
+        self._change_posted = threading.Event()
 
     def compose_body(self) -> ComposeResult:
         yield QuietStatic("loading ...", id="isvc-info")
@@ -284,22 +294,45 @@ class ServingScreen(ServingActions, AreaScreen):
         self.set_interval(max(self.ctx.settings.refresh_interval, 2.0), self._tick)
 
     def _tick(self) -> None:
-        if self.is_current:
-            self.refresh_data()
-        else:
-            self._show_info()
+        self._show_info()  # the data's age or "live": the watch brings changes, no request here
+
+    def on_unmount(self) -> None:
+        w, self._watch = self._watch, None
+        if w is not None:
+            threading.Thread(target=w.close, daemon=True, name="serving-watch-close").start()
+
+    def _cache_changed(self) -> None:
+        """From the informer's thread: coalesce a burst of events into one rebuild."""
+        if not self._change_posted.is_set():
+            self._change_posted.set()
+            self.post_message(self.CacheChanged())
+
+    def on_serving_screen_cache_changed(self, _msg: ServingScreen.CacheChanged) -> None:
+        self._change_posted.clear()
+        self.refresh_data()
 
     def current_isvc(self) -> m.InferenceService | None:
         key = self.query_one(FilterTable).selected_key
         return self.isvcs.get(key or "")
 
     def refresh_data(self) -> None:
-        from mlopstui.backends.kserve import list_isvcs
+        from mlopstui.backends.kserve import IsvcWatch, list_isvcs
 
         ctx, all_ns = self.ctx, self.all_namespaces
 
         def load():
-            return list_isvcs(ctx.kube, ctx.namespace, all_namespaces=all_ns)
+            kube = ctx.kube
+            key = (id(kube), ctx.namespace, all_ns)
+            w = self._watch
+            if w is None or self._watch_key != key:
+                if w is not None:
+                    w.close()
+                w = IsvcWatch(kube, ctx.namespace, all_namespaces=all_ns, on_change=self._cache_changed).start()
+                self._watch, self._watch_key = w, key
+            if not w.wait_synced(kube.timeout + 1.0):
+                # the first list failed: say why, as a plain list would (the cache keeps retrying by itself)
+                return list_isvcs(kube, ctx.namespace, all_namespaces=all_ns)
+            return w.isvcs()
 
         self.run_io(load, self._loaded, self._load_failed, group="serving-list")
 
@@ -336,8 +369,11 @@ class ServingScreen(ServingActions, AreaScreen):
 
         where = "all namespaces" if self.all_namespaces else f"namespace {self.ctx.namespace}"
         n = len(self.isvcs)
+        w = self._watch
+        fresh = w.state.describe() if w is not None and w.state.state in ("live", "stale") else \
+            f"loaded {ago(self.loaded_at)}"
         self.query_one("#isvc-info", Static).update(safe(
-            f"{n} InferenceService{'s' if n != 1 else ''} in {where} · loaded {ago(self.loaded_at)}"
+            f"{n} InferenceService{'s' if n != 1 else ''} in {where} · {fresh}"
             f"{' · READ-ONLY' if self.ctx.readonly else ''}"))
 
     def _show_detail(self) -> None:

@@ -342,7 +342,7 @@ class StackScreen(AreaScreen):
         self.action_drill()
 
     def action_doctor(self, focus_key: str | None = None) -> None:
-        from mlopstui.screens.component import DoctorScreen
+        from mlopstui.screens.doctor import DoctorScreen
 
         self.app.push_screen(DoctorScreen(self, component=None, focus_key=focus_key))
 

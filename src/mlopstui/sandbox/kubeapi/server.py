@@ -77,6 +77,11 @@ class KubeApiServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        # watch fidelity knobs: BOOKMARK period for allowWatchBookmarks=true (the API server sends about
+        # one a minute), and, for tests of clients, dropping open watches / refusing new ones
+        self.bookmark_interval = 60.0
+        self._watch_generation = 0
+        self._watch_hold = threading.Event()
         self.controllers = None
         if run_controllers:
             from .controllers import ControllerManager
@@ -165,6 +170,19 @@ class KubeApiServer:
         if self._httpd is not None:
             self._httpd.server_close()
         self.store.close()
+
+    # ---- watch faults (tests of clients: informers must recover without the user) ---------------
+    def drop_watches(self, hold: bool = False) -> None:
+        """Cut every open watch stream as a broken connection would (no terminating chunk). With hold,
+        new watch requests are answered 503 until release_watches(): an API server that is down."""
+        if hold:
+            self._watch_hold.set()
+        with self.store.cond:
+            self._watch_generation += 1
+            self.store.cond.notify_all()
+
+    def release_watches(self) -> None:
+        self._watch_hold.clear()
 
     def write_kubeconfig(self) -> str:
         with open(self._cert_path, "rb") as f:
@@ -697,6 +715,9 @@ class _Handler(BaseHTTPRequestHandler):
             timeout = float(self._q.get("timeoutSeconds") or 1800)
         except ValueError as e:
             raise errors.bad_request("timeoutSeconds must be a number") from e
+        if self.api._watch_hold.is_set():
+            raise errors.ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        bookmarks = self.api.bookmark_interval if _truthy(self._q.get("allowWatchBookmarks")) else None
         table = self._wants_table()
         include = self._q.get("includeObject", "Metadata")
         self.send_response(200)
@@ -705,14 +726,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         self._status = 200
-        stopped = self.api._stopping.is_set
+        self._log_once()  # when the stream opens: a test can tell that a client is watching
+        generation = self.api._watch_generation
+
+        def stopped() -> bool:
+            return self.api._stopping.is_set() or self.api._watch_generation != generation
+
         for etype, obj in store.watch(rt, req.namespace or None, since, self._matcher(), timeout, stopped,
-                                      initial_events_bookmark=initial):
+                                      initial_events_bookmark=initial, bookmark_interval=bookmarks):
             if table and etype not in ("ERROR", "BOOKMARK"):
                 obj = tables.to_table(rt, [obj], obj["metadata"].get("resourceVersion", ""), include)
             line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
             self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
             self.wfile.flush()
+        if self.api._watch_generation != generation:  # dropped: end the connection without the last chunk
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

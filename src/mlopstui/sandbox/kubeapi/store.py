@@ -396,16 +396,30 @@ class Store:
             self._dirty.set()
 
     # ---- watch ------------------------------------------------------------------------------
+    def compact(self) -> int:
+        """Forget the watch history up to now, as etcd compaction does: a watch or list resumed from an
+        older resourceVersion is answered 410 Gone. Returns the new floor."""
+        with self.cond:
+            self._history.clear()
+            self._history_floor = self.rv
+            self.cond.notify_all()
+            return self.rv
+
     def watch(self, rt: ResourceType, ns: str | None, since_rv: int | None,
               match: Callable[[dict], bool] | None, timeout: float,
               stopped: Callable[[], bool] = lambda: False,
-              initial_events_bookmark: bool = False) -> Iterator[tuple[str, dict]]:
+              initial_events_bookmark: bool = False,
+              bookmark_interval: float | None = None) -> Iterator[tuple[str, dict]]:
         """Yield (type, object) pairs; ("ERROR", Status) when since_rv is too old.
 
         Without since_rv the current objects come first as ADDED; with initial_events_bookmark
         (watch-list, `sendInitialEvents=true`) they are followed by the BOOKMARK carrying the
-        `k8s.io/initial-events-end` annotation that client-go waits for."""
+        `k8s.io/initial-events-end` annotation that client-go waits for. With bookmark_interval
+        (`allowWatchBookmarks=true`) a BOOKMARK carrying the store's current resourceVersion is sent
+        after that many seconds without one, so a client whose objects do not change still advances
+        the resourceVersion it would resume from (as the API server's watch cache does)."""
         deadline = time.monotonic() + timeout
+        next_bookmark = time.monotonic() + bookmark_interval if bookmark_interval else None
         key = (rt.group, rt.plural)
 
         def wanted(ev: WatchEvent) -> bool:
@@ -429,26 +443,42 @@ class Store:
         for o in initial:
             yield "ADDED", o
         if initial_events_bookmark:
-            yield "BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
-                               "metadata": {"resourceVersion": str(cursor),
-                                            "annotations": {"k8s.io/initial-events-end": "true"}}}
+            yield "BOOKMARK", _bookmark(rt, cursor, {"k8s.io/initial-events-end": "true"})
         while not stopped():
             with self.cond:
                 if cursor < self._history_floor:
                     yield "ERROR", errors.gone(f"too old resource version: {cursor} ({self.rv})").status()
                     return
                 pending = [ev for ev in self._history if ev.rv > cursor]
-                if not pending:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return
-                    self.cond.wait(min(remaining, 0.5))
-                    continue
-                cursor = pending[-1].rv
-                out = [(ev.type, self._out(rt, ev.obj)) for ev in pending if wanted(ev)]
+                if pending:
+                    cursor = pending[-1].rv
+                    out = [(ev.type, self._out(rt, ev.obj)) for ev in pending if wanted(ev)]
+                else:
+                    now = time.monotonic()
+                    if next_bookmark is not None and now >= next_bookmark:
+                        next_bookmark = now + (bookmark_interval or 0.0)
+                        cursor = max(cursor, self.rv)
+                        out = [("BOOKMARK", _bookmark(rt, cursor))]
+                    else:
+                        remaining = deadline - now
+                        if remaining <= 0:
+                            return
+                        wait = min(remaining, 0.5)
+                        if next_bookmark is not None:
+                            wait = min(wait, max(next_bookmark - now, 0.01))
+                        self.cond.wait(wait)
+                        continue
             yield from out
             if time.monotonic() >= deadline:
                 return
+
+
+def _bookmark(rt: ResourceType, rv: int, annotations: dict | None = None) -> dict:
+    """A BOOKMARK's object: only kind, apiVersion and metadata.resourceVersion are meaningful."""
+    meta: dict = {"resourceVersion": str(rv)}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
 
 
 def _secret_string_data(rt: ResourceType, obj: dict) -> None:

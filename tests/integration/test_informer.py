@@ -1,0 +1,114 @@
+"""backends/informer.py against the Kubernetes API emulator over HTTP (issue 20): list once then watch,
+no list call while idle, recovery from 410 Gone and from a dropped connection without anyone asking."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mlopstui.backends.informer import LIVE, STALE, Informer
+from mlopstui.backends.kserve import IsvcWatch
+from mlopstui.backends.kube import CONFIGMAPS, INFERENCESERVICES, NAMESPACES, KubeClient
+from mlopstui.sandbox.kubeapi import KubeApiServer
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = KubeApiServer(str(tmp_path_factory.mktemp("kubeapi-informer")), port=0, run_controllers=False).start()
+    s.bookmark_interval = 0.2
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def kube(srv):
+    k = KubeClient.from_settings(srv.kubeconfig_path, None, "default")
+    yield k
+    k.close()
+
+
+def wait(cond, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.02)
+
+
+def names(inf: Informer) -> set[str]:
+    return {o["metadata"]["name"] for o in inf.items()}
+
+
+def requests(srv, since: float) -> list[dict]:
+    return [e for e in list(srv.request_log) if e["time"] >= since]
+
+
+def test_idle_cache_makes_no_list_call_only_watches(srv, kube):
+    ns = "idle"
+    kube.create(NAMESPACES,
+                {"metadata": {"name": ns}})
+    kube.create(CONFIGMAPS, {"metadata": {"name": "one"}}, ns)
+    inf = Informer(kube, CONFIGMAPS, ns, watch_timeout=1).start()
+    try:
+        assert inf.wait_synced(10) and names(inf) == {"one"}
+        t0 = time.time()
+        kube.create(CONFIGMAPS, {"metadata": {"name": "two"}}, ns)
+        kube.delete(CONFIGMAPS, "one", ns)
+        wait(lambda: names(inf) == {"two"})
+        wait(lambda: inf.watches >= 3, 8)  # the 1 s watches ran out twice: reopened from the resourceVersion
+        reqs = [e for e in requests(srv, t0) if f"/namespaces/{ns}/configmaps" in e["path"] and e["method"] == "GET"]
+        assert reqs and all("watch=1" in e["query"] for e in reqs), reqs  # no list while idle
+        assert inf.lists == 1 and inf.state.state == LIVE
+        assert int(inf.resource_version) >= srv.store.rv - 1  # bookmarks kept it current
+    finally:
+        inf.close()
+
+
+def test_410_and_dropped_connection_recover_by_themselves(srv, kube):
+    inf = Informer(kube, CONFIGMAPS, "default", watch_timeout=30, backoff=(0.05, 0.5)).start()
+    try:
+        assert inf.wait_synced(10)
+        lists = inf.lists
+        # the API server goes away mid-watch: the cache says stale, keeps its objects, retries
+        srv.drop_watches(hold=True)
+        wait(lambda: inf.state.state == STALE)
+        assert inf.state.since and inf.state.describe().startswith("stale since")
+        kube.create(CONFIGMAPS, {"metadata": {"name": "while-away"}})
+        srv.store.compact()  # and the history it would resume from is gone: 410 on the next watch
+        kube.create(CONFIGMAPS, {"metadata": {"name": "after-compaction"}})
+        srv.release_watches()
+        wait(lambda: {"while-away", "after-compaction"} <= names(inf))
+        assert inf.lists == lists + 1  # relisted once, on the 410
+        assert inf.state.state == LIVE
+        # a plain drop (no 410): it watches again from its resourceVersion, no list
+        srv.drop_watches()
+        kube.create(CONFIGMAPS, {"metadata": {"name": "after-drop"}})
+        wait(lambda: "after-drop" in names(inf))
+        assert inf.lists == lists + 1
+        # down and back with nothing changed meanwhile: live again as soon as the watch reopens
+        srv.drop_watches(hold=True)
+        wait(lambda: inf.state.state == STALE)
+        srv.release_watches()
+        wait(lambda: inf.state.state == LIVE)
+    finally:
+        t0 = time.monotonic()
+        inf.close()
+        assert time.monotonic() - t0 < 2.5 and not inf._thread.is_alive()
+
+
+def test_isvc_watch_builds_the_serving_list_from_the_cache(srv, kube):
+    isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "fraud", "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
+            "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/1"}}}}
+    changes = []
+    w = IsvcWatch(kube, "default", on_change=lambda: changes.append(1)).start()
+    try:
+        assert w.wait_synced(10)
+        assert w.isvcs() == [] and w.state.state == LIVE
+        kube.create(INFERENCESERVICES, isvc, "default")
+        wait(lambda: [s.name for s in w.isvcs()] == ["fraud"])
+        kube.merge_patch(INFERENCESERVICES, "fraud", {"spec": {"predictor": {"canaryTrafficPercent": 10}}}, "default")
+        wait(lambda: w.isvcs()[0].canary_percent == 10)
+        assert changes
+    finally:
+        w.close()

@@ -105,6 +105,10 @@ def test_healthy_promotes_then_fault_rolls_back(sandbox, capsys, restore):
     assert bad[0]["gate"] == "error-rate" and bad[0]["measured"] > 0.01
     assert st["measured"]["canary"]["errors"] >= 1 and st["measured"]["stable"]["errors"] == 0
     assert isvc(sandbox)["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert main(["isvc", NAME, "--config", str(sandbox.config_path)]) == 0
+    detail = capsys.readouterr().out
+    assert "rollout rolled-back: steps 10 50 100; gate error-rate failed at step 10%" in detail
+    assert "error-rate FAIL" in detail
     patches = isvc_patches(writes(sandbox)[mark:])
     assert len(patches) == 2 and all(p["resourceVersion"] for p in patches)  # step 10, rollback
     audit = [json.loads(ln) for ln in (sandbox.dir / "audit.jsonl").read_text().splitlines()]

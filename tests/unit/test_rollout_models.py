@@ -135,3 +135,19 @@ def test_state_round_trip_and_stale_running_reads_paused():
 def test_bad_annotation_refused(bad):
     with pytest.raises(MlopsError):
         r.RolloutState.from_annotation(bad)
+
+
+def test_serving_status_lines_show_the_recorded_rollout():
+    from mlopstui.models import serving as m
+
+    plan = r.RolloutPlan([10, 50, 100], 60.0, r.Gates())
+    st = r.RolloutState(plan=plan, step=1, phase="running", started=1000.0, updated=1000.0,
+                        gates=[{"gate": "min-requests", "ok": True}, {"gate": "error-rate", "ok": None}],
+                        measured={"source": "synthetic"})
+    isvc = m.InferenceService(name="fraud", namespace="ml",
+                              raw={"metadata": {"annotations": {r.ANNOTATION: st.to_annotation()}}})
+    lines = m.rollout_lines(isvc, now=1010.0)
+    assert lines == ["rollout running: steps 10 [50] 100", "gates   min-requests ok, error-rate wait (synthetic)"]
+    assert "mlopstui rollout fraud --resume" in m.rollout_lines(isvc, now=1000.0 + 10_000)[0]
+    bad = m.InferenceService(name="x", namespace="ml", raw={"metadata": {"annotations": {r.ANNOTATION: "{"}}})
+    assert "unreadable" in m.rollout_lines(bad)[0]

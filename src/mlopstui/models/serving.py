@@ -611,6 +611,31 @@ def status_lines(isvc: InferenceService) -> list[str]:
         lines.append(f"rolling out: {isvc.rolling_out} not ready ({isvc.rollout_reason}); it gets 0%")
     done, why = traffic_converged(isvc, isvc.canary_percent)
     lines.append(f"split   {'converged' if done else 'not converged'}: {why}")
+    lines += rollout_lines(isvc)
+    return lines
+
+
+def rollout_lines(isvc: InferenceService, now: float | None = None) -> list[str]:
+    """The progressive rollout recorded in the annotation mlopstui.dev/rollout (see models/rollout.py)."""
+    import time
+
+    from mlopstui.models import rollout
+
+    text = ((isvc.raw.get("metadata") or {}).get("annotations") or {}).get(rollout.ANNOTATION)
+    if not text:
+        return []
+    try:
+        st = rollout.RolloutState.from_annotation(text)
+    except MlopsError as exc:
+        return [f"rollout annotation {rollout.ANNOTATION} unreadable: {exc.message}"]
+    if st is None:
+        return []
+    lines = [st.summary_text(time.time() if now is None else now).replace("NAME", isvc.name)]
+    gates = [f"{g.get('gate')} {'ok' if g.get('ok') else 'FAIL' if g.get('ok') is False else 'wait'}"
+             for g in st.gates if isinstance(g, dict)]
+    if gates:
+        src = (st.measured or {}).get("source") or "?"
+        lines.append(f"gates   {', '.join(gates)} ({src})")
     return lines
 
 
@@ -751,6 +776,7 @@ def detail_lines(s: InferenceService, width: int = 12, full: bool = False) -> li
         if s.serverless:
             done, why = traffic_converged(s, s.canary_percent)
             lines.append(f"split {'converged' if done else 'not converged'}: {why}")
+            lines += rollout_lines(s)
         lines.append(replicas)
         lines.append("conditions:")
         for c in s.conditions:

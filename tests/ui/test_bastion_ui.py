@@ -39,8 +39,11 @@ async def test_stack_experiments_and_features_with_only_a_kubeconfig(sandbox, mo
         rows = {c.id: c.probe for c in app.screen.report.components}
         assert rows["mlflow"].ok and rows["mlflow"].summary.endswith("via API proxy")
         assert rows["redis"].ok and rows["redis"].summary.endswith("via port-forward")
-        shot = app.export_screenshot().replace("&#160;", " ")
-        assert "200" in shot and "[proxy]" in shot and "[fwd]" in shot  # the table, at 80x24, shortened
+        def table_shows_routes() -> bool:  # the table, at 80x24, shortened; cells repaint after the report
+            shot = app.export_screenshot().replace("&#160;", " ")
+            return "200" in shot and "[proxy]" in shot and "[fwd]" in shot
+
+        await wait_for(pilot, table_shows_routes, timeout=30.0)
         keys = app.screen.query_one("#components").visible_keys()
         await pilot.press(*(["down"] * keys.index("mlflow")), "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ComponentScreen")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import errors
-from ..registry import Registry, ResourceType
+from ..registry import Registry, ResourceType, preferred_version
 from .base import Controller
 
 
@@ -36,7 +36,5 @@ class GarbageCollector(Controller):
 
 
 def _preferred_version(registry: Registry, rt: ResourceType) -> str:
-    from .registry import preferred_version
-
     versions = [t.version for t in registry.all() if t.group == rt.group and t.plural == rt.plural]
     return preferred_version(versions) if versions else rt.version

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.notifications import SeverityLevel
 
 from mlopstui.config import Settings
 from mlopstui.context import AppContext
@@ -128,6 +129,14 @@ class MlopsApp(App):
         self.switch_mode(AREAS[0].mode)
         self.check_api()
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification as plain text: they carry server and user strings (an error message, a name),
+        whose `[/x]` would raise MarkupError and `[@click=...]` act; escape sequences are dropped."""
+        from mlopstui.text import clean, clean_line
+
+        super().notify(clean(message), title=clean_line(title), severity=severity, timeout=timeout, markup=False)
 
     def on_unmount(self) -> None:
         """The app is exiting (its screens are gone): close the context's clients and local forwards."""

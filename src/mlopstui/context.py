@@ -24,11 +24,13 @@ class AppContext:
     settings: Settings
     target: KubeTarget | None = None
     kube_error: MlopsError | None = None
+    # the headless verbs: the kube client sends plain requests without the kubernetes SDK (backends/kubehttp.py)
+    direct_http: bool = False
     _kube: KubeClient | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, settings: Settings) -> AppContext:
-        ctx = cls(settings=settings)
+    def create(cls, settings: Settings, *, direct_http: bool = False) -> AppContext:
+        ctx = cls(settings=settings, direct_http=direct_http)
         ctx.retarget(settings.context, settings.namespace)
         return ctx
 
@@ -65,7 +67,7 @@ class AppContext:
         if self._kube is None:
             from mlopstui.backends.kube import KubeClient
 
-            self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout)
+            self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout, direct=self.direct_http)
         return self._kube
 
     @property

@@ -150,7 +150,7 @@ def _status_error(status: int, body: str | bytes | None, what: str) -> MlopsErro
     return MlopsError(kind, message, hint=hint, source="kubernetes")
 
 
-def build_api_client(target: KubeTarget) -> Any:
+def build_api_client(target: KubeTarget, exec_status: dict[str, Any] | None = None) -> Any:
     """A kubernetes ApiClient from the target's merged kubeconfig document (one reading of the files: see
     backends/kubeconfig.py). The client's own KubeConfigLoader does TLS (CA file/data, client certificates,
     insecure-skip-tls-verify, tls-server-name), proxy-url, tokens and the oidc auth-provider; exec plugins
@@ -167,7 +167,7 @@ def build_api_client(target: KubeTarget) -> Any:
         doc = json.loads(json.dumps(target.config))
         user = target.user_entry()
         if isinstance(user.get("exec"), dict):
-            status = run_exec_plugin(user["exec"], target.cluster_entry())
+            status = exec_status or run_exec_plugin(user["exec"], target.cluster_entry())
             for u in doc.get("users") or []:
                 if u.get("name") == target.user:
                     u["user"] = exec_user(user, status)
@@ -183,29 +183,56 @@ def build_api_client(target: KubeTarget) -> Any:
 
 
 class KubeClient:
-    """A thread-safe generic client bound to one kubeconfig context."""
+    """A thread-safe generic client bound to one kubeconfig context.
 
-    def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
+    direct=True (the headless verbs): request() and raw() go through backends/kubehttp.py (urllib3 alone,
+    no kubernetes import) when it supports the kubeconfig user; watch() and websocket() build the SDK
+    client on first use. The TUI uses the SDK client for everything."""
+
+    def __init__(self, target: KubeTarget, *, timeout: float = 5.0, direct: bool = False):
         self.target = target
         self.timeout = timeout
         # --dry-run=server: every write is sent with dryRun=All (admitted and validated, not persisted)
         self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
+        self._direct: Any = None
+        self._exec_status: dict[str, Any] | None = None  # an exec plugin runs once for both transports
+        self.direct = direct
+        if direct:
+            from mlopstui.backends import kubehttp
+
+            self.direct = kubehttp.supported(target)
 
     @classmethod
     def from_settings(cls, kubeconfig: str | None, context: str | None, namespace: str | None,
-                      timeout: float = 5.0) -> KubeClient:
-        return cls(load_target(kubeconfig, context, namespace), timeout=timeout)
+                      timeout: float = 5.0, direct: bool = False) -> KubeClient:
+        return cls(load_target(kubeconfig, context, namespace), timeout=timeout, direct=direct)
 
     @property
     def namespace(self) -> str:
         return self.target.namespace
 
+    def _exec(self) -> dict[str, Any] | None:
+        """The exec plugin's ExecCredential status (run once per client), None without a plugin."""
+        ex = self.target.user_entry().get("exec")
+        if isinstance(ex, dict) and self._exec_status is None and self.target.source != "in-cluster":
+            self._exec_status = run_exec_plugin(ex, self.target.cluster_entry())
+        return self._exec_status
+
+    def _transport(self) -> Any:
+        """The direct transport (backends/kubehttp.py), built on first use."""
+        with self._lock:
+            if self._direct is None:
+                from mlopstui.backends.kubehttp import DirectTransport
+
+                self._direct = DirectTransport(self.target, self._exec())
+            return self._direct
+
     def _client(self) -> Any:
         with self._lock:
             if self._api is None:
-                self._api = build_api_client(self.target)
+                self._api = build_api_client(self.target, self._exec())
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
                 # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
                 self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
@@ -227,6 +254,7 @@ class KubeClient:
         if retried or "exec" not in self.target.user_entry():
             return False
         self.close()
+        self._exec_status = None
         return True
 
     # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
@@ -241,11 +269,16 @@ class KubeClient:
             resp = api.rest_client.pool_manager.request(method, url, headers=hdrs, body=body, redirect=False,
                                                         retries=False, timeout=timeout or self.timeout)
         except Exception as exc:  # urllib3 timeouts, connection errors
-            err = from_exception(exc, source="kubernetes")
-            if err.kind is Kind.UNREACHABLE:
-                err.message = f"API server {self.target.server} is unreachable: {err.message}"
-            raise err from None
+            raise self._transport_error(exc) from None
         return resp.status, list(resp.headers.items()), resp.data or b""
+
+    def _transport_error(self, exc: BaseException, what: str | None = None, timeout: float = 0) -> MlopsError:
+        err = from_exception(exc, source="kubernetes")
+        if err.kind is Kind.UNREACHABLE:
+            err.message = f"API server {self.target.server} is unreachable: {err.message}"
+        elif err.kind is Kind.TIMEOUT and what:
+            err.message = f"{what} on {self.target.server} got no answer within {timeout:g} s"
+        return err
 
     def websocket(self, path: str, subprotocols: list[str], timeout: float | None = None) -> Any:
         """A connected websocket-client WebSocket to path (wss), with the kubeconfig's TLS settings,
@@ -286,10 +319,7 @@ class KubeClient:
             body = getattr(exc, "resp_body", None) or b""
             raise _status_error(exc.status_code, body, f"GET {path}") from None
         except Exception as exc:
-            err = from_exception(exc, source="kubernetes")
-            if err.kind is Kind.UNREACHABLE:
-                err.message = f"API server {self.target.server} is unreachable: {err.message}"
-            raise err from None
+            raise self._transport_error(exc) from None
         ws.settimeout(None)
         return ws
 
@@ -304,18 +334,18 @@ class KubeClient:
         if routes is not None:  # local forwards of backends/routes.py live as long as this client
             routes.close()
         with self._lock:
-            if self._api is not None:
-                try:
-                    self._api.close()
-                except Exception:
-                    pass
-                self._api = None
+            for t in (self._api, self._direct):
+                if t is not None:
+                    try:
+                        t.close()
+                    except Exception:
+                        pass
+            self._api = self._direct = None
 
     # -- raw requests ---------------------------------------------------------------------------
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str | None = None, timeout: float | None = None,
                 raw: bool = False, retried: bool = False) -> Any:
-        api = self._client()
         q = {k: v for k, v in (query or {}).items() if v is not None}
         if self.dry_run_all and method in ("POST", "PUT", "PATCH", "DELETE"):
             q["dryRun"] = "All"
@@ -328,42 +358,50 @@ class KubeClient:
         what = f"{method} {path}"
         call_timeout = deadline.timeout(timeout or self.timeout, what)
         try:
-            from kubernetes.client.exceptions import ApiException
-
-            _, url, hdrs, _, _ = api.param_serialize(method, url_path, header_params=headers,
-                                                     auth_settings=["BearerToken"])
-            # the kubernetes REST layer serializes dict/list bodies itself for JSON and YAML content
-            # types; pre-serializing here would double-encode them
-            data = body
-            if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
-                data = json.loads(body)
-            resp = api.call_api(method, url, header_params=self._headers(hdrs), body=data,
-                                _request_timeout=call_timeout)
-            resp.read()
-        except ApiException as exc:
-            if exc.status == 401 and self._refresh_exec_credentials(retried):
-                return self.request(method, path, query=query, body=body, content_type=content_type,
-                                    timeout=timeout, raw=raw, retried=True)
-            raise self._located(_status_error(exc.status or 0, exc.body, what), exc.status or 0) from None
+            send = self._send_direct if self.direct else self._send_sdk
+            status, resp_headers, data = send(method, url_path, headers, body, call_timeout)
         except MlopsError:
             raise
         except Exception as exc:  # urllib3 timeouts, connection errors
-            err = from_exception(exc, source="kubernetes")
-            if err.kind is Kind.UNREACHABLE:
-                err.message = f"API server {self.target.server} is unreachable: {err.message}"
-            elif err.kind is Kind.TIMEOUT:
-                err.message = f"{what} on {self.target.server} got no answer within {call_timeout:g} s"
-            raise err from None
-        if resp.status >= 400:
-            if resp.status == 401 and self._refresh_exec_credentials(retried):
+            raise self._transport_error(exc, what, call_timeout) from None
+        if status >= 400 or status == 0:
+            if status == 401 and self._refresh_exec_credentials(retried):
                 return self.request(method, path, query=query, body=body, content_type=content_type,
                                     timeout=timeout, raw=raw, retried=True)
-            raise self._located(_status_error(resp.status, resp.data, what), resp.status)
-        text = resp.data.decode(errors="replace") if isinstance(resp.data, bytes) else resp.data
+            raise self._located(_status_error(status, data, what), status)
+        text = data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
         if raw:
             return text
-        return decode_json(text, f"the API server {self.target.server} ({what})", content_type=resp.headers.get("Content-Type"),
-                           source="kubernetes", allow_empty=method == "DELETE")
+        return decode_json(text, f"the API server {self.target.server} ({what})",
+                           content_type=resp_headers.get("Content-Type"), source="kubernetes",
+                           allow_empty=method == "DELETE")
+
+    def _send_direct(self, method: str, url_path: str, headers: dict[str, str], body: Any,
+                     timeout: float) -> tuple[int, Any, Any]:
+        data = body if body is None or isinstance(body, bytes) else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())  # JSON is valid YAML
+        resp = self._transport().send(method, url_path, headers, data, timeout)
+        return resp.status, resp.headers, resp.data
+
+    def _send_sdk(self, method: str, url_path: str, headers: dict[str, str], body: Any,
+                  timeout: float) -> tuple[int, Any, Any]:
+        api = self._client()
+        from kubernetes.client.exceptions import ApiException
+
+        _, url, hdrs, _, _ = api.param_serialize(method, url_path, header_params=headers,
+                                                 auth_settings=["BearerToken"])
+        # the kubernetes REST layer serializes dict/list bodies itself for JSON and YAML content
+        # types; pre-serializing here would double-encode them
+        data = body
+        if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
+            data = json.loads(body)
+        try:
+            resp = api.call_api(method, url, header_params=self._headers(hdrs), body=data,
+                                _request_timeout=timeout)
+            resp.read()
+        except ApiException as exc:
+            return exc.status or 0, exc.headers or {}, exc.body
+        return resp.status, resp.headers, resp.data
 
     # -- typed helpers ---------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def make_context(args: argparse.Namespace):  # -> AppContext
                          "nothing was sent", hint="restart without --readonly to make changes (--dry-run shows "
                                                   "the plan)")
     deadline.start(settings.deadline + _explicit_wait(args))
-    return AppContext.create(settings)
+    return AppContext.create(settings, direct_http=True)
 
 
 def _explicit_wait(args: argparse.Namespace) -> float:

@@ -120,6 +120,7 @@ FEATURESTORES_V1 = Res("feast.dev", "v1", "featurestores", "FeatureStore")  # th
 TENANTS = Res("minio.min.io", "v2", "tenants", "Tenant")  # the MinIO operator's object store
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
+LOG_LIMIT_BYTES = 2 * 1024 * 1024  # pod logs: at most this much of a log is read (limitBytes)
 
 _REASONS = {
     400: Kind.INVALID, 401: Kind.UNAUTHORIZED, 403: Kind.FORBIDDEN, 404: Kind.NOT_FOUND,
@@ -462,9 +463,11 @@ class KubeClient:
                                    "dryRun": "All" if dry_run else None})
 
     def pod_log(self, name: str, namespace: str | None = None, *, tail_lines: int | None = 200,
-                container: str | None = None) -> str:
+                container: str | None = None, limit_bytes: int | None = LOG_LIMIT_BYTES) -> str:
+        """The log's last tail_lines, at most limit_bytes of it (the API server's limitBytes: a pod that
+        logged gigabytes does not send them to the bastion)."""
         return self.request("GET", PODS.path(namespace or self.namespace, name, "log"), raw=True,
-                            query={"tailLines": tail_lines, "container": container})
+                            query={"tailLines": tail_lines, "container": container, "limitBytes": limit_bytes})
 
     def watch(self, res: Res, namespace: str | None = None, *, resource_version: str | None = None,
               timeout_seconds: int = 30, label_selector: str | None = None, allow_bookmarks: bool = False,

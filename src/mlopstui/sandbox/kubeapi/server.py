@@ -616,7 +616,17 @@ class _Handler(BaseHTTPRequestHandler):
                 raise errors.bad_request("tailLines must be an integer") from e
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-n:]) if n > 0 else ""
-        self._send(200, text.encode(), "text/plain")
+        data = text.encode()
+        limit = self._q.get("limitBytes")
+        if limit:  # as the kubelet: the first limitBytes of the (tailed) output, a last line maybe cut
+            try:
+                n = int(limit)
+            except ValueError as e:
+                raise errors.bad_request("limitBytes must be an integer") from e
+            if n < 1:
+                raise errors.bad_request("limitBytes: Invalid value: must be greater than 0")
+            data = data[:n]
+        self._send(200, data, "text/plain")
 
     def _scale(self, method: str, req: _Request, body: bytes, dry: bool) -> None:
         store, rt = self.api.store, req.rt

@@ -112,3 +112,44 @@ def test_pod_logs_are_read_with_limit_bytes(tmp_path):
         assert kube.pod_log("chatty", "logs", tail_lines=2, limit_bytes=100) == "y" * 100
     finally:
         srv.stop()
+
+
+def test_a_lakefs_preview_behind_a_proxy_that_ignores_range_reads_only_the_preview():
+    """A proxy between us and LakeFS that drops the Range header answers 200 with the whole object: the read
+    stops at the range's length, and a suffix read (Parquet footer) is refused rather than read whole."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mlopstui.backends.lakefs import Credentials, LakeFSClient
+
+    sent = {"bytes": 0}
+
+    class Whole(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(BIG))
+            self.end_headers()
+            try:
+                for _ in range(BIG // 65536):
+                    self.wfile.write(b"z" * 65536)
+                    sent["bytes"] += 65536
+            except OSError:
+                pass
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Whole)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    c = LakeFSClient(f"http://127.0.0.1:{srv.server_address[1]}", Credentials("k", "s", "test"), timeout=10)
+    try:
+        data = c.read("repo", "main", "big.csv", start=0, end=1023)
+        assert data == b"z" * 1024
+        with pytest.raises(MlopsError) as exc:
+            c.read_tail("repo", "main", "big.parquet", 8)
+        assert exc.value.kind is Kind.UNSUPPORTED and "ignored the Range" in exc.value.message
+    finally:
+        c.close()
+        srv.shutdown()
+    assert sent["bytes"] < BIG // 2, sent["bytes"]

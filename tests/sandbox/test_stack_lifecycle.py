@@ -92,7 +92,7 @@ def test_down_then_up_keeps_state_and_down_leaves_no_process(sandbox, tmp_path):
     try:
         assert r.returncode == 0, r.stdout + r.stderr
         data = json.loads(r.stdout)
-        assert sorted(data["started"]) == sorted(manager.PARTS)
+        assert sorted(data["started"]) == sorted(manager.active_parts())
         assert data["seeded_now"] is False  # seeding happens only the first time
         assert _ours(copy), "the copy's parts should be running"
         env = manager.env_of(copy)

@@ -113,8 +113,9 @@ class Rollout:
         self.on_event = on_event
         self.signal_factory = signal_factory
         self.follow_timeout = follow_timeout
-        if signal not in ("auto", "metrics", "synthetic"):
-            raise MlopsError(Kind.INVALID, f"signal {signal!r}: auto, metrics or synthetic")
+        signal = "pod-metrics" if signal == "metrics" else signal
+        if signal not in ("auto", "prometheus", "pod-metrics", "synthetic"):
+            raise MlopsError(Kind.INVALID, f"signal {signal!r}: auto, prometheus, pod-metrics or synthetic")
         self.signal = signal
         self.events: list[dict[str, Any]] = []
         self.state: r.RolloutState | None = None
@@ -234,7 +235,13 @@ class Rollout:
         isvc = self._start()
         st, plan = self.state, self.plan
         assert st is not None and plan is not None
-        signal = None
+        # the signal first: without one no gate can pass, so no traffic is moved (never blind)
+        signal = self._signal(isvc) if plan.steps[st.step] != 100 else None
+        if signal is None and plan.steps[st.step] != 100:
+            why = next((e["message"] for e in reversed(self.events) if e["event"] == "no-signal"), "no signal")
+            msg = f"{self.name}: not {'resumed' if self.resume else 'started'}: the gates could not pass: {why}"
+            self.emit("refused", message=msg)
+            return Outcome(EXIT_NO_SIGNAL, "not started", msg, self.events)
         while True:
             percent = plan.steps[st.step]
             last = st.step == len(plan.steps) - 1
@@ -252,8 +259,6 @@ class Rollout:
                 self.emit("step", step=st.step, percent=percent)
                 isvc = self._apply(StepCanary(self.ctx, self.namespace, self.name, percent, st))
             self.last_percent = percent
-            if signal is None:
-                signal = self._signal(isvc)
             verdict, results, measured = self._measure(signal, plan, st)
             st.gates = [g.to_dict() for g in results]
             st.measured = measured
@@ -293,13 +298,14 @@ class Rollout:
         except MlopsError as exc:
             self.emit("no-signal", message=exc.message)
             return None
-        self.emit("signal", source=sig.source, **({"note": why} if why else {}))
+        self.emit("signal", signal=getattr(sig, "kind", ""), source=sig.source, **({"note": why} if why else {}))
         return sig
 
     def _measure(self, signal, plan: r.RolloutPlan, st: r.RolloutState):
         if signal is None:
             verdict, results = r.evaluate(plan.gates, None)
             return verdict, results, {}
+        kind = getattr(signal, "kind", "")
         need = plan.gates.min_requests
         pause = plan.pause_s if plan.pause_s is not None else 0.0
         self.emit("measuring", source=signal.source, seconds=pause)
@@ -309,8 +315,8 @@ class Rollout:
         stable = per_rev.get(st.stable or "")
         for meas in (canary, stable):
             if meas is not None:
-                meas.source = signal.source
-        measured = {"source": signal.source,
+                meas.source = kind or signal.source
+        measured = {"signal": kind, "source": signal.source,
                     "canary": canary.to_dict() if canary else None, "stable": stable.to_dict() if stable else None}
         verdict, results = r.evaluate(plan.gates, canary, stable)
         return verdict, results, measured

@@ -49,6 +49,9 @@ SERVICE_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
     "lakefs": (("lakefs", "http"),),
     "argo": (("argo-server", "https"),),
     "kfp": (("ml-pipeline", "http"), ("ml-pipeline-ui", "http")),
+    # the Prometheus chart's, the operator's (kube-prometheus: prometheus-k8s; the stack chart's own name)
+    "prometheus": (("prometheus-server", "http"), ("prometheus-operated", "http"), ("prometheus-k8s", "http"),
+                   ("kube-prometheus-stack-prometheus", "http"), ("prometheus", "http")),
 }
 
 

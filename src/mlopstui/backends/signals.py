@@ -1,6 +1,8 @@
 """Live signals for rollout gates: per-revision request counts, failures and latency.
 
 Sources, in order of preference (the rollout always shows which one it used):
+0. Prometheus, when configured or discovered (backends/prometheus.py: Istio's request metrics by
+   destination workload, as Flagger's built-in checks query them);
 1. the model servers' own ``/metrics`` (KServe's ``request_predict_seconds`` histogram and
    ``<counter>{code}``), one scrape per revision at the start and the end of the window;
 2. synthetic test requests sent by this product through the ingress during the pause, split by the
@@ -26,6 +28,8 @@ MAX_SYNTHETIC = 2000  # requests per window, whatever the pause
 
 class SyntheticSignal:
     """Sends test inference requests through the ingress for the whole window (bounded), per revision."""
+
+    kind = "synthetic"
 
     def __init__(self, ctx: AppContext, isvc: InferenceService, protocol: str = "v1", timeout: float = 5.0):
         from mlopstui.backends import kserve
@@ -78,6 +82,8 @@ class MetricsSignal:
     """Each revision's model-server ``/metrics`` read through the API server's pods/proxy: the counter
     ``<counter>_total{code}`` (requests, 5xx) and KServe's ``request_predict_seconds`` histogram, summed
     over the revision's ready pods, scraped at the start and the end of the window."""
+
+    kind = "pod-metrics"
 
     def __init__(self, ctx: AppContext, isvc: InferenceService, revisions: list[str], *, port: int = 8080,
                  counter: str = "sandbox_model_requests", histogram: str = "request_predict_seconds"):
@@ -148,16 +154,40 @@ class MetricsSignal:
         return {rev: r.measure_from_scrapes([first[rev], last[rev]], "metrics") for rev in self.revisions}
 
 
+SIGNALS = ("auto", "prometheus", "pod-metrics", "synthetic")
+
+
 def choose(ctx: AppContext, isvc: InferenceService, revisions: list[str], prefer: str = "auto"):
-    """(signal, note): metrics when reachable (auto|metrics), else synthetic (auto|synthetic)."""
-    why = ""
-    if prefer in ("auto", "metrics"):
-        sig = MetricsSignal(ctx, isvc, revisions)
+    """(signal, note): the first usable of Prometheus, the model servers' /metrics, synthetic requests
+    (auto), or the one asked for (its failure raises). The note says why preferred sources were passed over."""
+    if prefer == "metrics":
+        prefer = "pod-metrics"
+    if prefer not in SIGNALS:
+        raise MlopsError(Kind.INVALID, f"signal {prefer!r}: one of {', '.join(SIGNALS)}")
+    why: list[str] = []
+    if prefer in ("auto", "prometheus"):
+        from mlopstui.backends import prometheus
+
+        ep = prometheus.find(ctx)
         try:
+            if not ep.url:
+                raise MlopsError(Kind.UNREACHABLE, f"prometheus {ep.source}")
+            sig = prometheus.PrometheusSignal(ctx, isvc, revisions, endpoint=ep)
             sig.check()
             return sig, ""
         except MlopsError as exc:
-            why = f"model-server /metrics unusable: {exc.message}"
-            if prefer == "metrics":
-                raise MlopsError(exc.kind, why, hint="use --signal synthetic or auto") from None
-    return SyntheticSignal(ctx, isvc), why
+            if prefer == "prometheus":
+                raise MlopsError(exc.kind, f"prometheus unusable: {exc.message}",
+                                 hint="set endpoints.prometheus, or use --signal auto") from None
+            why.append(exc.message if exc.message.startswith("prometheus") else f"prometheus: {exc.message}")
+    if prefer in ("auto", "pod-metrics"):
+        sig = MetricsSignal(ctx, isvc, revisions)
+        try:
+            sig.check()
+            return sig, "; ".join(why)
+        except MlopsError as exc:
+            if prefer == "pod-metrics":
+                raise MlopsError(exc.kind, f"model-server /metrics unusable: {exc.message}",
+                                 hint="use --signal synthetic or auto") from None
+            why.append(f"model-server /metrics unusable: {exc.message}")
+    return SyntheticSignal(ctx, isvc), "; ".join(why)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,6 +91,24 @@ class RolloutMark(IsvcAction):
                 f"({self.state.reason})", "low", [])
 
 
+class Control:
+    """Asks a running loop (the TUI's worker) to stop at the next point it may: "pause" writes the
+    annotation paused with the reason (one annotation-only patch, audited); "halt" writes nothing, so the
+    operator's confirmed plan (abort = rollback, skip = promote) is the next and only write."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.mode: str | None = None
+        self.reason = ""
+
+    def request(self, mode: str, reason: str = "") -> None:
+        if mode not in ("pause", "halt"):
+            raise ValueError(mode)
+        if self.mode != "halt":  # a halt is never softened into a pause
+            self.mode, self.reason = mode, reason
+        self.event.set()
+
+
 @dataclass
 class Outcome:
     code: int
@@ -104,7 +123,7 @@ class Rollout:
     def __init__(self, ctx: AppContext, namespace: str | None, name: str, plan: r.RolloutPlan | None, *,
                  resume: bool = False, on_event: Callable[[dict[str, Any]], None] | None = None,
                  signal_factory: Callable[[Any], Any] | None = None, follow_timeout: float = FOLLOW_TIMEOUT,
-                 signal: str = "auto"):
+                 signal: str = "auto", control: Control | None = None):
         self.ctx = ctx
         self.namespace = namespace or ctx.namespace
         self.name = name
@@ -117,6 +136,7 @@ class Rollout:
         if signal not in ("auto", "prometheus", "pod-metrics", "synthetic"):
             raise MlopsError(Kind.INVALID, f"signal {signal!r}: auto, prometheus, pod-metrics or synthetic")
         self.signal = signal
+        self.control = control or Control()
         self.events: list[dict[str, Any]] = []
         self.state: r.RolloutState | None = None
         self.last_percent: int | None = None  # what this rollout last set (concurrent-edit check)
@@ -174,8 +194,26 @@ class Rollout:
             msg = f"aborted: {exc}; nothing was overwritten"
             self.emit("aborted", message=msg)
             return Outcome(EXIT_ABORTED, "aborted", msg, self.events)
+        except _Halted:
+            msg = "halted by the operator before its next write: nothing written"
+            self.emit("halted", message=msg)
+            return Outcome(EXIT_INTERRUPTED, "halted", msg, self.events)
         except KeyboardInterrupt:  # SIGINT, or SIGTERM turned into it by the CLI
             return self._interrupted()
+
+    def _controlled(self) -> Outcome | None:
+        """At a point where the loop may stop: a halt raises, a pause writes the annotation and returns."""
+        c, st = self.control, self.state
+        if c.mode == "halt":
+            raise _Halted
+        if c.mode != "pause" or st is None:
+            return None
+        st.phase = "paused"
+        st.reason = (f"paused at step {st.plan.steps[st.step]}%: {c.reason or 'by the operator'}; "
+                     f"`mlopstui rollout {self.name} --resume` or the TUI's rollout view (r) continues")
+        self._apply(RolloutMark(self.ctx, self.namespace, self.name, st))
+        self.emit("paused", message=st.reason)
+        return Outcome(EXIT_INTERRUPTED, "paused", f"{self.name}: {st.reason}", self.events)
 
     def _interrupted(self) -> Outcome:
         """Leave the annotation saying paused (one annotation-only patch); `--resume` continues."""
@@ -248,6 +286,9 @@ class Rollout:
             st.step_started = time.time()
             st.phase = "promoted" if last else "running"
             st.reason = "promoted: every gate passed" if last else f"step {percent}%"
+            stopped = self._controlled()
+            if stopped is not None:
+                return stopped
             if last:
                 isvc = self._apply(RolloutPromote(self.ctx, self.namespace, self.name, st))
                 self.emit("promoted", message=st.reason)
@@ -263,6 +304,10 @@ class Rollout:
             st.gates = [g.to_dict() for g in results]
             st.measured = measured
             self.emit("gates", step=st.step, percent=percent, verdict=verdict, gates=st.gates, measured=measured)
+            if self.control.mode is not None and verdict != "fail":  # a failed gate still rolls back
+                stopped = self._controlled()
+                if stopped is not None:
+                    return stopped
             if verdict == "fail":
                 bad = next(g for g in results if g.ok is False)
                 st.phase = "rolled-back"
@@ -310,7 +355,7 @@ class Rollout:
         pause = plan.pause_s if plan.pause_s is not None else 0.0
         self.emit("measuring", source=signal.source, seconds=pause)
         per_rev = signal.collect(pause, enough=lambda counts: counts.get(st.canary or "", 0) >= need,
-                                 max_seconds=r.measure_bound(plan.pause_s))
+                                 max_seconds=r.measure_bound(plan.pause_s), stop=self.control.event)
         canary = per_rev.get(st.canary or "")
         stable = per_rev.get(st.stable or "")
         for meas in (canary, stable):
@@ -323,6 +368,10 @@ class Rollout:
 
 
 class _Aborted(Exception):
+    pass
+
+
+class _Halted(Exception):
     pass
 
 

@@ -9,9 +9,10 @@ errors.decode_json).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlopstui import deadline
 from mlopstui.errors import Kind, MlopsError, decode_json
@@ -93,16 +94,21 @@ class PrometheusSignal:
 
     def collect(self, seconds: float, *, enough: Callable[[dict[str, int]], bool] | None = None,
                 max_seconds: float | None = None, rps: float | None = None,
-                sleep: Callable[[float], Any] = time.sleep) -> dict[str, r.Measure]:
+                stop: threading.Event | None = None) -> dict[str, r.Measure]:
         """Wait the pause, then ask for the window since it began; while `enough` says no, wait and ask
-        again over the longer window, up to `max_seconds`."""
+        again over the longer window, up to `max_seconds`. `stop` set: ask once, now."""
+        stop = stop or threading.Event()
         started = time.monotonic()
         hard = started + max(seconds, max_seconds or seconds)
-        sleep(max(0.0, seconds))
+        stop.wait(max(0.0, seconds))
         while True:
             elapsed = time.monotonic() - started
             got = self.measure(elapsed)
             counts = {rev: int(m.requests) for rev, m in got.items()}
-            if time.monotonic() >= hard or enough is None or enough(counts):
+            if time.monotonic() >= hard or enough is None or enough(counts) or stop.is_set():
                 return got
-            sleep(min(POLL_S, max(0.0, hard - time.monotonic())))
+            stop.wait(min(POLL_S, max(0.0, hard - time.monotonic())))
+
+    def sample(self, seconds: float = 30.0) -> dict[str, r.Measure]:
+        """The last `seconds` at once (the TUI's sparklines)."""
+        return self.measure(seconds)

@@ -12,6 +12,7 @@ No signal: the gate cannot pass (models.rollout.evaluate answers "wait").
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -23,7 +24,15 @@ if TYPE_CHECKING:
     from mlopstui.context import AppContext
     from mlopstui.models.serving import InferenceService
 
-MAX_SYNTHETIC = 2000  # requests per window, whatever the pause
+MAX_SYNTHETIC = 2000
+
+
+def _wait(stop: threading.Event | None, seconds: float) -> None:
+    """Sleep, cut short when `stop` is set (the TUI pauses or halts a rollout)."""
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)  # requests per window, whatever the pause
 
 
 class SyntheticSignal:
@@ -46,8 +55,10 @@ class SyntheticSignal:
         self.source = f"synthetic requests via {self.target.via}"
 
     def collect(self, seconds: float, *, enough: Callable[[dict[str, int]], bool] | None = None,
-                max_seconds: float | None = None, rps: float | None = None) -> dict[str, r.Measure]:
-        """Requests for `seconds` (then, while `enough` says no, up to `max_seconds`); per revision."""
+                max_seconds: float | None = None, rps: float | None = None,
+                stop: threading.Event | None = None) -> dict[str, r.Measure]:
+        """Requests for `seconds` (then, while `enough` says no, up to `max_seconds`); per revision.
+        `stop` set: return what was measured so far."""
         import httpx
 
         from mlopstui.backends import kserve
@@ -60,7 +71,7 @@ class SyntheticSignal:
         with httpx.Client(timeout=self.timeout, trust_env=False) as c:
             for _ in range(MAX_SYNTHETIC):
                 now = time.monotonic()
-                if now >= hard:
+                if now >= hard or (stop is not None and stop.is_set()):
                     break
                 if now - started >= seconds and (enough is None or enough({k: len(v) for k, v in lat.items()})):
                     break
@@ -70,7 +81,7 @@ class SyntheticSignal:
                 if not res.ok and (res.status >= 500 or res.status == 0):
                     failed[rev] = failed.get(rev, 0) + 1
                 if gap:
-                    time.sleep(max(0.0, gap - (time.monotonic() - now)))
+                    _wait(stop, max(0.0, gap - (time.monotonic() - now)))
         return {rev: r.measure_from_requests(v, failed.get(rev, 0), "synthetic") for rev, v in lat.items()}
 
 
@@ -138,18 +149,20 @@ class MetricsSignal:
             self.scrape(rev)
 
     def collect(self, seconds: float, *, enough: Callable[[dict[str, int]], bool] | None = None,
-                max_seconds: float | None = None, rps: float | None = None) -> dict[str, r.Measure]:
+                max_seconds: float | None = None, rps: float | None = None,
+                stop: threading.Event | None = None) -> dict[str, r.Measure]:
         first = {rev: self.scrape(rev) for rev in self.revisions}
         started = time.monotonic()
         hard = started + max(seconds, max_seconds or seconds)
         last = first
         while True:
-            time.sleep(min(1.0, max(0.05, seconds - (time.monotonic() - started))))
+            _wait(stop, min(1.0, max(0.05, seconds - (time.monotonic() - started))))
             last = {rev: self.scrape(rev) for rev in self.revisions}
             now = time.monotonic()
             counts = {rev: int(r.counter_increase([first[rev].requests, last[rev].requests]))
                       for rev in self.revisions}
-            if now >= hard or (now - started >= seconds and (enough is None or enough(counts))):
+            if now >= hard or (now - started >= seconds and (enough is None or enough(counts))) \
+                    or (stop is not None and stop.is_set()):
                 break
         return {rev: r.measure_from_scrapes([first[rev], last[rev]], "metrics") for rev in self.revisions}
 

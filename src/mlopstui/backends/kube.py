@@ -10,6 +10,7 @@ import json
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -182,8 +183,17 @@ def build_api_client(target: KubeTarget) -> Any:
                          hint="check the file, or pass --kubeconfig/--context") from exc
 
 
+_CLIENTS: weakref.WeakSet[KubeClient] = weakref.WeakSet()
+
+
+def open_clients() -> list[KubeClient]:
+    """The KubeClients of this process holding connections or local forwards (a leak shows here)."""
+    return [c for c in list(_CLIENTS) if c.is_open]
+
+
 class KubeClient:
-    """A thread-safe generic client bound to one kubeconfig context."""
+    """A thread-safe generic client bound to one kubeconfig context. close() ends its connections and
+    local forwards; it stays usable (the next request connects anew)."""
 
     def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
         self.target = target
@@ -192,6 +202,8 @@ class KubeClient:
         self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
+        self._retired = False  # close(final=True): a request still in flight does not reconnect
+        _CLIENTS.add(self)
 
     @classmethod
     def from_settings(cls, kubeconfig: str | None, context: str | None, namespace: str | None,
@@ -204,6 +216,9 @@ class KubeClient:
 
     def _client(self) -> Any:
         with self._lock:
+            if self._retired:
+                raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
+                                 "(context switched, or the verb or the app ended)", source="kubernetes")
             if self._api is None:
                 self._api = build_api_client(self.target)
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
@@ -299,7 +314,16 @@ class KubeClient:
             err.message += f" (API server {self.target.server})"
         return err
 
-    def close(self) -> None:
+    @property
+    def is_open(self) -> bool:
+        routes = getattr(self, "routes", None)
+        return self._api is not None or bool(routes is not None and routes.is_open)
+
+    def close(self, *, final: bool = False) -> None:
+        """Close its connections and local forwards; final: for good (its owner dropped it), else the
+        next request connects anew."""
+        with self._lock:
+            self._retired = self._retired or final
         routes = getattr(self, "routes", None)
         if routes is not None:  # local forwards of backends/routes.py live as long as this client
             routes.close()

@@ -247,8 +247,9 @@ class KubeClient:
     # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
     def raw(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
             timeout: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
-        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body):
-        for services/proxy, where the body is the backend's. Redirects are not followed."""
+        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body, the body
+        decoded from any Content-Encoding): for services/proxy, where the body is the backend's. Redirects
+        are not followed."""
         api = self._client()
         _, url, auth, _, _ = api.param_serialize(method, path, header_params={}, auth_settings=["BearerToken"])
         hdrs = self._headers({**(headers or {}), **auth})
@@ -260,7 +261,10 @@ class KubeClient:
             if err.kind is Kind.UNREACHABLE:
                 err.message = f"API server {self.target.server} is unreachable: {err.message}"
             raise err from None
-        return resp.status, list(resp.headers.items()), resp.data or b""
+        # urllib3 decodes gzip/deflate bodies (Prometheus gzips its answers): the headers must say so too,
+        # or a relay passes "Content-Encoding: gzip" with a plain body and its client fails to decompress
+        hdrs_out = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-encoding"]
+        return resp.status, hdrs_out, resp.data or b""
 
     def websocket(self, path: str, subprotocols: list[str], timeout: float | None = None) -> Any:
         """A connected websocket-client WebSocket to path (wss), with the kubeconfig's TLS settings,

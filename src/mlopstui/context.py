@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from mlopstui.errors import MlopsError
 
 if TYPE_CHECKING:
     from mlopstui.backends.discovery import Endpoint
+    from mlopstui.backends.informer import Informers
     from mlopstui.backends.kube import KubeClient
 
 log = logging.getLogger("mlopstui")
@@ -25,6 +27,8 @@ class AppContext:
     target: KubeTarget | None = None
     kube_error: MlopsError | None = None
     _kube: KubeClient | None = field(default=None, repr=False)
+    _informers: Informers | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> AppContext:
@@ -34,10 +38,9 @@ class AppContext:
 
     # -- cluster ----------------------------------------------------------------------------------
     def retarget(self, context: str | None = None, namespace: str | None = None) -> None:
-        """Switch kube context and/or namespace (cheap: parses the kubeconfig only)."""
-        if self._kube is not None:
-            self._kube.close()
-            self._kube = None
+        """Switch kube context and/or namespace (cheap: parses the kubeconfig only). The watches of the old
+        client end (in the background: closing never blocks the caller, the UI thread)."""
+        self._close_cluster(wait=False)
         try:
             self.target = load_target(self.settings.kubeconfig, context, namespace,
                                       as_user=self.settings.impersonate_user,
@@ -67,6 +70,40 @@ class AppContext:
 
             self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout)
         return self._kube
+
+    @property
+    def informers(self) -> Informers:
+        """The shared list-then-watch caches of this client (backends/informer.py), one per kind and scope:
+        every area that shows a kind reads the same cache. Call from a worker (it creates the client)."""
+        kube = self.kube
+        with self._lock:
+            inf = self._informers
+            if inf is None or inf.kube is not kube:
+                from mlopstui.backends.informer import Informers
+
+                inf = self._informers = Informers(kube)
+            return inf
+
+    def _close_cluster(self, wait: bool) -> None:
+        inf, kube = self._informers, self._kube
+        self._informers, self._kube = None, None
+        if inf is None and kube is None:
+            return
+
+        def close() -> None:
+            if inf is not None:
+                inf.close()
+            if kube is not None:
+                kube.close()
+
+        if wait:
+            close()
+        else:
+            threading.Thread(target=close, daemon=True, name="close-cluster").start()
+
+    def close(self) -> None:
+        """End the watches and close the cluster client (app exit)."""
+        self._close_cluster(wait=True)
 
     @property
     def kube_or_none(self) -> KubeClient | None:

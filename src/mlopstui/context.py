@@ -14,9 +14,9 @@ from mlopstui.config import Settings
 from mlopstui.errors import MlopsError
 
 if TYPE_CHECKING:
-    from mlopstui.backends.discovery import Endpoint
     from mlopstui.backends.informer import Informers
     from mlopstui.backends.kube import KubeClient
+    from mlopstui.models.endpoints import Endpoint
 
 log = logging.getLogger("mlopstui")
 

@@ -35,8 +35,8 @@ import weakref
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.backends.discovery import Endpoint
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.models.endpoints import Endpoint
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient

@@ -17,7 +17,7 @@ from mlopstui.backends.informer import ABSENT, Informer, Informers, Listener
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient
-    from mlopstui.backends.stack import ClusterState
+    from mlopstui.models.stack.report import ClusterState
 
 
 def stack_informers(informers: Informers, listener: Listener | None = None) -> list[Informer]:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable
 
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
+from mlopstui.screens.stack_sweep import CacheChanged, StackUpdated, rebuild_in_worker, sweep_in_worker
 from mlopstui.text import safe
 from mlopstui.units import ago, human_age
 from mlopstui.widgets.filter_table import FilterTable
@@ -32,99 +32,11 @@ if TYPE_CHECKING:
     from mlopstui.models.stack.report import ClusterState, StackReport
 
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
-COALESCE_S = 0.3  # probe answers this close together make one update
 REBUILD_COALESCE_S = 0.3  # watch events this close together make one rebuild of the cluster part
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
 COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "FINDING", "VERSION", "AGE")
 # how a probe went through the API server, shortened for the table (backends/routes.py VIA_TEXT)
 ROUTE_TAGS = ((" via API proxy", " [proxy]"), (" via port-forward", " [fwd]"))
-
-
-class StackUpdated(Message, bubble=False):
-    """A sweep's report (built in the worker) with the fixes of its findings: for the Stack screen, which
-    forwards it to the drill-ins on its stack (ComponentScreen, DoctorScreen). rebuild: the cluster part
-    rebuilt from the watch caches after a change, with the probes as they were (probes/pending unchanged)."""
-
-    def __init__(self, report: StackReport, fixes: dict[str, Any], probes: dict[str, ProbeResult],
-                 pending: set[str], sweep_id: int, first: bool, rebuild: bool = False):
-        super().__init__()
-        self.report, self.fixes, self.probes, self.pending = report, fixes, probes, pending
-        self.sweep_id, self.first, self.rebuild = sweep_id, first, rebuild
-
-
-class CacheChanged(Message, bubble=False):
-    """A watch cache the Stack reads changed (posted from an informer's thread, at most one in flight)."""
-
-
-def rebuild_in_worker(ctx: Any, probes_now: Any, post: Any, rebuild_id: int, listener: Any) -> list:
-    """Blocking: the cluster part from the watch caches (no list while they are live), the report with the
-    probe answers known now; returns the Stack's informers (their state feeds the age line)."""
-    from mlopstui.backends.stack import collect_cluster
-    from mlopstui.backends.stack_watch import stack_informers
-    from mlopstui.doctor.fixes import explain
-    from mlopstui.models.stack.report import build_report
-
-    state = collect_cluster(ctx, watched=True, listener=listener)
-    probes = probes_now()
-    report = build_report(ctx.settings, state, probes)
-    fixes = {f.key: explain(f, report.snapshot) for f in report.findings}
-    post(StackUpdated(report, fixes, probes, set(), rebuild_id, True, rebuild=True))
-    return stack_informers(ctx.informers) if state.error is None else []
-
-
-def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep_id: int,
-                    state: ClusterState | None = None, listener: Any = None, state_now: Any = None) -> None:
-    """Blocking (a worker thread): the cluster (from the watch caches; given: the last one, probes only),
-    then the probes; post(StackUpdated) after the cluster read and per batch of probe answers, each built
-    on the newest cluster state (state_now()). build_report and explain() run here, not on the UI thread."""
-    import queue
-    import threading
-
-    from mlopstui.backends.stack import collect_cluster, probe_tasks, run_probes
-    from mlopstui.doctor.fixes import explain
-    from mlopstui.models.stack.report import build_report
-
-    settings = ctx.settings
-    fresh = state is None
-    if state is None:
-        state = collect_cluster(ctx, watched=True, listener=listener)
-    tasks, skipped = probe_tasks(settings, state, kube=ctx.kube_or_none)
-    probes = dict(previous)
-    probes.update(skipped)
-    for t in tasks:
-        if t.component not in probes or probes[t.component].state.value == "skipped":
-            probes[t.component] = t.pending()
-    pending = {t.component for t in tasks}
-
-    def publish(first: bool) -> None:
-        newest = (state_now() if state_now is not None else None) or state
-        now = newest if newest.at >= state.at else state
-        report = build_report(settings, now, probes)
-        fixes = {f.key: explain(f, report.snapshot) for f in report.findings}
-        post(StackUpdated(report, fixes, dict(probes), set(pending), sweep_id, first))
-
-    publish(fresh)
-    if not tasks:
-        return
-    answers: queue.Queue = queue.Queue()
-    threading.Thread(target=run_probes, args=(tasks, settings.probe_timeout, answers.put), daemon=True,
-                     name="stack-probes").start()
-    deadline = time.monotonic() + settings.probe_timeout + 3.0
-    while pending and time.monotonic() < deadline:
-        try:
-            batch = [answers.get(timeout=max(0.01, deadline - time.monotonic()))]
-        except queue.Empty:
-            break
-        until = time.monotonic() + COALESCE_S
-        while pending - {r.component for r in batch} and time.monotonic() < until:
-            try:
-                batch.append(answers.get(timeout=max(0.01, until - time.monotonic())))
-            except queue.Empty:
-                break
-        for r in batch:
-            probes[r.component] = r
-            pending.discard(r.component)
-        publish(False)
 
 
 SLOW_MS = 2000.0  # a probe answer this slow is marked "slow" in the table ...

@@ -129,6 +129,10 @@ class MlopsApp(App):
         self.check_api()
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
 
+    def on_unmount(self) -> None:
+        """The app is exiting (its screens are gone): close the context's watches, clients and local forwards."""
+        self.ctx.close(final=True)
+
     # -- areas and commands ------------------------------------------------------------------------
     def action_goto(self, mode: str) -> None:
         self.goto(mode)
@@ -285,9 +289,6 @@ class MlopsApp(App):
         inf = ctx.informers.informer(NAMESPACES, optional=True)
         inf.wait_synced(ctx.settings.kube_timeout)
         return sorted(n["metadata"]["name"] for n in inf.items())
-
-    def on_unmount(self) -> None:
-        self.ctx.close()  # every watch ends with the app
 
     def _api_checked(self, state: tuple[bool | None, str], names: list[str]) -> None:
         self.namespaces = names

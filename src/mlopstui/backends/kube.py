@@ -10,6 +10,7 @@ import json
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -183,8 +184,24 @@ def build_api_client(target: KubeTarget, exec_status: dict[str, Any] | None = No
                          hint="check the file, or pass --kubeconfig/--context") from exc
 
 
+_CLIENTS: weakref.WeakSet[KubeClient] = weakref.WeakSet()
+
+
+def open_clients() -> list[KubeClient]:
+    """The KubeClients of this process holding connections or local forwards (a leak shows here)."""
+    return [c for c in list(_CLIENTS) if c.is_open]
+
+
+def _raw_answer(resp: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    # urllib3 decodes gzip/deflate bodies (Prometheus gzips its answers): the headers must say so too,
+    # or a relay passes "Content-Encoding: gzip" with a plain body and its client fails to decompress
+    hdrs_out = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-encoding"]
+    return resp.status, hdrs_out, resp.data or b""
+
+
 class KubeClient:
-    """A thread-safe generic client bound to one kubeconfig context.
+    """A thread-safe generic client bound to one kubeconfig context. close() ends its connections and
+    local forwards; it stays usable (the next request connects anew).
 
     direct=True (the headless verbs): request() and raw() go through backends/kubehttp.py (urllib3 alone,
     no kubernetes import) when it supports the kubeconfig user; watch() and websocket() build the SDK
@@ -204,6 +221,8 @@ class KubeClient:
             from mlopstui.backends import kubehttp
 
             self.direct = kubehttp.supported(target)
+        self._retired = False  # close(final=True): a request still in flight does not reconnect
+        _CLIENTS.add(self)
 
     @classmethod
     def from_settings(cls, kubeconfig: str | None, context: str | None, namespace: str | None,
@@ -224,6 +243,9 @@ class KubeClient:
     def _transport(self) -> Any:
         """The direct transport (backends/kubehttp.py), built on first use."""
         with self._lock:
+            if self._retired:
+                raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
+                                 "(context switched, or the verb or the app ended)", source="kubernetes")
             if self._direct is None:
                 from mlopstui.backends.kubehttp import DirectTransport
 
@@ -232,11 +254,17 @@ class KubeClient:
 
     def _client(self) -> Any:
         with self._lock:
+            if self._retired:
+                raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
+                                 "(context switched, or the verb or the app ended)", source="kubernetes")
             if self._api is None:
                 self._api = build_api_client(self.target, self._exec())
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
                 # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
                 self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
+                # one connection per open watch (backends/informer.py: a dozen kinds) besides the requests:
+                # without room, urllib3 discards and reopens connections (and warns) on every request
+                self._api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
             return self._api
 
     def _headers(self, hdrs: dict[str, str]) -> Any:
@@ -261,8 +289,9 @@ class KubeClient:
     # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
     def raw(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
             timeout: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
-        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body):
-        for services/proxy, where the body is the backend's. Redirects are not followed."""
+        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body, the body
+        decoded from any Content-Encoding): for services/proxy, where the body is the backend's. Redirects
+        are not followed."""
         api = self._client()
         _, url, auth, _, _ = api.param_serialize(method, path, header_params={}, auth_settings=["BearerToken"])
         hdrs = self._headers({**(headers or {}), **auth})
@@ -271,7 +300,7 @@ class KubeClient:
                                                         retries=False, timeout=timeout or self.timeout)
         except Exception as exc:  # urllib3 timeouts, connection errors
             raise self._transport_error(exc) from None
-        return resp.status, list(resp.headers.items()), resp.data or b""
+        return _raw_answer(resp)
 
     def _transport_error(self, exc: BaseException, what: str | None = None, timeout: float = 0) -> MlopsError:
         err = from_exception(exc, source="kubernetes")
@@ -330,7 +359,16 @@ class KubeClient:
             err.message += f" (API server {self.target.server})"
         return err
 
-    def close(self) -> None:
+    @property
+    def is_open(self) -> bool:
+        routes = getattr(self, "routes", None)
+        return self._api is not None or self._direct is not None or bool(routes is not None and routes.is_open)
+
+    def close(self, *, final: bool = False) -> None:
+        """Close its connections and local forwards; final: for good (its owner dropped it), else the
+        next request connects anew."""
+        with self._lock:
+            self._retired = self._retired or final
         routes = getattr(self, "routes", None)
         if routes is not None:  # local forwards of backends/routes.py live as long as this client
             routes.close()

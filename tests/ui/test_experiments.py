@@ -177,6 +177,37 @@ async def test_lab_run_detail_plot_and_artifact_preview(env, tmp_path):
         assert (tmp_path / "dl" / "model.txt").read_text() == "dummy model weights"
 
 
+async def test_a_download_above_the_threshold_asks_first(env, tmp_path, monkeypatch):
+    """d lists the files first; above DOWNLOAD_CONFIRM_BYTES (lowered here to below model.txt's 19 bytes) a
+    confirm shows the size: n downloads nothing, y downloads it."""
+    from mlopstui.backends import mlflow_artifacts
+
+    monkeypatch.setattr(mlflow_artifacts, "DOWNLOAD_CONFIRM_BYTES", 5)
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, "lab")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen" and app.screen.detail is not None)
+        detail = app.screen
+        await pilot.press("right_square_bracket", "right_square_bracket")  # Artifacts
+        tree = detail.query_one("#art-tree")
+        await wait_for(pilot, lambda: any(str(n.label).startswith("model.txt") for n in tree.root.children))
+        tree.move_cursor(next(n for n in tree.root.children if str(n.label).startswith("model.txt")))
+        for answer in ("n", "y"):
+            await pilot.press("d")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptValue")
+            app.screen.query_one("#prompt-input").value = str(tmp_path / "dl")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmPlan")
+            assert "1 files, 19 B" in app.screen.plan.summary, app.screen.plan.summary
+            await pilot.press(answer)
+            if answer == "n":
+                await wait_for(pilot, lambda: "download not started" in status_text(app))
+                assert not (tmp_path / "dl" / "model.txt").exists()
+        await wait_for(pilot, lambda: (tmp_path / "dl" / "model.txt").exists())
+        assert screen is not None
+
+
 async def test_compare_marked_runs(env):
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:

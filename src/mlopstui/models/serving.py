@@ -186,6 +186,18 @@ class InferenceService:
         return self.canary_share
 
     @property
+    def canary_active(self) -> bool:
+        """A split is set or in effect (Serverless): a canary percent below 100, traffic on a revision other
+        than the latest, or a latest revision still rolling out. False once promoted."""
+        if not self.serverless:
+            return False
+        if self.canary_percent is not None and self.canary_percent < 100:
+            return True
+        if self.rolling_out:
+            return True
+        return any(t.percent > 0 and t.revision != self.canary_revision for t in self.traffic)
+
+    @property
     def effective_canary(self) -> int:
         """canaryTrafficPercent as it acts: absent means the latest revision takes 100%."""
         return 100 if self.canary_percent is None else self.canary_percent
@@ -750,10 +762,17 @@ def detail_lines(s: InferenceService, width: int = 12, full: bool = False) -> li
     ready = ready_word(s.ready) + (f" ({s.ready_reason})" if s.ready is not True and s.ready_reason else "")
     lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
              f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
-             f"url     {s.url or '-'}",
-             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
-             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
-             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+             f"url     {s.url or '-'}"]
+    if not s.serverless:
+        # one model, no revisions: a canary line would describe a split that cannot exist
+        lines.append(f"model   {s.storage_uri or '-'}")
+    elif s.canary_active:
+        lines += [f"stable  {s.stable_storage_uri or 'unknown'}",
+                  f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
+                  f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+    else:
+        # promoted (or never split): the latest revision serves everything, there is no canary to show
+        lines.append(f"model   {s.storage_uri or '-'}  (promoted: the latest revision takes 100%)")
     if s.serverless:
         for rev, pct in s.split().items():
             mark = ""

@@ -3,6 +3,7 @@ YAML, and the doctor's list of findings. Pushed on top of the StackScreen, which
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -23,8 +24,12 @@ from mlopstui.widgets.styles import FINDING_ROLE_STYLE, SEVERITY_STYLE
 if TYPE_CHECKING:
     from mlopstui.backends.stack import StackReport
     from mlopstui.doctor import Finding
+    from mlopstui.models.events import Event
     from mlopstui.models.stack import ComponentStatus
     from mlopstui.screens.stack import StackScreen, StackUpdated
+
+EVENTS_SHOWN = 15  # the newest ones, printed oldest first
+
 
 def render_finding(f: Finding) -> Text:
     """Finding.render_parts (the CLI's words), styled."""
@@ -98,7 +103,7 @@ class ComponentScreen(AreaScreen):
         super().__init__()
         self.stack = stack
         self.component = component
-        self.events: list[dict[str, Any]] = []
+        self.events: list[Event] = []
         self.events_at: float | None = None
         self.report: StackReport | None = stack.report
         c = self.status
@@ -124,33 +129,28 @@ class ComponentScreen(AreaScreen):
     def refresh_data(self) -> None:
         from mlopstui.backends.kube import EVENTS
         from mlopstui.backends.stack import build_report, collect_cluster
+        from mlopstui.models import events as ev
 
         ctx, stack, cid = self.ctx, self.stack, self.component
 
-        def load() -> tuple[StackReport, list[dict[str, Any]]]:
+        def load() -> tuple[StackReport, list[Event]]:
             state = collect_cluster(ctx)
             report = build_report(ctx.settings, state, dict(stack.probes))
             objs = report.snapshot.components.get(cid, [])
             names = {o["metadata"]["name"] for o in objs}
             c = report.component(cid)
             names |= {p.name for w in (c.workloads if c else []) for p in w.pods}
-            events: list[dict[str, Any]] = []
+            raw: list[dict[str, Any]] = []
             for ns in sorted({o["metadata"].get("namespace") for o in objs if o["metadata"].get("namespace")}):
                 try:
-                    for e in ctx.kube.list(EVENTS, ns):
-                        if (e.get("involvedObject") or {}).get("name") in names:
-                            events.append(e)
+                    raw += [e for e in ctx.kube.list(EVENTS, ns) if ev.involved_name(e) in names]
                 except MlopsError:
                     pass
-            events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or
-                        (e.get("metadata") or {}).get("creationTimestamp") or "")
-            return report, events[-15:]
+            return report, ev.in_time_order(raw)[-EVENTS_SHOWN:]
 
         self.run_io(load, self._loaded, lambda err: self.show_error(err, "component"), group="component")
 
-    def _loaded(self, res: tuple[StackReport, list[dict[str, Any]]]) -> None:
-        import time
-
+    def _loaded(self, res: tuple[StackReport, list[Event]]) -> None:
         self.report, self.events = res
         self.events_at = time.time()
         self.loaded_at = self.events_at
@@ -207,12 +207,14 @@ class ComponentScreen(AreaScreen):
             t.append("\n")
         if not c.findings:
             t.append("  none\n", style="dim")
-        t.append(f"\nEvents ({len(self.events)}, {ago(self.events_at)})\n", style="bold underline")
+        from mlopstui.models.events import ORDER_WORDS
+
+        t.append(f"\nEvents ({len(self.events)}, {ORDER_WORDS}; {ago(self.events_at)})\n", style="bold underline")
+        now = time.time()
         for e in self.events:
-            io = e.get("involvedObject") or {}
-            style = "yellow" if e.get("type") == "Warning" else ""
-            t.append(f"  {e.get('type', '')} {e.get('reason', '')} {io.get('kind', '')}/{io.get('name', '')}: "
-                     f"{mask_text(str(e.get('message', '')))}\n", style=style)
+            style = "yellow" if e.type == "Warning" else ""
+            t.append(f"  {e.last_seen(now):>5} {e.type} {e.reason} {e.kind}/{e.name}: {mask_text(e.message)}\n",
+                     style=style)
         if not self.events:
             t.append("  none\n" if self.events_at else "  loading ...\n", style="dim")
         t.append("\nEnvironment (secrets masked)\n", style="bold underline")

@@ -13,11 +13,8 @@ from support.ui import screen_lines, wait_for
 
 
 @pytest.fixture
-def env(sandbox, monkeypatch):
-    for k, v in sandbox.env.items():
-        if k != "MLOPSTUI_CONFIG":
-            monkeypatch.setenv(k, v)
-    return sandbox
+def env(sandbox_env):
+    return sandbox_env
 
 
 def status(app) -> str:

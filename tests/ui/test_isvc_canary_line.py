@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from mlopstui import config
+from mlopstui.app import MlopsApp
 from mlopstui.backends.kube import INFERENCESERVICES
 from support.serving import NS, serving_cluster
 from support.ui import wait_for
-
-from mlopstui import config
-from mlopstui.app import MlopsApp
 
 
 @pytest.fixture

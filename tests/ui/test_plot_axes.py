@@ -79,7 +79,6 @@ async def test_run_plot_has_an_x_axis_with_unit(env, size):
 
 @pytest.mark.timeout(300)
 async def test_compare_counts_differences_per_tab_and_marks_series(env):
-    from mlopstui.models.experiments import RunRow, differ_words  # noqa: F401 - the words only
 
     client = _mlflow()
     exp = client.get_experiment_by_name("churn")

@@ -64,7 +64,7 @@ async def test_stack_screen_rows_keys_and_no_secrets(aws_env):
         shot += screen_text(app) + str(app.screen.query_one("#yaml").render())
         await pilot.press("escape")
         await pilot.press("l")
-        await wait_until(pilot, lambda: type(app.screen).__name__ == "LogScreen")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "PodLogScreen")
         await pilot.pause(0.5)
         shot += screen_text(app)
         for secret in SECRETS + (ACCESS_KEY,):

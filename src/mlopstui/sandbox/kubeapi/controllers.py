@@ -302,6 +302,20 @@ class ControllerManager:
             lines.append(f"{ts} INFO ready")
         return "\n".join(lines) + "\n"
 
+    def set_pod_logs(self, pod: dict, fault: str) -> None:
+        """The pod's log, and for a container that restarted (crashloop, oomkilled: the first container, with
+        restartCount 5) the log of its previous, terminated instance, read with `?previous=true`."""
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        self.store.set_log(ns, name, self._pod_log_text(pod, fault))
+        containers = (pod.get("spec") or {}).get("containers") or []
+        if fault in ("crashloop", "oomkilled") and containers:
+            c0 = containers[0]
+            ts = now_rfc3339()
+            end = ("Killed" if fault == "oomkilled" else f"{ts} ERROR fatal error during startup; exiting with code 1")
+            self.store.set_log(ns, f"{name}/{c0.get('name')}@previous",
+                               f"{ts} INFO starting {c0.get('name')} (image {c0.get('image')}; restart 4 of 5)\n"
+                               f"{ts} INFO loading configuration\n{end}\n")
+
     def create_pod(self, owner_rt: ResourceType, owner: dict, template: dict, name: str,
                    extra_labels: dict, fault: str, phase: str = "Running") -> dict:
         tmeta = template.get("metadata") or {}
@@ -327,7 +341,7 @@ class ControllerManager:
             self.event(created, self.POD, "BackOff", f"Back-off restarting failed container {c0} in pod "
                        f"{name}_{ns}({created['metadata']['uid']})", "Warning")
         if phase == "Running":
-            self.store.set_log(ns, name, self._pod_log_text(created, fault))
+            self.set_pod_logs(created, fault)
             created = self._set_status(self.POD, created, self.pod_status(created, fault))
         else:
             created = self._set_status(self.POD, created, {"phase": phase})
@@ -335,7 +349,7 @@ class ControllerManager:
 
     def start_standalone_pod(self, pod: dict) -> None:
         fault = fault_of(pod)
-        self.store.set_log(pod["metadata"]["namespace"], pod["metadata"]["name"], self._pod_log_text(pod, fault))
+        self.set_pod_logs(pod, fault)
         self._set_status(self.POD, pod, self.pod_status(pod, fault))
 
     # ---- workloads --------------------------------------------------------------------------
@@ -448,7 +462,7 @@ class ControllerManager:
                 want = self.pod_status(p, fault)
                 if _comparable(want) != _comparable(p.get("status") or {}):
                     pods[i] = self._set_status(self.POD, p, want)
-                    self.store.set_log(ns, p["metadata"]["name"], self._pod_log_text(p, fault))
+                    self.set_pod_logs(p, fault)
         ready = sum(1 for p in pods if _pod_ready(p))
         gen = w["metadata"].get("generation", 1)
         if rt is self.RS:

@@ -94,8 +94,9 @@ def main() -> int:
     from test_stack_env import HungServer, apply_objects, seed_objects, wait_ready
 
     from mlopstui import config
-    from mlopstui.backends.stack import build_report, collect_cluster, sweep
+    from mlopstui.backends.stack import collect_cluster, sweep
     from mlopstui.context import AppContext
+    from mlopstui.models.stack.report import build_report
     from mlopstui.sandbox.kubeapi import KubeApiServer
 
     d = Path(tempfile.mkdtemp(prefix="bench-stack-"))

@@ -129,6 +129,10 @@ class MlopsApp(App):
         self.check_api()
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
 
+    def on_unmount(self) -> None:
+        """The app is exiting (its screens are gone): close the context's clients and local forwards."""
+        self.ctx.close(final=True)
+
     # -- areas and commands ------------------------------------------------------------------------
     def action_goto(self, mode: str) -> None:
         self.goto(mode)

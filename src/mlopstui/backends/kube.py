@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -183,8 +184,17 @@ def build_api_client(target: KubeTarget) -> Any:
                          hint="check the file, or pass --kubeconfig/--context") from exc
 
 
+_CLIENTS: weakref.WeakSet[KubeClient] = weakref.WeakSet()
+
+
+def open_clients() -> list[KubeClient]:
+    """The KubeClients of this process holding connections or local forwards (a leak shows here)."""
+    return [c for c in list(_CLIENTS) if c.is_open]
+
+
 class KubeClient:
-    """A thread-safe generic client bound to one kubeconfig context."""
+    """A thread-safe generic client bound to one kubeconfig context. close() ends its connections and
+    local forwards; it stays usable (the next request connects anew)."""
 
     def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
         self.target = target
@@ -193,6 +203,8 @@ class KubeClient:
         self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
+        self._retired = False  # close(final=True): a request still in flight does not reconnect
+        _CLIENTS.add(self)
 
     @classmethod
     def from_settings(cls, kubeconfig: str | None, context: str | None, namespace: str | None,
@@ -205,6 +217,9 @@ class KubeClient:
 
     def _client(self) -> Any:
         with self._lock:
+            if self._retired:
+                raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
+                                 "(context switched, or the verb or the app ended)", source="kubernetes")
             if self._api is None:
                 self._api = build_api_client(self.target)
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
@@ -233,8 +248,9 @@ class KubeClient:
     # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
     def raw(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
             timeout: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
-        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body):
-        for services/proxy, where the body is the backend's. Redirects are not followed."""
+        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body, the body
+        decoded from any Content-Encoding): for services/proxy, where the body is the backend's. Redirects
+        are not followed."""
         api = self._client()
         _, url, auth, _, _ = api.param_serialize(method, path, header_params={}, auth_settings=["BearerToken"])
         hdrs = self._headers({**(headers or {}), **auth})
@@ -246,7 +262,10 @@ class KubeClient:
             if err.kind is Kind.UNREACHABLE:
                 err.message = f"API server {self.target.server} is unreachable: {err.message}"
             raise err from None
-        return resp.status, list(resp.headers.items()), resp.data or b""
+        # urllib3 decodes gzip/deflate bodies (Prometheus gzips its answers): the headers must say so too,
+        # or a relay passes "Content-Encoding: gzip" with a plain body and its client fails to decompress
+        hdrs_out = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-encoding"]
+        return resp.status, hdrs_out, resp.data or b""
 
     def websocket(self, path: str, subprotocols: list[str], timeout: float | None = None) -> Any:
         """A connected websocket-client WebSocket to path (wss), with the kubeconfig's TLS settings,
@@ -300,7 +319,16 @@ class KubeClient:
             err.message += f" (API server {self.target.server})"
         return err
 
-    def close(self) -> None:
+    @property
+    def is_open(self) -> bool:
+        routes = getattr(self, "routes", None)
+        return self._api is not None or bool(routes is not None and routes.is_open)
+
+    def close(self, *, final: bool = False) -> None:
+        """Close its connections and local forwards; final: for good (its owner dropped it), else the
+        next request connects anew."""
+        with self._lock:
+            self._retired = self._retired or final
         routes = getattr(self, "routes", None)
         if routes is not None:  # local forwards of backends/routes.py live as long as this client
             routes.close()

@@ -13,9 +13,11 @@ JSON and YAML stay JSON and YAML (both escape control characters).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
@@ -72,7 +74,29 @@ def make_context(args: argparse.Namespace):  # -> AppContext
                          "nothing was sent", hint="restart without --readonly to make changes (--dry-run shows "
                                                   "the plan)")
     deadline.start(settings.deadline + _explicit_wait(args))
-    return AppContext.create(settings)
+    ctx = AppContext.create(settings)
+    opened = _OPENED.get()
+    if opened is not None:  # inside cli.main: closed when the verb ends
+        opened.append(ctx)
+    return ctx
+
+
+# the contexts make_context opened for the verb cli.main runs (None outside it: the caller closes its own)
+_OPENED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("mlopstui_opened", default=None)
+
+
+@contextlib.contextmanager
+def verb_contexts() -> Iterator[None]:
+    """Around one verb: every context make_context opens meanwhile is closed at the end (its connection
+    pools, local forwards and relays, the clients it owns), whatever the verb's outcome."""
+    opened: list[Any] = []
+    token = _OPENED.set(opened)
+    try:
+        yield
+    finally:
+        _OPENED.reset(token)
+        for ctx in reversed(opened):
+            ctx.close(final=True)
 
 
 def _explicit_wait(args: argparse.Namespace) -> float:

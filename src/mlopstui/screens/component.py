@@ -22,10 +22,10 @@ from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import FINDING_ROLE_STYLE, SEVERITY_STYLE
 
 if TYPE_CHECKING:
-    from mlopstui.backends.stack import StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.events import Event
     from mlopstui.models.stack import ComponentStatus
+    from mlopstui.models.stack.report import StackReport
     from mlopstui.screens.stack import StackScreen, StackUpdated
 
 EVENTS_SHOWN = 15  # the newest ones, printed oldest first
@@ -128,8 +128,9 @@ class ComponentScreen(AreaScreen):
     # -- data --------------------------------------------------------------------------------------
     def refresh_data(self) -> None:
         from mlopstui.backends.kube import EVENTS
-        from mlopstui.backends.stack import build_report, collect_cluster
+        from mlopstui.backends.stack import collect_cluster
         from mlopstui.models import events as ev
+        from mlopstui.models.stack.report import build_report
 
         ctx, stack, cid = self.ctx, self.stack, self.component
 

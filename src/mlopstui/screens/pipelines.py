@@ -391,7 +391,8 @@ class WorkflowDetailScreen(PipelineActions, AreaScreen):
             self.set_status(f"{len(runs)} MLflow run(s)")
 
         def load():
-            self.mlflow = self.mlflow or MlflowBackend.from_context(ctx)
+            if self.mlflow is None or self.mlflow.is_closed:  # closed with the context on :ctx / :ns
+                self.mlflow = MlflowBackend.from_context(ctx)
             return linked_runs(self.mlflow, wf)
 
         self.run_io(load, shown,

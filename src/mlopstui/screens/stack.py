@@ -26,9 +26,9 @@ from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import HEALTH_STYLE, SEVERITY_STYLE
 
 if TYPE_CHECKING:
-    from mlopstui.backends.stack import ClusterState, StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.stack import ComponentStatus, ProbeResult
+    from mlopstui.models.stack.report import ClusterState, StackReport
 
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
 COALESCE_S = 0.3  # probe answers this close together make one update
@@ -55,8 +55,9 @@ def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep
     import queue
     import threading
 
-    from mlopstui.backends.stack import build_report, collect_cluster, probe_tasks, run_probes
+    from mlopstui.backends.stack import collect_cluster, probe_tasks, run_probes
     from mlopstui.doctor.fixes import explain
+    from mlopstui.models.stack.report import build_report
 
     settings = ctx.settings
     state = collect_cluster(ctx)

@@ -169,6 +169,7 @@ class KubeApiServer:
             self.controllers.stop()
         if self._httpd is not None:
             self._httpd.server_close()
+            self._httpd.drop_connections()
         self.store.close()
 
     # ---- watch faults (tests of clients: informers must recover without the user) ---------------
@@ -237,6 +238,11 @@ class _HTTPServer(ThreadingHTTPServer):
 
     ssl_context: ssl.SSLContext | None = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()  # connections being served (keep-alive ones wait in recv)
+        self._open_lock = threading.Lock()
+
     def finish_request(self, request, client_address):
         # HTTPS and plain HTTP on the same port: a TLS ClientHello starts with 0x16. The TLS
         # handshake runs in the per-connection thread, never in the accept loop.
@@ -249,7 +255,24 @@ class _HTTPServer(ThreadingHTTPServer):
             request.settimeout(None)
         except (ssl.SSLError, OSError):
             return
-        super().finish_request(request, client_address)
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def drop_connections(self) -> None:
+        """End every connection still served (as a stopped API server does): their threads return, instead
+        of waiting for clients that never close theirs."""
+        with self._open_lock:
+            conns = list(self._open)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         pass

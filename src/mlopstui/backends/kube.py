@@ -225,6 +225,9 @@ class KubeClient:
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
                 # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
                 self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
+                # one connection per open watch (backends/informer.py: a dozen kinds) besides the requests:
+                # without room, urllib3 discards and reopens connections (and warns) on every request
+                self._api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
             return self._api
 
     def _headers(self, hdrs: dict[str, str]) -> Any:

@@ -15,6 +15,7 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -134,6 +135,8 @@ class PipelinesScreen(PipelineActions, AreaScreen):
         self.workflows: dict[str, m.Workflow] = {}
         self.crons: dict[str, m.CronWorkflow] = {}
         self.templates: dict[str, m.WorkflowTemplate] = {}
+        self._cache_posted = False
+        self._dirty = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="pl-title")
@@ -145,14 +148,32 @@ class PipelinesScreen(PipelineActions, AreaScreen):
         ctx, view, all_ns = self.ctx, self.view, self.all_ns
 
         def load():
-            kube = ctx.kube
-            if view == "workflows":
-                return view, argo.list_workflows(kube, ctx.namespace, all_namespaces=all_ns)
-            if view == "cron":
-                return view, argo.list_cron_workflows(kube, ctx.namespace, all_namespaces=all_ns)
-            return view, argo.list_workflow_templates(kube, ctx.namespace, all_namespaces=all_ns)
+            # from the shared watch caches: a change re-renders (CacheChanged), no list while idle
+            return view, argo.watched_view(ctx.informers, view, ctx.namespace, all_namespaces=all_ns,
+                                           listener=self._cache_listener, timeout=ctx.settings.kube_timeout)
 
         self.run_io(load, self._loaded, lambda err: self.show_error(err, "reading workflows"), group="pipelines")
+
+    class CacheChanged(Message):
+        """A watch cache this list reads changed (from an informer's thread)."""
+
+    def _cache_listener(self) -> None:
+        if not self._cache_posted:
+            self._cache_posted = True
+            self.post_message(self.CacheChanged())
+
+    def on_pipelines_screen_cache_changed(self, _msg: PipelinesScreen.CacheChanged) -> None:
+        self._cache_posted = False
+        if self.is_current:
+            self.refresh_data()
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._dirty:
+            self._dirty = False
+            self.refresh_data()
 
     def _loaded(self, res) -> None:
         view, items = res

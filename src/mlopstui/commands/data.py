@@ -101,6 +101,16 @@ def _client(args):
     return ctx, lakefs.client(ctx)
 
 
+def _checked_ref(args, path: str) -> str:
+    """The repository, ref and path of an object verb checked before any request (exit 2); the ref."""
+    from mlopstui.models import data as m
+
+    m.validate_repo(args.repo)
+    ref = m.validate_ref(args.ref)
+    m.validate_path(path)
+    return ref
+
+
 def cmd_repos(args) -> int:
     from mlopstui.models import data as m
 
@@ -172,9 +182,7 @@ def cmd_diff(args) -> int:
 def cmd_objects(args) -> int:
     from mlopstui.models import data as m
 
-    m.validate_repo(args.repo)
-    ref = m.validate_ref(args.ref)
-    m.validate_path(args.prefix)
+    ref = _checked_ref(args, args.prefix)
     _, c = _client(args)
     with c:
         objs = c.objects(args.repo, ref, args.prefix, delimiter="" if args.recursive else "/")
@@ -187,11 +195,8 @@ def cmd_objects(args) -> int:
 
 def cmd_show(args) -> int:
     from mlopstui.backends import lakefs
-    from mlopstui.models import data as m
 
-    m.validate_repo(args.repo)
-    ref = m.validate_ref(args.ref)
-    m.validate_path(args.path)
+    ref = _checked_ref(args, args.path)
     _, c = _client(args)
     with c:
         pv = lakefs.preview(c, args.repo, ref, args.path)

@@ -112,18 +112,31 @@ async def test_abort_while_measuring_sends_exactly_the_confirmed_rollback(sandbo
         assert audit[-1]["action"] == "rollout-rollback" and audit[-1]["ok"]
 
 
-async def test_leaving_the_view_pauses_the_rollout_and_says_so(sandbox, capsys):
+async def test_leaving_the_view_pauses_the_rollout_and_r_resumes_it(sandbox, capsys):
     app = make_app(sandbox)
     with restore_canary(sandbox, capsys):
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_rollout(app, pilot)
-            await start(app, pilot, screen, "10,50,100 60s")
+            await start(app, pilot, screen, "10,100 10s")
             await wait_for(pilot, lambda: any(e["event"] == "measuring" for e in screen.events), timeout=60)
             await pilot.press("escape")
             await wait_for(pilot, lambda: json.loads(isvc(sandbox)["metadata"]["annotations"][ANN])["phase"]
                            == "paused", timeout=60)
-        st = state(sandbox)
-        assert "the TUI's rollout view was closed" in st["reason"] and st["step"] == 0
+            st = state(sandbox)
+            assert "the TUI's rollout view was closed" in st["reason"] and st["step"] == 0
+            # back in the view: it shows the paused rollout; r plans the step, confirmed, and the loop continues
+            screen = await open_rollout(app, pilot)
+            await wait_for(pilot, lambda: screen.state is not None and screen.state.phase == "paused")
+            mark = len(writes(sandbox))
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan), timeout=30)
+            assert app.screen.plan.patch["spec"]["predictor"]["canaryTrafficPercent"] == 10
+            await pilot.press("y")
+            await wait_for(pilot, lambda: screen.loop is None and screen.state is not None
+                           and screen.state.phase == "promoted", timeout=120)
+            assert screen.events[0]["event"] == "resumed"
+        # 10% was applied before the pause: the resume measures it and sends only the promotion
+        assert len(isvc_patches(writes(sandbox)[mark:])) == 1
 
 
 async def test_readonly_refuses_start_and_abort(sandbox, capsys):

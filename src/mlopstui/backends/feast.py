@@ -529,17 +529,24 @@ def get_job(kube: KubeClient, namespace: str, name: str) -> m.MaterializationJob
     return m.MaterializationJob.from_k8s(kube.get(JOBS, name, namespace))
 
 
-def job_log(kube: KubeClient, namespace: str, job: str, tail_lines: int = 200) -> str:
-    """The log of the Job's newest pod ("" while no pod exists yet)."""
+def job_pod(kube: KubeClient, namespace: str, job: str) -> str | None:
+    """The name of the Job's newest pod (None while it has none)."""
     from mlopstui.backends.kube import PODS
 
     pods = kube.list(PODS, namespace, label_selector=f"job-name={job}")
     if not pods:
         pods = kube.list(PODS, namespace, label_selector=f"batch.kubernetes.io/job-name={job}")
     if not pods:
-        return ""
+        return None
     pods.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp", ""))
-    pod = pods[-1]["metadata"]["name"]
+    return pods[-1]["metadata"]["name"]
+
+
+def job_log(kube: KubeClient, namespace: str, job: str, tail_lines: int = 200) -> str:
+    """The log of the Job's newest pod ("" while no pod exists yet)."""
+    pod = job_pod(kube, namespace, job)
+    if pod is None:
+        return ""
     try:
         return mask_text(kube.pod_log(pod, namespace, tail_lines=tail_lines))
     except MlopsError as exc:

@@ -7,9 +7,9 @@ Every call has a timeout; every failure becomes an MlopsError with a kind.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mlopstui import deadline
-from mlopstui.backends.kubeconfig import KubeTarget, exec_user, load_target, run_exec_plugin
+from mlopstui.backends.kubeconfig import KubeTarget, load_target, run_exec_plugin
 from mlopstui.errors import Kind, MlopsError, decode_json, from_exception
 from mlopstui.models.objects import with_resource_version
 
@@ -152,38 +152,6 @@ def _status_error(status: int, body: str | bytes | None, what: str) -> MlopsErro
     return MlopsError(kind, message, hint=hint, source="kubernetes")
 
 
-def build_api_client(target: KubeTarget, exec_status: dict[str, Any] | None = None) -> Any:
-    """A kubernetes ApiClient from the target's merged kubeconfig document (one reading of the files: see
-    backends/kubeconfig.py). The client's own KubeConfigLoader does TLS (CA file/data, client certificates,
-    insecure-skip-tls-verify, tls-server-name), proxy-url, tokens and the oidc auth-provider; exec plugins
-    are run first by kubeconfig.run_exec_plugin so that their failures reach the user."""
-    try:
-        from kubernetes import client
-        from kubernetes import config as kconfig
-        from kubernetes.config.kube_config import KubeConfigLoader
-
-        cfg = client.Configuration()
-        if target.source == "in-cluster":
-            kconfig.load_incluster_config(client_configuration=cfg)
-            return client.ApiClient(cfg)
-        doc = json.loads(json.dumps(target.config))
-        user = target.user_entry()
-        if isinstance(user.get("exec"), dict):
-            status = exec_status or run_exec_plugin(user["exec"], target.cluster_entry())
-            for u in doc.get("users") or []:
-                if u.get("name") == target.user:
-                    u["user"] = exec_user(user, status)
-        loader = KubeConfigLoader(config_dict=doc, active_context=target.context,
-                                  config_base_path=os.path.dirname(target.source.split(os.pathsep)[0]))
-        loader.load_and_set(cfg)
-        return client.ApiClient(cfg)
-    except MlopsError:
-        raise
-    except Exception as exc:  # kubernetes.config.ConfigException and friends
-        raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {target.source}: {exc}",
-                         hint="check the file, or pass --kubeconfig/--context") from exc
-
-
 _CLIENTS: weakref.WeakSet[KubeClient] = weakref.WeakSet()
 
 
@@ -258,6 +226,8 @@ class KubeClient:
                 raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
                                  "(context switched, or the verb or the app ended)", source="kubernetes")
             if self._api is None:
+                from mlopstui.backends.kubehttp import build_api_client
+
                 self._api = build_api_client(self.target, self._exec())
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
                 # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
@@ -501,11 +471,59 @@ class KubeClient:
                                    "dryRun": "All" if dry_run else None})
 
     def pod_log(self, name: str, namespace: str | None = None, *, tail_lines: int | None = 200,
-                container: str | None = None, limit_bytes: int | None = LOG_LIMIT_BYTES) -> str:
-        """The log's last tail_lines, at most limit_bytes of it (the API server's limitBytes: a pod that
-        logged gigabytes does not send them to the bastion)."""
+                container: str | None = None, previous: bool = False,
+                limit_bytes: int | None = LOG_LIMIT_BYTES) -> str:
+        """The log (`kubectl logs`); previous=True: the container's last terminated instance (`--previous`).
+        At most limit_bytes of it (the API server's limitBytes: a pod that logged gigabytes does not send
+        them to the bastion)."""
         return self.request("GET", PODS.path(namespace or self.namespace, name, "log"), raw=True,
-                            query={"tailLines": tail_lines, "container": container, "limitBytes": limit_bytes})
+                            query={"tailLines": tail_lines, "container": container,
+                                   "previous": "true" if previous else None, "limitBytes": limit_bytes})
+
+    def follow_log(self, name: str, namespace: str | None = None, *, container: str | None = None,
+                   tail_lines: int | None = 200, max_seconds: float = 1800.0,
+                   on_open: Callable[[Any], None] | None = None) -> Iterator[str]:
+        """`kubectl logs -f`: the tail, then text as the container writes it (decoded chunks, not lines),
+        until the server ends the stream or max_seconds pass. on_open receives the open response: another
+        thread may `shutdown()` it to end the stream (as for watch)."""
+        api = self._client()
+        q = {"follow": "true", "tailLines": tail_lines, "container": container}
+        path = PODS.path(namespace or self.namespace, name, "log")
+        what = f"GET {path} (follow)"
+        _, url, hdrs, _, _ = api.param_serialize("GET", path + "?" + urlencode({k: v for k, v in q.items()
+                                                                                 if v is not None}),
+                                                 header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])
+        import urllib3
+
+        try:
+            resp = api.rest_client.pool_manager.request(
+                "GET", url, headers=self._headers(hdrs), preload_content=False, retries=False,
+                timeout=urllib3.Timeout(connect=self.timeout, read=max_seconds))
+        except Exception as exc:
+            raise from_exception(exc, source="kubernetes") from None
+        if on_open is not None:
+            on_open(resp)
+        ends = time.monotonic() + max_seconds
+        try:
+            if resp.status >= 400:
+                raise self._located(_status_error(resp.status, resp.read(), what), resp.status)
+            import codecs
+
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            try:
+                for chunk in resp.stream(4096, decode_content=True):
+                    text = decoder.decode(chunk)
+                    if text:
+                        yield text
+                    if time.monotonic() > ends:
+                        return
+            except MlopsError:
+                raise
+            except Exception as exc:  # the stream broke, or was shut down by on_open's holder
+                raise MlopsError(Kind.UNREACHABLE, f"the log stream of {name} on {self.target.server} "
+                                 f"ended: {exc}", source="kubernetes") from None
+        finally:
+            resp.release_conn()
 
     def watch(self, res: Res, namespace: str | None = None, *, resource_version: str | None = None,
               timeout_seconds: int = 30, label_selector: str | None = None, allow_bookmarks: bool = False,

@@ -1,10 +1,11 @@
-"""The direct transport of KubeClient: the API server's requests over urllib3 alone, without the kubernetes SDK.
+"""The two transports of KubeClient: the kubernetes SDK's ApiClient (`build_api_client`, the TUI) and the direct
+one: the API server's requests over urllib3 alone, without the kubernetes SDK.
 
 Why: a one-shot headless verb (`isvc`, `canary --yes`) paid ~0.3 CPU-s for `import kubernetes.client`
 (google-auth, oauthlib, requests, cryptography, the generated models) to send one or two requests;
 bench/bench_headless.py measures it beside kubectl. urllib3 is the library the SDK's REST layer sends
 with, so the TLS and proxy behaviour is the same one: this module builds the same PoolManager/ProxyManager
-arguments from the same kubeconfig document that `kube.build_api_client` gives the SDK's KubeConfigLoader
+arguments from the same kubeconfig document that `build_api_client` (below) gives the SDK's KubeConfigLoader
 (read once by backends/kubeconfig.py: kubectl's merge rules, absolute paths, impersonation).
 
 What it reads, in the SDK's order: a token (`token`, else `tokenFile`), an exec plugin (run by
@@ -18,6 +19,7 @@ azure: the SDK refreshes those), SOCKS proxies, in-cluster configuration.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,7 +66,7 @@ class DirectTransport:
         self.target = target
         self._tmp: str | None = None
         cluster, user = target.cluster_entry(), target.user_entry()
-        if isinstance(user.get("exec"), dict):  # as kube.build_api_client: the plugin's answer is the user
+        if isinstance(user.get("exec"), dict):  # as build_api_client: the plugin's answer is the user
             user = exec_user(user, exec_status or run_exec_plugin(user["exec"], cluster))
         self.server = str(target.server).rstrip("/")
         self.authorization = self._authorization(user)
@@ -165,3 +167,35 @@ def _existing(path: Any) -> str:
     if not os.path.isfile(p):
         raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig: file does not exist: {p}", source="kubeconfig")
     return p
+
+
+def build_api_client(target: KubeTarget, exec_status: dict[str, Any] | None = None) -> Any:
+    """A kubernetes ApiClient from the target's merged kubeconfig document (one reading of the files: see
+    backends/kubeconfig.py). The client's own KubeConfigLoader does TLS (CA file/data, client certificates,
+    insecure-skip-tls-verify, tls-server-name), proxy-url, tokens and the oidc auth-provider; exec plugins
+    are run first by kubeconfig.run_exec_plugin so that their failures reach the user."""
+    try:
+        from kubernetes import client
+        from kubernetes import config as kconfig
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        cfg = client.Configuration()
+        if target.source == "in-cluster":
+            kconfig.load_incluster_config(client_configuration=cfg)
+            return client.ApiClient(cfg)
+        doc = json.loads(json.dumps(target.config))
+        user = target.user_entry()
+        if isinstance(user.get("exec"), dict):
+            status = exec_status or run_exec_plugin(user["exec"], target.cluster_entry())
+            for u in doc.get("users") or []:
+                if u.get("name") == target.user:
+                    u["user"] = exec_user(user, status)
+        loader = KubeConfigLoader(config_dict=doc, active_context=target.context,
+                                  config_base_path=os.path.dirname(target.source.split(os.pathsep)[0]))
+        loader.load_and_set(cfg)
+        return client.ApiClient(cfg)
+    except MlopsError:
+        raise
+    except Exception as exc:  # kubernetes.config.ConfigException and friends
+        raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {target.source}: {exc}",
+                         hint="check the file, or pass --kubeconfig/--context") from exc

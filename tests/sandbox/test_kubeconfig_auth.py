@@ -107,9 +107,13 @@ TRANSPORT = {"direct": False}
 
 @pytest.fixture(autouse=True, params=["sdk", "direct"])
 def transport(request):
+    from mlopstui.backends.kube import open_clients
+
     TRANSPORT["direct"] = request.param == "direct"
     yield request.param
     TRANSPORT["direct"] = False
+    for c in open_clients():  # the clients these tests made (one per kubeconfig form)
+        c.close(final=True)
 
 
 def _client(path: Path, context: str | None = None, **kw) -> KubeClient:

@@ -76,6 +76,10 @@ async def test_start_from_the_view_steps_and_promotes(sandbox, capsys):
             assert screen.query_one("#sp-canary-rate").data and screen.query_one("#sp-stable-rate").data
             gates = str(screen.query_one("#ro-gates").render())
             assert "ok   error-rate" in gates and "min-requests" in gates
+            done = len(writes(sandbox))
+            await pilot.press("x")  # a finished rollout has nothing to abort
+            await wait_for(pilot, lambda: "the rollout is promoted: nothing to abort" in status_text(app))
+            assert isvc_patches(writes(sandbox)[done:]) == []
         patches = isvc_patches(writes(sandbox)[mark:])
         assert len(patches) == 3 and all(p["resourceVersion"] for p in patches)  # 10, 50, promote
         assert state(sandbox)["phase"] == "promoted"

@@ -28,11 +28,13 @@ PORT_NAMES: dict[str, tuple[str, ...]] = {
     "ingress": ("http2", "http"), "s3": ("s3", "minio", "api", "rgw", "http"), "mlflow": ("http", "mlflow"),
     "postgresql": ("postgres",), "feast_registry": ("postgres",), "pgbouncer": ("pgbouncer", "postgres"),
     "redis": ("redis",), "feast_server": ("http",), "argo": ("web", "http"), "kfp": ("http",), "lakefs": ("http",),
+    "prometheus": ("http-web", "web", "http"),
 }
 PORT_NUMBERS: dict[str, tuple[int, ...]] = {
     "ingress": (80, 8080), "s3": (9000, 443, 80, 8333, 7480, 8080), "mlflow": (80, 5000),
     "postgresql": (5432,), "feast_registry": (5432,), "pgbouncer": (6432, 5432), "redis": (6379,),
     "feast_server": (80, 6566), "argo": (2746,), "kfp": (8888, 80), "lakefs": (80, 8000),
+    "prometheus": (9090, 80),
 }
 # ports that are never traffic: Istio's status/metrics ports, monitoring, web consoles, webhooks
 NOT_TRAFFIC_NAMES = ("status", "metrics", "monitoring", "profiling", "dashboard", "console", "webhook", "grpc")
@@ -106,6 +108,9 @@ SERVICE_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
     "lakefs": (("lakefs", "http"),),
     "argo": (("argo-server", "https"),),
     "kfp": (("ml-pipeline", "http"), ("ml-pipeline-ui", "http")),
+    # the Prometheus chart's, the operator's (kube-prometheus: prometheus-k8s; the stack chart's own name)
+    "prometheus": (("prometheus-server", "http"), ("prometheus-operated", "http"), ("prometheus-k8s", "http"),
+                   ("kube-prometheus-stack-prometheus", "http"), ("prometheus", "http")),
 }
 
 

@@ -26,7 +26,7 @@ from support.cli_env import isolate
 from support.fault_servers import FaultServer, kubeconfig_for
 
 NS = "mlops"
-HOLD = 4.0  # the proxy holds a write's answer this long; the client's timeout (1.5 s) is shorter
+HOLD = 8.0  # the proxy holds a write's answer this long; the client's timeout (3 s: reads under load) is shorter
 
 
 def _workflow(name: str, fixture: str) -> dict:
@@ -74,7 +74,7 @@ def late(api):
 def run(api, proxy: FaultServer, env: Path, argv: list[str]) -> tuple[int, str, str]:
     kcfg = kubeconfig_for(proxy.url, env / "kubeconfig", token=api.token("admin"), namespace=NS)
     cfg = env / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"namespace": NS, "kube_timeout": 1.5, "probe_timeout": 0.5}))
+    cfg.write_text(yaml.safe_dump({"namespace": NS, "kube_timeout": 3.0, "probe_timeout": 0.5}))
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([*argv, "--config", str(cfg), "--kubeconfig", kcfg, "--deadline", "10"])
@@ -169,7 +169,7 @@ def lakefs(tmp_path_factory):
         put_commit("side", "b.csv", b"y\n2\n", "side change")
         put_commit("main", "c.csv", b"z\n3\n", "to revert")
     proxy = FaultServer("late-write", protocol="lakefs", upstream=srv.url, hold=HOLD)
-    client = LakeFSClient(proxy.url, Credentials(KEY, SECRET, "test"), timeout=1.5, source=proxy.hostport)
+    client = LakeFSClient(proxy.url, Credentials(KEY, SECRET, "test"), timeout=3.0, source=proxy.hostport)
     yield srv, client
     client.close()
     proxy.stop()
@@ -208,7 +208,7 @@ def test_lakefs_write_lost_is_reported_not_applied(lakefs, tmp_path):
     srv, _ = lakefs
     lost = FaultServer("lost-write", protocol="lakefs", upstream=srv.url, hold=HOLD)
     try:
-        with LakeFSClient(lost.url, Credentials(KEY, SECRET, "test"), timeout=1.5) as c:
+        with LakeFSClient(lost.url, Credentials(KEY, SECRET, "test"), timeout=3.0) as c:
             action = CreateBranch(c, "repo", "never", "main")
             with pytest.raises(MlopsError) as e:
                 action.apply(action.plan(), readonly=False, audit=None)

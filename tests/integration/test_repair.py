@@ -510,11 +510,11 @@ def test_fix_answered_late_is_reported_applied(env, capsys, created, tmp_path):
     created(k.CRONJOBS, cronjob("late-eval", [{
         "name": "eval", "image": "python:3.11",
         "env": S3_CLIENT_ENV}]))
-    proxy = FaultServer("late-write", upstream=env.srv.url, hold=6.0)
+    proxy = FaultServer("late-write", upstream=env.srv.url, hold=12.0)
     try:
         cfg = yaml.safe_load(env.config.read_text())
         cfg.update(kubeconfig=kubeconfig_for(proxy.url, tmp_path / "kubeconfig", token=env.srv.token("admin"),
-                                             namespace=NS), context="fault", kube_timeout=2.0,
+                                             namespace=NS), context="fault", kube_timeout=4.0,
                    audit_log=str(tmp_path / "audit.jsonl"))
         (tmp_path / "late.yaml").write_text(yaml.safe_dump(cfg))
         mark = env.mark()

@@ -159,6 +159,9 @@ def node_for(wf: m.Workflow, ref: str | None) -> m.Node:
     return sorted(pods, key=lambda n: n.started or 0)[-1]
 
 
+POD_GONE_HINT = "pods are deleted by the workflow's podGC or by a retry; its main.log may be in the artifact repository"
+
+
 def node_log(kube: KubeClient, wf: m.Workflow, node: m.Node, container: str = "main",
              tail_lines: int | None = 500) -> str:
     if container not in m.CONTAINERS:
@@ -168,8 +171,7 @@ def node_log(kube: KubeClient, wf: m.Workflow, node: m.Node, container: str = "m
     except MlopsError as exc:
         if exc.kind is Kind.NOT_FOUND:
             raise MlopsError(Kind.NOT_FOUND, f"the pod {node.pod} of node {node.display_name} is gone",
-                             hint="pods are deleted by the workflow's podGC or by a retry; "
-                                  "its main.log may be in the artifact repository", source="kubernetes") from None
+                             hint=POD_GONE_HINT, source="kubernetes") from None
         raise
     return m.clean_text(text)
 

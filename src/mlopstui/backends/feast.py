@@ -470,7 +470,10 @@ def _sample_entity_row(store: Any, view: m.FeatureViewRow, fv: Any) -> dict[str,
 
     ts = getattr(src, "timestamp_field", None)
     cols = list(view.join_keys) + ([ts] if ts else [])
-    table = pq.read_table(str(p), columns=cols)
+    # the last row group only (sources are written in time order): the key columns of a source with
+    # billions of rows are not brought to this machine for one sample key
+    pf = pq.ParquetFile(str(p))
+    table = pf.read_row_group(pf.num_row_groups - 1, columns=cols) if pf.num_row_groups else pf.read(columns=cols)
     if table.num_rows == 0:
         raise MlopsError(Kind.NOT_FOUND, f"the source of {view.name} has no rows", source="feast")
     idx = table.num_rows - 1
@@ -526,17 +529,24 @@ def get_job(kube: KubeClient, namespace: str, name: str) -> m.MaterializationJob
     return m.MaterializationJob.from_k8s(kube.get(JOBS, name, namespace))
 
 
-def job_log(kube: KubeClient, namespace: str, job: str, tail_lines: int = 200) -> str:
-    """The log of the Job's newest pod ("" while no pod exists yet)."""
+def job_pod(kube: KubeClient, namespace: str, job: str) -> str | None:
+    """The name of the Job's newest pod (None while it has none)."""
     from mlopstui.backends.kube import PODS
 
     pods = kube.list(PODS, namespace, label_selector=f"job-name={job}")
     if not pods:
         pods = kube.list(PODS, namespace, label_selector=f"batch.kubernetes.io/job-name={job}")
     if not pods:
-        return ""
+        return None
     pods.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp", ""))
-    pod = pods[-1]["metadata"]["name"]
+    return pods[-1]["metadata"]["name"]
+
+
+def job_log(kube: KubeClient, namespace: str, job: str, tail_lines: int = 200) -> str:
+    """The log of the Job's newest pod ("" while no pod exists yet)."""
+    pod = job_pod(kube, namespace, job)
+    if pod is None:
+        return ""
     try:
         return mask_text(kube.pod_log(pod, namespace, tail_lines=tail_lines))
     except MlopsError as exc:

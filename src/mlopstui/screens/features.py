@@ -391,8 +391,16 @@ class FeaturesScreen(AreaScreen):
         from mlopstui.backends import feast as fb
 
         ctx, ns, name = self.ctx, self.ctx.namespace, key.split("/", 1)[1]
-        self.run_io(lambda: fb.job_log(ctx.kube, ns, name, tail_lines=500),
-                    lambda text: self.app.push_screen(TextView(f"log: job {ns}/{name}", text, ansi=True)),
+
+        def opened(pod: str | None) -> None:
+            from mlopstui.screens.logs import PodLogScreen
+
+            if pod is None:
+                self.set_status(f"job {name} has no pod yet (its log appears once one starts)")
+                return
+            self.app.push_screen(PodLogScreen(ns, pod, area="features", title=f"Logs job {ns}/{name} (pod {pod})"))
+
+        self.run_io(lambda: fb.job_pod(ctx.kube, ns, name), opened,
                     lambda e: self.show_error(e, f"log of {name}"), group="log")
 
 

@@ -379,21 +379,17 @@ class WorkflowDetailScreen(PipelineActions, AreaScreen):
         self._pane("\n".join(lines))
 
     def action_logs(self, container: str) -> None:
-        from mlopstui.backends.argo import node_log
+        """The node's pod log in the log view (search, follow, previous, wrap; c picks init/wait/main)."""
+        from mlopstui.backends.argo import POD_GONE_HINT
+        from mlopstui.screens.logs import PodLogScreen
 
         n, wf = self.selected_node(), self.wf
         if n is None or wf is None or n.type != "Pod":
             self.set_status("select a pod node (a step) to read its log", error=True)
             return
-        ctx = self.ctx
-        self.set_status(f"reading the {container} log of {n.pod} ...")
-
-        def shown(text: str) -> None:
-            self._pane(f"--- {n.display_name} ({n.pod}) {container} ---\n{text.rstrip() or '(empty)'}")
-            self.set_status(f"{container} log of {n.display_name}")
-
-        self.run_io(lambda: node_log(ctx.kube, wf, n, container), shown,
-                    lambda err: self.show_error(err, "reading the log"), group="wf-log")
+        self.app.push_screen(PodLogScreen(wf.namespace, n.pod, container, area="pipelines",
+                                          title=f"Logs {m.clean_text(n.display_name, False)} ({n.pod})",
+                                          gone_hint=POD_GONE_HINT))
 
     def action_runs(self) -> None:
         from mlopstui.backends.argo import linked_runs

@@ -66,7 +66,9 @@ class RunDetailScreen(AreaScreen):
     RunDetailScreen #art-tree { width: 40%; min-width: 24; }
     RunDetailScreen #art-preview { width: 1fr; border-left: solid $panel; }
     RunDetailScreen #preview-table { height: auto; }
-    RunDetailScreen TabPane { padding: 0; }
+    RunDetailScreen TabPane { padding: 0; height: 1fr; }
+    RunDetailScreen #run-tabs, RunDetailScreen #run-tabs > ContentSwitcher { height: 1fr; }
+    RunDetailScreen #tab-metrics > Vertical { height: 1fr; }
     """
 
     def __init__(self, backend: MlflowBackend, run_id: str, run: RunRow | None = None,
@@ -184,7 +186,7 @@ class RunDetailScreen(AreaScreen):
                 xs, ys = h.xy(self.by)
                 series.append(Series(k, xs, ys))
         self.query_one("#run-plot", MetricPlot).set_series(
-            series, x_label="step" if self.by == "step" else "seconds since first point")
+            series, by=self.by)
 
     # -- artifacts -------------------------------------------------------------------------------
     def _load_dir(self, node) -> None:
@@ -286,13 +288,38 @@ class RunDetailScreen(AreaScreen):
                         value=f"./mlflow-artifacts/{self.run_id[:8]}"), self._download_to)
 
     def _download_to(self, dest: str | None) -> None:
+        """Sizes first: the files are listed; above DOWNLOAD_CONFIRM_BYTES the download asks before anything
+        comes to this machine."""
         if not dest:
             return
         what, rid = self._download_what, self.run_id
+        self.set_status(f"listing {what or 'all artifacts'} ...")
+        self.run_io(lambda: self.backend.artifact_files(rid, what), lambda files: self._sized(what, dest, files),
+                    lambda e: self.show_error(e, "download"), group="download", timeout=120)
+
+    def _sized(self, what: str, dest: str, files: list) -> None:
+        from mlopstui.actions.base import Plan
+        from mlopstui.backends.mlflow_artifacts import DOWNLOAD_CONFIRM_BYTES
+        from mlopstui.screens.confirm import ConfirmPlan
+        from mlopstui.units import human_bytes
+
+        total = sum(e.size or 0 for e in files)
+        if total <= DOWNLOAD_CONFIRM_BYTES:
+            self._download(what, dest, DOWNLOAD_CONFIRM_BYTES)
+            return
+        plan = Plan(action="download", summary=f"{len(files)} files, {human_bytes(total)} of run {self.run_id[:12]} "
+                    f"to {dest} on this machine", target=f"mlflow run {self.run_id}/{what or ''}", risk="medium",
+                    notes=[f"more than {human_bytes(DOWNLOAD_CONFIRM_BYTES)}: heavy data belongs in the cluster "
+                           "(a Job next to the store), not on the bastion"])
+        self.app.push_screen(ConfirmPlan(plan), lambda ok: self._download(what, dest, total) if ok else
+                             self.set_status("download not started"))
+
+    def _download(self, what: str, dest: str, max_bytes: int) -> None:
+        rid = self.run_id
         self.set_status(f"downloading {what or 'all artifacts'} to {dest} ...")
 
         def run() -> str:
-            return str(self.backend.download_artifacts(rid, what, dest))
+            return str(self.backend.download_artifacts(rid, what, dest, max_bytes=max_bytes))
 
         self.run_io(run, lambda p: self.set_status(f"downloaded to {p}"),
                     lambda e: self.show_error(e, "download"), group="download", timeout=600)

@@ -14,6 +14,7 @@ from mlopstui.config import Settings
 from mlopstui.errors import Kind, MlopsError
 
 if TYPE_CHECKING:
+    from mlopstui.backends.informer import Informers
     from mlopstui.backends.kube import KubeClient
     from mlopstui.models.endpoints import Endpoint
 
@@ -29,6 +30,7 @@ class AppContext:
     _kube: KubeClient | None = field(default=None, repr=False)
     # clients bound to this context's cluster (MLflow, LakeFS ...): closed with it (see close())
     _owned: list[Any] = field(default_factory=list, repr=False)
+    _informers: Informers | None = field(default=None, repr=False)  # the shared watch caches (informers)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _final: bool = field(default=False, repr=False)
 
@@ -76,6 +78,20 @@ class AppContext:
                 self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout)
             return self._kube
 
+    @property
+    def informers(self) -> Informers:
+        """The shared list-then-watch caches of this client (backends/informer.py), one per kind and scope:
+        every area that shows a kind reads the same cache. Call from a worker (it creates the client)."""
+        kube = self.kube
+        with self._lock:
+            if self._final:
+                raise MlopsError(Kind.ERROR, "this context was closed (the verb or the app ended)")
+            if self._informers is None or self._informers.kube is not kube:
+                from mlopstui.backends.informer import Informers
+
+                self._informers = Informers(kube)
+            return self._informers
+
     def own(self, resource: T) -> T:
         """resource (anything with close()) lives as long as this context's target: close() closes it."""
         with self._lock:  # those their user closed already are dropped (a TUI opens many over time)
@@ -95,6 +111,9 @@ class AppContext:
             self._final = self._final or final
             owned, self._owned = self._owned, []
             kube, self._kube = self._kube, None
+            informers, self._informers = self._informers, None
+        if informers is not None:  # every watch ends (each close is quick: its stream is shut down)
+            informers.close()
         for resource in reversed(owned):
             try:
                 resource.close()

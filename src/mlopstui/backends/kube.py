@@ -10,6 +10,7 @@ import json
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -224,6 +225,9 @@ class KubeClient:
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
                 # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
                 self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
+                # one connection per open watch (backends/informer.py: a dozen kinds) besides the requests:
+                # without room, urllib3 discards and reopens connections (and warns) on every request
+                self._api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
             return self._api
 
     def _headers(self, hdrs: dict[str, str]) -> Any:
@@ -452,9 +456,56 @@ class KubeClient:
                                    "dryRun": "All" if dry_run else None})
 
     def pod_log(self, name: str, namespace: str | None = None, *, tail_lines: int | None = 200,
-                container: str | None = None) -> str:
+                container: str | None = None, previous: bool = False) -> str:
+        """The log (`kubectl logs`); previous=True: the container's last terminated instance (`--previous`)."""
         return self.request("GET", PODS.path(namespace or self.namespace, name, "log"), raw=True,
-                            query={"tailLines": tail_lines, "container": container})
+                            query={"tailLines": tail_lines, "container": container,
+                                   "previous": "true" if previous else None})
+
+    def follow_log(self, name: str, namespace: str | None = None, *, container: str | None = None,
+                   tail_lines: int | None = 200, max_seconds: float = 1800.0,
+                   on_open: Callable[[Any], None] | None = None) -> Iterator[str]:
+        """`kubectl logs -f`: the tail, then text as the container writes it (decoded chunks, not lines),
+        until the server ends the stream or max_seconds pass. on_open receives the open response: another
+        thread may `shutdown()` it to end the stream (as for watch)."""
+        api = self._client()
+        q = {"follow": "true", "tailLines": tail_lines, "container": container}
+        path = PODS.path(namespace or self.namespace, name, "log")
+        what = f"GET {path} (follow)"
+        _, url, hdrs, _, _ = api.param_serialize("GET", path + "?" + urlencode({k: v for k, v in q.items()
+                                                                                 if v is not None}),
+                                                 header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])
+        import urllib3
+
+        try:
+            resp = api.rest_client.pool_manager.request(
+                "GET", url, headers=self._headers(hdrs), preload_content=False, retries=False,
+                timeout=urllib3.Timeout(connect=self.timeout, read=max_seconds))
+        except Exception as exc:
+            raise from_exception(exc, source="kubernetes") from None
+        if on_open is not None:
+            on_open(resp)
+        ends = time.monotonic() + max_seconds
+        try:
+            if resp.status >= 400:
+                raise self._located(_status_error(resp.status, resp.read(), what), resp.status)
+            import codecs
+
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            try:
+                for chunk in resp.stream(4096, decode_content=True):
+                    text = decoder.decode(chunk)
+                    if text:
+                        yield text
+                    if time.monotonic() > ends:
+                        return
+            except MlopsError:
+                raise
+            except Exception as exc:  # the stream broke, or was shut down by on_open's holder
+                raise MlopsError(Kind.UNREACHABLE, f"the log stream of {name} on {self.target.server} "
+                                 f"ended: {exc}", source="kubernetes") from None
+        finally:
+            resp.release_conn()
 
     def watch(self, res: Res, namespace: str | None = None, *, resource_version: str | None = None,
               timeout_seconds: int = 30, label_selector: str | None = None, allow_bookmarks: bool = False,

@@ -85,9 +85,11 @@ def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[st
     return out
 
 
-def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None = None) -> ClusterState:
+def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None = None,
+                    watched: bool = False, listener: Callable[[], None] | None = None) -> ClusterState:
     """List the catalog's object kinds concurrently (blocking: call from a worker); namespace: only that one
-    (`-n NS`), else every namespace the credentials may read."""
+    (`-n NS`), else every namespace the credentials may read. watched: from the context's shared watch
+    caches (backends/stack_watch.py: listed once, then watched; listener hears their changes), not a list."""
     t0 = time.monotonic()
     state = ClusterState(namespace=namespace)
     try:
@@ -96,6 +98,17 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
         state.error = err
         return state
     namespaces = [namespace] if namespace else _namespaces(ctx.settings, kube)
+    if watched and not namespace:
+        from mlopstui.backends.stack_watch import list_from_cache
+
+        list_from_cache(ctx.informers, kube, namespaces, state, ctx.settings.kube_timeout * 2, listener)
+    else:
+        _list_all(kube, namespaces, namespace, state, max_workers)
+    return _finish(ctx, kube, state, namespace, max_workers, t0)
+
+
+def _list_all(kube: KubeClient, namespaces: list[str], namespace: str | None, state: ClusterState,
+              max_workers: int) -> None:
     with cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stack-list") as pool:
         futs = {pool.submit(_list_kind, kube, res, opt, namespaces, namespace): res for res, opt in LISTED}
         for fut in cf.as_completed(futs):
@@ -107,6 +120,10 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
                 if res is k.DEPLOYMENTS or err.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED):
                     state.error = state.error or err
                 state.errors.append(f"{res.kind}: {err.message}")
+
+
+def _finish(ctx: AppContext, kube: KubeClient, state: ClusterState, namespace: str | None, max_workers: int,
+            t0: float) -> ClusterState:
     if state.error is None:
         try:
             add_selected(kube, catalog_with_overrides(ctx.settings.components), state.objects)

@@ -227,6 +227,14 @@ def confirm_or_print(args: argparse.Namespace, plan, apply: Callable[[], Any], *
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def run_action(args: argparse.Namespace, ctx, action, plan=None, *, server: bool = False) -> int:
+    """One write verb's plan -> confirm -> apply: plan (unless given), then confirm_or_print, applying with the
+    context's read-only flag and audit log; server=True: --dry-run=server sends the plan with dryRun=All."""
+    plan = action.plan() if plan is None else plan
+    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                            server=(lambda: server_dry_run(ctx, action, plan)) if server else None)
+
+
 def add_global_flags(p: argparse.ArgumentParser, suppress: bool = False) -> None:
     """The global flags, accepted before or after the verb (verbs call this with suppress=True)."""
     d = argparse.SUPPRESS if suppress else None

@@ -500,8 +500,9 @@ def check_extra() -> None:
 
 
 def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
-       log: Callable[[str], None] | None = None) -> SandboxInfo:
-    """Start every part that is not running, wait until all are ready, seed once.
+       log: Callable[[str], None] | None = None, scale: float = 0.0) -> SandboxInfo:
+    """Start every part that is not running, wait until all are ready, seed once. scale > 0: the emulator
+    also stores a platform-sized cluster (sandbox/scale.py; 1 = 200 namespaces, 5,000 pods, ...), once.
 
     A failure (a part that does not get ready, an import error, a failed seed, ctrl-c) stops
     every part this call started before it raises: no process is left behind.
@@ -510,10 +511,10 @@ def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
     check_extra()
     d = resolve_dir(d)
     with _locked(d):
-        return _up_locked(d, timeout, log)
+        return _up_locked(d, timeout, log, scale)
 
 
-def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxInfo:
+def _up_locked(d: Path, timeout: float, log: Callable[[str], None], scale: float = 0.0) -> SandboxInfo:
     t0 = time.monotonic()
     p = _paths(d)
     for k in ("kube", "s3data", "mlflow", "feast", "models", "lakefs", "prometheus"):
@@ -527,9 +528,16 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     state["ports"] = ports
     state["dir"] = str(d)
     specs = _specs(d, ports, sec)
+    if scale > 0:  # the emulator seeds the scale objects at its start (once: they persist in its state)
+        from dataclasses import replace
+
+        specs["kubeapi"] = replace(specs["kubeapi"], argv=[*specs["kubeapi"].argv, "--scale", f"{scale:g}"])
     active = active_parts()
     alive = {n for n in active if procs.part_alive(state["parts"].get(n, {}))
              and state["parts"][n].get("port") == ports[n]}
+    if scale > 0 and float(state.get("scale") or 0) != scale:
+        alive.discard("kubeapi")  # a running emulator without them: restarted with --scale
+        state["scale"] = scale
     # the ingress is configured with the model servers' addresses at start, Prometheus with all three
     if any(ports[m] != old_ports.get(m) for m in ("model-v1", "model-v2")):
         alive.discard("ingress")

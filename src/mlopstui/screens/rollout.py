@@ -314,6 +314,10 @@ class RolloutScreen(AreaScreen):
         if self.loop is not None:
             self.set_status("a rollout is running here already", error=True)
             return
+        if self.state is not None and self.state.phase not in r.FINAL_PHASES:
+            self.set_status(f"a rollout is recorded ({self.state.effective_phase(time.time())}): r resumes it, "
+                            "x aborts it; nothing sent", error=True)
+            return
         d = self.ctx.settings.rollout
 
         def got(text: str | None) -> None:
@@ -368,6 +372,9 @@ class RolloutScreen(AreaScreen):
         def go() -> None:
             st = copy.deepcopy(self._recorded())
             if st is None:
+                return
+            if st.phase in r.FINAL_PHASES:
+                self.set_status(f"the rollout is {st.phase}: nothing to {kind}; nothing sent", error=True)
                 return
             pct = st.plan.steps[st.step]
             if kind == "pause":

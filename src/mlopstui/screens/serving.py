@@ -36,7 +36,7 @@ ACTION_BINDINGS = [
     Binding("m", "min_replicas", "minReplicas", show=False),
     Binding("u", "set_model", "New model", show=False),
     Binding("t", "test_request", "Test req"),
-    Binding("R", "rollout_view", "Rollout"),
+    Binding("R", "rollout_view", "Rollout", show=False),  # `?` lists it; the 80-column footer is full
 ]
 
 

@@ -179,6 +179,18 @@ class InferenceService:
         return self.canary_share
 
     @property
+    def canary_active(self) -> bool:
+        """A split is set or in effect (Serverless): a canary percent below 100, traffic on a revision other
+        than the latest, or a latest revision still rolling out. False once promoted."""
+        if not self.serverless:
+            return False
+        if self.canary_percent is not None and self.canary_percent < 100:
+            return True
+        if self.rolling_out:
+            return True
+        return any(t.percent > 0 and t.revision != self.canary_revision for t in self.traffic)
+
+    @property
     def effective_canary(self) -> int:
         """canaryTrafficPercent as it acts: absent means the latest revision takes 100%."""
         return 100 if self.canary_percent is None else self.canary_percent

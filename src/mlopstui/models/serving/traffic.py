@@ -118,10 +118,17 @@ def detail_lines(s: InferenceService, width: int = 12, full: bool = False) -> li
     ready = ready_word(s.ready) + (f" ({s.ready_reason})" if s.ready is not True and s.ready_reason else "")
     lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
              f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
-             f"url     {s.url or '-'}",
-             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
-             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
-             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+             f"url     {s.url or '-'}"]
+    if not s.serverless:
+        # one model, no revisions: a canary line would describe a split that cannot exist
+        lines.append(f"model   {s.storage_uri or '-'}")
+    elif s.canary_active:
+        lines += [f"stable  {s.stable_storage_uri or 'unknown'}",
+                  f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
+                  f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
+    else:
+        # promoted (or never split): the latest revision serves everything, there is no canary to show
+        lines.append(f"model   {s.storage_uri or '-'}  (promoted: the latest revision takes 100%)")
     if s.serverless:
         for rev, pct in s.split().items():
             mark = ""

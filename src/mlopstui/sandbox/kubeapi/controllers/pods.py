@@ -83,6 +83,20 @@ class PodController(Controller):
             lines.append(f"{ts} INFO ready")
         return "\n".join(lines) + "\n"
 
+    def set_pod_logs(self, pod: dict, fault: str) -> None:
+        """The pod's log, and for a container that restarted (crashloop, oomkilled: the first container, with
+        restartCount 5) the log of its previous, terminated instance, read with `?previous=true`."""
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        self.store.set_log(ns, name, self.pod_log_text(pod, fault))
+        containers = (pod.get("spec") or {}).get("containers") or []
+        if fault in ("crashloop", "oomkilled") and containers:
+            c0 = containers[0]
+            ts = now_rfc3339()
+            end = "Killed" if fault == "oomkilled" else f"{ts} ERROR fatal error during startup; exiting with code 1"
+            self.store.set_log(ns, f"{name}/{c0.get('name')}@previous",
+                               f"{ts} INFO starting {c0.get('name')} (image {c0.get('image')}; restart 4 of 5)\n"
+                               f"{ts} INFO loading configuration\n{end}\n")
+
     def create_pod(self, owner_rt: ResourceType, owner: dict, template: dict, name: str,
                    extra_labels: dict, fault: str, phase: str = "Running") -> dict:
         tmeta = template.get("metadata") or {}
@@ -108,7 +122,7 @@ class PodController(Controller):
             self.event(created, self.POD, "BackOff", f"Back-off restarting failed container {c0} in pod "
                        f"{name}_{ns}({created['metadata']['uid']})", "Warning")
         if phase == "Running":
-            self.store.set_log(ns, name, self.pod_log_text(created, fault))
+            self.set_pod_logs(created, fault)
             created = self._set_status(self.POD, created, self.pod_status(created, fault))
         else:
             created = self._set_status(self.POD, created, {"phase": phase})
@@ -116,5 +130,5 @@ class PodController(Controller):
 
     def start_standalone_pod(self, pod: dict) -> None:
         fault = fault_of(pod)
-        self.store.set_log(pod["metadata"]["namespace"], pod["metadata"]["name"], self.pod_log_text(pod, fault))
+        self.set_pod_logs(pod, fault)
         self._set_status(self.POD, pod, self.pod_status(pod, fault))

@@ -131,7 +131,7 @@ class WorkloadController(Controller):
                 want = self.mgr.pods.pod_status(p, fault)
                 if _comparable(want) != _comparable(p.get("status") or {}):
                     pods[i] = self._set_status(self.POD, p, want)
-                    self.store.set_log(ns, p["metadata"]["name"], self.mgr.pods.pod_log_text(p, fault))
+                    self.mgr.pods.set_pod_logs(p, fault)
         ready = sum(1 for p in pods if pod_ready(p))
         gen = w["metadata"].get("generation", 1)
         if rt is self.RS:

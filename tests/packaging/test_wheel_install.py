@@ -117,7 +117,7 @@ def test_core_install_without_the_extra(wheel, tmp_path):
 @pytest.mark.integration
 @pytest.mark.timeout(900)
 def test_with_the_sandbox_extra_cold_up_and_down(wheel, tmp_path):
-    from mlopstui.sandbox import procs
+    from mlopstui.sandbox import manager, procs
 
     exe = install(wheel, tmp_path, "sandbox")
     tool_python = tmp_path / "tools" / "mlopstui"
@@ -130,8 +130,11 @@ def test_with_the_sandbox_extra_cold_up_and_down(wheel, tmp_path):
         doc = json.loads(r.stdout)
         assert doc["started"] and set(doc["started"]) == set(doc["parts"]), doc  # cold: every part started here
         state = procs.read_state(sbx)
-        for name, info in state["parts"].items():  # each part runs the tool's Python, not .venv's
+        for name, info in state["parts"].items():  # each Python part runs the tool's Python, not .venv's
             argv0 = Path(f"/proc/{info['pid']}/cmdline").read_bytes().split(b"\0")[0].decode()
+            if name == "prometheus":  # Debian's binary, where it is installed (manager.prometheus_binary)
+                assert argv0 == manager.prometheus_binary(), (name, argv0)
+                continue
             assert argv0.startswith(str(tool_python)), (name, argv0)
         r = run(exe, tmp_path, "sandbox", "status", "--dir", str(sbx), "-o", "json")
         parts = json.loads(r.stdout)["parts"]

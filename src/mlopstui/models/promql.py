@@ -75,27 +75,25 @@ def presence_query(namespace: str, revisions: list[str]) -> str:
     return f"count by ({WORKLOAD_LABEL}) ({REQUESTS}{{{istio_selector(namespace, revisions)}}})"
 
 
-def istio_queries(namespace: str, revisions: list[str], seconds: float) -> Queries:
-    """Per-revision request count, 5xx count and p95 (ms) over the last `seconds`, Flagger's selectors."""
+def _istio(namespace: str, revisions: list[str], seconds: float, over: str) -> Queries:
     sel = istio_selector(namespace, revisions)
     w = window(seconds)
     return Queries(
-        requests=f"sum by ({WORKLOAD_LABEL}) (increase({REQUESTS}{{{sel}}}[{w}]))",
-        errors=f'sum by ({WORKLOAD_LABEL}) (increase({REQUESTS}{{{sel}, response_code=~"5.*"}}[{w}]))',
+        requests=f"sum by ({WORKLOAD_LABEL}) ({over}({REQUESTS}{{{sel}}}[{w}]))",
+        errors=f'sum by ({WORKLOAD_LABEL}) ({over}({REQUESTS}{{{sel}, response_code=~"5.*"}}[{w}]))',
         p95=f"histogram_quantile(0.95, sum by (le, {WORKLOAD_LABEL}) (rate({DURATION}{{{sel}}}[{w}])))",
     )
+
+
+def istio_queries(namespace: str, revisions: list[str], seconds: float) -> Queries:
+    """Per-revision request count, 5xx count and p95 (ms) over the last `seconds`, Flagger's selectors."""
+    return _istio(namespace, revisions, seconds, "increase")
 
 
 def istio_rate_queries(namespace: str, revisions: list[str], seconds: float) -> Queries:
     """Per-revision request rate (1/s), 5xx rate and p95 (ms), each a rolling `seconds` window: the series a
     range query evaluates at every step (the rollout view's sparklines over the last minutes)."""
-    sel = istio_selector(namespace, revisions)
-    w = window(seconds)
-    return Queries(
-        requests=f"sum by ({WORKLOAD_LABEL}) (rate({REQUESTS}{{{sel}}}[{w}]))",
-        errors=f'sum by ({WORKLOAD_LABEL}) (rate({REQUESTS}{{{sel}, response_code=~"5.*"}}[{w}]))',
-        p95=f"histogram_quantile(0.95, sum by (le, {WORKLOAD_LABEL}) (rate({DURATION}{{{sel}}}[{w}])))",
-    )
+    return _istio(namespace, revisions, seconds, "rate")
 
 
 def _envelope(doc: Any, what: str, result_type: str) -> list[Any]:

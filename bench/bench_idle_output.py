@@ -58,7 +58,7 @@ def measure(config: str, size: tuple[int, int], window: float, settle: float, ar
 
 
 def measure_logs(config: str, size: tuple[int, int], window: float, settle: float,
-                 component: str = "mlflow") -> tuple[str, int, float]:
+                 component: str = "MLflow") -> tuple[str, int, float]:
     """The pod log view following a pod that writes nothing new (one open follow=true stream): the view must
     not repaint while no line arrives."""
     from support.ptyterm import PtyApp
@@ -68,10 +68,12 @@ def measure_logs(config: str, size: tuple[int, int], window: float, settle: floa
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     app = PtyApp(["--config", config], width=size[0], height=size[1], env=env)
     try:
-        app.wait_for(lambda s: "COMPONENT" in s.text(), 60)
-        app.send("/")
-        app.send(component)
-        app.send("\r")
+        app.wait_for(lambda s: "COMPONENT" in s.text() and f" {component} " in s.text(), 60)
+        app.settle(quiet=2.0, timeout=settle)
+        rows = app.screen.text().split("\n")
+        head = next(i for i, line in enumerate(rows) if "COMPONENT" in line)
+        below = next(i for i, line in enumerate(rows[head + 1:]) if f" {component} " in line)
+        app.send("j" * below)
         app.settle(quiet=1.0, timeout=10)
         app.send("\r")
         app.wait_for(lambda s: "Stack ›" in s.text().split("\n", 1)[0], 30)

@@ -74,7 +74,7 @@ def make_context(args: argparse.Namespace):  # -> AppContext
                          "nothing was sent", hint="restart without --readonly to make changes (--dry-run shows "
                                                   "the plan)")
     deadline.start(settings.deadline + _explicit_wait(args))
-    ctx = AppContext.create(settings)
+    ctx = AppContext.create(settings, direct_http=True)
     opened = _OPENED.get()
     if opened is not None:  # inside cli.main: closed when the verb ends
         opened.append(ctx)
@@ -225,6 +225,14 @@ def confirm_or_print(args: argparse.Namespace, plan, apply: Callable[[], Any], *
     emit(args, {"plan": plan.to_dict(), "applied": True, "result": result.to_dict()},
          plan.render() + f"\napplied: {result.message}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def run_action(args: argparse.Namespace, ctx, action, plan=None, *, server: bool = False) -> int:
+    """One write verb's plan -> confirm -> apply: plan (unless given), then confirm_or_print, applying with the
+    context's read-only flag and audit log; server=True: --dry-run=server sends the plan with dryRun=All."""
+    plan = action.plan() if plan is None else plan
+    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                            server=(lambda: server_dry_run(ctx, action, plan)) if server else None)
 
 
 def add_global_flags(p: argparse.ArgumentParser, suppress: bool = False) -> None:

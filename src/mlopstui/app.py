@@ -328,6 +328,17 @@ class MlopsApp(App):
         for screen in self._live_screens():
             self.sync_header(screen)
 
+    @property
+    def _background_screens(self) -> list:
+        """Textual counts the screen under the top one as visible even when the top screen is opaque; then every
+        update of a covered screen (the Stack's sweep under a log view or a drill-in) repaints the whole top
+        screen, a full frame per probe answer over the terminal. Nothing under an opaque screen shows: none is
+        a background screen then (a modal, whose background is translucent, keeps the screens under it)."""
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return super()._background_screens
+
     def sync_header(self, screen) -> None:
         from mlopstui.widgets.header import ClusterHeader
 

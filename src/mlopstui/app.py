@@ -99,6 +99,7 @@ class MlopsApp(App):
         self.ctx = AppContext.create(settings)
         self.api_state: tuple[bool | None, str] = (None, "checking")
         self.namespaces: list[str] = []
+        self.context_generation = 0  # +1 on every :ctx / :ns: answers to an earlier one are not shown as now
         self._chosen_namespace: str | None = None
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # no animation by default (smooth scrolling costs bandwidth and latency over SSH);
@@ -237,12 +238,13 @@ class MlopsApp(App):
         self._retargeted()
 
     def _retargeted(self) -> None:
+        self.context_generation += 1
         self.namespaces = []
         self.api_state = (None, "checking")
         self.check_api()
         for screen in self._live_screens():
             self.sync_header(screen)
-            hook = getattr(screen, "on_context_changed", None)
+            hook = getattr(screen, "context_switched", None) or getattr(screen, "on_context_changed", None)
             if hook is not None and screen.is_mounted:
                 hook()
 

@@ -31,6 +31,7 @@ from mlopstui.models.stack import (
     skipped_probe,
     workload_status,
 )
+from mlopstui.units import clock
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient
@@ -55,7 +56,7 @@ class ClusterState:
     objects: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # partial failures, masked, for the status line
     error: MlopsError | None = None  # the cluster could not be read at all
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=clock)
     duration: float = 0.0
     namespace: str | None = None  # the one namespace read (-n), or None: all namespaces
 
@@ -132,7 +133,7 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
     if state.error is not None:
         state.objects = []
     state.duration = time.monotonic() - t0
-    state.at = time.time()
+    state.at = clock()
     return state
 
 
@@ -490,7 +491,7 @@ class StackReport:
     findings: list[Finding]
     snapshot: Snapshot
     state: ClusterState
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=clock)
 
     @property
     def scope(self) -> str:

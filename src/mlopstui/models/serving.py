@@ -13,7 +13,10 @@ from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.objects import with_resource_version
-from mlopstui.units import parse_time  # noqa: F401 - the one timestamp parser (also models.X.parse_time)
+from mlopstui.units import (
+    clock,
+    parse_time,  # noqa: F401 - the one timestamp parser (also models.X.parse_time)
+)
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 # KServe's deployment modes (pkg/constants: Serverless/RawDeployment are the legacy names of Knative/Standard)
@@ -617,7 +620,6 @@ def status_lines(isvc: InferenceService) -> list[str]:
 
 def rollout_lines(isvc: InferenceService, now: float | None = None) -> list[str]:
     """The progressive rollout recorded in the annotation mlopstui.dev/rollout (see models/rollout.py)."""
-    import time
 
     from mlopstui.models import rollout
 
@@ -630,7 +632,7 @@ def rollout_lines(isvc: InferenceService, now: float | None = None) -> list[str]
         return [f"rollout annotation {rollout.ANNOTATION} unreadable: {exc.message}"]
     if st is None:
         return []
-    lines = [st.summary_text(time.time() if now is None else now).replace("NAME", isvc.name)]
+    lines = [st.summary_text(clock() if now is None else now).replace("NAME", isvc.name)]
     gates = [f"{g.get('gate')} {'ok' if g.get('ok') else 'FAIL' if g.get('ok') is False else 'wait'}"
              for g in st.gates if isinstance(g, dict)]
     if gates:

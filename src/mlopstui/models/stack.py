@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import enum
 import fnmatch
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlopstui.units import parse_time  # noqa: F401 - the one timestamp parser (also models.stack.parse_time)
+from mlopstui.units import (
+    clock,
+    parse_time,  # noqa: F401 - the one timestamp parser (also models.stack.parse_time)
+)
 
 # --------------------------------------------------------------------------------------------------
 # catalog
@@ -341,7 +343,7 @@ def refine_database_roles(assigned: dict[str, list[Mapping[str, Any]]], services
 
 def age_of(obj: Mapping[str, Any], now: float | None = None) -> float | None:
     t = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
-    return None if t is None else max(0.0, (now or time.time()) - t)
+    return None if t is None else max(0.0, (now or clock()) - t)
 
 
 @dataclass
@@ -523,7 +525,7 @@ def workload_status(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]],
         last = parse_time(st.get("lastScheduleTime"))
         bits = [f"schedule {spec.get('schedule', '?')}"]
         if last:
-            bits.append(f"last run {int(((now or time.time()) - last) // 60)}m ago")
+            bits.append(f"last run {int(((now or clock()) - last) // 60)}m ago")
         if spec.get("suspend"):
             bits.append("suspended")
         if st.get("active"):
@@ -605,7 +607,7 @@ class ProbeResult:
     version: str | None = None
     detail: str = ""  # the error text, masked
     data: dict[str, Any] = field(default_factory=dict)  # redis memory, pg connections, http status ...
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=clock)
 
     @property
     def ok(self) -> bool:
@@ -761,4 +763,4 @@ def worst_health(items: Iterable[Health]) -> Health:
 
 
 def since(ts: float | None, now: float | None = None) -> float | None:
-    return None if ts is None else max(0.0, (now or time.time()) - ts)
+    return None if ts is None else max(0.0, (now or clock()) - ts)

@@ -15,7 +15,7 @@ from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.secrets import MASK, mask_env, mask_text, scrub
 from mlopstui.text import safe
-from mlopstui.units import ago, human_age
+from mlopstui.units import ago, clock, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import FINDING_ROLE_STYLE, SEVERITY_STYLE
@@ -149,10 +149,9 @@ class ComponentScreen(AreaScreen):
         self.run_io(load, self._loaded, lambda err: self.show_error(err, "component"), group="component")
 
     def _loaded(self, res: tuple[StackReport, list[dict[str, Any]]]) -> None:
-        import time
 
         self.report, self.events = res
-        self.events_at = time.time()
+        self.events_at = clock()
         self.loaded_at = self.events_at
         self.set_status("")
         self._paint()
@@ -293,7 +292,6 @@ class LogScreen(AreaScreen):
                     lambda err: self.show_error(err, "logs"), group="logs")
 
     def _got(self, text: str) -> None:
-        import time
 
         lines = [mask_text(line) for line in (text or "").splitlines()]
         new = _new_lines(self._last, lines)
@@ -306,7 +304,7 @@ class LogScreen(AreaScreen):
             # colours are parsed into styles; no other escape sequence reaches the terminal
             log.write(Text.from_ansi(keep_sgr(line)))
         self._last = lines
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         self.set_status(f"{len(lines)} lines (tail {self.tail}) · {'following' if self.following else 'paused'} "
                         f"· f: {'pause' if self.following else 'follow'}")
 

@@ -8,7 +8,6 @@ compares them; enter opens a run. Pages load as the cursor nears the end; `G` lo
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -28,6 +27,8 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
+from mlopstui.units import clock
+from mlopstui.widgets.columns import Col
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import RUN_LEVEL, badge
@@ -49,14 +50,20 @@ def column_label(col: str) -> str:
     return {"metrics": "m.", "params": "p.", "tags": "t."}.get(kind, "") + key
 
 
-class RunsTable(FilterTable):
-    """A FilterTable that can append a page without re-adding what it already holds."""
+# priorities (widgets/columns.py): the mark, the name and the status stay at 80 columns (a FAILED run is seen);
+# then the chosen metric/param columns, the start, the run id (cut), the rest
+COLUMN_PRIORITY = {"mark": 0, "name": 0, "status": 0, "start": 2, "run": 4, "duration": 5, "user": 6, "source": 7}
 
-    def append_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        self._all_rows.extend(rows)
-        for key, cells in rows:
-            if self._matches(cells):
-                self.add_row(*cells, key=key)
+
+class RunsTable(FilterTable):
+    """The runs: pages are appended (FilterTable.append_rows); G/End loads the pages to the last run first."""
+
+    def action_last_row(self) -> None:
+        last = getattr(self.screen, "action_last", None)
+        if last is not None:
+            last()
+        else:
+            super().action_last_row()
 
 
 class RunsScreen(AreaScreen):
@@ -72,7 +79,6 @@ class RunsScreen(AreaScreen):
         Binding("s", "sort", "Sort"),
         Binding("S", "flip_sort", "Flip sort", show=False),
         Binding("c", "columns", "Columns"),
-        Binding("G", "last", "Last run", show=False),
     ]
 
     def __init__(self, backend: MlflowBackend, experiment: Experiment):
@@ -146,7 +152,7 @@ class RunsScreen(AreaScreen):
             table.set_rows([])
             if self.first_page_s is None:
                 self.first_page_s = time.perf_counter() - self.opened_at
-            self.loaded_at = time.time()
+            self.loaded_at = clock()
         new = [r for r in rows if r.run_id not in self.runs]
         for r in new:
             self.runs[r.run_id] = r
@@ -185,13 +191,14 @@ class RunsScreen(AreaScreen):
         more = f"{n} runs loaded, more as you scroll (G: to the last)" if self.next_token else f"{n} runs"
         return f"{more}; / MLflow search, s sort, c columns, space mark, C compare, enter open"
 
-    def _labels(self) -> list[str]:
+    def _labels(self) -> list[Col]:
         labels = []
         for col in self._all_columns():
             label = column_label(col) if col != "mark" else " "
             if col == self.sort_col:
                 label += " ▲" if self.sort_asc else " ▼"
-            labels.append(label)
+            labels.append(Col(label, COLUMN_PRIORITY.get(col, 1), wide=col in ("run", "name", "source"),
+                              min_width={"run": 8, "name": 14}.get(col, 12)))
         return labels
 
     def _all_columns(self) -> list[str]:
@@ -220,6 +227,9 @@ class RunsScreen(AreaScreen):
         elif self.search_error is not None:
             text.append("  ✗ search failed: no runs shown", style="bold red")
         self.query_one("#runs-info", QuietStatic).update(safe(text))
+        # the server-side search in the table's top border too, as a `/` filter is on every table
+        n = f"{len(self.order)}{'+' if self.next_token else ''} runs"
+        self.query_one("#runs", RunsTable).set_filter_note(f"search: {self.filter} ({n})" if self.filter else "")
 
     # -- paging ----------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event) -> None:
@@ -312,7 +322,9 @@ class RunsScreen(AreaScreen):
 
     def on_data_table_header_selected(self, event) -> None:
         cols = self._all_columns()
-        idx = event.column_index
+        idx = self.query_one("#runs", RunsTable).spec_index(event.column_index)
+        if idx is None:
+            return
         if 0 <= idx < len(cols) and cols[idx] != "mark":
             self.set_sort(cols[idx])
 
@@ -341,11 +353,8 @@ class RunsScreen(AreaScreen):
             self.marked.remove(key)
         else:
             self.marked.append(key)
-        table.update_cell(key, " ", MARK if key in self.marked else " ")
-        for i, (k, cells) in enumerate(table._all_rows):
-            if k == key:
-                table._all_rows[i] = (k, [MARK if key in self.marked else " ", *list(cells)[1:]])
-                break
+        if key in self.runs:
+            table.replace_cells(key, self._cells(self.runs[key]))
         self.set_status(f"{len(self.marked)} marked; C compares them")
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL (127.0.0.1:5432, user postgres, trust) and Redis (127.0.0.1:6379) answer.
+# Makes sure PostgreSQL (127.0.0.1:5432, user postgres, trust) and Redis (127.0.0.1:6379) answer, and that
+# Prometheus is installed for the sandbox (Debian's package; not started here: `sandbox up` runs it).
 # Uses running servers when there are; else installs Debian's packages if missing and starts
 # private instances (PostgreSQL data in /var/tmp/mlopstui-test-pg, Redis in .ci-state/; left running for later test runs; `scripts/services.sh stop` ends them).
 set -euo pipefail
@@ -62,4 +63,16 @@ else
     --dir "$STATE" --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log"
   for _ in $(seq 50); do listening "$REDISPORT" && break; sleep 0.1; done
   echo "== started Redis on 127.0.0.1:$REDISPORT"
+fi
+
+# the sandbox runs a real Prometheus for the rollout gates when Debian's binary is there (about 15 MB
+# without recommends); MLOPSTUI_SANDBOX_PROMETHEUS=0 leaves it out
+if [ "${MLOPSTUI_SANDBOX_PROMETHEUS:-1}" != 0 ] && ! command -v prometheus >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+      && echo "== installed prometheus ($(prometheus --version 2>&1 | head -n1))" \
+      || echo "== prometheus could not be installed: the sandbox runs without it (rollout tests on Prometheus skip)"
+  else
+    echo "== no prometheus (apt-get install prometheus): the sandbox runs without it"
+  fi
 fi

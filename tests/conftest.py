@@ -111,3 +111,30 @@ def pytest_collection_modifyitems(config, items):
         names = getattr(item, "fixturenames", ())
         if ("sandbox" in names or "sandbox_env" in names) and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(600))
+
+
+
+@pytest.fixture(autouse=True)
+def _close_left_open_clients(request):
+    """A test that leaves KubeClients open (pools, loopback forwards, relays) would leave their threads
+    and the emulator's handler threads to every later test of this process: they are closed here, and
+    counted (the session summary names the tests)."""
+    from support import leaks
+
+    before = leaks.open_kube_ids()
+    yield
+    if leaks.close_left_open(before):
+        leaks.closed_for_tests.append(request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What this pytest process leaves in the interpreter (threads, fds): leaks show as they grow."""
+    from support import leaks
+
+    threads, fds = leaks.counts()
+    terminalreporter.write_line(f"mlopstui: at the end of the session {threads} threads, {fds} open fds; "
+                                f"most: {leaks.thread_names()}")
+    left = leaks.closed_for_tests
+    if left:
+        terminalreporter.write_line(f"mlopstui: {len(left)} tests left cluster clients open (closed after "
+                                    f"them): {', '.join(left[:10])}{' ...' if len(left) > 10 else ''}")

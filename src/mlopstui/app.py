@@ -130,6 +130,10 @@ class MlopsApp(App):
         self.check_api()
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
 
+    def on_unmount(self) -> None:
+        """The app is exiting (its screens are gone): close the context's watches, clients and local forwards."""
+        self.ctx.close(final=True)
+
     # -- areas and commands ------------------------------------------------------------------------
     def action_goto(self, mode: str) -> None:
         self.goto(mode)
@@ -265,12 +269,10 @@ class MlopsApp(App):
         def probe() -> None:
             target = ctx.target
             try:
-                v = ctx.kube.version()
+                v = ctx.kube.version()  # the live probe of the API server, on its own interval
                 state = (True, f"ok {v.get('gitVersion', '')}".strip())
                 try:
-                    from mlopstui.backends.kube import NAMESPACES
-
-                    names = [n["metadata"]["name"] for n in ctx.kube.list(NAMESPACES)]
+                    names = self._namespace_names(ctx)
                 except Exception:
                     names = []
             except Exception as exc:  # noqa: BLE001
@@ -281,6 +283,14 @@ class MlopsApp(App):
                 self.call_from_thread(self._api_checked, state, names)
 
         threading.Thread(target=probe, daemon=True, name="api-check").start()
+
+    def _namespace_names(self, ctx: AppContext) -> list[str]:
+        """The namespaces for `:ns` completion, from the shared watch cache (listed once, then watched)."""
+        from mlopstui.backends.kube import NAMESPACES
+
+        inf = ctx.informers.informer(NAMESPACES, optional=True)
+        inf.wait_synced(ctx.settings.kube_timeout)
+        return sorted(n["metadata"]["name"] for n in inf.items())
 
     def _api_checked(self, state: tuple[bool | None, str], names: list[str]) -> None:
         self.namespaces = names

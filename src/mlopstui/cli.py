@@ -127,13 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         return run_tui(args)
     from mlopstui import deadline
-    from mlopstui.commands._common import fail
+    from mlopstui.commands._common import fail, verb_contexts
     from mlopstui.errors import Kind, MlopsError
     from mlopstui.logs import setup_logging
 
     setup_logging(None)
     try:
-        return int(args.func(args) or 0)
+        with verb_contexts():
+            return int(args.func(args) or 0)
     except MlopsError as err:
         return fail(args, err)
     except KeyboardInterrupt:

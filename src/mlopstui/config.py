@@ -48,6 +48,8 @@ class Endpoints(BaseModel):
     dvc_repo: str | None = None
     argo: str | None = None
     kfp: str | None = None
+    # Prometheus's HTTP API base URL (the rollout gates' first signal), e.g. http://prometheus-server.monitoring
+    prometheus: str | None = None
 
     model_config = {"extra": "forbid"}
 
@@ -70,6 +72,37 @@ class LakeFSSettings(BaseModel):
     secret: str | None = None  # "namespace/name" of a Secret with access_key_id / secret_access_key
 
     model_config = {"extra": "forbid"}
+
+
+class RolloutDefaults(BaseModel):
+    """Defaults of `mlopstui rollout` and the TUI's rollout view (flags override them)."""
+
+    model_config = {"extra": "forbid"}
+
+    steps: str = Field(default="10,25,50,100", description="canary percents, increasing, the last 100")
+    pause: str = Field(default="60s", description="measuring time per step (e.g. 60s, 2m) or `manual`")
+    max_error_rate: str = Field(default="1%", description="canary 5xx share allowed (1% or 0.01)")
+    max_p95: str | None = Field(default=None, description="canary p95 latency allowed (e.g. 200ms; unset: no gate)")
+    max_p95_ratio: str | None = Field(default=None, description="canary p95 allowed relative to stable (e.g. 1.5)")
+    min_requests: int = Field(default=20, ge=0, le=1_000_000_000,
+                              description="canary requests in the window before any gate may pass")
+    signal: Literal["auto", "prometheus", "pod-metrics", "synthetic"] = Field(
+        default="auto", description="where the gates' numbers come from: auto (Prometheus when configured or "
+                                    "discovered, else the model servers' /metrics, else synthetic requests)")
+
+    @field_validator("steps", "pause", "max_error_rate", "max_p95", "max_p95_ratio")
+    @classmethod
+    def _parses(cls, v: str | None, info) -> str | None:
+        from mlopstui.models import rollout as r
+
+        parse = {"steps": r.parse_steps, "pause": r.parse_pause, "max_error_rate": r.parse_rate,
+                 "max_p95": r.parse_latency_ms, "max_p95_ratio": r.parse_ratio}[info.field_name]
+        if v is not None:
+            try:
+                parse(str(v))
+            except MlopsError as exc:
+                raise ValueError(exc.message) from None
+        return None if v is None else str(v)
 
 
 class Settings(BaseModel):
@@ -108,6 +141,8 @@ class Settings(BaseModel):
                                    description="LakeFS credentials: a Secret, or access_key_id/secret_access_key")
     inference_sample: dict[str, Any] | None = Field(
         default=None, description="the body or rows a test request sends (v1 and/or v2)")
+    rollout: RolloutDefaults = Field(default_factory=RolloutDefaults,
+                                     description="progressive canary defaults (`rollout.*` below)")
     audit_log: str | None = Field(default=None, description="audit log file (else $XDG_STATE_HOME/mlopstui/audit.jsonl)")
     app_log: str | None = Field(default=None, description="app log file (else $XDG_STATE_HOME/mlopstui/mlopstui.log)")
     theme: str | None = Field(default=None, description="the TUI's Textual theme, e.g. textual-dark, nord, gruvbox")
@@ -228,4 +263,9 @@ def settings_table() -> str:
         default = f.default_factory() if f.default_factory is not None else f.default
         shown = "-" if default in (None, {}, []) or isinstance(default, BaseModel) else f"`{default}`"
         rows.append(f"| `{name}` | {shown} | {(f.description or '').replace('|', '/')} |")
+        if isinstance(default, RolloutDefaults):  # a section whose fields carry their own descriptions
+            for sub, sf in type(default).model_fields.items():
+                v = sf.default
+                rows.append(f"| `{name}.{sub}` | {'-' if v is None else f'`{v}`'} | "
+                            f"{(sf.description or '').replace('|', '/')} |")
     return "\n".join(rows)

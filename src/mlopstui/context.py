@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlopstui.audit import AuditLog
 from mlopstui.backends.kubeconfig import KubeTarget, load_target
 from mlopstui.config import Settings
-from mlopstui.errors import MlopsError
+from mlopstui.errors import Kind, MlopsError
 
 if TYPE_CHECKING:
-    from mlopstui.backends.discovery import Endpoint
+    from mlopstui.backends.informer import Informers
     from mlopstui.backends.kube import KubeClient
+    from mlopstui.models.endpoints import Endpoint
 
 log = logging.getLogger("mlopstui")
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,6 +28,11 @@ class AppContext:
     target: KubeTarget | None = None
     kube_error: MlopsError | None = None
     _kube: KubeClient | None = field(default=None, repr=False)
+    # clients bound to this context's cluster (MLflow, LakeFS ...): closed with it (see close())
+    _owned: list[Any] = field(default_factory=list, repr=False)
+    _informers: Informers | None = field(default=None, repr=False)  # the shared watch caches (informers)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _final: bool = field(default=False, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> AppContext:
@@ -34,10 +42,9 @@ class AppContext:
 
     # -- cluster ----------------------------------------------------------------------------------
     def retarget(self, context: str | None = None, namespace: str | None = None) -> None:
-        """Switch kube context and/or namespace (cheap: parses the kubeconfig only)."""
-        if self._kube is not None:
-            self._kube.close()
-            self._kube = None
+        """Switch kube context and/or namespace (cheap: parses the kubeconfig only). What the old target
+        held is closed first (its connections, local forwards and the clients it owns)."""
+        self.close()
         try:
             self.target = load_target(self.settings.kubeconfig, context, namespace,
                                       as_user=self.settings.impersonate_user,
@@ -62,11 +69,64 @@ class AppContext:
         if self.target is None:
             assert self.kube_error is not None
             raise self.kube_error
-        if self._kube is None:
-            from mlopstui.backends.kube import KubeClient
+        from mlopstui.backends.kube import KubeClient
 
-            self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout)
-        return self._kube
+        with self._lock:  # one client per target, whichever worker asks first
+            if self._final:
+                raise MlopsError(Kind.ERROR, "this context was closed (the verb or the app ended)")
+            if self._kube is None:
+                self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout)
+            return self._kube
+
+    @property
+    def informers(self) -> Informers:
+        """The shared list-then-watch caches of this client (backends/informer.py), one per kind and scope:
+        every area that shows a kind reads the same cache. Call from a worker (it creates the client)."""
+        kube = self.kube
+        with self._lock:
+            if self._final:
+                raise MlopsError(Kind.ERROR, "this context was closed (the verb or the app ended)")
+            if self._informers is None or self._informers.kube is not kube:
+                from mlopstui.backends.informer import Informers
+
+                self._informers = Informers(kube)
+            return self._informers
+
+    def own(self, resource: T) -> T:
+        """resource (anything with close()) lives as long as this context's target: close() closes it."""
+        with self._lock:  # those their user closed already are dropped (a TUI opens many over time)
+            self._owned = [r for r in self._owned if not getattr(r, "is_closed", False)]
+            if not self._final:
+                self._owned.append(resource)
+                return resource
+        resource.close()  # a worker that outlived the verb or the app: nothing stays open
+        return resource
+
+    def close(self, *, final: bool = False) -> None:
+        """Close what this context opened: the clients it owns, then the KubeClient (its connection pools,
+        its loopback forwards and relays). On `:ctx`/`:ns` (retarget) the context stays usable, a later use
+        opens anew; final (the end of a CLI verb, the TUI's exit) it does not: a worker still running then
+        gets an error instead of opening a new client."""
+        with self._lock:
+            self._final = self._final or final
+            owned, self._owned = self._owned, []
+            kube, self._kube = self._kube, None
+            informers, self._informers = self._informers, None
+        if informers is not None:  # every watch ends (each close is quick: its stream is shut down)
+            informers.close()
+        for resource in reversed(owned):
+            try:
+                resource.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not fail the caller
+                log.debug("closing %r: %s", resource, exc)
+        if kube is not None:  # for good: a worker still using it gets an error, not a new connection
+            kube.close(final=True)
+
+    def __enter__(self) -> AppContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(final=True)
 
     @property
     def kube_or_none(self) -> KubeClient | None:

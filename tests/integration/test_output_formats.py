@@ -109,9 +109,9 @@ def test_runs_order_by_is_not_o(sandbox_env, capsys):
 def test_sandbox_status_formats(sandbox, capsys):
     d = str(sandbox.dir)
     code, out, _ = run(capsys, "sandbox", "status", "--dir", d, "-o", "name")
-    from mlopstui.sandbox.manager import PARTS
+    from mlopstui.sandbox.manager import active_parts
 
-    assert code == 0 and out.split() == [f"part/{p}" for p in PARTS]
+    assert code == 0 and out.split() == [f"part/{p}" for p in active_parts()]
     _, out, _ = run(capsys, "sandbox", "status", "--dir", d, "-o", "wide")
     assert "LOG" in out.splitlines()[0]
     _, out, _ = run(capsys, "sandbox", "status", "--dir", d, "-o", "yaml")

@@ -14,61 +14,36 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from mlopstui.cli import main
+from support.rollout import (
+    ANN,
+    FAULT,
+    NAME,
+    isvc,
+    isvc_patches,
+    kubectl,
+    restore_canary,
+    run_rollout,
+    state,
+    writes,
+)
 
 pytestmark = pytest.mark.integration
 
-NAME = "fraud-detection"
-KUBECTL = Path(sys.executable).parent / "kubectl"
-ANN = "mlopstui.dev/rollout"
-FAULT = "sandbox.mlopstui.dev/fault"
 FAST = ["--signal", "synthetic", "--pause", "1s", "--min-requests", "5", "--max-error-rate", "1%"]
 
 
-def kubectl(sandbox, *args) -> str:
-    out = subprocess.run([str(KUBECTL), "--kubeconfig", str(sandbox.kubeconfig), "-n", "mlops", *args],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def isvc(sandbox) -> dict:
-    return json.loads(kubectl(sandbox, "get", "isvc", NAME, "-o", "json"))
-
-
-def state(sandbox) -> dict:
-    return json.loads(isvc(sandbox)["metadata"]["annotations"][ANN])
-
-
-def writes(sandbox) -> list[dict]:
-    path = sandbox.dir / "kube" / "writes.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
-
-
-def isvc_patches(entries: list[dict]) -> list[dict]:
-    return [e for e in entries if e["method"] == "PATCH" and e["path"].endswith(f"/inferenceservices/{NAME}")]
-
-
 def run(sandbox, capsys, *argv):
-    code = main(["rollout", NAME, *argv, "--config", str(sandbox.config_path), "--json"])
-    out = capsys.readouterr()
-    return code, [json.loads(ln) for ln in out.out.splitlines() if ln.startswith("{")], out.err
+    return run_rollout(sandbox, capsys, *argv)
 
 
 @pytest.fixture
 def restore(sandbox, capsys):
-    before = isvc(sandbox)["spec"]["predictor"].get("canaryTrafficPercent")
-    assert before is not None, "the seed has a canary"
-    yield before
-    kubectl(sandbox, "annotate", "isvc", NAME, f"{ANN}-", f"{FAULT}-")
-    assert main(["canary", NAME, str(before), "--yes", "--wait", "30", "--config", str(sandbox.config_path)]) == 0
-    capsys.readouterr()
+    with restore_canary(sandbox, capsys) as before:
+        yield before
 
 
 def _back_to_canary(sandbox, capsys, percent):

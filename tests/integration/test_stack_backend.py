@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 
-from mlopstui.backends.stack import build_report, collect_cluster, probe_tasks, run_probes, sweep
+from mlopstui.backends.stack import collect_cluster, probe_tasks, run_probes, sweep
 from mlopstui.models.stack import Health, ProbeState
+from mlopstui.models.stack.report import build_report
 from support.stack_env import ACCESS_KEY, SECRETS, aws_env, stack_env  # noqa: F401, E402 - fixtures
 
 

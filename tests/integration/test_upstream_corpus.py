@@ -298,8 +298,9 @@ def run_sweep(tmp_path, objects, namespace: str | None = None, all_namespaces: b
     report that (the probes have their own tests against real servers); every endpoint is a cluster DNS
     name, reported as found and not probed."""
     from mlopstui import config
-    from mlopstui.backends.stack import build_report, collect_cluster, probe_tasks
+    from mlopstui.backends.stack import collect_cluster, probe_tasks
     from mlopstui.context import AppContext
+    from mlopstui.models.stack.report import build_report
     from mlopstui.sandbox.kubeapi import KubeApiServer
 
     srv = KubeApiServer(str(tmp_path / "kube"), port=0, run_controllers=False).start()

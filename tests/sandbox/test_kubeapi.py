@@ -421,6 +421,20 @@ def test_deployment_statefulset_and_faults(api, ns):
     assert {"Scheduled", "Pulled", "Started", "BackOff"} <= {e.reason for e in evs}
 
 
+def test_deleting_an_owner_garbage_collects_what_it_owns(api, ns):
+    """Background cascading deletion, as the garbage collector does it: the ReplicaSet whose Deployment is
+    gone is deleted, then the pods of that ReplicaSet."""
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    tmpl = {"metadata": {"labels": {"app": "gc-me"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
+    apps.create_namespaced_deployment(ns, {"metadata": {"name": "gc-me"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "gc-me"}}, "template": tmpl}})
+    wait_for(lambda: len(core.list_namespaced_pod(ns, label_selector="app=gc-me").items) == 2)
+    assert apps.list_namespaced_replica_set(ns, label_selector="app=gc-me").items
+    apps.delete_namespaced_deployment("gc-me", ns)
+    wait_for(lambda: not apps.list_namespaced_replica_set(ns, label_selector="app=gc-me").items)
+    wait_for(lambda: not core.list_namespaced_pod(ns, label_selector="app=gc-me").items)
+
+
 def test_loadbalancer_service(api, ns):
     core = client.CoreV1Api(api)
     core.create_namespaced_service(ns, {"metadata": {"name": "minio"}, "spec": {

@@ -237,3 +237,49 @@ def test_request_log_records_kubectl_users(srv, kubectl):
     users = {e["user"] for e in srv.request_log}
     assert {"admin", "viewer"} <= users
     assert all(set(e) >= {"method", "path", "query", "user", "status"} for e in srv.request_log)
+
+
+def test_logs_previous_of_a_restarted_container_and_refused_for_a_healthy_one(kubectl, srv):
+    """`kubectl logs --previous` reads the last terminated instance (a crashloop fault restarts the first
+    container); a container that never restarted has none: the kubelet's BadRequest wording."""
+    kubectl("create", "deployment", "crashy", "--image=busybox:1.36", "-n", NS)
+    kubectl("annotate", "deployment", "crashy", "-n", NS, "sandbox.mlopstui.dev/fault=crashloop")
+    kubectl("create", "deployment", "calm", "--image=busybox:1.36", "-n", NS)
+
+    def pod_of(app, restarted):
+        out = kubectl("get", "pods", "-n", NS, "-l", f"app={app}", "-o", "json").stdout
+        for p in json.loads(out)["items"]:
+            cs = (p.get("status") or {}).get("containerStatuses") or []
+            if cs and (cs[0].get("restartCount", 0) > 0) == restarted:
+                return p["metadata"]["name"]
+        return None
+
+    crashy = wait_until(lambda: pod_of("crashy", True))
+    prev = kubectl("logs", crashy, "-n", NS, "--previous")
+    assert "fatal error during startup; exiting with code 1" in prev.stdout
+    assert "restart 4 of 5" in prev.stdout  # the previous instance, not the current log
+    calm = wait_until(lambda: pod_of("calm", False))
+    refused = kubectl("logs", calm, "-n", NS, "--previous", check=False)
+    assert refused.returncode != 0
+    assert f'previous terminated container "busybox" in pod "{calm}" not found' in refused.stderr
+    assert "BadRequest" in refused.stderr
+
+
+def test_logs_follow_streams_new_lines_until_stopped(kubectl, srv):
+    """`kubectl logs -f`: the tail at once, then each line the container writes, on the open stream."""
+    kubectl("run", "chatty", "--image=busybox:1.36", "-n", NS,
+            "--annotations=sandbox.mlopstui.dev/log=line one")
+    wait_until(lambda: "line one" in kubectl("logs", "chatty", "-n", NS, check=False).stdout)
+    env = {**os.environ, "KUBECONFIG": srv.kubeconfig_path}
+    proc = subprocess.Popen([KUBECTL, "logs", "-f", "chatty", "-n", NS], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "line one"
+        srv.store.append_log(NS, "chatty", "line two\n")
+        assert proc.stdout.readline().strip() == "line two"  # arrives while the stream is open
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    opened = [e for e in srv.request_log if e["path"].endswith("/pods/chatty/log") and "follow=true" in e["query"]]
+    assert opened and opened[-1]["status"] == 200

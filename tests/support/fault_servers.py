@@ -26,14 +26,16 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from mlopstui.sandbox.procs import free_port
+
 OSC_TITLE = "\x1b]0;pwned\x07"
 CSI_CLEAR = "\x1b[2J\x1b[H"
 EVIL = f"fraud{OSC_TITLE}-exp{CSI_CLEAR}"
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>proxy login</body></html>"
 
 
-class _Hang:
-    """Accepts connections and never answers (until stop)."""
+class HungServer:
+    """Accepts TCP connections and never answers (until close)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
@@ -42,8 +44,8 @@ class _Hang:
         self.port = self.sock.getsockname()[1]
         self.conns: list[socket.socket] = []
         self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
     def _run(self) -> None:
         self.sock.settimeout(0.1)
@@ -54,20 +56,17 @@ class _Hang:
             except OSError:
                 continue
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self._stop.set()
-        self._t.join(2)
+        self.thread.join(2)
         for c in self.conns:
             c.close()
         self.sock.close()
 
 
 def refused_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port nothing listens on: connecting is refused."""
+    return free_port()
 
 
 def _ansi_kube(path: str) -> dict:
@@ -139,13 +138,13 @@ class FaultServer:
         self.hold = hold
         self.delay = delay
         self.requests: list[tuple[str, str]] = []
-        self._hang: _Hang | None = None
+        self._hang: HungServer | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._release = threading.Event()
         if fault == "refuse":
             self.port = refused_port()
         elif fault == "hang":
-            self._hang = _Hang()
+            self._hang = HungServer()
             self.port = self._hang.port
         else:
             self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -165,7 +164,7 @@ class FaultServer:
     def stop(self) -> None:
         self._release.set()
         if self._hang:
-            self._hang.stop()
+            self._hang.close()
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()

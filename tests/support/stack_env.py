@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import string
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -23,6 +21,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from mlopstui.sandbox.procs import free_port  # noqa: F401 - re-exported for the stack tests
+from support.fault_servers import HungServer
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "src" / "mlopstui" / "sandbox" / "manifests" / "platform.yaml"
@@ -32,12 +33,6 @@ ACCESS_KEY = "AKIASTACKTEST7Q2W"
 SECRET_KEY = "stackSecretKey-9f8e7d6c5b4a"
 PG_PASSWORD = "pgStackPw-51cret"
 SECRETS = (SECRET_KEY, PG_PASSWORD, "supersecret")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(pred, timeout: float, what: str, interval: float = 0.2):
@@ -91,36 +86,6 @@ class Proc:
             self.p.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-
-
-class HungServer:
-    """Accepts TCP connections and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        self.sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-                self.conns.append(c)
-            except OSError:
-                continue
-
-    def close(self):
-        self._stop.set()
-        self.thread.join(2)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 @dataclass

@@ -17,3 +17,17 @@ async def wait_for(pilot, cond, timeout=20.0):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"condition not met in time; status: {status_text(pilot.app)!r}")
+
+
+def screen_lines(app) -> list[str]:
+    """The text of the current frame, one string per terminal row (what a person sees, clipping included):
+    the same compositor output export_screenshot() renders, exported as text instead of SVG."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False).splitlines()

@@ -110,8 +110,9 @@ async def test_m_then_y_creates_the_job_and_follows_it_to_succeeded(sandbox, tmp
         await wait_for(pilot, lambda: f"job/{name}" in jobs.visible_keys())
         jobs.focus()
         jobs.move_cursor(row=jobs.get_row_index(f"job/{name}"))
-        await pilot.press("l")
-        from mlopstui.screens.features import TextView
+        await pilot.press("l")  # the Job pod's log in the log view
+        from mlopstui.screens.logs import PodLogScreen
 
-        await wait_for(pilot, lambda: isinstance(app.screen, TextView))
+        await wait_for(pilot, lambda: isinstance(app.screen, PodLogScreen) and app.screen.view().line_count > 0)
+        assert app.screen.pod.startswith(name) and not app.screen.following  # a finished pod: nothing to follow
         await pilot.press("escape")

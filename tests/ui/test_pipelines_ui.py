@@ -66,8 +66,12 @@ async def test_retry_the_failed_workflow_from_the_tui(cluster, tmp_path):
         validate = wf.find_node("validate")
         assert validate.phase == "Failed" and validate.id in tree.visible_keys()
         tree.move_cursor(row=tree.get_row_index(validate.id))
-        await pilot.press("l")
-        await wait_for(pilot, lambda: "ERROR feature view stale" in str(detail.query_one("#wf-pane-text").render()))
+        await pilot.press("l")  # the node's main log in the log view (search, follow, containers)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PodLogScreen"
+                       and any("ERROR feature view stale" in x for x in app.screen.view().plain_lines()))
+        assert app.screen.container == "main"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is detail)
 
         mark = len(cluster.request_log)
         await pilot.press("R")

@@ -61,10 +61,10 @@ async def test_stack_screen_rows_keys_and_no_secrets(aws_env):
         assert "AWS_SECRET_ACCESS_KEY=***" in detail and "MLFLOW_S3_ENDPOINT_URL" in detail
         await pilot.press("y")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "YamlScreen")
-        shot += screen_text(app) + str(app.screen.query_one("#yaml").render())
+        shot += screen_text(app) + "\n".join(app.screen.view().plain_lines())
         await pilot.press("escape")
         await pilot.press("l")
-        await wait_until(pilot, lambda: type(app.screen).__name__ == "LogScreen")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "PodLogScreen")
         await pilot.pause(0.5)
         shot += screen_text(app)
         for secret in SECRETS + (ACCESS_KEY,):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlopstui.errors import MlopsError
 from mlopstui.models import serving as m
 from support.serving_upstream import (  # noqa: F401
     FIXTURES,
@@ -48,7 +49,7 @@ def test_model_tells_what_upstream_says(name):
     if want.mode != "serverless":
         assert s.split() == {} and s.canary_revision is None
         # canary actions are refused, with the mode in the words, and nothing is built to send
-        with pytest.raises(m.MlopsError) as ei:
+        with pytest.raises(MlopsError) as ei:
             m.require_canary_support(s)
         assert s.deployment_mode in ei.value.message and "nothing was sent" in ei.value.message
         return

@@ -23,10 +23,10 @@ from mlopstui.errors import Kind, MlopsError
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import Res
-    from mlopstui.backends.stack import StackReport
     from mlopstui.context import AppContext
     from mlopstui.doctor import Finding, Snapshot
     from mlopstui.models.stack import ProbeResult
+    from mlopstui.models.stack.report import StackReport
 
 
 def res_for(kind: str) -> Res:
@@ -128,7 +128,8 @@ class Repair(Action):
 
     # -- reading ------------------------------------------------------------------------------------
     def _report(self) -> StackReport:
-        from mlopstui.backends.stack import build_report, collect_cluster, sweep
+        from mlopstui.backends.stack import collect_cluster, sweep
+        from mlopstui.models.stack.report import build_report
 
         if self.report is not None:
             return self.report

@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,6 +91,24 @@ class RolloutMark(IsvcAction):
                 f"({self.state.reason})", "low", [])
 
 
+class Control:
+    """Asks a running loop (the TUI's worker) to stop at the next point it may: "pause" writes the
+    annotation paused with the reason (one annotation-only patch, audited); "halt" writes nothing, so the
+    operator's confirmed plan (abort = rollback, skip = promote) is the next and only write."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.mode: str | None = None
+        self.reason = ""
+
+    def request(self, mode: str, reason: str = "") -> None:
+        if mode not in ("pause", "halt"):
+            raise ValueError(mode)
+        if self.mode != "halt":  # a halt is never softened into a pause
+            self.mode, self.reason = mode, reason
+        self.event.set()
+
+
 @dataclass
 class Outcome:
     code: int
@@ -104,7 +123,7 @@ class Rollout:
     def __init__(self, ctx: AppContext, namespace: str | None, name: str, plan: r.RolloutPlan | None, *,
                  resume: bool = False, on_event: Callable[[dict[str, Any]], None] | None = None,
                  signal_factory: Callable[[Any], Any] | None = None, follow_timeout: float = FOLLOW_TIMEOUT,
-                 signal: str = "auto"):
+                 signal: str = "auto", control: Control | None = None):
         self.ctx = ctx
         self.namespace = namespace or ctx.namespace
         self.name = name
@@ -113,9 +132,11 @@ class Rollout:
         self.on_event = on_event
         self.signal_factory = signal_factory
         self.follow_timeout = follow_timeout
-        if signal not in ("auto", "metrics", "synthetic"):
-            raise MlopsError(Kind.INVALID, f"signal {signal!r}: auto, metrics or synthetic")
+        signal = "pod-metrics" if signal == "metrics" else signal
+        if signal not in ("auto", "prometheus", "pod-metrics", "synthetic"):
+            raise MlopsError(Kind.INVALID, f"signal {signal!r}: auto, prometheus, pod-metrics or synthetic")
         self.signal = signal
+        self.control = control or Control()
         self.events: list[dict[str, Any]] = []
         self.state: r.RolloutState | None = None
         self.last_percent: int | None = None  # what this rollout last set (concurrent-edit check)
@@ -173,8 +194,26 @@ class Rollout:
             msg = f"aborted: {exc}; nothing was overwritten"
             self.emit("aborted", message=msg)
             return Outcome(EXIT_ABORTED, "aborted", msg, self.events)
+        except _Halted:
+            msg = "halted by the operator before its next write: nothing written"
+            self.emit("halted", message=msg)
+            return Outcome(EXIT_INTERRUPTED, "halted", msg, self.events)
         except KeyboardInterrupt:  # SIGINT, or SIGTERM turned into it by the CLI
             return self._interrupted()
+
+    def _controlled(self) -> Outcome | None:
+        """At a point where the loop may stop: a halt raises, a pause writes the annotation and returns."""
+        c, st = self.control, self.state
+        if c.mode == "halt":
+            raise _Halted
+        if c.mode != "pause" or st is None:
+            return None
+        st.phase = "paused"
+        st.reason = (f"paused at step {st.plan.steps[st.step]}%: {c.reason or 'by the operator'}; "
+                     f"`mlopstui rollout {self.name} --resume` or the TUI's rollout view (r) continues")
+        self._apply(RolloutMark(self.ctx, self.namespace, self.name, st))
+        self.emit("paused", message=st.reason)
+        return Outcome(EXIT_INTERRUPTED, "paused", f"{self.name}: {st.reason}", self.events)
 
     def _interrupted(self) -> Outcome:
         """Leave the annotation saying paused (one annotation-only patch); `--resume` continues."""
@@ -234,13 +273,22 @@ class Rollout:
         isvc = self._start()
         st, plan = self.state, self.plan
         assert st is not None and plan is not None
-        signal = None
+        # the signal first: without one no gate can pass, so no traffic is moved (never blind)
+        signal = self._signal(isvc) if plan.steps[st.step] != 100 else None
+        if signal is None and plan.steps[st.step] != 100:
+            why = next((e["message"] for e in reversed(self.events) if e["event"] == "no-signal"), "no signal")
+            msg = f"{self.name}: not {'resumed' if self.resume else 'started'}: the gates could not pass: {why}"
+            self.emit("refused", message=msg)
+            return Outcome(EXIT_NO_SIGNAL, "not started", msg, self.events)
         while True:
             percent = plan.steps[st.step]
             last = st.step == len(plan.steps) - 1
             st.step_started = time.time()
             st.phase = "promoted" if last else "running"
             st.reason = "promoted: every gate passed" if last else f"step {percent}%"
+            stopped = self._controlled()
+            if stopped is not None:
+                return stopped
             if last:
                 isvc = self._apply(RolloutPromote(self.ctx, self.namespace, self.name, st))
                 self.emit("promoted", message=st.reason)
@@ -252,12 +300,14 @@ class Rollout:
                 self.emit("step", step=st.step, percent=percent)
                 isvc = self._apply(StepCanary(self.ctx, self.namespace, self.name, percent, st))
             self.last_percent = percent
-            if signal is None:
-                signal = self._signal(isvc)
             verdict, results, measured = self._measure(signal, plan, st)
             st.gates = [g.to_dict() for g in results]
             st.measured = measured
             self.emit("gates", step=st.step, percent=percent, verdict=verdict, gates=st.gates, measured=measured)
+            if self.control.mode is not None and verdict != "fail":  # a failed gate still rolls back
+                stopped = self._controlled()
+                if stopped is not None:
+                    return stopped
             if verdict == "fail":
                 bad = next(g for g in results if g.ok is False)
                 st.phase = "rolled-back"
@@ -293,30 +343,35 @@ class Rollout:
         except MlopsError as exc:
             self.emit("no-signal", message=exc.message)
             return None
-        self.emit("signal", source=sig.source, **({"note": why} if why else {}))
+        self.emit("signal", signal=getattr(sig, "kind", ""), source=sig.source, **({"note": why} if why else {}))
         return sig
 
     def _measure(self, signal, plan: r.RolloutPlan, st: r.RolloutState):
         if signal is None:
             verdict, results = r.evaluate(plan.gates, None)
             return verdict, results, {}
+        kind = getattr(signal, "kind", "")
         need = plan.gates.min_requests
         pause = plan.pause_s if plan.pause_s is not None else 0.0
         self.emit("measuring", source=signal.source, seconds=pause)
         per_rev = signal.collect(pause, enough=lambda counts: counts.get(st.canary or "", 0) >= need,
-                                 max_seconds=r.measure_bound(plan.pause_s))
+                                 max_seconds=r.measure_bound(plan.pause_s), stop=self.control.event)
         canary = per_rev.get(st.canary or "")
         stable = per_rev.get(st.stable or "")
         for meas in (canary, stable):
             if meas is not None:
-                meas.source = signal.source
-        measured = {"source": signal.source,
+                meas.source = kind or signal.source
+        measured = {"signal": kind, "source": signal.source,
                     "canary": canary.to_dict() if canary else None, "stable": stable.to_dict() if stable else None}
         verdict, results = r.evaluate(plan.gates, canary, stable)
         return verdict, results, measured
 
 
 class _Aborted(Exception):
+    pass
+
+
+class _Halted(Exception):
     pass
 
 

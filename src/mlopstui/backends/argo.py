@@ -19,6 +19,9 @@ from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import pipelines as m
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mlopstui.backends.informer import Informers
     from mlopstui.backends.mlflow import MlflowBackend
     from mlopstui.models.experiments import RunRow
 
@@ -102,6 +105,34 @@ def list_workflow_templates(kube: KubeClient, namespace: str | None = None, *, a
     return sorted(items, key=lambda t: (t.cluster, t.namespace, t.name))
 
 
+def watched_view(informers: Informers, view: str, namespace: str | None, *, all_namespaces: bool = False,
+                 listener: Callable[[], None] | None = None, timeout: float = 10.0) -> list[Any]:
+    """The Pipelines list of a view ("workflows", "cron", "templates") from the shared watch caches
+    (backends/stack_watch.py): listed once, then watched; no request while they are live."""
+    from mlopstui.backends.stack_watch import objects_of
+
+    res = {"workflows": ARGO_WORKFLOWS, "cron": ARGO_CRON_WORKFLOWS, "templates": ARGO_WORKFLOW_TEMPLATES}[view]
+    ns = None if all_namespaces else (namespace or informers.kube.namespace)
+    try:
+        items = objects_of(informers, res, ns, listener=listener, timeout=timeout)
+    except MlopsError as exc:
+        raise (_not_installed(exc, res) if exc.kind is Kind.NOT_FOUND else exc) from None
+    if items is None:
+        raise _not_installed(MlopsError(Kind.NOT_FOUND, res.full_name), res)
+    if view == "workflows":
+        return _by_time([m.parse_workflow(o) for o in items])
+    if view == "cron":
+        return sorted((m.parse_cron_workflow(o) for o in items), key=lambda c: (c.namespace, c.name))
+    out = [m.parse_workflow_template(o) for o in items]
+    try:
+        out += [m.parse_workflow_template(o, cluster=True) for o in objects_of(
+            informers, ARGO_CLUSTER_WORKFLOW_TEMPLATES, None, listener=listener, timeout=timeout) or []]
+    except MlopsError as exc:
+        if exc.kind not in (Kind.NOT_FOUND, Kind.FORBIDDEN):
+            raise
+    return sorted(out, key=lambda t: (t.cluster, t.namespace, t.name))
+
+
 def get_template_raw(kube: KubeClient, namespace: str | None, name: str, cluster: bool = False) -> dict[str, Any]:
     return _get(kube, ARGO_CLUSTER_WORKFLOW_TEMPLATES if cluster else ARGO_WORKFLOW_TEMPLATES, name, namespace)
 
@@ -128,6 +159,9 @@ def node_for(wf: m.Workflow, ref: str | None) -> m.Node:
     return sorted(pods, key=lambda n: n.started or 0)[-1]
 
 
+POD_GONE_HINT = "pods are deleted by the workflow's podGC or by a retry; its main.log may be in the artifact repository"
+
+
 def node_log(kube: KubeClient, wf: m.Workflow, node: m.Node, container: str = "main",
              tail_lines: int | None = 500) -> str:
     if container not in m.CONTAINERS:
@@ -137,8 +171,7 @@ def node_log(kube: KubeClient, wf: m.Workflow, node: m.Node, container: str = "m
     except MlopsError as exc:
         if exc.kind is Kind.NOT_FOUND:
             raise MlopsError(Kind.NOT_FOUND, f"the pod {node.pod} of node {node.display_name} is gone",
-                             hint="pods are deleted by the workflow's podGC or by a retry; "
-                                  "its main.log may be in the artifact repository", source="kubernetes") from None
+                             hint=POD_GONE_HINT, source="kubernetes") from None
         raise
     return m.clean_text(text)
 

@@ -499,20 +499,23 @@ def sample_online(ctx: AppContext, view_name: str, entity: dict[str, Any] | None
 
 
 # -- Kubernetes: CronJobs and Jobs that run feast materialize -------------------------------------
-def materialization_cronjobs(kube: KubeClient, namespace: str | None = None) -> list[m.MaterializationCronJob]:
+def materialization_cronjobs(kube: KubeClient, namespace: str | None = None,
+                             items: list[dict[str, Any]] | None = None) -> list[m.MaterializationCronJob]:
+    """items: the CronJobs already at hand (a watch cache), else listed."""
     from mlopstui.backends.kube import CRONJOBS
 
-    items = kube.list(CRONJOBS, namespace)
+    items = kube.list(CRONJOBS, namespace) if items is None else items
     out = [m.MaterializationCronJob.from_k8s(o) for o in items]
     return sorted([c for c in out if m.is_materialization_command(c.command)], key=lambda c: c.name)
 
 
 def materialization_jobs(kube: KubeClient, namespace: str | None = None,
-                         cronjobs: list[m.MaterializationCronJob] | None = None) -> list[m.MaterializationJob]:
+                         cronjobs: list[m.MaterializationCronJob] | None = None,
+                         items: list[dict[str, Any]] | None = None) -> list[m.MaterializationJob]:
     from mlopstui.backends.kube import JOBS
 
     names = {c.name for c in cronjobs or []}
-    jobs = [m.MaterializationJob.from_k8s(o) for o in kube.list(JOBS, namespace)]
+    jobs = [m.MaterializationJob.from_k8s(o) for o in (kube.list(JOBS, namespace) if items is None else items)]
     return m.jobs_newest_first([j for j in jobs if (j.owner and j.owner in names)
                                 or m.is_materialization_command(j.command)])
 
@@ -523,17 +526,24 @@ def get_job(kube: KubeClient, namespace: str, name: str) -> m.MaterializationJob
     return m.MaterializationJob.from_k8s(kube.get(JOBS, name, namespace))
 
 
-def job_log(kube: KubeClient, namespace: str, job: str, tail_lines: int = 200) -> str:
-    """The log of the Job's newest pod ("" while no pod exists yet)."""
+def job_pod(kube: KubeClient, namespace: str, job: str) -> str | None:
+    """The name of the Job's newest pod (None while it has none)."""
     from mlopstui.backends.kube import PODS
 
     pods = kube.list(PODS, namespace, label_selector=f"job-name={job}")
     if not pods:
         pods = kube.list(PODS, namespace, label_selector=f"batch.kubernetes.io/job-name={job}")
     if not pods:
-        return ""
+        return None
     pods.sort(key=lambda p: p.get("metadata", {}).get("creationTimestamp", ""))
-    pod = pods[-1]["metadata"]["name"]
+    return pods[-1]["metadata"]["name"]
+
+
+def job_log(kube: KubeClient, namespace: str, job: str, tail_lines: int = 200) -> str:
+    """The log of the Job's newest pod ("" while no pod exists yet)."""
+    pod = job_pod(kube, namespace, job)
+    if pod is None:
+        return ""
     try:
         return mask_text(kube.pod_log(pod, namespace, tail_lines=tail_lines))
     except MlopsError as exc:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient, Res
 
 STARTING, LIVE, STALE, ABSENT = "starting", "live", "stale", "absent"
+ABSENT_RETRY_S = 300.0  # how often a kind that is not served is asked again (no list call in between)
 
 
 class _Gone(Exception):
@@ -76,6 +77,7 @@ class Informer:
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._kick = threading.Event()  # set by close() and retry_absent(): ends the wait of an absent kind
         self._synced = threading.Event()
         self._resp: Any = None
         self._state = CacheState(STARTING, None, None)
@@ -86,8 +88,13 @@ class Informer:
         self._thread.start()
         return self
 
+    def retry_absent(self) -> None:
+        """An absent kind (its CRD was not served) tries again now (ctrl+r)."""
+        self._kick.set()
+
     def close(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        self._kick.set()
         resp = self._resp
         if resp is not None:
             try:
@@ -207,7 +214,10 @@ class Informer:
                         self._objects = {}
                     self._set_state(ABSENT, exc.message)
                     self._synced.set()
-                    delay = self.backoff[1]
+                    # a CRD installed later is seen within ABSENT_RETRY_S, or at once on retry_absent()
+                    self._kick.wait(ABSENT_RETRY_S * (0.8 + 0.4 * random.random()))
+                    self._kick.clear()
+                    continue
                 else:
                     self._set_state(STALE, exc.message)
                 self._stop.wait(delay * (0.8 + 0.4 * random.random()))
@@ -216,3 +226,107 @@ class Informer:
                 self._set_state(STALE, f"{type(exc).__name__}: {exc}")
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.backoff[1])
+
+
+Listener = Callable[[], None]
+
+
+class Informers:
+    """The shared caches of one cluster client, as client-go's SharedInformerFactory keeps them: one Informer
+    per (kind, namespace or all), started on first use and shared by every area that shows that kind (the
+    AppContext owns one per client). Listeners are called from the informers' threads after each change:
+    keep them cheap (set a flag, post a message)."""
+
+    def __init__(self, kube: KubeClient, *, watch_timeout: int = 300, backoff: tuple[float, float] = (0.5, 30.0)):
+        self.kube = kube
+        self.watch_timeout = watch_timeout
+        self.backoff = backoff
+        self._lock = threading.Lock()
+        self._informers: dict[tuple, Informer] = {}
+        self._listeners: dict[tuple, list[Listener]] = {}
+        self._closed = False
+        self.changes = 0
+
+    @staticmethod
+    def _key(res: Res, namespace: str | None) -> tuple:
+        return (res.group, res.version, res.plural, namespace if res.namespaced else None)
+
+    def informer(self, res: Res, namespace: str | None = None, *, optional: bool = False,
+                 listener: Listener | None = None) -> Informer:
+        """The cache of res in namespace (None: all namespaces), started on first use; listener (if given) is
+        called after each of its changes until unsubscribe(listener)."""
+        key = self._key(res, namespace)
+        with self._lock:
+            if self._closed:
+                raise MlopsError(Kind.ERROR, "the cluster client was closed (context switched)", source="kubernetes")
+            if listener is not None and listener not in self._listeners.setdefault(key, []):
+                self._listeners[key].append(listener)
+            inf = self._informers.get(key)
+            if inf is None:
+                inf = Informer(self.kube, res, namespace, all_namespaces=namespace is None, optional=optional,
+                               on_change=lambda key=key: self._fan_out(key), watch_timeout=self.watch_timeout,
+                               backoff=self.backoff)
+                self._informers[key] = inf
+                inf.start()
+            return inf
+
+    def find(self, res: Res, namespace: str | None = None) -> Informer | None:
+        """The running cache of res in namespace (None: all namespaces), if any."""
+        with self._lock:
+            return self._informers.get(self._key(res, namespace))
+
+    def _fan_out(self, key: tuple) -> None:
+        self.changes += 1  # read before a cache is read: a consumer knows whether it missed a change
+        for fn in list(self._listeners.get(key, ())):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - one consumer's failure must not stop the others
+                pass
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            for fns in self._listeners.values():
+                if listener in fns:
+                    fns.remove(listener)
+
+    def retry_absent(self) -> None:
+        for inf in self.all():
+            if inf.state.state == ABSENT:
+                inf.retry_absent()
+
+    def all(self) -> list[Informer]:
+        with self._lock:
+            return list(self._informers.values())
+
+    @property
+    def lists(self) -> int:
+        return sum(i.lists for i in self.all())
+
+    def summary(self, informers: list[Informer] | None = None, now: float | None = None) -> tuple[bool, str]:
+        """(live, text) for a status line: "live" when every watch is up, else the worst: which kind is
+        stale since when, and why."""
+        infs = [i for i in (informers if informers is not None else self.all()) if i.state.state != ABSENT]
+        stale = [i for i in infs if i.state.state == STALE]
+        if stale:
+            first = min(stale, key=lambda i: i.state.since or 0.0)
+            return False, f"{first.res.kind} {first.state.describe(now)}" + (
+                f" (+{len(stale) - 1} more kinds)" if len(stale) > 1 else "")
+        if any(i.state.state == STARTING for i in infs):
+            return False, "loading"
+        return True, "live"
+
+    def close(self) -> None:
+        """End every watch at once (in parallel: each close waits up to 2 s for its thread)."""
+        with self._lock:
+            self._closed = True
+            infs = list(self._informers.values())
+            self._informers.clear()
+            self._listeners.clear()
+        for inf in infs:
+            inf._stop.set()
+            inf._kick.set()
+        threads = [threading.Thread(target=inf.close, daemon=True) for inf in infs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(2.5)

@@ -10,6 +10,8 @@ import json
 import os
 import re
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -182,8 +184,17 @@ def build_api_client(target: KubeTarget) -> Any:
                          hint="check the file, or pass --kubeconfig/--context") from exc
 
 
+_CLIENTS: weakref.WeakSet[KubeClient] = weakref.WeakSet()
+
+
+def open_clients() -> list[KubeClient]:
+    """The KubeClients of this process holding connections or local forwards (a leak shows here)."""
+    return [c for c in list(_CLIENTS) if c.is_open]
+
+
 class KubeClient:
-    """A thread-safe generic client bound to one kubeconfig context."""
+    """A thread-safe generic client bound to one kubeconfig context. close() ends its connections and
+    local forwards; it stays usable (the next request connects anew)."""
 
     def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
         self.target = target
@@ -192,6 +203,8 @@ class KubeClient:
         self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
+        self._retired = False  # close(final=True): a request still in flight does not reconnect
+        _CLIENTS.add(self)
 
     @classmethod
     def from_settings(cls, kubeconfig: str | None, context: str | None, namespace: str | None,
@@ -204,11 +217,17 @@ class KubeClient:
 
     def _client(self) -> Any:
         with self._lock:
+            if self._retired:
+                raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
+                                 "(context switched, or the verb or the app ended)", source="kubernetes")
             if self._api is None:
                 self._api = build_api_client(self.target)
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
                 # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
                 self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
+                # one connection per open watch (backends/informer.py: a dozen kinds) besides the requests:
+                # without room, urllib3 discards and reopens connections (and warns) on every request
+                self._api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 32
             return self._api
 
     def _headers(self, hdrs: dict[str, str]) -> Any:
@@ -232,8 +251,9 @@ class KubeClient:
     # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
     def raw(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
             timeout: float | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
-        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body):
-        for services/proxy, where the body is the backend's. Redirects are not followed."""
+        """One request with the kubeconfig's credentials, its answer as it is (status, headers, body, the body
+        decoded from any Content-Encoding): for services/proxy, where the body is the backend's. Redirects
+        are not followed."""
         api = self._client()
         _, url, auth, _, _ = api.param_serialize(method, path, header_params={}, auth_settings=["BearerToken"])
         hdrs = self._headers({**(headers or {}), **auth})
@@ -245,7 +265,10 @@ class KubeClient:
             if err.kind is Kind.UNREACHABLE:
                 err.message = f"API server {self.target.server} is unreachable: {err.message}"
             raise err from None
-        return resp.status, list(resp.headers.items()), resp.data or b""
+        # urllib3 decodes gzip/deflate bodies (Prometheus gzips its answers): the headers must say so too,
+        # or a relay passes "Content-Encoding: gzip" with a plain body and its client fails to decompress
+        hdrs_out = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-encoding"]
+        return resp.status, hdrs_out, resp.data or b""
 
     def websocket(self, path: str, subprotocols: list[str], timeout: float | None = None) -> Any:
         """A connected websocket-client WebSocket to path (wss), with the kubeconfig's TLS settings,
@@ -299,7 +322,16 @@ class KubeClient:
             err.message += f" (API server {self.target.server})"
         return err
 
-    def close(self) -> None:
+    @property
+    def is_open(self) -> bool:
+        routes = getattr(self, "routes", None)
+        return self._api is not None or bool(routes is not None and routes.is_open)
+
+    def close(self, *, final: bool = False) -> None:
+        """Close its connections and local forwards; final: for good (its owner dropped it), else the
+        next request connects anew."""
+        with self._lock:
+            self._retired = self._retired or final
         routes = getattr(self, "routes", None)
         if routes is not None:  # local forwards of backends/routes.py live as long as this client
             routes.close()
@@ -424,9 +456,56 @@ class KubeClient:
                                    "dryRun": "All" if dry_run else None})
 
     def pod_log(self, name: str, namespace: str | None = None, *, tail_lines: int | None = 200,
-                container: str | None = None) -> str:
+                container: str | None = None, previous: bool = False) -> str:
+        """The log (`kubectl logs`); previous=True: the container's last terminated instance (`--previous`)."""
         return self.request("GET", PODS.path(namespace or self.namespace, name, "log"), raw=True,
-                            query={"tailLines": tail_lines, "container": container})
+                            query={"tailLines": tail_lines, "container": container,
+                                   "previous": "true" if previous else None})
+
+    def follow_log(self, name: str, namespace: str | None = None, *, container: str | None = None,
+                   tail_lines: int | None = 200, max_seconds: float = 1800.0,
+                   on_open: Callable[[Any], None] | None = None) -> Iterator[str]:
+        """`kubectl logs -f`: the tail, then text as the container writes it (decoded chunks, not lines),
+        until the server ends the stream or max_seconds pass. on_open receives the open response: another
+        thread may `shutdown()` it to end the stream (as for watch)."""
+        api = self._client()
+        q = {"follow": "true", "tailLines": tail_lines, "container": container}
+        path = PODS.path(namespace or self.namespace, name, "log")
+        what = f"GET {path} (follow)"
+        _, url, hdrs, _, _ = api.param_serialize("GET", path + "?" + urlencode({k: v for k, v in q.items()
+                                                                                 if v is not None}),
+                                                 header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])
+        import urllib3
+
+        try:
+            resp = api.rest_client.pool_manager.request(
+                "GET", url, headers=self._headers(hdrs), preload_content=False, retries=False,
+                timeout=urllib3.Timeout(connect=self.timeout, read=max_seconds))
+        except Exception as exc:
+            raise from_exception(exc, source="kubernetes") from None
+        if on_open is not None:
+            on_open(resp)
+        ends = time.monotonic() + max_seconds
+        try:
+            if resp.status >= 400:
+                raise self._located(_status_error(resp.status, resp.read(), what), resp.status)
+            import codecs
+
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            try:
+                for chunk in resp.stream(4096, decode_content=True):
+                    text = decoder.decode(chunk)
+                    if text:
+                        yield text
+                    if time.monotonic() > ends:
+                        return
+            except MlopsError:
+                raise
+            except Exception as exc:  # the stream broke, or was shut down by on_open's holder
+                raise MlopsError(Kind.UNREACHABLE, f"the log stream of {name} on {self.target.server} "
+                                 f"ended: {exc}", source="kubernetes") from None
+        finally:
+            resp.release_conn()
 
     def watch(self, res: Res, namespace: str | None = None, *, resource_version: str | None = None,
               timeout_seconds: int = 30, label_selector: str | None = None, allow_bookmarks: bool = False,

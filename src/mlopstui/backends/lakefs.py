@@ -135,6 +135,10 @@ class LakeFSClient:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
     def __enter__(self) -> LakeFSClient:
         return self
 
@@ -286,8 +290,9 @@ def client(ctx: AppContext, timeout: float | None = None) -> LakeFSClient:
     if not ep.url:
         raise MlopsError(Kind.CONFIG, f"no LakeFS endpoint ({ep.source})",
                          hint="set endpoints.lakefs (or LAKECTL_SERVER_ENDPOINT_URL), or run a Service named lakefs")
-    return LakeFSClient(ep.url, resolve_credentials(ctx), timeout=timeout or max(ctx.settings.probe_timeout * 3, 10.0),
-                        source=f"{ep.display} ({ep.source})")
+    return ctx.own(LakeFSClient(ep.url, resolve_credentials(ctx),
+                                timeout=timeout or max(ctx.settings.probe_timeout * 3, 10.0),
+                                source=f"{ep.display} ({ep.source})"))
 
 
 def preview(c: LakeFSClient, repo: str, ref: str, path: str) -> m.Preview:

@@ -223,7 +223,7 @@ class MlflowBackend:
         if not ep.url:
             raise MlopsError(Kind.CONFIG, f"no MLflow tracking server: {ep.source}",
                              hint="set MLFLOW_TRACKING_URI, or endpoints.mlflow in the config file")
-        return cls(ep.url, ep.source, timeout=timeout or max(ctx.settings.probe_timeout * 3, 10.0))
+        return ctx.own(cls(ep.url, ep.source, timeout=timeout or max(ctx.settings.probe_timeout * 3, 10.0)))
 
     @property
     def display(self) -> str:
@@ -231,6 +231,10 @@ class MlflowBackend:
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._client.is_closed
 
     # -- transport --------------------------------------------------------------------------------
     def _error(self, exc: BaseException, what: str, timeout: float | None = None) -> MlopsError:
@@ -292,6 +296,9 @@ class MlflowBackend:
     def _call(self, method: str, path: str, what: str, *, params: dict[str, Any] | None = None,
               json: Any = None) -> dict[str, Any]:
         t = verb_deadline.timeout(self.timeout, what)
+        if self._client.is_closed:  # its context was closed (TUI :ctx / :ns): its route may be gone too
+            raise MlopsError(Kind.CONFIG, f"{what}: the MLflow client of the previous context or namespace "
+                             "is closed", hint="go back to Experiments, which connects anew", source="mlflow")
         try:
             resp = self._client.request(method, path, params=params, json=json, timeout=t)
         except httpx.HTTPError as exc:

@@ -35,8 +35,8 @@ import weakref
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.backends.discovery import Endpoint
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.models.endpoints import Endpoint
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient
@@ -241,6 +241,10 @@ class ApiRoutes:
                 self._tcp[k] = fwd
         return fwd.address
 
+    @property
+    def is_open(self) -> bool:
+        return bool(self._http or self._tcp)
+
     def close(self) -> None:
         with self._lock:
             for r in list(self._http.values()) + list(self._tcp.values()):
@@ -303,8 +307,7 @@ class _HttpRelay:
         self.kube = kube
         self.prefix = prefix
         self.default_host = default_host
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _RelayServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -314,6 +317,27 @@ class _HttpRelay:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        for conn in list(self.server.conns):  # keep-alive clients' connections: their threads return
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _RelayServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conns: set[socket.socket] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.conns.discard(request)
+        super().shutdown_request(request)
 
 
 class _RelayHandler(BaseHTTPRequestHandler):

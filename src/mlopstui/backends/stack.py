@@ -4,32 +4,37 @@ concurrently (each with its own timeout), and roll everything up into a StackRep
     report = sweep(ctx)                      # CLI: everything, blocking
     state = collect_cluster(ctx)             # TUI: the cluster part in one worker ...
     tasks = probe_tasks(ctx.settings, state) # ... then one worker per probe
-    report = build_report(ctx.settings, state, results)   # pure, cheap: re-run as results arrive
+    report = build_report(ctx.settings, state, results)   # models/stack/report.py: pure, re-run as results arrive
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlopstui.backends import kube as k
-from mlopstui.backends.discovery import Endpoint, choose, discover
-from mlopstui.doctor import Finding, Snapshot, ref
-from mlopstui.doctor import run as run_doctor
+from mlopstui.doctor import Snapshot
 from mlopstui.doctor.util import service_hosts
 from mlopstui.errors import Kind, MlopsError, from_exception
+from mlopstui.models.endpoints import Endpoint, choose
 from mlopstui.models.stack import (
     ComponentSpec,
-    ComponentStatus,
     ProbeResult,
     ProbeState,
     catalog_with_overrides,
     pending_probe,
     skipped_probe,
-    workload_status,
+)
+from mlopstui.models.stack.report import (
+    ClusterState,
+    StackReport,
+    build_report,
+    not_probeable,
+    referenced_configmaps,
+    resolve_endpoints,
 )
 from mlopstui.units import clock
 
@@ -49,23 +54,6 @@ LISTED: tuple[tuple[k.Res, bool], ...] = (
 FALLBACK = {k.FEATURESTORES_V1: k.FEATURESTORES}
 # namespaces to read one by one when listing across all namespaces is forbidden
 DEFAULT_NAMESPACES = ("mlops", "kserve", "knative-serving", "istio-system", "argo", "kubeflow", "feast")
-
-
-@dataclass
-class ClusterState:
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # partial failures, masked, for the status line
-    error: MlopsError | None = None  # the cluster could not be read at all
-    at: float = field(default_factory=clock)
-    duration: float = 0.0
-    namespace: str | None = None  # the one namespace read (-n), or None: all namespaces
-
-    @property
-    def scope(self) -> str:
-        return f"namespace {self.namespace}" if self.namespace else "all namespaces"
-
-    def services(self) -> list[dict[str, Any]]:
-        return [o for o in self.objects if o.get("kind") == "Service"]
 
 
 def _namespaces(settings: Settings, kube: KubeClient) -> list[str]:
@@ -98,9 +86,11 @@ def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[st
     return out
 
 
-def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None = None) -> ClusterState:
+def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None = None,
+                    watched: bool = False, listener: Callable[[], None] | None = None) -> ClusterState:
     """List the catalog's object kinds concurrently (blocking: call from a worker); namespace: only that one
-    (`-n NS`), else every namespace the credentials may read."""
+    (`-n NS`), else every namespace the credentials may read. watched: from the context's shared watch
+    caches (backends/stack_watch.py: listed once, then watched; listener hears their changes), not a list."""
     t0 = time.monotonic()
     state = ClusterState(namespace=namespace)
     try:
@@ -109,6 +99,17 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
         state.error = err
         return state
     namespaces = [namespace] if namespace else _namespaces(ctx.settings, kube)
+    if watched and not namespace:
+        from mlopstui.backends.stack_watch import list_from_cache
+
+        list_from_cache(ctx.informers, kube, namespaces, state, ctx.settings.kube_timeout * 2, listener)
+    else:
+        _list_all(kube, namespaces, namespace, state, max_workers)
+    return _finish(ctx, kube, state, namespace, max_workers, t0)
+
+
+def _list_all(kube: KubeClient, namespaces: list[str], namespace: str | None, state: ClusterState,
+              max_workers: int) -> None:
     with cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="stack-list") as pool:
         futs = {pool.submit(_list_kind, kube, res, opt, namespaces, namespace): res for res, opt in LISTED}
         for fut in cf.as_completed(futs):
@@ -120,6 +121,10 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
                 if res is k.DEPLOYMENTS or err.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED):
                     state.error = state.error or err
                 state.errors.append(f"{res.kind}: {err.message}")
+
+
+def _finish(ctx: AppContext, kube: KubeClient, state: ClusterState, namespace: str | None, max_workers: int,
+            t0: float) -> ClusterState:
     if state.error is None:
         try:
             add_selected(kube, catalog_with_overrides(ctx.settings.components), state.objects)
@@ -237,35 +242,6 @@ def _argo_objects(kube: KubeClient, objects: list[dict[str, Any]]) -> list[dict[
     return out
 
 
-MAX_CONFIGMAPS = 60
-
-
-def referenced_configmaps(objects: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(namespace, name) of the ConfigMaps containers pull env from (envFrom / configMapKeyRef) or mount
-    (volumes, projected volumes: the redis.conf a Bitnami Redis loads), env ones first."""
-    from mlopstui.models.stack import containers_of, pod_template_spec
-
-    env: set[tuple[str, str]] = set()
-    mounted: set[tuple[str, str]] = set()
-    for o in objects:
-        ns = (o.get("metadata") or {}).get("namespace", "")
-        for c in containers_of(o):
-            for src in c.get("envFrom") or []:
-                if "configMapRef" in src:
-                    env.add((ns, (src["configMapRef"] or {}).get("name", "")))
-            for e in c.get("env") or []:
-                cm = ((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name")
-                if cm:
-                    env.add((ns, cm))
-        for v in (pod_template_spec(o) or {}).get("volumes") or []:
-            if isinstance(v.get("configMap"), dict) and v["configMap"].get("name"):
-                mounted.add((ns, v["configMap"]["name"]))
-            for src in (v.get("projected") or {}).get("sources") or []:
-                if isinstance(src.get("configMap"), dict) and src["configMap"].get("name"):
-                    mounted.add((ns, src["configMap"]["name"]))
-    return (sorted(env) + sorted(mounted - env))[:MAX_CONFIGMAPS]
-
-
 def _referenced_configmaps(kube: KubeClient, objects: list[dict[str, Any]], max_workers: int = 8) -> list[dict[str, Any]]:
     def get(ns: str, name: str) -> dict[str, Any] | None:
         try:
@@ -292,14 +268,6 @@ class ProbeTask:
 
     def pending(self) -> ProbeResult:
         return pending_probe(self.component, self.kind, self.endpoint.display, self.endpoint.source)
-
-
-def resolve_endpoints(settings: Settings, catalog: Iterable[ComponentSpec], services: list[dict[str, Any]],
-                      components: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, Endpoint]:
-    """Each component's endpoint: config, env, then the Services of the workloads the catalog found."""
-    components = components or {}
-    return {c.id: discover(c.endpoint, settings, services, list(components.get(c.id, [])))
-            for c in catalog if c.endpoint}
 
 
 def _mlflow_hosts(snapshot_objects: list[dict[str, Any]], assigned: Mapping[str, list]) -> list[str]:
@@ -421,18 +389,6 @@ def probe_tasks(settings: Settings, state: ClusterState,
     return tasks, skipped
 
 
-def not_probeable(kind: str, url: str) -> str:
-    """Why this endpoint cannot be probed this way ("" when it can): e.g. a file-based Feast registry."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if kind == "postgres" and not scheme.startswith("postgres"):
-        return "not PostgreSQL" if scheme else "local file"
-    if kind in ("http", "s3") and scheme not in ("http", "https"):
-        return "not an HTTP URL"
-    if kind == "redis" and scheme and scheme not in ("redis", "rediss", "unix"):
-        return "not a Redis URL"
-    return ""
-
-
 def _resolvable(url: str) -> bool:
     """Cluster DNS names resolve only inside the cluster; never look them up from outside (a failing
     lookup can take seconds)."""
@@ -484,58 +440,6 @@ def run_probes(tasks: list[ProbeTask], timeout: float,
     return results
 
 
-# -- the report --------------------------------------------------------------------------------------
-@dataclass
-class StackReport:
-    components: list[ComponentStatus]
-    findings: list[Finding]
-    snapshot: Snapshot
-    state: ClusterState
-    at: float = field(default_factory=clock)
-
-    @property
-    def scope(self) -> str:
-        """What the report covers: "all namespaces" or "namespace NS"."""
-        return self.state.scope
-
-    def component(self, cid: str) -> ComponentStatus | None:
-        return next((c for c in self.components if c.id == cid), None)
-
-    def findings_for(self, cid: str | None) -> list[Finding]:
-        return [f for f in self.findings if cid is None or f.component == cid]
-
-    def to_dict(self) -> dict[str, Any]:
-        from mlopstui.secrets import scrub
-
-        return scrub({
-            "taken_at": self.at, "scope": self.scope, "cluster_error": self.state.error.to_dict() if self.state.error else None,
-            "partial_errors": self.state.errors,
-            "components": [c.to_dict() for c in self.components],
-            "findings": {"error": sum(1 for f in self.findings if f.severity.value == "error"),
-                         "warning": sum(1 for f in self.findings if f.severity.value == "warning"),
-                         "info": sum(1 for f in self.findings if f.severity.value == "info")},
-        })
-
-
-def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, ProbeResult],
-                 catalog: tuple[ComponentSpec, ...] | None = None) -> StackReport:
-    """Pure: cluster objects + probe results -> component rows + doctor findings."""
-    catalog = catalog or catalog_with_overrides(settings.components)
-    snap = Snapshot.build(state.objects, probes, catalog=catalog, watched_namespaces=settings.watched_namespaces,
-                          taken_at=state.at)
-    findings = run_doctor(snap)
-    pods = snap.of("Pod")
-    endpoints = resolve_endpoints(settings, catalog, state.services(), snap.components)  # pure: no I/O
-    rows = []
-    for spec in catalog:
-        workloads = [workload_status(o, pods) for o in snap.components.get(spec.id, [])]
-        probe = probes.get(spec.id) or pending_probe(spec.id, spec.probe)
-        mine = [f for f in findings if f.component == spec.id]
-        ep = endpoints.get(spec.id)
-        rows.append(ComponentStatus(spec, workloads, probe, mine, discovered=ep.display if ep and ep.url else ""))
-    return StackReport(rows, findings, snap, state, at=state.at)
-
-
 def sweep(ctx: AppContext, namespace: str | None = None) -> StackReport:
     """Everything, blocking (the CLI): cluster, then all probes concurrently, then the doctor; namespace:
     only that namespace (`-n`), else all."""
@@ -543,11 +447,3 @@ def sweep(ctx: AppContext, namespace: str | None = None) -> StackReport:
     tasks, results = probe_tasks(ctx.settings, state, kube=ctx.kube_or_none)
     results.update(run_probes(tasks, ctx.settings.probe_timeout))
     return build_report(ctx.settings, state, results)
-
-
-def workload_objects(report: StackReport, cid: str) -> list[dict[str, Any]]:
-    return list(report.snapshot.components.get(cid, []))
-
-
-def describe_objects(objs: Iterable[Mapping[str, Any]]) -> list[str]:
-    return [ref(o) for o in objs]

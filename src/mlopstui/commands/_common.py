@@ -13,9 +13,11 @@ JSON and YAML stay JSON and YAML (both escape control characters).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
@@ -72,7 +74,29 @@ def make_context(args: argparse.Namespace):  # -> AppContext
                          "nothing was sent", hint="restart without --readonly to make changes (--dry-run shows "
                                                   "the plan)")
     deadline.start(settings.deadline + _explicit_wait(args))
-    return AppContext.create(settings)
+    ctx = AppContext.create(settings)
+    opened = _OPENED.get()
+    if opened is not None:  # inside cli.main: closed when the verb ends
+        opened.append(ctx)
+    return ctx
+
+
+# the contexts make_context opened for the verb cli.main runs (None outside it: the caller closes its own)
+_OPENED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("mlopstui_opened", default=None)
+
+
+@contextlib.contextmanager
+def verb_contexts() -> Iterator[None]:
+    """Around one verb: every context make_context opens meanwhile is closed at the end (its connection
+    pools, local forwards and relays, the clients it owns), whatever the verb's outcome."""
+    opened: list[Any] = []
+    token = _OPENED.set(opened)
+    try:
+        yield
+    finally:
+        _OPENED.reset(token)
+        for ctx in reversed(opened):
+            ctx.close(final=True)
 
 
 def _explicit_wait(args: argparse.Namespace) -> float:
@@ -201,6 +225,14 @@ def confirm_or_print(args: argparse.Namespace, plan, apply: Callable[[], Any], *
     emit(args, {"plan": plan.to_dict(), "applied": True, "result": result.to_dict()},
          plan.render() + f"\napplied: {result.message}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def run_action(args: argparse.Namespace, ctx, action, plan=None, *, server: bool = False) -> int:
+    """One write verb's plan -> confirm -> apply: plan (unless given), then confirm_or_print, applying with the
+    context's read-only flag and audit log; server=True: --dry-run=server sends the plan with dryRun=All."""
+    plan = action.plan() if plan is None else plan
+    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
+                            server=(lambda: server_dry_run(ctx, action, plan)) if server else None)
 
 
 def add_global_flags(p: argparse.ArgumentParser, suppress: bool = False) -> None:

@@ -10,10 +10,10 @@ from mlopstui.commands._common import (
     EXIT_OK,
     add_global_flags,
     add_write_flags,
-    confirm_or_print,
     emit,
     listing,
     make_context,
+    run_action,
     table,
 )
 
@@ -101,6 +101,16 @@ def _client(args):
     return ctx, lakefs.client(ctx)
 
 
+def _checked_ref(args, path: str) -> str:
+    """The repository, ref and path of an object verb checked before any request (exit 2); the ref."""
+    from mlopstui.models import data as m
+
+    m.validate_repo(args.repo)
+    ref = m.validate_ref(args.ref)
+    m.validate_path(path)
+    return ref
+
+
 def cmd_repos(args) -> int:
     from mlopstui.models import data as m
 
@@ -172,9 +182,7 @@ def cmd_diff(args) -> int:
 def cmd_objects(args) -> int:
     from mlopstui.models import data as m
 
-    m.validate_repo(args.repo)
-    ref = m.validate_ref(args.ref)
-    m.validate_path(args.prefix)
+    ref = _checked_ref(args, args.prefix)
     _, c = _client(args)
     with c:
         objs = c.objects(args.repo, ref, args.prefix, delimiter="" if args.recursive else "/")
@@ -187,11 +195,8 @@ def cmd_objects(args) -> int:
 
 def cmd_show(args) -> int:
     from mlopstui.backends import lakefs
-    from mlopstui.models import data as m
 
-    m.validate_repo(args.repo)
-    ref = m.validate_ref(args.ref)
-    m.validate_path(args.path)
+    ref = _checked_ref(args, args.path)
     _, c = _client(args)
     with c:
         pv = lakefs.preview(c, args.repo, ref, args.path)
@@ -199,35 +204,31 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def _write(args, build) -> int:
+    """A LakeFS write verb: the action built on the client (bad input refused before any request), then
+    plan -> confirm -> apply."""
+    ctx, c = _client(args)
+    with c:
+        return run_action(args, ctx, build(c))
+
+
 def cmd_branch(args) -> int:
     from mlopstui.actions.data import CreateBranch, DeleteBranch
 
-    ctx, c = _client(args)
-    with c:
-        action = DeleteBranch(c, args.repo, args.name) if args.delete else CreateBranch(c, args.repo, args.name,
-                                                                                        args.source)
-        plan = action.plan()
-        return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return _write(args, lambda c: DeleteBranch(c, args.repo, args.name) if args.delete
+                  else CreateBranch(c, args.repo, args.name, args.source))
 
 
 def cmd_revert(args) -> int:
     from mlopstui.actions.data import RevertCommit
 
-    ctx, c = _client(args)
-    with c:
-        action = RevertCommit(c, args.repo, args.branch, args.commit, args.parent)
-        plan = action.plan()
-        return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return _write(args, lambda c: RevertCommit(c, args.repo, args.branch, args.commit, args.parent))
 
 
 def cmd_merge(args) -> int:
     from mlopstui.actions.data import MergeBranch
 
-    ctx, c = _client(args)
-    with c:
-        action = MergeBranch(c, args.repo, args.source, args.dest, args.message)
-        plan = action.plan()
-        return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return _write(args, lambda c: MergeBranch(c, args.repo, args.source, args.dest, args.message))
 
 
 def cmd_dvc_status(args) -> int:
@@ -264,5 +265,4 @@ def cmd_dvc_transfer(args) -> int:
     quiet = getattr(args, "json", False)
     action = DvcTransfer(root, args.dvc_name, args.target, remote=args.remote, timeout=args.timeout,
                          on_progress=None if quiet else (lambda line: print(line, file=sys.stderr, flush=True)))
-    plan = action.plan()
-    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return run_action(args, ctx, action)

@@ -18,6 +18,7 @@ from mlopstui.commands._common import (
     machine_output,
     make_context,
     positive_float,
+    run_action,
     server_dry_run,
     table,
 )
@@ -119,9 +120,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         repo, _ = fb.repo_path(ctx)
         action = MaterializeLocal(repo, _parse_time(args.start, "--start"), _parse_time(args.end, "--end"),
                                   timeout=args.timeout)
-        plan = action.plan()
-        code = confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
-        return code
+        return run_action(args, ctx, action)
     if args.start or args.end:
         raise MlopsError(Kind.INVALID, "--start/--end go with --local (a CronJob's Job uses its own command)")
     name = args.cronjob

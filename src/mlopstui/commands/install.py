@@ -14,12 +14,11 @@ from mlopstui.commands._common import (
     EXIT_UNREACHABLE,
     add_global_flags,
     add_write_flags,
-    confirm_or_print,
     emit,
     listing,
     make_context,
     not_listing,
-    server_dry_run,
+    run_action,
     table,
 )
 from mlopstui.errors import Kind, MlopsError
@@ -53,9 +52,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     sets = mf.parse_sets(args.sets)  # malformed --set: refused before anything is read
     ctx = make_context(args)
     action = Install(ctx, args.component, namespace=ctx.namespace, sets=sets)
-    plan = action.plan()
-    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
-                            server=lambda: server_dry_run(ctx, action, plan))
+    return run_action(args, ctx, action, server=True)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -11,10 +11,10 @@ from mlopstui.commands._common import (
     EXIT_OK,
     add_global_flags,
     add_write_flags,
-    confirm_or_print,
     emit,
     listing,
     make_context,
+    run_action,
     table,
 )
 from mlopstui.errors import Kind, MlopsError
@@ -276,7 +276,7 @@ def _run(args: argparse.Namespace, ctx, action) -> int:
             raise MlopsError(Kind.INVALID, exc.message, hint=exc.hint or "nothing was sent",
                              source=exc.source) from None
         raise
-    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit))
+    return run_action(args, ctx, action, plan)
 
 
 def _refuse_readonly_early(ctx) -> None:

@@ -17,12 +17,11 @@ from mlopstui.commands._common import (
     EXIT_USAGE,
     add_global_flags,
     add_write_flags,
-    confirm_or_print,
     emit,
     listing,
     make_context,
     not_listing,
-    server_dry_run,
+    run_action,
     table,
 )
 from mlopstui.commands.stack import add_scope_flag, scope_of
@@ -72,9 +71,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         return _list(args, ctx)
     action = Repair(ctx, args.finding_id, obj_ref=args.object,
                     report=_report(ctx, args) if scope_of(args) else None)
-    plan = action.plan()
-    return confirm_or_print(args, plan, lambda: action.apply(plan, readonly=ctx.readonly, audit=ctx.audit),
-                            server=lambda: server_dry_run(ctx, action, plan))
+    return run_action(args, ctx, action, server=True)
 
 
 def _list(args: argparse.Namespace, ctx) -> int:

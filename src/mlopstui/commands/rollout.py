@@ -22,33 +22,42 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_global_flags(p, suppress=True)
     p.add_argument("name")
-    p.add_argument("--steps", default="10,25,50,100", help="canary percents, the last 100 (default 10,25,50,100)")
-    p.add_argument("--pause", default="60s", help="measure this long at each step (e.g. 60s, 2m; 'manual')")
-    p.add_argument("--max-error-rate", default="1%", help="canary 5xx/failed share allowed (default 1%%)")
-    p.add_argument("--max-p95", default=None, help="canary p95 latency allowed (e.g. 200ms)")
-    p.add_argument("--max-p95-ratio", default=None, help="canary p95 allowed relative to stable (e.g. 1.5)")
-    p.add_argument("--min-requests", default="20", help="canary requests needed before a gate passes (default 20)")
-    p.add_argument("--signal", choices=("auto", "metrics", "synthetic"), default="auto",
-                   help="where the gates' numbers come from: the model servers' /metrics through the API "
-                        "server's pods/proxy, synthetic requests through the ingress, or auto (metrics when "
-                        "readable, else synthetic)")
+    # unset flags take the settings' `rollout:` defaults (README, settings table)
+    p.add_argument("--steps", help="canary percents, the last 100 (default rollout.steps: 10,25,50,100)")
+    p.add_argument("--pause", help="measure this long at each step (e.g. 60s, 2m; 'manual'; default rollout.pause)")
+    p.add_argument("--max-error-rate", help="canary 5xx/failed share allowed (default rollout.max_error_rate: 1%%)")
+    p.add_argument("--max-p95", help="canary p95 latency allowed (e.g. 200ms)")
+    p.add_argument("--max-p95-ratio", help="canary p95 allowed relative to stable (e.g. 1.5)")
+    p.add_argument("--min-requests", help="canary requests needed before a gate passes (default rollout.min_requests: 20)")
+    p.add_argument("--signal", choices=("auto", "prometheus", "pod-metrics", "metrics", "synthetic"),
+                   help="where the gates' numbers come from: Prometheus (endpoints.prometheus, else a "
+                        "prometheus Service in the cluster), the model servers' /metrics through the API server's "
+                        "pods/proxy (pod-metrics; 'metrics' is the same), synthetic requests through the ingress, "
+                        "or auto (the first of those that answers; default rollout.signal)")
     p.add_argument("--resume", action="store_true", help="continue the rollout recorded in the annotation")
     p.add_argument("--status", action="store_true", help="only show the rollout recorded in the annotation")
     p.add_argument("--yes", "-y", action="store_true", help="start without asking")
     p.set_defaults(func=cmd_rollout)
 
 
-def plan_from_args(args: argparse.Namespace):
+def plan_from_args(args: argparse.Namespace, defaults=None):
+    """The plan from the flags, each unset one from the settings' `rollout:` section."""
+    from mlopstui.config import RolloutDefaults
     from mlopstui.models import rollout as r
 
-    mr = str(args.min_requests).strip()
-    if not mr.isdigit() or len(mr) > 9:
-        raise MlopsError(Kind.INVALID, f"--min-requests: {args.min_requests!r} is not a whole number")
-    gates = r.Gates(max_error_rate=r.parse_rate(args.max_error_rate),
-                    max_p95_ms=None if args.max_p95 is None else r.parse_latency_ms(args.max_p95),
-                    max_p95_ratio=None if args.max_p95_ratio is None else r.parse_ratio(args.max_p95_ratio),
-                    min_requests=int(mr))
-    return r.RolloutPlan(steps=r.parse_steps(args.steps), pause_s=r.parse_pause(args.pause), gates=gates)
+    d = defaults or RolloutDefaults()
+
+    def pick(flag: str):
+        v = getattr(args, flag, None)
+        return getattr(d, flag) if v is None else v
+
+    return r.plan_from(pick("steps"), pick("pause"), pick("max_error_rate"), pick("max_p95"),
+                       pick("max_p95_ratio"), pick("min_requests"))
+
+
+def signal_from_args(args: argparse.Namespace, defaults) -> str:
+    sig = getattr(args, "signal", None) or defaults.signal
+    return "pod-metrics" if sig == "metrics" else sig
 
 
 def _printer(args: argparse.Namespace):
@@ -86,9 +95,12 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     import time
 
     from mlopstui.actions.rollout import Rollout
+    from mlopstui.commands._common import settings_from_args
     from mlopstui.models import rollout as r
 
-    plan = None if (args.resume or args.status) else plan_from_args(args)  # bad input: exit 2, no request
+    defaults = settings_from_args(args).rollout
+    # bad input: exit 2, no request
+    plan = None if (args.resume or args.status) else plan_from_args(args, defaults)
     ctx = make_context(args)
     if args.status:
         from mlopstui.backends.kserve import get_isvc
@@ -126,6 +138,6 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _term)  # `kill PID`: leave a paused rollout, as Ctrl-C does
     outcome = Rollout(ctx, ctx.namespace, args.name, plan, resume=args.resume, on_event=_printer(args),
-                      signal=args.signal).run()
+                      signal=signal_from_args(args, defaults)).run()
     print(outcome.message, file=sys.stderr)
     return outcome.code

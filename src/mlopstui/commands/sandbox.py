@@ -35,6 +35,10 @@ def register(subparsers) -> None:
 
     up = add("up", "start every part (idempotent), seed on first start", _up)
     up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for readiness")
+    up.add_argument("--scale", type=_bounded_float(0.01, 4.0), default=0.0, metavar="N",
+                    help="also seed a platform-sized cluster into the emulator, once (1 = 200 namespaces, 5,000 "
+                         "pods, 1,000 Deployments/StatefulSets, 500 InferenceServices with revisions, 200 "
+                         "CronJobs/Jobs, 2,000 Events); for the benches, never the test run")
     add("down", "stop every part (state is kept)", _down)
     listing(add("status", "show each part: running, ready, address", _status))
     env = add("env", "print `export` lines for eval (contains the S3 secret)", _env)
@@ -104,7 +108,7 @@ def _up(args: argparse.Namespace) -> int:
             print(msg, file=sys.stderr, flush=True)
 
     try:
-        info = manager.up(args.dir, timeout=args.timeout, log=log)
+        info = manager.up(args.dir, timeout=args.timeout, log=log, scale=args.scale)
     except (SandboxError, ImportError) as exc:  # `up` stopped whatever it had started
         part = getattr(exc, "part", None)
         if quiet:

@@ -448,6 +448,15 @@ def diff_metrics(runs: Sequence[RunRow]) -> list[tuple[str, list[float | None]]]
     return [(k, [r.metrics.get(k) for r in runs]) for k in keys]
 
 
+def differ_words(runs: Sequence[RunRow], what: str) -> str:
+    """"3 params differ" / "1 metric differs" across the runs compared; "" when none does."""
+    if what == "param":
+        n = sum(1 for d in diff_params(runs) if d.differs)
+    else:
+        n = sum(1 for _, values in diff_metrics(runs) if len(set(values)) > 1)
+    return "" if n == 0 else f"{n} {what}{'s differ' if n != 1 else ' differs'}"
+
+
 def best_index(values: Sequence[float | None], higher_is_better: bool = True) -> int | None:
     """Index of the best finite value, or None."""
     cands = [(v, i) for i, v in enumerate(values) if v is not None and math.isfinite(v)]

@@ -171,6 +171,19 @@ def parse_ratio(text: Any) -> float:
     return _opt_float(s, "max p95 ratio", 0.0001, 1000) or 0.0
 
 
+def plan_from(steps: Any, pause: Any, max_error_rate: Any, max_p95: Any = None, max_p95_ratio: Any = None,
+              min_requests: Any = 20) -> RolloutPlan:
+    """A plan from user values (flags, settings, the TUI's prompt): bad input is MlopsError(invalid)."""
+    mr = str(min_requests).strip()
+    if not mr.isdigit() or len(mr) > 9:
+        raise MlopsError(Kind.INVALID, f"min requests: {min_requests!r} is not a whole number")
+    gates = Gates(max_error_rate=None if max_error_rate in (None, "", "none") else parse_rate(max_error_rate),
+                  max_p95_ms=None if max_p95 in (None, "") else parse_latency_ms(max_p95),
+                  max_p95_ratio=None if max_p95_ratio in (None, "") else parse_ratio(max_p95_ratio),
+                  min_requests=int(mr))
+    return RolloutPlan(steps=parse_steps(steps), pause_s=parse_pause(pause), gates=gates)
+
+
 # -- metric arithmetic ---------------------------------------------------------------------------------
 _SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?\s*$')
 _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')

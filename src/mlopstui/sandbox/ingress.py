@@ -16,6 +16,13 @@ A small HTTP reverse proxy. For a request whose Host is ``<isvc>.<ns>.example.co
 Unknown host -> 404 with a plain explanation; no model server for the storageUri
 -> 503 naming it. ``GET /_sandbox/healthz`` answers 200 for readiness checks.
 
+``GET /stats/prometheus`` (the path of Istio's merged Envoy/Istio metrics) exports what Istio's telemetry
+records per request, for the sandbox's Prometheus: ``istio_requests_total`` and the
+``istio_request_duration_milliseconds`` histogram, labelled as the destination's sidecar reports them
+(``reporter="destination"``, ``destination_workload`` = the revision's Deployment ``<revision>-deployment``,
+``destination_workload_namespace``, ``destination_canonical_service`` = the pod's ``app`` label, which Knative
+sets to the revision, ``response_code``).
+
 Run: ``python -m mlopstui.sandbox.ingress --port P --kubeconfig K`` (env SANDBOX_MODEL_ROUTES).
 """
 
@@ -43,6 +50,52 @@ HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
     "trailers", "transfer-encoding", "upgrade", "content-length", "host",
 }
+
+
+# Istio's default buckets for istio_request_duration_milliseconds (ms)
+DURATION_BUCKETS_MS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
+                       600000, 1800000, 3600000)
+METRICS_PATH = "/stats/prometheus"
+
+
+class IstioMetrics:
+    """Per (namespace, isvc, revision, code): request count and duration buckets, Istio's names."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str, str, str], list[float]] = {}  # -> [count, sum, bucket counts...]
+
+    def record(self, ns: str, isvc: str, revision: str, code: int, ms: float) -> None:
+        key = (ns, isvc, revision, str(code))
+        with self._lock:
+            s = self._series.setdefault(key, [0.0, 0.0] + [0.0] * len(DURATION_BUCKETS_MS))
+            s[0] += 1
+            s[1] += ms
+            for i, le in enumerate(DURATION_BUCKETS_MS):
+                if ms <= le:
+                    s[2 + i] += 1
+
+    def text(self) -> str:
+        out = ["# HELP istio_requests_total requests (sandbox ingress, as Istio's destination reporter)",
+               "# TYPE istio_requests_total counter"]
+        hist = ["# HELP istio_request_duration_milliseconds request duration (sandbox ingress)",
+                "# TYPE istio_request_duration_milliseconds histogram"]
+        with self._lock:
+            items = sorted((k, list(v)) for k, v in self._series.items())
+        for (ns, isvc, rev, code), s in items:
+            labels = (f'reporter="destination",source_workload="istio-ingressgateway",'
+                      f'source_workload_namespace="istio-system",destination_workload="{rev}-deployment",'
+                      f'destination_workload_namespace="{ns}",destination_canonical_service="{rev}",'
+                      f'destination_canonical_revision="latest",destination_service_name="{isvc}-predictor",'
+                      f'destination_service_namespace="{ns}",request_protocol="http",response_code="{code}",'
+                      f'response_flags="-"')
+            out.append(f"istio_requests_total{{{labels}}} {s[0]:g}")
+            for i, le in enumerate(DURATION_BUCKETS_MS):
+                hist.append(f'istio_request_duration_milliseconds_bucket{{{labels},le="{le:g}"}} {s[2 + i]:g}')
+            hist.append(f'istio_request_duration_milliseconds_bucket{{{labels},le="+Inf"}} {s[0]:g}')
+            hist.append(f"istio_request_duration_milliseconds_sum{{{labels}}} {s[1]:g}")
+            hist.append(f"istio_request_duration_milliseconds_count{{{labels}}} {s[0]:g}")
+        return "\n".join(out + hist) + "\n"
 
 
 class RouteError(Exception):
@@ -209,10 +262,11 @@ class Router:
         return fault if pred.get("latestCreatedRevision") == revision else None
 
 
-def make_handler(router: Router):
+def make_handler(router: Router, metrics: IstioMetrics | None = None):
     import httpx
 
     client = httpx.Client(timeout=30.0)
+    metrics = metrics or IstioMetrics()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -234,6 +288,9 @@ def make_handler(router: Router):
             if self.path == "/_sandbox/healthz":
                 self._send(200, b"ok\n", {"Content-Type": "text/plain"})
                 return
+            if self.path == METRICS_PATH and self.command == "GET":
+                self._send(200, metrics.text().encode(), {"Content-Type": "text/plain; version=0.0.4"})
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             host = self.headers.get("Host", "")
@@ -251,13 +308,17 @@ def make_handler(router: Router):
                 fault = None
             if fault:
                 fwd[FAULT_HEADER] = fault
+            name, ns = parse_host(host) or ("", "")
+            t0 = time.monotonic()
             try:
                 r = client.request(self.command, backend + self.path, content=body, headers=fwd)
             except Exception as exc:
+                metrics.record(ns, name, revision, 502, (time.monotonic() - t0) * 1000.0)
                 msg = json.dumps({"error": f"model server {backend} for revision {revision} unreachable: {exc}",
                                   "status": 502}).encode()
                 self._send(502, msg, {"Content-Type": "application/json", "x-mlopstui-revision": revision})
                 return
+            metrics.record(ns, name, revision, r.status_code, (time.monotonic() - t0) * 1000.0)
             headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
             headers["x-mlopstui-revision"] = revision
             self._send(r.status_code, r.content, headers)

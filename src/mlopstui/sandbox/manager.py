@@ -17,8 +17,10 @@ Layout of a sandbox directory DIR (default ``locations.sandbox_dir()``):
     .seeded           marker: first-time seeding done
 
 Parts (each a child process in its own process group): ``kubeapi``, ``s3``,
-``mlflow``, ``model-v1``, ``model-v2``, ``ingress``, ``lakefs``. ``up`` is idempotent: parts
-whose recorded process is alive are only checked for readiness.
+``mlflow``, ``model-v1``, ``model-v2``, ``ingress``, ``lakefs``, and ``prometheus`` when Debian's
+``prometheus`` binary is installed (``apt-get install prometheus``; it scrapes the ingress's Istio metrics and
+the model servers' /metrics every second; ``MLOPSTUI_SANDBOX_PROMETHEUS=0`` leaves it out). ``up`` is
+idempotent: parts whose recorded process is alive are only checked for readiness.
 """
 
 from __future__ import annotations
@@ -43,7 +45,33 @@ from mlopstui.sandbox.procs import PartSpec, SandboxError
 CONTEXT = "mlopstui-sandbox"
 VIEWER_CONTEXT = "mlopstui-sandbox-viewer"
 NAMESPACE = "mlops"
-PARTS = ("kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress", "lakefs")
+BASE_PARTS = ("kubeapi", "s3", "mlflow", "model-v1", "model-v2", "ingress", "lakefs")
+PARTS = (*BASE_PARTS, "prometheus")  # every part a state may name; which run: active_parts()
+PROMETHEUS_ENV = "MLOPSTUI_SANDBOX_PROMETHEUS"
+SCRAPE_INTERVAL = "1s"
+
+
+def prometheus_binary() -> str | None:
+    import shutil
+
+    if os.environ.get(PROMETHEUS_ENV, "1").strip().lower() in ("0", "no", "false", "off"):
+        return None
+    return shutil.which("prometheus")
+
+
+def active_parts() -> tuple[str, ...]:
+    """The parts `up` runs here: the base ones, and prometheus when the binary is installed."""
+    return PARTS if prometheus_binary() else BASE_PARTS
+
+
+def prometheus_skipped() -> str | None:
+    """Why the sandbox runs no Prometheus (shown by `sandbox up`), or None."""
+    if prometheus_binary():
+        return None
+    if os.environ.get(PROMETHEUS_ENV, "1").strip().lower() in ("0", "no", "false", "off"):
+        return f"prometheus: left out ({PROMETHEUS_ENV}=0)"
+    return ("prometheus: not installed, skipped (apt-get install prometheus gives the rollout gates a real "
+            "Prometheus; without it they use the model servers' /metrics)")
 SEEDED_MARKER = ".seeded"
 HOST = "127.0.0.1"
 
@@ -144,6 +172,7 @@ def _paths(d: Path) -> dict[str, Path]:
         "feast_repo": d / "feast" / "feature_repo",
         "models": d / "models",
         "lakefs": d / "lakefs",
+        "prometheus": d / "prometheus",
         "dvc_repo": d / "dvc" / "fraud-data",
         "config": d / "mlopstui.yaml",
         "env": d / "env",
@@ -293,6 +322,19 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
         env={"LAKEFS_INSTALLATION_ACCESS_KEY_ID": sec.get("lakefs_access_key", ""),
              "LAKEFS_INSTALLATION_SECRET_ACCESS_KEY": sec.get("lakefs_secret_key", ""), **aws},
     )
+    prom = prometheus_binary()
+    if prom:
+        prom_url = f"http://{HOST}:{ports['prometheus']}"
+        specs["prometheus"] = PartSpec(
+            "prometheus",
+            [prom, f"--config.file={p['prometheus'] / 'prometheus.yml'}",
+             f"--storage.tsdb.path={p['prometheus'] / 'data'}", f"--web.listen-address={HOST}:{ports['prometheus']}",
+             "--storage.tsdb.retention.time=6h", "--log.level=warn"],
+            ports["prometheus"],
+            ready=lambda: procs.http_ok(prom_url + "/-/ready"),
+            address=prom_url,
+            nice=10,
+        )
     for v in ("v1", "v2"):
         name = f"model-{v}"
         port = ports[name]
@@ -307,6 +349,26 @@ def _specs(d: Path, ports: dict[str, int], sec: dict[str, str]) -> dict[str, Par
             nice=10,
         )
     return specs
+
+
+def _write_prometheus_config(d: Path, ports: dict[str, int]) -> None:
+    """Scrape the ingress's Istio metrics (the rollout gates' source) and both model servers' /metrics."""
+    import yaml
+
+    p = _paths(d)
+    (p["prometheus"] / "data").mkdir(parents=True, exist_ok=True)
+    cfg = {
+        "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": "15s"},
+        "scrape_configs": [
+            {"job_name": "istio-ingressgateway", "metrics_path": "/stats/prometheus",
+             "static_configs": [{"targets": [f"{HOST}:{ports['ingress']}"],
+                                 "labels": {"namespace": "istio-system"}}]},
+            *({"job_name": f"kserve-{v}", "static_configs": [{"targets": [f"{HOST}:{ports[f'model-{v}']}"],
+                                                                 "labels": {"namespace": NAMESPACE}}]}
+              for v in ("v1", "v2")),
+        ],
+    }
+    (p["prometheus"] / "prometheus.yml").write_text("# written by `mlopstui sandbox up`\n" + yaml.safe_dump(cfg))
 
 
 def _settings(d: Path, endpoints: dict[str, str], probe_timeout: float) -> dict:
@@ -340,6 +402,8 @@ def _write_config(d: Path, ports: dict[str, int], env: dict[str, str]) -> None:
         "lakefs": f"http://{HOST}:{ports['lakefs']}",
         "dvc_repo": str(p["dvc_repo"]),
     }
+    if prometheus_binary():
+        endpoints["prometheus"] = f"http://{HOST}:{ports['prometheus']}"
     redis = online_store_redis(p["feast"])
     if redis:
         endpoints["redis"] = f"redis://{redis}/{REDIS_DB}"
@@ -371,6 +435,8 @@ def _write_backends(d: Path, ports: dict[str, int]) -> None:
         "istio-system/istio-ingressgateway": {"80": f"{HOST}:{ports['ingress']}"},
         "models": _model_routes(ports),  # Knative revision pods, by storageUri (pods/proxy)
     }
+    if prometheus_binary():  # as the Prometheus chart names its Service (a test creates the Service)
+        backends["monitoring/prometheus-server"] = {"80": f"{HOST}:{ports['prometheus']}"}
     redis = online_store_redis(p["feast"])
     if redis:
         backends[f"{NAMESPACE}/feast-redis-master"] = {"6379": redis}
@@ -397,7 +463,7 @@ def _info(d: Path, state: dict, sec: dict[str, str], started: list[str] | None =
         kubeconfig=p["kubeconfig"],
         config_path=p["config"],
         env=_client_env(d, ports, sec),
-        parts={n: state["parts"][n]["address"] for n in PARTS if n in state.get("parts", {})},
+        parts={n: state["parts"][n]["address"] for n in active_parts() if n in state.get("parts", {})},
         feast_repo=p["feast_repo"],
         started=started or [],
         seeded_now=seeded_now,
@@ -434,8 +500,9 @@ def check_extra() -> None:
 
 
 def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
-       log: Callable[[str], None] | None = None) -> SandboxInfo:
-    """Start every part that is not running, wait until all are ready, seed once.
+       log: Callable[[str], None] | None = None, scale: float = 0.0) -> SandboxInfo:
+    """Start every part that is not running, wait until all are ready, seed once. scale > 0: the emulator
+    also stores a platform-sized cluster (sandbox/scale.py; 1 = 200 namespaces, 5,000 pods, ...), once.
 
     A failure (a part that does not get ready, an import error, a failed seed, ctrl-c) stops
     every part this call started before it raises: no process is left behind.
@@ -444,13 +511,13 @@ def up(d: str | os.PathLike[str] | None = None, *, timeout: float = 180.0,
     check_extra()
     d = resolve_dir(d)
     with _locked(d):
-        return _up_locked(d, timeout, log)
+        return _up_locked(d, timeout, log, scale)
 
 
-def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxInfo:
+def _up_locked(d: Path, timeout: float, log: Callable[[str], None], scale: float = 0.0) -> SandboxInfo:
     t0 = time.monotonic()
     p = _paths(d)
-    for k in ("kube", "s3data", "mlflow", "feast", "models", "lakefs"):
+    for k in ("kube", "s3data", "mlflow", "feast", "models", "lakefs", "prometheus"):
         p[k].mkdir(parents=True, exist_ok=True)
     (d / "logs").mkdir(exist_ok=True)
     sec = _secrets(d)
@@ -461,12 +528,27 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
     state["ports"] = ports
     state["dir"] = str(d)
     specs = _specs(d, ports, sec)
-    alive = {n for n in PARTS if procs.part_alive(state["parts"].get(n, {}))
+    if scale > 0:  # the emulator seeds the scale objects at its start (once: they persist in its state)
+        from dataclasses import replace
+
+        specs["kubeapi"] = replace(specs["kubeapi"], argv=[*specs["kubeapi"].argv, "--scale", f"{scale:g}"])
+    active = active_parts()
+    alive = {n for n in active if procs.part_alive(state["parts"].get(n, {}))
              and state["parts"][n].get("port") == ports[n]}
-    # the ingress is configured with the model servers' addresses at start
+    if scale > 0 and float(state.get("scale") or 0) != scale:
+        alive.discard("kubeapi")  # a running emulator without them: restarted with --scale
+        state["scale"] = scale
+    # the ingress is configured with the model servers' addresses at start, Prometheus with all three
     if any(ports[m] != old_ports.get(m) for m in ("model-v1", "model-v2")):
         alive.discard("ingress")
-    to_start = [n for n in PARTS if n not in alive]
+    if any(ports[m] != old_ports.get(m) for m in ("model-v1", "model-v2", "ingress")):
+        alive.discard("prometheus")
+    to_start = [n for n in active if n not in alive]
+    if "prometheus" in to_start:
+        _write_prometheus_config(d, ports)
+    skipped = prometheus_skipped()
+    if skipped:
+        log(skipped)
     # a part that is alive but on a stale port record, or half-dead: stop its group first
     for n in to_start:
         old = state["parts"].get(n)
@@ -482,7 +564,8 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
 
     try:
         # 1) parts that need nothing generated first
-        launch([n for n in ("kubeapi", "s3", "mlflow", "ingress", "lakefs") if n in to_start and n != "kubeapi"])
+        launch([n for n in ("kubeapi", "s3", "mlflow", "ingress", "lakefs", "prometheus")
+                if n in to_start and n != "kubeapi"])
         # the emulator runs materialization Jobs in the Feast repo: generate it first (cheap)
         if "kubeapi" in to_start or not (p["feast_repo"] / "feature_store.yaml").exists():
             from mlopstui.sandbox import feast_repo
@@ -500,7 +583,7 @@ def _up_locked(d: Path, timeout: float, log: Callable[[str], None]) -> SandboxIn
             launch(model_parts)
         if started:
             log("started: " + ", ".join(started))
-        procs.wait_ready(d, [specs[n] for n in PARTS], state,
+        procs.wait_ready(d, [specs[n] for n in active], state,
                          deadline_s=max(10.0, timeout - (time.monotonic() - t0)))
     except BaseException:  # SandboxError, an import error, ctrl-c while waiting
         # do not leave half a sandbox behind: stop what this call started
@@ -664,8 +747,8 @@ def status(d: str | os.PathLike[str] | None = None) -> dict:
         return out
     sec_path = d / "secrets.json"
     sec = json.loads(sec_path.read_text()) if sec_path.exists() else {"access_key": "", "secret_key": ""}
-    specs = _specs(d, state["ports"], sec)
-    for n in PARTS:
+    specs = _specs(d, {**{n: 0 for n in PARTS}, **state["ports"]}, sec)
+    for n in active_parts():
         info = state.get("parts", {}).get(n, {})
         running = procs.part_alive(info)
         out["parts"][n] = {

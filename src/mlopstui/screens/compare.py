@@ -18,6 +18,7 @@ from mlopstui.models.experiments import (
     best_index,
     diff_metrics,
     diff_params,
+    differ_words,
     fmt_value,
     lower_is_better,
 )
@@ -44,6 +45,12 @@ class CompareScreen(AreaScreen):
         Binding("x", "toggle_x", "Step/time"),
         Binding("D", "only_diff", "Only differences"),
     ]
+
+    DEFAULT_CSS = """
+    CompareScreen #compare-head { height: auto; max-height: 2; padding: 0 1; }
+    CompareScreen #compare-tabs, CompareScreen #compare-tabs > ContentSwitcher { height: 1fr; }
+    CompareScreen TabPane { padding: 0; height: 1fr; }
+    """
 
     def __init__(self, backend: MlflowBackend, runs: list[RunRow]):
         super().__init__()
@@ -99,14 +106,14 @@ class CompareScreen(AreaScreen):
         """What the status line says depends on the tab: the params' difference count belongs to Params."""
         active = self.query_one("#compare-tabs", TabbedContent).active
         if active == "tab-cmetrics":
-            text = "best value of each metric in bold; [ ] tabs"
+            words = differ_words(self.runs, "metric")
+            text = (f"{words}; " if words else "") + "best value of each metric in bold; [ ] tabs"
         elif active == "tab-plots":
             metric = self.metric_keys[self.metric_idx % len(self.metric_keys)] if self.metric_keys else "-"
             text = f"plot: {metric} by {self.by}, one marker per run; m next metric, x step/time, [ ] tabs"
         else:
-            ndiff = sum(1 for d in diff_params(self.runs) if d.differs)
-            text = (f"{ndiff} param{'s' if ndiff != 1 else ''} differ{'s' if ndiff == 1 else ''} (highlighted); "
-                    "D only differences, [ ] tabs")
+            words = differ_words(self.runs, "param")
+            text = (f"{words} (highlighted); " if words else "") + "D only differences, [ ] tabs"
         self.set_status(text)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -153,7 +160,7 @@ class CompareScreen(AreaScreen):
                 xs, ys = h.xy(self.by)
                 series.append(Series(label, xs, ys))
         self.query_one("#compare-plot", MetricPlot).set_series(
-            series, x_label="step" if self.by == "step" else "seconds since first point", title=key)
+            series, by=self.by, title=key)
         self._render_head()
 
     def action_next_metric(self) -> None:

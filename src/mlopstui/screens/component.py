@@ -9,11 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import DataTable, Static
 
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
-from mlopstui.secrets import MASK, mask_env, mask_text, scrub
+from mlopstui.secrets import mask_env, mask_text
 from mlopstui.text import safe
 from mlopstui.units import ago, clock, human_age
 from mlopstui.widgets.filter_table import FilterTable
@@ -21,10 +21,14 @@ from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import FINDING_ROLE_STYLE, SEVERITY_STYLE
 
 if TYPE_CHECKING:
-    from mlopstui.backends.stack import StackReport
     from mlopstui.doctor import Finding
+    from mlopstui.models.events import Event
     from mlopstui.models.stack import ComponentStatus
+    from mlopstui.models.stack.report import StackReport
     from mlopstui.screens.stack import StackScreen, StackUpdated
+
+EVENTS_SHOWN = 15  # the newest ones, printed oldest first
+
 
 def render_finding(f: Finding) -> Text:
     """Finding.render_parts (the CLI's words), styled."""
@@ -98,7 +102,7 @@ class ComponentScreen(AreaScreen):
         super().__init__()
         self.stack = stack
         self.component = component
-        self.events: list[dict[str, Any]] = []
+        self.events: list[Event] = []
         self.events_at: float | None = None
         self.report: StackReport | None = stack.report
         c = self.status
@@ -123,33 +127,30 @@ class ComponentScreen(AreaScreen):
     # -- data --------------------------------------------------------------------------------------
     def refresh_data(self) -> None:
         from mlopstui.backends.kube import EVENTS
-        from mlopstui.backends.stack import build_report, collect_cluster
+        from mlopstui.backends.stack import collect_cluster
+        from mlopstui.models import events as ev
+        from mlopstui.models.stack.report import build_report
 
         ctx, stack, cid = self.ctx, self.stack, self.component
 
-        def load() -> tuple[StackReport, list[dict[str, Any]]]:
+        def load() -> tuple[StackReport, list[Event]]:
             state = collect_cluster(ctx)
             report = build_report(ctx.settings, state, dict(stack.probes))
             objs = report.snapshot.components.get(cid, [])
             names = {o["metadata"]["name"] for o in objs}
             c = report.component(cid)
             names |= {p.name for w in (c.workloads if c else []) for p in w.pods}
-            events: list[dict[str, Any]] = []
+            raw: list[dict[str, Any]] = []
             for ns in sorted({o["metadata"].get("namespace") for o in objs if o["metadata"].get("namespace")}):
                 try:
-                    for e in ctx.kube.list(EVENTS, ns):
-                        if (e.get("involvedObject") or {}).get("name") in names:
-                            events.append(e)
+                    raw += [e for e in ctx.kube.list(EVENTS, ns) if ev.involved_name(e) in names]
                 except MlopsError:
                     pass
-            events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or
-                        (e.get("metadata") or {}).get("creationTimestamp") or "")
-            return report, events[-15:]
+            return report, ev.in_time_order(raw)[-EVENTS_SHOWN:]
 
         self.run_io(load, self._loaded, lambda err: self.show_error(err, "component"), group="component")
 
-    def _loaded(self, res: tuple[StackReport, list[dict[str, Any]]]) -> None:
-
+    def _loaded(self, res: tuple[StackReport, list[Event]]) -> None:
         self.report, self.events = res
         self.events_at = clock()
         self.loaded_at = self.events_at
@@ -206,12 +207,14 @@ class ComponentScreen(AreaScreen):
             t.append("\n")
         if not c.findings:
             t.append("  none\n", style="dim")
-        t.append(f"\nEvents ({len(self.events)}, {ago(self.events_at)})\n", style="bold underline")
+        from mlopstui.models.events import ORDER_WORDS
+
+        t.append(f"\nEvents ({len(self.events)}, {ORDER_WORDS}; {ago(self.events_at)})\n", style="bold underline")
+        now = clock()
         for e in self.events:
-            io = e.get("involvedObject") or {}
-            style = "yellow" if e.get("type") == "Warning" else ""
-            t.append(f"  {e.get('type', '')} {e.get('reason', '')} {io.get('kind', '')}/{io.get('name', '')}: "
-                     f"{mask_text(str(e.get('message', '')))}\n", style=style)
+            style = "yellow" if e.type == "Warning" else ""
+            t.append(f"  {e.last_seen(now):>5} {e.type} {e.reason} {e.kind}/{e.name}: {mask_text(e.message)}\n",
+                     style=style)
         if not self.events:
             t.append("  none\n" if self.events_at else "  loading ...\n", style="dim")
         t.append("\nEnvironment (secrets masked)\n", style="bold underline")
@@ -237,7 +240,9 @@ class ComponentScreen(AreaScreen):
         if sel is None:
             self.notify("no pod to show logs of", severity="warning")
             return
-        self.app.push_screen(LogScreen(*sel))
+        from mlopstui.screens.logs import PodLogScreen
+
+        self.app.push_screen(PodLogScreen(*sel))
 
     def action_yaml(self) -> None:
         objs = self.report.snapshot.components.get(self.component, []) if self.report else []
@@ -253,99 +258,10 @@ class ComponentScreen(AreaScreen):
                 if any(p["metadata"]["name"] == sel[1] for p in pods_of(o, self.report.snapshot.of("Pod"))):
                     obj = o
                     break
+        from mlopstui.screens.logs import YamlScreen
+
         self.app.push_screen(YamlScreen(obj))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_logs()
-
-
-class LogScreen(AreaScreen):
-    """A pod's log: the tail, then (f) follow by polling. Every line is masked."""
-
-    AREA = "stack"
-    BINDINGS = [Binding("f", "follow", "Follow"), Binding("escape", "back", "Back")]
-    DEFAULT_CSS = "LogScreen RichLog { height: 1fr; }"
-
-    def __init__(self, namespace: str, pod: str, tail: int = 200):
-        super().__init__()
-        self.namespace, self.pod, self.tail = namespace, pod, tail
-        self.TITLE = f"Logs {namespace}/{pod}"
-        self.following = True
-        self._last: list[str] = []
-        self._timer = None
-
-    def compose_body(self) -> ComposeResult:
-        yield RichLog(id="log", wrap=False, highlight=False, max_lines=5000)
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self._timer = self.set_interval(2.0, self._poll)
-
-    def _poll(self) -> None:
-        if self.following:
-            self.refresh_data()
-
-    def refresh_data(self) -> None:
-        ctx, ns, pod, tail = self.ctx, self.namespace, self.pod, self.tail
-        self.run_io(lambda: ctx.kube.pod_log(pod, ns, tail_lines=tail), self._got,
-                    lambda err: self.show_error(err, "logs"), group="logs")
-
-    def _got(self, text: str) -> None:
-
-        lines = [mask_text(line) for line in (text or "").splitlines()]
-        new = _new_lines(self._last, lines)
-        from rich.text import Text
-
-        from mlopstui.text import keep_sgr
-
-        log = self.query_one("#log", RichLog)
-        for line in new:
-            # colours are parsed into styles; no other escape sequence reaches the terminal
-            log.write(Text.from_ansi(keep_sgr(line)))
-        self._last = lines
-        self.loaded_at = clock()
-        self.set_status(f"{len(lines)} lines (tail {self.tail}) · {'following' if self.following else 'paused'} "
-                        f"· f: {'pause' if self.following else 'follow'}")
-
-    def action_follow(self) -> None:
-        self.following = not self.following
-        self.set_status("following" if self.following else "paused")
-
-
-def _new_lines(old: list[str], new: list[str]) -> list[str]:
-    """The lines of new that come after what old already showed (tails overlap)."""
-    if not old:
-        return new
-    for k in range(min(len(old), len(new)), 0, -1):
-        if old[-k:] == new[:k]:
-            return new[k:]
-    return new
-
-
-class YamlScreen(AreaScreen):
-    AREA = "stack"
-    BINDINGS = [Binding("escape", "back", "Back")]
-    DEFAULT_CSS = "YamlScreen VerticalScroll { height: 1fr; padding: 0 1; }"
-
-    def __init__(self, obj: dict[str, Any]):
-        super().__init__()
-        self.obj = obj
-        m = obj.get("metadata") or {}
-        self.TITLE = f"YAML {obj.get('kind')} {m.get('namespace', '')}/{m.get('name', '')}"
-
-    def compose_body(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(id="yaml")
-
-    def on_mount(self) -> None:
-        import yaml
-
-        obj = dict(self.obj)
-        meta = dict(obj.get("metadata") or {})
-        meta.pop("managedFields", None)
-        obj["metadata"] = meta
-        text = yaml.safe_dump(scrub(obj), sort_keys=False, width=200)
-        self.query_one("#yaml", Static).update(safe(Text(text)))
-        super().on_mount()
-        self.set_status(f"secrets masked as {MASK}")

@@ -19,8 +19,8 @@ from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import SEVERITY_STYLE
 
 if TYPE_CHECKING:
-    from mlopstui.backends.stack import StackReport
     from mlopstui.doctor import Finding
+    from mlopstui.models.stack.report import StackReport
     from mlopstui.screens.stack import StackScreen, StackUpdated
 from mlopstui.screens.component import render_finding
 

@@ -81,7 +81,7 @@ class ExperimentsScreen(AreaScreen):
     # -- data ------------------------------------------------------------------------------------
     def ensure_backend(self) -> MlflowBackend:
         """Blocking (may list cluster Services): call from a worker."""
-        if self.backend is None:
+        if self.backend is None or self.backend.is_closed:  # closed with the context on :ctx / :ns
             from mlopstui.backends.mlflow import MlflowBackend
 
             self.backend = MlflowBackend.from_context(self.ctx)

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
@@ -91,6 +92,7 @@ class FeaturesScreen(AreaScreen):
         super().__init__()
         self.registry: Any = None  # backends.feast.FeastRegistry
         self.registry_error: MlopsError | None = None
+        self._cache_posted = False
         self.cronjobs: list[m.MaterializationCronJob] = []
         self.jobs: list[m.MaterializationJob] = []
         self.kube_error: MlopsError | None = None
@@ -128,10 +130,29 @@ class FeaturesScreen(AreaScreen):
         ctx, ns = self.ctx, self.ctx.namespace
 
         def load():
-            cjs = fb.materialization_cronjobs(ctx.kube, ns)
-            return cjs, fb.materialization_jobs(ctx.kube, ns, cjs)
+            # from the shared watch caches (one per kind, the Stack's when it runs): a change re-renders
+            from mlopstui.backends.kube import CRONJOBS, JOBS
+            from mlopstui.backends.stack_watch import objects_of
+
+            t = ctx.settings.kube_timeout
+            crons = objects_of(ctx.informers, CRONJOBS, ns, optional=False, listener=self._cache_listener, timeout=t)
+            cjs = fb.materialization_cronjobs(ctx.kube, ns, items=crons)
+            jobs = objects_of(ctx.informers, JOBS, ns, optional=False, listener=self._cache_listener, timeout=t)
+            return cjs, fb.materialization_jobs(ctx.kube, ns, cjs, items=jobs)
 
         self.run_io(load, self._kube_loaded, self._kube_failed, group="kube")
+
+    class CacheChanged(Message):
+        """The Jobs/CronJobs watch cache changed (from an informer's thread)."""
+
+    def _cache_listener(self) -> None:
+        if not self._cache_posted:
+            self._cache_posted = True
+            self.post_message(self.CacheChanged())
+
+    def on_features_screen_cache_changed(self, _msg: FeaturesScreen.CacheChanged) -> None:
+        self._cache_posted = False
+        self._load_kube()  # the caches only: no request
 
     def _registry_loaded(self, reg: Any) -> None:
         self.registry, self.registry_error = reg, None
@@ -370,8 +391,16 @@ class FeaturesScreen(AreaScreen):
         from mlopstui.backends import feast as fb
 
         ctx, ns, name = self.ctx, self.ctx.namespace, key.split("/", 1)[1]
-        self.run_io(lambda: fb.job_log(ctx.kube, ns, name, tail_lines=500),
-                    lambda text: self.app.push_screen(TextView(f"log: job {ns}/{name}", text, ansi=True)),
+
+        def opened(pod: str | None) -> None:
+            from mlopstui.screens.logs import PodLogScreen
+
+            if pod is None:
+                self.set_status(f"job {name} has no pod yet (its log appears once one starts)")
+                return
+            self.app.push_screen(PodLogScreen(ns, pod, area="features", title=f"Logs job {ns}/{name} (pod {pod})"))
+
+        self.run_io(lambda: fb.job_pod(ctx.kube, ns, name), opened,
                     lambda e: self.show_error(e, f"log of {name}"), group="log")
 
 

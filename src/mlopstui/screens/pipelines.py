@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from mlopstui.errors import MlopsError
@@ -133,6 +134,8 @@ class PipelinesScreen(PipelineActions, AreaScreen):
         self.workflows: dict[str, m.Workflow] = {}
         self.crons: dict[str, m.CronWorkflow] = {}
         self.templates: dict[str, m.WorkflowTemplate] = {}
+        self._cache_posted = False
+        self._dirty = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="pl-title")
@@ -144,14 +147,32 @@ class PipelinesScreen(PipelineActions, AreaScreen):
         ctx, view, all_ns = self.ctx, self.view, self.all_ns
 
         def load():
-            kube = ctx.kube
-            if view == "workflows":
-                return view, argo.list_workflows(kube, ctx.namespace, all_namespaces=all_ns)
-            if view == "cron":
-                return view, argo.list_cron_workflows(kube, ctx.namespace, all_namespaces=all_ns)
-            return view, argo.list_workflow_templates(kube, ctx.namespace, all_namespaces=all_ns)
+            # from the shared watch caches: a change re-renders (CacheChanged), no list while idle
+            return view, argo.watched_view(ctx.informers, view, ctx.namespace, all_namespaces=all_ns,
+                                           listener=self._cache_listener, timeout=ctx.settings.kube_timeout)
 
         self.run_io(load, self._loaded, lambda err: self.show_error(err, "reading workflows"), group="pipelines")
+
+    class CacheChanged(Message):
+        """A watch cache this list reads changed (from an informer's thread)."""
+
+    def _cache_listener(self) -> None:
+        if not self._cache_posted:
+            self._cache_posted = True
+            self.post_message(self.CacheChanged())
+
+    def on_pipelines_screen_cache_changed(self, _msg: PipelinesScreen.CacheChanged) -> None:
+        self._cache_posted = False
+        if self.is_current:
+            self.refresh_data()
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._dirty:
+            self._dirty = False
+            self.refresh_data()
 
     def _loaded(self, res) -> None:
         view, items = res
@@ -357,21 +378,17 @@ class WorkflowDetailScreen(PipelineActions, AreaScreen):
         self._pane("\n".join(lines))
 
     def action_logs(self, container: str) -> None:
-        from mlopstui.backends.argo import node_log
+        """The node's pod log in the log view (search, follow, previous, wrap; c picks init/wait/main)."""
+        from mlopstui.backends.argo import POD_GONE_HINT
+        from mlopstui.screens.logs import PodLogScreen
 
         n, wf = self.selected_node(), self.wf
         if n is None or wf is None or n.type != "Pod":
             self.set_status("select a pod node (a step) to read its log", error=True)
             return
-        ctx = self.ctx
-        self.set_status(f"reading the {container} log of {n.pod} ...")
-
-        def shown(text: str) -> None:
-            self._pane(f"--- {n.display_name} ({n.pod}) {container} ---\n{text.rstrip() or '(empty)'}")
-            self.set_status(f"{container} log of {n.display_name}")
-
-        self.run_io(lambda: node_log(ctx.kube, wf, n, container), shown,
-                    lambda err: self.show_error(err, "reading the log"), group="wf-log")
+        self.app.push_screen(PodLogScreen(wf.namespace, n.pod, container, area="pipelines",
+                                          title=f"Logs {m.clean_text(n.display_name, False)} ({n.pod})",
+                                          gone_hint=POD_GONE_HINT))
 
     def action_runs(self) -> None:
         from mlopstui.backends.argo import linked_runs
@@ -394,7 +411,8 @@ class WorkflowDetailScreen(PipelineActions, AreaScreen):
             self.set_status(f"{len(runs)} MLflow run(s)")
 
         def load():
-            self.mlflow = self.mlflow or MlflowBackend.from_context(ctx)
+            if self.mlflow is None or self.mlflow.is_closed:  # closed with the context on :ctx / :ns
+                self.mlflow = MlflowBackend.from_context(ctx)
             return linked_runs(self.mlflow, wf)
 
         self.run_io(load, shown,

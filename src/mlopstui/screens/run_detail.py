@@ -66,7 +66,9 @@ class RunDetailScreen(AreaScreen):
     RunDetailScreen #art-tree { width: 40%; min-width: 24; }
     RunDetailScreen #art-preview { width: 1fr; border-left: solid $panel; }
     RunDetailScreen #preview-table { height: auto; }
-    RunDetailScreen TabPane { padding: 0; }
+    RunDetailScreen TabPane { padding: 0; height: 1fr; }
+    RunDetailScreen #run-tabs, RunDetailScreen #run-tabs > ContentSwitcher { height: 1fr; }
+    RunDetailScreen #tab-metrics > Vertical { height: 1fr; }
     """
 
     def __init__(self, backend: MlflowBackend, run_id: str, run: RunRow | None = None,
@@ -184,7 +186,7 @@ class RunDetailScreen(AreaScreen):
                 xs, ys = h.xy(self.by)
                 series.append(Series(k, xs, ys))
         self.query_one("#run-plot", MetricPlot).set_series(
-            series, x_label="step" if self.by == "step" else "seconds since first point")
+            series, by=self.by)
 
     # -- artifacts -------------------------------------------------------------------------------
     def _load_dir(self, node) -> None:

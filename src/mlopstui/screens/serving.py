@@ -1,8 +1,9 @@
 """Area 4: InferenceServices, their traffic split, canary / promote / rollback, test requests.
 
-Keys: `+`/`-` move a pending canary percent (the status line shows it; enter plans it, esc drops it), `=` exact percent,
-`p` promote, `b` roll back, `m` minReplicas, `u` new canary storageUri, `t` test request, `a` all
-namespaces, `enter` details. Every change goes plan -> ConfirmPlan -> apply (with the read
+Keys: `+`/`-` move a pending canary percent (the status line shows it; enter plans it, esc drops it), `=` exact
+percent, `p` promote, `b` roll back, `m` minReplicas, `u` new canary storageUri, `t` test request, `R` the
+rollout view (progressive canary: screens/rollout.py), `a` all namespaces, `enter` details. Every change goes
+plan -> ConfirmPlan -> apply (with the read
 resourceVersion; a 409 re-reads, shows what changed and asks again) -> follow status.
 """
 
@@ -39,6 +40,7 @@ ACTION_BINDINGS = [
     Binding("m", "min_replicas", "minReplicas", show=False),
     Binding("u", "set_model", "New model", show=False),
     Binding("t", "test_request", "Test req"),
+    Binding("R", "rollout_view", "Rollout", show=False),  # `?` lists it; the 80-column footer is full
 ]
 
 
@@ -188,6 +190,14 @@ class ServingActions:
 
         self._ask(f"new canary storageUri for {isvc.name} (now {isvc.storage_uri or '-'})", "",
                   "s3://models/NAME/VERSION", got_uri)
+
+    def action_rollout_view(self) -> None:
+        """The progressive canary of the selected InferenceService (screens/rollout.py)."""
+        from mlopstui.screens.rollout import RolloutScreen
+
+        isvc = self._selected()
+        if isvc is not None and not self._unsupported(isvc):
+            self.app.push_screen(RolloutScreen(isvc.namespace, isvc.name))
 
     # -- plan -> confirm -> apply -> follow ------------------------------------------------------
     def start_action(self, action) -> None:

@@ -3,22 +3,22 @@ finding; the doctor's findings for the selected component below.
 
 A sweep = one worker that reads the cluster (and plans the probes), then one worker per probe, each with
 its own hard timeout: a hung endpoint delays only its own row. Rows are rebuilt (pure, cheap) as each
-probe answers. Periodic sweeps every settings.refresh_interval; ctrl+r sweeps now.
+probe answers. The cluster objects come from the shared watch caches (backends/stack_watch.py): a change
+rebuilds the report, no list while idle; the probes run every settings.refresh_interval; ctrl+r now.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable
 
 from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
+from mlopstui.screens.stack_sweep import CacheChanged, StackUpdated, rebuild_in_worker, sweep_in_worker
 from mlopstui.text import safe
 from mlopstui.units import ago, clock, human_age
 from mlopstui.widgets.columns import Col
@@ -27,12 +27,12 @@ from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import HEALTH_STYLE, SEVERITY_STYLE
 
 if TYPE_CHECKING:
-    from mlopstui.backends.stack import ClusterState, StackReport
     from mlopstui.doctor import Finding
     from mlopstui.models.stack import ComponentStatus, ProbeResult
+    from mlopstui.models.stack.report import ClusterState, StackReport
 
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
-COALESCE_S = 0.3  # probe answers this close together make one update
+REBUILD_COALESCE_S = 0.3  # watch events this close together make one rebuild of the cluster part
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
 # priorities (widgets/columns.py): at 80 columns the component, its readiness and its worst finding stay; the
 # finding is cut with an ellipsis before the probe, then the restarts, version and age give way
@@ -41,65 +41,6 @@ COLUMNS = (Col("COMPONENT", 0), Col("INST", 3), Col("READY", 0), Col("RESTARTS",
 FINDING_COLUMNS = (Col("SEV", 0), Col("COMPONENT", 1), Col("FINDING", 0, wide=True, min_width=20))
 # how a probe went through the API server, shortened for the table (backends/routes.py VIA_TEXT)
 ROUTE_TAGS = ((" via API proxy", " [proxy]"), (" via port-forward", " [fwd]"))
-
-
-class StackUpdated(Message, bubble=False):
-    """A sweep's report (built in the worker) with the fixes of its findings: for the Stack screen, which
-    forwards it to the drill-ins on its stack (ComponentScreen, DoctorScreen)."""
-
-    def __init__(self, report: StackReport, fixes: dict[str, Any], probes: dict[str, ProbeResult],
-                 pending: set[str], sweep_id: int, first: bool):
-        super().__init__()
-        self.report, self.fixes, self.probes, self.pending = report, fixes, probes, pending
-        self.sweep_id, self.first = sweep_id, first
-
-
-def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep_id: int) -> None:
-    """Blocking (a worker thread): the cluster, then the probes; post(StackUpdated) after the cluster read
-    and per batch of probe answers. build_report and explain() run here, not on the UI thread."""
-    import queue
-    import threading
-
-    from mlopstui.backends.stack import build_report, collect_cluster, probe_tasks, run_probes
-    from mlopstui.doctor.fixes import explain
-
-    settings = ctx.settings
-    state = collect_cluster(ctx)
-    tasks, skipped = probe_tasks(settings, state, kube=ctx.kube_or_none)
-    probes = dict(previous)
-    probes.update(skipped)
-    for t in tasks:
-        if t.component not in probes or probes[t.component].state.value == "skipped":
-            probes[t.component] = t.pending()
-    pending = {t.component for t in tasks}
-
-    def publish(first: bool) -> None:
-        report = build_report(settings, state, probes)
-        fixes = {f.key: explain(f, report.snapshot) for f in report.findings}
-        post(StackUpdated(report, fixes, dict(probes), set(pending), sweep_id, first))
-
-    publish(True)
-    if not tasks:
-        return
-    answers: queue.Queue = queue.Queue()
-    threading.Thread(target=run_probes, args=(tasks, settings.probe_timeout, answers.put), daemon=True,
-                     name="stack-probes").start()
-    deadline = time.monotonic() + settings.probe_timeout + 3.0
-    while pending and time.monotonic() < deadline:
-        try:
-            batch = [answers.get(timeout=max(0.01, deadline - time.monotonic()))]
-        except queue.Empty:
-            break
-        until = time.monotonic() + COALESCE_S
-        while pending - {r.component for r in batch} and time.monotonic() < until:
-            try:
-                batch.append(answers.get(timeout=max(0.01, until - time.monotonic())))
-            except queue.Empty:
-                break
-        for r in batch:
-            probes[r.component] = r
-            pending.discard(r.component)
-        publish(False)
 
 
 SLOW_MS = 2000.0  # a probe answer this slow is marked "slow" in the table ...
@@ -199,6 +140,18 @@ class StackScreen(AreaScreen):
         self._slow: set[str] = set()  # components whose probe is marked slow (see is_slow)
         self._render_count = 0
         self._status_after_sweep: str | None = None  # e.g. an install's result, kept past the next sweep
+        self._cluster_status = False  # the status line shows a cluster error (a rebuild may clear it)
+        # the watch caches (backends/stack_watch.py): a change posts CacheChanged, rebuilt after a short pause
+        self._informers_ref: Any = None
+        self._cache_infs: list = []
+        self._cache_posted = False
+        self._dirty = False
+        self._rebuilding = False
+        self._rebuild_timer: Any = None
+        self._rebuild_id = 0
+        self._force_rebuild = False
+        self._probe_gen = 0  # probe answers taken (a rebuild built on older ones is done again)
+        self._rebuild_probe_gen = 0
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -212,13 +165,21 @@ class StackScreen(AreaScreen):
         self.query_one("#findings", FilterTable).set_columns(*FINDING_COLUMNS)
         self.query_one("#components", FilterTable).focus()
         super().on_mount()
+        # the cluster part comes from the shared watch caches (a change rebuilds it); the live probes keep
+        # their own interval
         self.set_interval(self.ctx.settings.refresh_interval, self._periodic)
         self.set_interval(1.0, self._tick_age)
 
+    def on_unmount(self) -> None:
+        infs = self._informers_ref
+        if infs is not None:
+            infs.unsubscribe(self._cache_listener)
+
     # -- the sweep ---------------------------------------------------------------------------------
     def refresh_data(self, periodic: bool = False) -> None:
-        """One worker per sweep: read the cluster, run the probes concurrently (each with its own timeout),
-        and after the cluster read and after each batch of probe answers (those within COALESCE_S of each
+        """One worker per sweep: the cluster from the watch caches (periodic: the last state, probes only;
+        a kind without a cache is read again), the probes concurrently (each with its own timeout), and
+        after the cluster read and after each batch of probe answers (those within COALESCE_S of each
         other) build the report and the fixes there and post one StackUpdated. The UI thread only renders."""
         self._sweep_id += 1
         sid = self._sweep_id
@@ -228,14 +189,92 @@ class StackScreen(AreaScreen):
         self._announce_probing = not periodic or self.report is None
         ctx = self.ctx
         previous = dict(self.probes)
+        keep = self.state if (periodic and self._caches_cover()) else None
+        if not periodic and self._informers_ref is not None:
+            self._informers_ref.retry_absent()  # ctrl+r: a CRD installed since is asked for now
         budget = ctx.settings.kube_timeout * 3 + ctx.settings.probe_timeout + 5.0
-        self.run_io(lambda: sweep_in_worker(ctx, previous, lambda msg: self.post_message(msg), sid),
-                    lambda _none: None, lambda err: self._cluster_failed(sid, err), group="stack-sweep",
-                    timeout=budget)
+        self.run_io(lambda: self._sweep(ctx, previous, sid, keep), lambda _none: None,
+                    lambda err: self._cluster_failed(sid, err), group="stack-sweep", timeout=budget)
         self._tick_age()
 
+    def _sweep(self, ctx: Any, previous: dict, sid: int, keep: ClusterState | None) -> None:
+        sweep_in_worker(ctx, previous, lambda msg: self.post_message(msg), sid, state=keep,
+                        listener=self._cache_listener, state_now=lambda: self.state)
+        self._remember_informers(ctx)
+
+    def _remember_informers(self, ctx: Any) -> None:
+        from mlopstui.backends.stack_watch import stack_informers
+
+        try:
+            infs = ctx.informers
+            self._informers_ref, self._cache_infs = infs, stack_informers(infs)
+        except MlopsError:
+            self._informers_ref, self._cache_infs = None, []
+
+    def _caches_cover(self) -> bool:
+        """Every kind the sweep reads has a cache that listed (or is not served): nothing to re-read."""
+        from mlopstui.backends.informer import ABSENT
+
+        infs = self._cache_infs
+        return bool(infs) and self.state is not None and self.state.error is None and all(
+            i.lists > 0 or i.state.state == ABSENT for i in infs)
+
+    def _cache_listener(self) -> None:
+        """From an informer's thread: at most one CacheChanged in flight; a burst of events is one rebuild."""
+        if not self._cache_posted:
+            self._cache_posted = True
+            self.post_message(CacheChanged())
+
+    def on_cache_changed(self, _msg: CacheChanged) -> None:
+        self._cache_posted = False
+        self._dirty = True
+        if self._rebuild_timer is None and self._visible():
+            self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)
+
+    def _visible(self) -> bool:
+        return self.is_current or self.app.screen is self or self in self.app.screen_stack
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._dirty and self._rebuild_timer is None:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """The cluster part again from the caches (no request for the cached kinds), one at a time: a
+        change that lands meanwhile runs the next one when this one is done."""
+        self._rebuild_timer = None
+        if self._rebuilding:
+            return
+        self._dirty = False
+        infs = self._informers_ref
+        if infs is not None and self.state is not None and self.state.cache_version == infs.changes \
+                and not self._force_rebuild:
+            return  # nothing changed since the caches were read (the first lists landed during the sweep)
+        self._rebuilding, self._force_rebuild = True, False
+        self._rebuild_id += 1
+        rid, ctx = self._rebuild_id, self.ctx
+
+        def done(infs: list | None) -> None:
+            self._rebuilding = False
+            if infs:
+                self._cache_infs = infs
+            if self._dirty and self._rebuild_timer is None:
+                self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)
+
+        def failed(err: MlopsError) -> None:
+            done(None)
+            self._cluster_failed(self._sweep_id, err)
+
+        def probes_now() -> dict:
+            self._rebuild_probe_gen = self._probe_gen
+            return dict(self.probes)
+
+        self.run_io(lambda: rebuild_in_worker(ctx, probes_now, lambda msg: self.post_message(msg),
+                                              rid, self._cache_listener),
+                    done, failed, group="stack-rebuild", timeout=ctx.settings.kube_timeout * 3 + 5.0)
+
     def _periodic(self) -> None:
-        if self.is_current or self.app.screen is self or self in self.app.screen_stack:
+        if self._visible():
             self.refresh_data(periodic=True)
 
     def _cluster_failed(self, sid: int, err: MlopsError) -> None:
@@ -244,20 +283,36 @@ class StackScreen(AreaScreen):
         self.show_error(err, "cluster")
 
     def on_stack_updated(self, message: StackUpdated) -> None:
-        if message.sweep_id != self._sweep_id:
+        if message.rebuild:
+            if message.sweep_id != self._rebuild_id:
+                return  # a superseded rebuild
+            if self._rebuild_probe_gen != self._probe_gen:  # probe answers came meanwhile: build again
+                self._dirty = self._force_rebuild = True
+                if not self._rebuilding and self._rebuild_timer is None:
+                    self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)
+                return
+        elif message.sweep_id != self._sweep_id:
             return  # a superseded sweep
+        else:
+            self.probes, self.pending = dict(message.probes), set(message.pending)
+            self._probe_gen += 1
         state = message.report.state
+        if self.state is not None and state.at < self.state.at and message.first:
+            return  # a cluster read older than the one on screen (a rebuild landed first)
         self.state, self.report, self.fixes = state, message.report, message.fixes
-        self.probes, self.pending = dict(message.probes), set(message.pending)
         self.loaded_at = state.at
         if message.first:  # the cluster was read: its errors (or none) replace the status line
             self.sweeps += 1
             if state.error is not None:
                 self.show_error(state.error, "cluster")
+                self._cluster_status = True
             elif state.errors:
                 self.set_status("partial: " + "; ".join(state.errors[:2]), error=True)
-            else:
+                self._cluster_status = True
+            elif not message.rebuild or self._cluster_status or self._status_after_sweep:
+                # a rebuild after a watch event leaves a user's message alone, unless a cluster error was shown
                 self.set_status(self._status_after_sweep or "")
+                self._cluster_status = False
             self._status_after_sweep = None
         self._render_rows()
         self._render_findings()
@@ -314,6 +369,10 @@ class StackScreen(AreaScreen):
         age = clock() - self.state.at
         if self.state.error is not None:
             parts.append(f"cluster not read (below) · retried every {interval:g}s")
+        elif self._cache_infs and self._informers_ref is not None:
+            live, text = self._informers_ref.summary(self._cache_infs)
+            parts.append(f"watch {text}" if live else f"{text} · data as of {ago(self.state.at)}")
+            parts.append(f"probes every {interval:g}s")
         elif age <= interval * 2 + self.ctx.settings.kube_timeout * 3:
             parts.append(f"live, every {interval:g}s")
         else:

@@ -10,7 +10,7 @@ configured DVC project's config files: ``spec.url``, ``spec.endpointurl``, ...).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mlopstui.doctor.finding import Finding, Severity
@@ -180,23 +180,28 @@ def lakefs_not_ready(snap: Snapshot) -> Iterator[Finding]:
                       "fail, and jobs reading s3://<repository>/<branch>/ paths stop.", fix)
 
 
-def _remote_ref(r: Mapping[str, Any]) -> str:
-    m = r.get("metadata") or {}
-    return f"DVC remote {m.get('name', '?')} ({(r.get('spec') or {}).get('configFile', '.dvc/config')})"
+def _remotes(snap: Snapshot, wanted: Callable[[Mapping[str, Any]], Any]
+             ) -> Iterator[tuple[str, Mapping[str, Any], tuple[str, ...]]]:
+    """(name, spec, evidence refs) of each DVC remote whose spec `wanted` picks."""
+    for r in snap.of("DVCRemote"):
+        spec = r.get("spec") or {}
+        if wanted(spec):
+            name = (r.get("metadata") or {}).get("name", "?")
+            yield name, spec, (f"DVC remote {name} ({spec.get('configFile', '.dvc/config')})",)
+
+
+def _s3(spec: Mapping[str, Any]) -> bool:
+    return (spec.get("url") or "").startswith("s3://")
 
 
 @rule("dvc-remote-no-endpointurl", "dvc", "DVC S3 remotes without endpointurl (pushes go to public AWS)")
 def dvc_no_endpoint(snap: Snapshot) -> Iterator[Finding]:
-    for r in snap.of("DVCRemote"):
-        spec = r.get("spec") or {}
+    for name, spec, refs in _remotes(snap, lambda s: _s3(s) and not s.get("endpointurl")):
         url = spec.get("url") or ""
-        if not url.startswith("s3://") or spec.get("endpointurl"):
-            continue
-        name = (r.get("metadata") or {}).get("name", "?")
         yield Finding(
             "dvc-remote-no-endpointurl", Severity.ERROR, "dvc",
             f"DVC remote {name} ({url}) has no endpointurl: dvc push/pull go to public AWS S3",
-            (_remote_ref(r),), f"remote {name}: url {url}, no endpointurl (project {spec.get('project', '?')})",
+            refs, f"remote {name}: url {url}, no endpointurl (project {spec.get('project', '?')})",
             "Without endpointurl the S3 client talks to AWS (s3.amazonaws.com): from a private cluster the "
             "push times out or is refused, exactly like MLflow clients without MLFLOW_S3_ENDPOINT_URL; with "
             "AWS credentials around, data may even leave the building.",
@@ -209,16 +214,15 @@ def dvc_no_endpoint(snap: Snapshot) -> Iterator[Finding]:
 
 @rule("dvc-remote-no-credentials", "dvc", "DVC S3 remotes with no credentials")
 def dvc_no_credentials(snap: Snapshot) -> Iterator[Finding]:
-    for r in snap.of("DVCRemote"):
-        spec = r.get("spec") or {}
-        if not (spec.get("url") or "").startswith("s3://") or spec.get("hasCredentials") or spec.get("envCredentials"):
-            continue
-        name = (r.get("metadata") or {}).get("name", "?")
+    def uncredentialed(s: Mapping[str, Any]) -> bool:
+        return _s3(s) and not (s.get("hasCredentials") or s.get("envCredentials"))
+
+    for name, _spec, refs in _remotes(snap, uncredentialed):
         yield Finding(
             "dvc-remote-no-credentials", Severity.WARNING, "dvc",
             f"DVC remote {name} has no credentials (config, profile or AWS_* environment)",
-            (_remote_ref(r),), f"remote {name}: no access_key_id, profile or credentialpath; no AWS_ACCESS_KEY_ID "
-                               f"or AWS_PROFILE in this environment",
+            refs, f"remote {name}: no access_key_id, profile or credentialpath; no AWS_ACCESS_KEY_ID "
+                  f"or AWS_PROFILE in this environment",
             "DVC is client-side: every engineer and job needs S3 credentials for the remote, else push and "
             "pull fail with AccessDenied / NoCredentialsError.",
             f"dvc remote modify --local {name} access_key_id ... and secret_access_key ... (.dvc/config.local "
@@ -227,16 +231,12 @@ def dvc_no_credentials(snap: Snapshot) -> Iterator[Finding]:
 
 @rule("dvc-remote-signature-v2", "dvc", "DVC S3 remotes signing with Signature Version 2")
 def dvc_sigv2(snap: Snapshot) -> Iterator[Finding]:
-    for r in snap.of("DVCRemote"):
-        spec = r.get("spec") or {}
-        if not spec.get("signatureV2"):
-            continue
-        name = (r.get("metadata") or {}).get("name", "?")
+    for name, spec, refs in _remotes(snap, lambda s: s.get("signatureV2")):
         yield Finding(
             "dvc-remote-signature-v2", Severity.ERROR, "dvc",
             f"DVC remote {name} signs S3 requests with Signature Version 2",
-            (_remote_ref(r),), f"remote {name}: signature_version = {spec.get('signatureVersion', 's3')} in the AWS "
-                               f"config profile it uses ({spec.get('awsConfig') or 'AWS_CONFIG_FILE'})",
+            refs, f"remote {name}: signature_version = {spec.get('signatureVersion', 's3')} in the AWS "
+                  f"config profile it uses ({spec.get('awsConfig') or 'AWS_CONFIG_FILE'})",
             "Modern MinIO requires Signature Version 4: pushes fail with InvalidSignature / "
             "SignatureDoesNotMatch (the seed's signature gotcha, on the DVC side).",
             "Set signature_version = s3v4 in that profile's s3 section (or remove the setting: v4 is the "

@@ -169,6 +169,7 @@ class KubeApiServer:
             self.controllers.stop()
         if self._httpd is not None:
             self._httpd.server_close()
+            self._httpd.drop_connections()
         self.store.close()
 
     # ---- watch faults (tests of clients: informers must recover without the user) ---------------
@@ -237,6 +238,11 @@ class _HTTPServer(ThreadingHTTPServer):
 
     ssl_context: ssl.SSLContext | None = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()  # connections being served (keep-alive ones wait in recv)
+        self._open_lock = threading.Lock()
+
     def finish_request(self, request, client_address):
         # HTTPS and plain HTTP on the same port: a TLS ClientHello starts with 0x16. The TLS
         # handshake runs in the per-connection thread, never in the accept loop.
@@ -249,7 +255,24 @@ class _HTTPServer(ThreadingHTTPServer):
             request.settimeout(None)
         except (ssl.SSLError, OSError):
             return
-        super().finish_request(request, client_address)
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def drop_connections(self) -> None:
+        """End every connection still served (as a stopped API server does): their threads return, instead
+        of waiting for clients that never close theirs."""
+        with self._open_lock:
+            conns = list(self._open)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         pass
@@ -597,26 +620,84 @@ class _Handler(BaseHTTPRequestHandler):
     def _pod_log(self, req: _Request) -> None:
         store = self.api.store
         pod = store.get(req.rt, req.namespace, req.name)  # 404 if the pod does not exist
-        text = store.get_log(req.namespace, req.name)
-        container = self._q.get("container")
-        if container:
-            spec = pod.get("spec") or {}
-            names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
-            if names and container not in names:
-                raise errors.bad_request(f"container {container} is not valid for pod {req.name}")
-            # a multi-container pod (an Argo workflow pod: init, wait, main) keeps one log per
-            # container under "<pod>/<container>"; the pod's own log is its main container's
-            text = store.get_log(req.namespace, f"{req.name}/{container}") or (
-                text if container == (names[0] if names else container) else "")
+        spec = pod.get("spec") or {}
+        names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+        container = self._q.get("container") or (names[0] if names else "")
+        if names and container not in names:
+            raise errors.bad_request(f"container {container} is not valid for pod {req.name}")
         tail = self._q.get("tailLines")
-        if tail:
-            try:
-                n = int(tail)
-            except ValueError as e:
-                raise errors.bad_request("tailLines must be an integer") from e
+        try:
+            n = int(tail) if tail else None
+        except ValueError as e:
+            raise errors.bad_request("tailLines must be an integer") from e
+        if _truthy(self._q.get("previous")):
+            # the kubelet's answer: the log of the container's last terminated instance, if it has one
+            status = pod.get("status") or {}
+            cs = next((c for c in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
+                       if c.get("name") == container), {})
+            if not (cs.get("lastState") or {}).get("terminated"):
+                raise errors.bad_request(f'previous terminated container "{container}" in pod "{req.name}" not found')
+            key = f"{req.name}/{container}@previous"
+        else:
+            # a multi-container pod (an Argo workflow pod: init, wait, main) keeps one log per container under
+            # "<pod>/<container>"; the pod's own log is its first (main) container's
+            key = f"{req.name}/{container}"
+            if not self._q.get("container") or (not store.get_log(req.namespace, key)
+                                                and container == (names[0] if names else container)):
+                key = req.name
+        text = store.get_log(req.namespace, key)
+        if n is not None:
             lines = text.splitlines(keepends=True)
             text = "".join(lines[-n:]) if n > 0 else ""
+        if _truthy(self._q.get("follow")) and not _truthy(self._q.get("previous")):
+            return self._pod_log_follow(req, key, text)
         self._send(200, text.encode(), "text/plain")
+
+    FOLLOW_LIMIT = 1800.0  # a follow stream ends after this long, as the emulator's watches do
+    FOLLOW_POLL = 0.2
+
+    def _pod_log_follow(self, req: _Request, key: str, text: str) -> None:
+        """`follow=true`: the tail, then whatever the log grows by, chunked, until the pod is gone or stops
+        running, the client goes away, the server stops, or FOLLOW_LIMIT passes."""
+        import select
+
+        store = self.api.store
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._status = 200
+        self._log_once()  # when the stream opens: a test can tell that a client follows
+
+        def chunk(data: str) -> None:
+            raw = data.encode()
+            self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+            self.wfile.flush()
+
+        sent = len(store.get_log(req.namespace, key))
+        deadline = time.monotonic() + self.FOLLOW_LIMIT
+        try:
+            if text:
+                chunk(text)
+            while not self.api._stopping.is_set() and time.monotonic() < deadline:
+                readable, _, _ = select.select([self.connection], [], [], self.FOLLOW_POLL)
+                if readable:  # a streaming client sends nothing: readable means it closed the connection
+                    self.close_connection = True
+                    return
+                current = store.get_log(req.namespace, key)
+                if len(current) > sent:
+                    chunk(current[sent:])
+                    sent = len(current)
+                try:
+                    pod = store.get(req.rt, req.namespace, req.name)
+                except ApiError:
+                    break
+                if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                    break
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
 
     def _scale(self, method: str, req: _Request, body: bytes, dry: bool) -> None:
         store, rt = self.api.store, req.rt

@@ -1,22 +1,12 @@
-"""InferenceService view model, traffic arithmetic, percent validation and patch builders (pure).
-
-Nothing here does I/O: the backend hands in dicts from the API server (and the Knative Revisions
-it found), the actions build their merge patches with the builders below.
-"""
+"""The InferenceService view model and its parsing: deployment modes (annotation, status, the cluster's
+default), revisions, conditions, traffic targets, and whether the status converged. Pure: no I/O."""
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlopstui.errors import Kind, MlopsError
-from mlopstui.models.objects import with_resource_version
-from mlopstui.units import (
-    clock,
-    parse_time,  # noqa: F401 - the one timestamp parser (also models.X.parse_time)
-)
+from mlopstui.units import parse_time
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 # KServe's deployment modes (pkg/constants: Serverless/RawDeployment are the legacy names of Knative/Standard)
@@ -187,6 +177,18 @@ class InferenceService:
         if not self.traffic:
             return None
         return self.canary_share
+
+    @property
+    def canary_active(self) -> bool:
+        """A split is set or in effect (Serverless): a canary percent below 100, traffic on a revision other
+        than the latest, or a latest revision still rolling out. False once promoted."""
+        if not self.serverless:
+            return False
+        if self.canary_percent is not None and self.canary_percent < 100:
+            return True
+        if self.rolling_out:
+            return True
+        return any(t.percent > 0 and t.revision != self.canary_revision for t in self.traffic)
 
     @property
     def effective_canary(self) -> int:
@@ -421,149 +423,6 @@ def short_revision(revision: str | None, isvc_name: str) -> str:
     return revision
 
 
-# -- input validation ------------------------------------------------------------------------------
-_INT_RE = re.compile(r"^[0-9]+$")
-
-
-def parse_percent(text: Any, *, strict: bool = False) -> int:
-    """An exact canary percent: an integer 0..100 written as digits. Anything else is refused.
-
-    strict (the CLI, whose help says "a whole number"): digits only, no spaces, no '%'. The TUI's
-    prompt is lenient about " 30 " and "30%" that a person types.
-    """
-    hint = "type a whole number from 0 to 100 (no sign, decimals, exponents" + (", spaces or %)" if strict else ")")
-    if isinstance(text, bool):
-        raise MlopsError(Kind.INVALID, f"not a percent: {text!r}", hint=hint)
-    if isinstance(text, int):
-        s = str(text)
-    else:
-        s = "" if text is None else str(text)
-        if not strict:
-            s = s.strip()
-            if s.endswith("%"):
-                s = s[:-1].strip()
-    if not s:
-        raise MlopsError(Kind.INVALID, "no percent given", hint=hint)
-    shown = s if len(s) <= 20 else s[:12] + f"... ({len(s)} characters)"
-    if not _INT_RE.fullmatch(s):
-        raise MlopsError(Kind.INVALID, f"not a whole percent: {shown!r}", hint=hint)
-    if len(s if strict else s.lstrip("0")) > 3:  # before int(): 5000 digits exceed Python's int parsing limit
-        raise MlopsError(Kind.INVALID, f"percent out of range: {shown}", hint=hint)
-    value = int(s.lstrip("0") or "0")
-    if value > 100:
-        raise MlopsError(Kind.INVALID, f"percent out of range: {value}", hint=hint)
-    return value
-
-
-def parse_replicas(text: Any, upper: int = 1000) -> int:
-    """A replica count: an integer 0..upper written as digits."""
-    s = "" if text is None else str(text).strip()
-    if not s:
-        raise MlopsError(Kind.INVALID, "no replica count given", hint="type a whole number, e.g. 1")
-    if not _INT_RE.fullmatch(s) or len(s.lstrip("0")) > 6:
-        shown = s if len(s) <= 20 else s[:12] + f"... ({len(s)} characters)"
-        raise MlopsError(Kind.INVALID, f"not a whole replica count in range: {shown!r}",
-                         hint=f"type a whole number 0..{upper}, e.g. 1")
-    value = int(s.lstrip("0") or "0")
-    if value > upper:
-        raise MlopsError(Kind.INVALID, f"replica count out of range: {value}", hint=f"at most {upper}")
-    return value
-
-
-def validate_storage_uri(text: Any) -> str:
-    s = "" if text is None else str(text).strip()
-    if not s:
-        raise MlopsError(Kind.INVALID, "no storageUri given", hint="e.g. s3://models/fraud-detection/v3")
-    from mlopstui.text import control_chars
-
-    bad = control_chars(s)
-    if bad:
-        raise MlopsError(Kind.INVALID, f"storageUri holds control characters ({', '.join(bad)}); nothing was sent",
-                         hint="type the URI again without terminal escapes")
-    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", s) or any(c.isspace() for c in s):
-        raise MlopsError(Kind.INVALID, f"not a storage URI: {s!r}",
-                         hint="scheme://path, e.g. s3://models/fraud-detection/v3 or pvc://claim/path")
-    return s
-
-
-def clamp_percent(value: int) -> int:
-    return max(0, min(100, int(value)))
-
-
-def stepped(current: int | None, delta: int) -> int:
-    """The canary percent after moving by delta (current None acts as 100), clamped to 0..100."""
-    return clamp_percent((100 if current is None else current) + delta)
-
-
-def require_canary_support(isvc: InferenceService) -> None:
-    """Refuse canary actions (canary percent, promote, rollback) outside Serverless, before anything is built."""
-    if isvc.canary_supported:
-        return
-    why = UNSUPPORTED.get(isvc.mode_class, UNSUPPORTED_RAW)
-    raise MlopsError(Kind.UNSUPPORTED,
-                     f"{isvc.name} is a {isvc.deployment_mode} InferenceService (mode from {isvc.mode_source}): "
-                     f"{why}; nothing was sent",
-                     hint="redeploy it in Serverless mode (Knative) to roll out by canary")
-
-
-def rollout_warning(isvc: InferenceService) -> str | None:
-    """Words for a plan made while the latest created revision is not ready."""
-    rev = isvc.rolling_out
-    if not rev:
-        return None
-    stable = isvc.stable_revision or isvc.latest_ready or "the previous revision"
-    return (f"revision {rev} (latestCreatedRevision) is not ready ({isvc.rollout_reason}): it gets no traffic "
-            f"until it is; {stable} keeps serving")
-
-
-def promote_warnings(isvc: InferenceService) -> list[str]:
-    w = rollout_warning(isvc)
-    return [f"WARNING: promoting {isvc.rolling_out}, which is not ready: " + w] if w else []
-
-
-# -- patches ---------------------------------------------------------------------------------------
-def canary_patch(percent: int, resource_version: str | None = None) -> dict[str, Any]:
-    return with_resource_version({"spec": {"predictor": {"canaryTrafficPercent": clamp_percent(percent)}}},
-                                 resource_version)
-
-
-def promote_patch(resource_version: str | None = None) -> dict[str, Any]:
-    """Merge-patch null removes canaryTrafficPercent: the latest revision takes 100%."""
-    return with_resource_version({"spec": {"predictor": {"canaryTrafficPercent": None}}}, resource_version)
-
-
-def rollback_patch(resource_version: str | None = None) -> dict[str, Any]:
-    """canaryTrafficPercent 0: the previous rolled-out revision takes 100%."""
-    return canary_patch(0, resource_version)
-
-
-def min_replicas_patch(n: int, resource_version: str | None = None) -> dict[str, Any]:
-    return with_resource_version({"spec": {"predictor": {"minReplicas": int(n)}}}, resource_version)
-
-
-def canary_model_patch(isvc: InferenceService, storage_uri: str, percent: int | None,
-                       resource_version: str | None = None) -> dict[str, Any]:
-    """New storageUri (a new revision) with `percent` of traffic; None leaves the canary share unset (100%)."""
-    key, _ = predictor_model((isvc.raw.get("spec") or {}).get("predictor") or {})
-    pred: dict[str, Any] = {key or "model": {"storageUri": storage_uri}}
-    pred["canaryTrafficPercent"] = None if percent is None else clamp_percent(percent)
-    return with_resource_version({"spec": {"predictor": pred}}, resource_version)
-
-
-# -- expected traffic and convergence -----------------------------------------------------------------
-def expected_split(isvc: InferenceService, canary: int | None, new_revision: bool = False) -> str:
-    """What the split should become, in words, for the plan."""
-    if canary is None or canary >= 100:
-        return "latest revision" + (" (new)" if new_revision else "") + " 100%"
-    stable = isvc.latest_ready if new_revision else isvc.stable_revision
-    if stable == isvc.latest_created and not new_revision:
-        stable = isvc.previous_rolledout or stable
-    if canary == 0:
-        return f"{stable or 'previous rolled-out revision'} 100%, latest revision 0%"
-    return (f"latest revision{' (new)' if new_revision else ''} {canary}%, "
-            f"{stable or 'previous rolled-out revision'} {100 - canary}%")
-
-
 def traffic_converged(isvc: InferenceService, canary: int | None,
                       after_revision: str | None = None) -> tuple[bool, str]:
     """Whether status traffic matches canary (None = promoted: the latest revision takes 100%).
@@ -598,206 +457,3 @@ def traffic_converged(isvc: InferenceService, canary: int | None,
     if want > 0 and isvc.ready_state != "True":
         return False, f"Ready is {isvc.ready_text()}: {isvc.traffic_text()}"
     return True, isvc.traffic_text()
-
-
-def status_lines(isvc: InferenceService) -> list[str]:
-    """What the status means, in words (shared by the CLI detail and the TUI panels)."""
-    lines = [f"ready   {isvc.ready_text()}",
-             f"mode    {isvc.deployment_mode} ({isvc.mode_class}; {MODE_SOURCE_WORDS.get(isvc.mode_source, isvc.mode_source)})"]
-    if not isvc.serverless:
-        lines.append(f"model   {isvc.storage_uri or '-'} (one model: no revisions, no traffic split)")
-        return lines
-    lines.append(f"stable  {isvc.stable_storage_uri or 'unknown'}"
-                 f"{' (' + isvc.stable_revision + ')' if isvc.stable_revision else ''}")
-    lines.append(f"latest  {isvc.storage_uri or '-'} (spec; revision {isvc.canary_revision or '-'})")
-    if isvc.rolling_out:
-        lines.append(f"rolling out: {isvc.rolling_out} not ready ({isvc.rollout_reason}); it gets 0%")
-    done, why = traffic_converged(isvc, isvc.canary_percent)
-    lines.append(f"split   {'converged' if done else 'not converged'}: {why}")
-    lines += rollout_lines(isvc)
-    return lines
-
-
-def rollout_lines(isvc: InferenceService, now: float | None = None) -> list[str]:
-    """The progressive rollout recorded in the annotation mlopstui.dev/rollout (see models/rollout.py)."""
-
-    from mlopstui.models import rollout
-
-    text = ((isvc.raw.get("metadata") or {}).get("annotations") or {}).get(rollout.ANNOTATION)
-    if not text:
-        return []
-    try:
-        st = rollout.RolloutState.from_annotation(text)
-    except MlopsError as exc:
-        return [f"rollout annotation {rollout.ANNOTATION} unreadable: {exc.message}"]
-    if st is None:
-        return []
-    lines = [st.summary_text(clock() if now is None else now).replace("NAME", isvc.name)]
-    gates = [f"{g.get('gate')} {'ok' if g.get('ok') else 'FAIL' if g.get('ok') is False else 'wait'}"
-             for g in st.gates if isinstance(g, dict)]
-    if gates:
-        src = (st.measured or {}).get("source") or "?"
-        lines.append(f"gates   {', '.join(gates)} ({src})")
-    return lines
-
-
-def describe_changes(before: InferenceService, after: InferenceService) -> list[str]:
-    """What someone else changed between two reads (for the 409 re-ask)."""
-    out: list[str] = []
-
-    def cmp(label: str, a: Any, b: Any) -> None:
-        if a != b:
-            out.append(f"{label}: {a if a is not None else '(unset)'} -> {b if b is not None else '(unset)'}")
-
-    cmp("canaryTrafficPercent", before.canary_percent, after.canary_percent)
-    cmp("storageUri", before.storage_uri, after.storage_uri)
-    cmp("minReplicas", before.min_replicas, after.min_replicas)
-    cmp("maxReplicas", before.max_replicas, after.max_replicas)
-    cmp("latestCreatedRevision", before.latest_created, after.latest_created)
-    cmp("traffic", before.traffic_text(), after.traffic_text())
-    if not out:
-        out.append(f"resourceVersion {before.resource_version} -> {after.resource_version} "
-                   "(metadata or status only)")
-    return out
-
-
-def bar(percent: int, width: int = 10) -> str:
-    """A text bar: `███████░░░` for 70%."""
-    p = clamp_percent(percent)
-    filled = round(p * width / 100)
-    return "█" * filled + "░" * (width - filled)
-
-
-def split_bar(isvc: InferenceService, width: int = 10) -> str:
-    """The canary share as a bar with its number: `██░░░░░░░░ 20%`."""
-    if not isvc.serverless:
-        return f"{'raw' if isvc.mode_class == 'RawDeployment' else 'modelmesh'}: no split"
-    lp = isvc.latest_percent
-    if lp is None:
-        return "-"
-    if len(isvc.traffic) == 1 and lp == 100:
-        return f"{bar(100, width)} 100"
-    return f"{bar(lp, width)} {lp:>3}"
-
-
-# -- inference requests (pure: the body and path for a protocol) -------------------------------------------
-def request_body(sample: Any, protocol: str) -> dict[str, Any]:
-    """A request body for the protocol from a sample.
-
-    A sample may be: {"v1": {...}, "v2": {...}}; a v1 body {"instances": [...]}; a v2 body
-    {"inputs": [...]}; or a bare list of rows. v1 rows are converted to a v2 FP64 tensor and back.
-    """
-    if isinstance(sample, str):
-        try:
-            sample = json.loads(sample)
-        except ValueError as exc:
-            raise MlopsError(Kind.INVALID, f"input is not JSON: {exc}",
-                             hint='e.g. [[120.0, 3, 0.4, 2, 80.0, 12.5]] or {"instances": [...]}') from None
-    if isinstance(sample, dict) and protocol in sample and isinstance(sample[protocol], dict):
-        return sample[protocol]
-    if isinstance(sample, dict) and isinstance(sample.get("v1"), dict) and protocol == "v2":
-        sample = sample["v1"]
-    if isinstance(sample, dict) and isinstance(sample.get("v2"), dict) and protocol == "v1":
-        sample = sample["v2"]
-    rows: Any = None
-    if isinstance(sample, list):
-        rows = sample
-    elif isinstance(sample, dict) and "instances" in sample:
-        if protocol == "v1":
-            return sample
-        rows = sample["instances"]
-    elif isinstance(sample, dict) and "inputs" in sample:
-        if protocol == "v2":
-            return sample
-        inp = sample["inputs"][0] if sample["inputs"] else {}
-        data, shape = inp.get("data") or [], inp.get("shape") or []
-        if len(shape) == 2 and shape[1]:
-            rows = [data[i:i + shape[1]] for i in range(0, len(data), shape[1])]
-        else:
-            rows = [data]
-    if rows is None:
-        raise MlopsError(Kind.INVALID, "the sample is neither rows, a v1 body nor a v2 body",
-                         hint='set settings.inference_sample, e.g. {"instances": [[...]]}')
-    if rows and not isinstance(rows[0], list):
-        rows = [rows]
-    if protocol == "v1":
-        return {"instances": rows}
-    flat = [x for r in rows for x in r]
-    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0]) if rows else 0],
-                        "datatype": "FP64", "data": flat}]}
-
-
-def infer_path(model: str, protocol: str) -> str:
-    if protocol == "v2":
-        return f"/v2/models/{model}/infer"
-    return f"/v1/models/{model}:predict"
-
-
-def test_body(sample: Any, protocol: str) -> dict[str, Any]:
-    """The body of a test request from the typed input or settings.inference_sample: MlopsError (CONFIG: no
-    input; INVALID: not JSON / not rows or a body) before anything is sent."""
-    if sample is None:
-        raise MlopsError(Kind.CONFIG, "no request input: type one or set settings.inference_sample",
-                         hint='e.g. [[120.0, 3, 0.4, 2, 80.0, 12.5]] or {"instances": [...]}')
-    return request_body(sample, protocol)
-
-
-test_body.__test__ = False  # not a pytest test
-
-
-# -- the renderer: one InferenceService in words (TUI detail, drill-in, CLI) ---------------------------
-def detail_lines(s: InferenceService, width: int = 12, full: bool = False) -> list[str]:
-    """One InferenceService in words: the Serving screen's detail panel, and with full=True (every condition on
-    its own line, the split's convergence, where the mode came from) the drill-in and `mlopstui isvc NAME`."""
-    ready = ready_word(s.ready) + (f" ({s.ready_reason})" if s.ready is not True and s.ready_reason else "")
-    lines = [f"{s.namespace}/{s.name}  ready {ready}  {s.deployment_mode}  "
-             f"{s.model_format or '-'}{' / ' + s.runtime if s.runtime else ''}",
-             f"url     {s.url or '-'}",
-             f"stable  {(s.stable_storage_uri or 'unknown') if s.serverless else (s.storage_uri or '-')}",
-             f"canary  {s.storage_uri or '-'}  canaryTrafficPercent "
-             f"{'unset' if s.canary_percent is None else str(s.canary_percent) + '%'}"]
-    if s.serverless:
-        for rev, pct in s.split().items():
-            mark = ""
-            if rev == s.canary_revision:
-                mark = " (latest, not ready)" if rev == s.rolling_out else " (latest)"
-            lines.append(f"  {bar(pct, width)} {pct:>3}% {rev}{mark}")
-        if s.rolling_out:
-            lines.append(f"rolling out: {s.rolling_out} not ready ({s.rollout_reason})")
-        lines.append(f"latestReady {short_revision(s.latest_ready, s.name)}  rolledout "
-                     f"{short_revision(s.latest_rolledout, s.name)}  previous "
-                     f"{short_revision(s.previous_rolledout, s.name)}")
-    else:
-        lines.append(f"  {s.mode_class}: no traffic split (canary needs Serverless mode)")
-    replicas = (f"replicas min {'-' if s.min_replicas is None else s.min_replicas} max "
-                f"{'-' if s.max_replicas is None else s.max_replicas}")
-    bad = s.failing_conditions()
-    if full:
-        lines.append(f"mode    {s.deployment_mode} ({s.mode_class}; "
-                     f"{MODE_SOURCE_WORDS.get(s.mode_source, s.mode_source)})")
-        if s.serverless:
-            done, why = traffic_converged(s, s.canary_percent)
-            lines.append(f"split {'converged' if done else 'not converged'}: {why}")
-            lines += rollout_lines(s)
-        lines.append(replicas)
-        lines.append("conditions:")
-        for c in s.conditions:
-            lines.append(f"  {c.type}={c.status}{'  ' + c.reason if c.reason else ''}"
-                         f"{': ' + c.message if c.message else ''}")
-    else:
-        if not s.conditions:
-            state = "conditions: none reported"
-        elif not bad:
-            state = f"conditions: all {len(s.conditions)} True"
-        else:
-            state = "conditions: " + ", ".join(f"{c.type}={c.status}{' (' + c.reason + ')' if c.reason else ''}"
-                                               for c in bad)
-        lines.append(f"{replicas}   {state}")
-        for c in bad:
-            if c.message:
-                lines.append(f"  {c.type}: {c.message}")
-    return lines
-
-
-def ready_word(v: bool | None) -> str:
-    return "? unknown" if v is None else ("✓ yes" if v else "✗ NO")

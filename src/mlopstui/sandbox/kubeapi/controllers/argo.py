@@ -35,8 +35,9 @@ import time
 import traceback
 from datetime import UTC, datetime
 
-from . import errors
-from .store import now_rfc3339
+from .. import errors
+from ..store import now_rfc3339
+from .base import Controller
 
 L_WORKFLOW = "workflows.argoproj.io/workflow"
 L_PHASE = "workflows.argoproj.io/phase"
@@ -79,10 +80,9 @@ class _Step:
         self.finished = ""
 
 
-class ArgoController:
+class ArgoController(Controller):
     def __init__(self, mgr) -> None:
-        self.mgr = mgr
-        self.store = mgr.store
+        super().__init__(mgr)
         g = mgr.registry.get
         self.g = g
         self.POD, self.SECRET, self.CM = mgr.POD, g("", "v1", "secrets"), g("", "v1", "configmaps")
@@ -875,7 +875,7 @@ class _Operation:
                                         for x, img in (("main", main["image"]), ("wait", EXECUTOR_IMAGE))],
                   "conditions": [{"type": t, "status": "True"} for t in
                                  ("Initialized", "Ready", "ContainersReady", "PodScheduled")]}
-        self.ctl.mgr._set_status(rt, created, st)
+        self.ctl._set_status(rt, created, st)
 
     def _pod_finished(self, pod: dict, step: _Step) -> None:
         st = copy.deepcopy(pod.get("status") or {})
@@ -891,7 +891,7 @@ class _Operation:
             if c["type"] in ("Ready", "ContainersReady"):
                 c.update(status="False", reason="PodCompleted")
         try:
-            self.ctl.mgr._set_status(self.ctl.POD, pod, st)
+            self.ctl._set_status(self.ctl.POD, pod, st)
             new = copy.deepcopy(self.ctl.store.get(self.ctl.POD, self.ns, pod["metadata"]["name"]))
             new["metadata"].setdefault("labels", {})["workflows.argoproj.io/completed"] = "true"
             self.ctl.store.update(self.ctl.POD, self.ns, pod["metadata"]["name"], new)

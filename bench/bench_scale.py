@@ -1,0 +1,252 @@
+"""Budgets at platform scale (issue 20), each printed beside its baseline from the same run.
+
+Starts two emulators without controllers (the figures are the API's and the client's): one seeded by
+mlopstui.sandbox.scale at --scale (1 = 200 namespaces, 5,000 pods, 1,000 Deployments/StatefulSets, 500
+InferenceServices with 2 Revisions, 200 CronJobs/Jobs, 2,000 Events) and a baseline at --base-scale (a
+sandbox-sized few dozen objects). For each:
+  - Stack sweep: the cluster read by lists (the CLI's `stack`) and from the watch caches (the TUI), then
+    the doctor and the report (build_report); `kubectl get` of the same kinds -A as a baseline;
+  - the TUI (Pilot, 100x30): every Kubernetes-fed area visited, then the UI event loop's lag (10 ms ticks)
+    while Stack sweeps run and a watch burst (--burst pod patches) lands, key-to-render over --keys
+    presses, RSS after visiting every area, and the API requests per minute while idle (--window s);
+  - a bare Textual app's RSS and loop lag in the same harness.
+Usage: PYTHONPATH=src .venv/bin/python bench/bench_scale.py [--scale 1] [--window 30] [--keys 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent / "src"))
+KINDS = "deployments,statefulsets,daemonsets,pods,services,jobs,cronjobs,inferenceservices"
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start(scale: float):
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+    from mlopstui.sandbox.scale import objects
+
+    t0 = time.perf_counter()
+    srv = KubeApiServer(tempfile.mkdtemp(prefix="bench-scale-"), port=0, run_controllers=False)
+    docs = objects(scale)
+    srv.load_fixture(docs)
+    srv.start()
+    return srv, len(docs), time.perf_counter() - t0
+
+
+def settings_for(srv, tmp: str):
+    from mlopstui import config
+
+    return config.load(None, kubeconfig=srv.kubeconfig_path, context="mlopstui-sandbox", namespace="team-000",
+                       audit_log=os.path.join(tmp, "audit.jsonl"))
+
+
+def sweep_figures(srv, runs: int) -> dict[str, float]:
+    from mlopstui.backends.stack import collect_cluster
+    from mlopstui.context import AppContext
+    from mlopstui.models.stack.report import build_report
+
+    tmp = tempfile.mkdtemp()
+    ctx = AppContext.create(settings_for(srv, tmp))
+    out: dict[str, list[float]] = {"list": [], "cache": [], "doctor": [], "objects": []}
+    try:
+        ctx.kube.version()
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            state = collect_cluster(ctx)
+            out["list"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            build_report(ctx.settings, state, {})
+            out["doctor"].append(time.perf_counter() - t0)
+            out["objects"].append(len(state.objects))
+        collect_cluster(ctx, watched=True)  # the first lists of the caches
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            collect_cluster(ctx, watched=True)
+            out["cache"].append(time.perf_counter() - t0)
+    finally:
+        ctx.close()
+    env = {**os.environ, "KUBECONFIG": srv.kubeconfig_path}
+    kubectl = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(["kubectl", "get", KINDS, "-A", "-o", "json"], env=env, capture_output=True, timeout=120,
+                       check=True)
+        kubectl.append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in out.items()} | {"kubectl": statistics.median(kubectl)}
+
+
+LAG: list[float] = []
+
+
+async def _loop_lag(out: list[float], every: float = 0.01) -> None:
+    while True:
+        t0 = time.perf_counter()
+        await asyncio.sleep(every)
+        out.append(max(0.0, (time.perf_counter() - t0 - every) * 1000))
+
+
+def burst(srv, n: int) -> None:
+    """n pod status writes straight into the store (what kubelets do at scale): n watch events."""
+    rt = srv.registry.get("", "v1", "pods")
+    pods = srv.store.list(rt, None)[0][:n]
+    for i, p in enumerate(pods):
+        meta = p["metadata"]
+        srv.store.update(rt, meta["namespace"], meta["name"],
+                         {**p, "status": {**(p.get("status") or {}), "message": f"burst {i}"}}, subresource="status")
+
+
+async def tui_figures(srv, keys: int, window: float, bursts: int, burst_n: int) -> dict[str, float]:
+    from mlopstui.app import MlopsApp
+
+    tmp = tempfile.mkdtemp()
+    app = MlopsApp(settings_for(srv, tmp))
+    lat: list[float] = []
+    res: dict[str, float] = {}
+    async with app.run_test(size=(100, 30)) as pilot:
+        t0 = time.perf_counter()
+        while getattr(app.screen, "report", None) is None:
+            await pilot.pause(0.05)
+        res["first_report_s"] = time.perf_counter() - t0
+        stack = app.screen
+        t1 = time.perf_counter()
+        for key in ("5", "3", "4", "6", "7", "2", "1"):  # every area, the Stack last
+            await pilot.press(key)
+            t2 = time.perf_counter()
+            while getattr(app.screen, "loaded_at", None) is None and time.perf_counter() - t2 < 30:
+                await pilot.pause(0.05)
+        res["visit_s"] = time.perf_counter() - t1
+        await asyncio.sleep(2.0)
+        res["rss_mb"] = rss_mb()
+        LAG.clear()
+        ticker = asyncio.get_running_loop().create_task(_loop_lag(LAG))
+        threads = []
+        for i in range(keys):
+            if i % max(1, keys // 4) == 0:
+                stack.refresh_data()  # a sweep in flight while keys arrive
+            if bursts and i % max(1, keys // bursts) == 1:
+                th = threading.Thread(target=burst, args=(srv, burst_n), daemon=True)
+                th.start()
+                threads.append(th)
+            t1 = time.perf_counter()
+            await pilot.press("down" if i % 2 == 0 else "up")
+            await pilot.pause(0)
+            lat.append((time.perf_counter() - t1) * 1000)
+            await pilot.pause(0.05)
+        for th in threads:
+            th.join(30)
+        await asyncio.sleep(3.0)  # the rebuilds after the last burst
+        ticker.cancel()
+        res.update(lag_p50=pct(LAG, 50), lag_p95=pct(LAG, 95), lag_max=max(LAG), key_p50=pct(lat, 50),
+                   key_p95=pct(lat, 95))
+        mark = time.time()
+        await asyncio.sleep(window)
+        es = [e for e in list(srv.request_log) if e["time"] >= mark]
+        from collections import Counter
+
+        from mlopstui.backends import kube as k
+
+        plurals = {v.plural for v in vars(k).values() if isinstance(v, k.Res)}
+        lists = [e for e in es if e["method"] == "GET" and "watch=" not in e["query"]
+                 and e["path"].rstrip("/").rsplit("/", 1)[-1] in plurals]
+        res["idle_paths"] = Counter(f"{e['method']} {e['path']}" for e in es if "watch=" not in e["query"]).most_common(4)
+        res["idle_req_per_min"] = len(es) * 60 / window
+        res["idle_lists"] = len(lists)
+        res["rss_after_mb"] = rss_mb()
+        res["lists_total"] = app.ctx.informers.lists
+    return res
+
+
+async def bare_figures(keys: int) -> dict[str, float]:
+    from textual.app import App
+    from textual.widgets import DataTable
+
+    class Bare(App):
+        def compose(self):
+            t = DataTable()
+            t.add_columns("A", "B")
+            for i in range(30):
+                t.add_row(str(i), "x")
+            yield t
+
+    app = Bare()
+    lat: list[float] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        LAG.clear()
+        ticker = asyncio.get_running_loop().create_task(_loop_lag(LAG))
+        for i in range(keys):
+            t1 = time.perf_counter()
+            await pilot.press("down" if i % 2 == 0 else "up")
+            await pilot.pause(0)
+            lat.append((time.perf_counter() - t1) * 1000)
+            await pilot.pause(0.05)
+        ticker.cancel()
+        return {"rss_mb": rss_mb(), "lag_max": max(LAG), "lag_p95": pct(LAG, 95), "key_p95": pct(lat, 95),
+                "key_p50": pct(lat, 50)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--base-scale", type=float, default=0.01)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keys", type=int, default=60)
+    ap.add_argument("--window", type=float, default=30.0)
+    ap.add_argument("--bursts", type=int, default=2)
+    ap.add_argument("--burst", type=int, default=500, help="pod status writes per watch burst")
+    ap.add_argument("--skip-tui", action="store_true")
+    a = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    bare = asyncio.run(bare_figures(a.keys)) if not a.skip_tui else {}
+    for label, scale in (("baseline", a.base_scale), ("scale", a.scale)):
+        srv, n, took = start(scale)
+        try:
+            print(f"\n== {label}: scale {scale:g}, {n} objects stored and serving in {took:.1f} s")
+            sw = sweep_figures(srv, a.runs)
+            print(f"Stack sweep, median of {a.runs}: cluster by lists {sw['list'] * 1000:.0f} ms "
+                  f"({sw['objects']:.0f} objects), from the watch caches {sw['cache'] * 1000:.0f} ms, doctor + "
+                  f"report {sw['doctor'] * 1000:.0f} ms; kubectl get {KINDS} -A -o json {sw['kubectl'] * 1000:.0f} ms")
+            print(f"  sweep + doctor (TUI, caches): {(sw['cache'] + sw['doctor']) * 1000:.0f} ms; "
+                  f"(CLI, lists): {(sw['list'] + sw['doctor']) * 1000:.0f} ms (budget 1000 ms at scale)")
+            if a.skip_tui:
+                continue
+            t = asyncio.run(tui_figures(srv, a.keys, a.window, a.bursts, a.burst))
+            print(f"TUI: first Stack report {t['first_report_s']:.2f} s; UI loop lag during sweeps and "
+                  f"{a.bursts} watch bursts of {a.burst} events p50/p95/max {t['lag_p50']:.1f} / {t['lag_p95']:.0f} / "
+                  f"{t['lag_max']:.0f} ms (budget max 100); key-to-render p50/p95 {t['key_p50']:.0f} / "
+                  f"{t['key_p95']:.0f} ms (budget p95 50)")
+            print(f"  RSS after visiting every area {t['rss_mb']:.0f} MB, after the bursts {t['rss_after_mb']:.0f} MB "
+                  f"(budget 400); idle {a.window:g} s: {t['idle_req_per_min']:.1f} requests/min, "
+                  f"{t['idle_lists']:.0f} list calls; lists since start {t['lists_total']:.0f}")
+            print(f"  idle requests other than watches: {t['idle_paths']}")
+        finally:
+            srv.stop()
+    if bare:
+        print(f"\nbare Textual app, same harness: RSS {bare['rss_mb']:.0f} MB, loop lag p95/max {bare['lag_p95']:.0f} / "
+              f"{bare['lag_max']:.0f} ms, key-to-render p50/p95 {bare['key_p50']:.0f} / {bare['key_p95']:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The Stack's cluster objects from the shared watch caches (backends/informer.py) instead of a list per
+sweep: one Informer per kind the sweep reads (backends.stack.LISTED), across all namespaces, listed once
+and then watched. A kind whose cache never listed (RBAC forbids listing it across namespaces, the API is
+down at start) is read the old way, namespace by namespace, so the report says the same as a plain sweep.
+
+Side reads stay requests (ConfigMaps a workload references, Argo's artifact repositories, a component
+selector configured in the settings), but they run only when a cache changed or someone asked: an idle
+TUI makes no list call (issue 20; tests/ui/test_watch_idle.py counts them).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from mlopstui.backends.informer import ABSENT, Informer, Informers, Listener
+
+if TYPE_CHECKING:
+    from mlopstui.backends.kube import KubeClient
+    from mlopstui.models.stack.report import ClusterState
+
+
+def stack_informers(informers: Informers, listener: Listener | None = None) -> list[Informer]:
+    """Start (or reuse) the cache of every kind a sweep reads; listener hears every change of any."""
+    from mlopstui.backends.stack import LISTED
+
+    return [informers.informer(res, optional=opt, listener=listener) for res, opt in LISTED]
+
+
+def cache_summary(informers: Informers) -> tuple[bool, str]:
+    """(live, text) over the Stack's kinds: "live", or which kind's watch is down since when."""
+    return informers.summary(stack_informers(informers))
+
+
+def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str], state: ClusterState,
+                    timeout: float, listener: Listener | None = None) -> None:
+    """Fill state.objects (and errors / error) as backends.stack.collect_cluster's lists would, from the
+    caches. Objects are shallow copies: the sweep marks them (SELECTED_BY), the cache stays the server's."""
+    from mlopstui.backends import kube as k
+    from mlopstui.backends.stack import FALLBACK, LISTED, _list_kind
+    from mlopstui.errors import Kind, from_exception
+
+    end = time.monotonic() + timeout
+    pairs = list(zip(LISTED, stack_informers(informers, listener), strict=True))
+    for i, ((res, _opt), inf) in enumerate(pairs):
+        inf.wait_synced(max(0.0, end - time.monotonic()))
+        if inf.state.state == ABSENT and res in FALLBACK:
+            pairs[i] = ((res, _opt), informers.informer(FALLBACK[res], optional=True, listener=listener))
+            pairs[i][1].wait_synced(max(0.0, end - time.monotonic()))
+    state.cache_version = informers.changes  # a change after this is a reason to rebuild; one before is read
+    for (res, opt), inf in pairs:
+        if inf.state.state == ABSENT:
+            continue  # the CRD is not installed (or the kind is not readable): as the list path says
+        if inf.lists > 0:
+            state.objects.extend(dict(o) for o in inf.items())
+            continue
+        try:  # never listed: read it directly, with the list path's errors and RBAC fallback
+            state.objects.extend(_list_kind(kube, res, opt, namespaces))
+        except Exception as exc:  # noqa: BLE001
+            err = from_exception(exc)
+            if res is k.DEPLOYMENTS or err.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED):
+                state.error = state.error or err
+            state.errors.append(f"{res.kind}: {err.message}")
+
+
+def objects_of(informers: Informers, res: Any, namespace: str | None, *, optional: bool = True,
+               listener: Listener | None = None, timeout: float = 5.0) -> list[dict[str, Any]] | None:
+    """The cached objects of one kind in namespace (None: all): the all-namespaces cache when one already
+    runs (the Stack started it), filtered here, else a cache of that namespace. None when the kind is not
+    served."""
+    shared = informers.find(res, None)
+    inf = shared if shared is not None else informers.informer(res, namespace, optional=optional,
+                                                               listener=listener)
+    if shared is not None and listener is not None:
+        informers.informer(res, None, listener=listener)
+    inf.wait_synced(timeout)
+    if inf.state.state == ABSENT:
+        return None
+    if inf.lists == 0:  # the cache could not list (yet): a direct list says why, as a plain list would
+        return informers.kube.list(res, namespace, all_namespaces=namespace is None)
+    items = inf.items()
+    if namespace is not None and inf.namespace is None:
+        items = [o for o in items if (o.get("metadata") or {}).get("namespace") == namespace]
+    return items

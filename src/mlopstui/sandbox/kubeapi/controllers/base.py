@@ -1,0 +1,141 @@
+"""What every controller shares: the sandbox's annotations, owner references, conditions, and the store
+helpers (list, owned, status writes with retry, events). A controller is one resource kind's reconcile
+pass; `manager.CONTROLLERS` lists them in the order they run."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import traceback
+
+from .. import errors
+from ..registry import Registry, ResourceType
+from ..store import Store, now_rfc3339, rand_suffix
+
+FAULT = "sandbox.mlopstui.dev/fault"
+LOG_ANNOTATION = "sandbox.mlopstui.dev/log"
+NODE = "sandbox-node"
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# the resource types controllers read and write, as attributes of the manager and of every controller
+KINDS = {"NS": ("", "v1", "namespaces"), "POD": ("", "v1", "pods"), "EVENT": ("", "v1", "events"),
+         "SVC": ("", "v1", "services"), "DEPLOY": ("apps", "v1", "deployments"),
+         "RS": ("apps", "v1", "replicasets"), "STS": ("apps", "v1", "statefulsets"),
+         "DS": ("apps", "v1", "daemonsets"), "JOB": ("batch", "v1", "jobs"), "CJ": ("batch", "v1", "cronjobs"),
+         "ISVC": ("serving.kserve.io", "v1beta1", "inferenceservices"),
+         "REV": ("serving.knative.dev", "v1", "revisions")}
+
+
+def short_hash(obj, n: int = 10) -> str:
+    digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).digest()
+    return "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:n])
+
+
+def owner_ref(rt: ResourceType, obj: dict) -> dict:
+    return {"apiVersion": rt.api_version, "kind": rt.kind, "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def owned_by(obj: dict, uid: str) -> bool:
+    return any(r.get("uid") == uid for r in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def fault_of(*objs: dict | None) -> str:
+    for o in objs:
+        if o:
+            f = ((o.get("metadata") or {}).get("annotations") or {}).get(FAULT)
+            if f:
+                return f
+    return ""
+
+
+def cond(ctype: str, status: bool | str, reason: str = "", message: str = "", old: list | None = None,
+          **extra) -> dict:
+    st = status if isinstance(status, str) else ("True" if status else "False")
+    prev = next((c for c in old or [] if c.get("type") == ctype), None)
+    ts = prev["lastTransitionTime"] if prev and prev.get("status") == st and prev.get(
+        "lastTransitionTime") else now_rfc3339()
+    c = {"type": ctype, "status": st, "lastTransitionTime": ts}
+    if reason:
+        c["reason"] = reason
+    if message:
+        c["message"] = message
+    c.update(extra)
+    return c
+
+
+def pod_ready(p: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (p.get("status") or {}).get("conditions") or [])
+
+
+class Controller:
+    """One kind's controller: `reconcile_all()` runs once per pass of the manager's loop; `stop()` at exit."""
+
+    def __init__(self, mgr) -> None:
+        self.mgr = mgr
+        self.store: Store = mgr.store
+        self.registry: Registry = mgr.registry
+        for attr in KINDS:
+            setattr(self, attr, getattr(mgr, attr))
+
+    def reconcile_all(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        pass
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except errors.ApiError as e:
+            if e.code not in (404, 409):
+                traceback.print_exc()
+
+    def _list(self, rt: ResourceType, ns: str | None = None, match=None) -> list[dict]:
+        return self.store.list(rt, ns, match)[0]
+
+    def _owned(self, rt: ResourceType, owner: dict) -> list[dict]:
+        uid = owner["metadata"]["uid"]
+        return self._list(rt, owner["metadata"].get("namespace"), lambda o: owned_by(o, uid))
+
+    def _set_status(self, rt: ResourceType, obj: dict, status: dict) -> dict:
+        if obj.get("status") == status:
+            return obj
+        new = copy.deepcopy(obj)
+        new["status"] = status
+        return self.store.update(rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new,
+                                 subresource="status")
+
+    def _mutate_status(self, rt: ResourceType, ns: str, name: str, fn) -> dict | None:
+        for _ in range(20):
+            obj = self.store.try_get(rt, ns, name)
+            if obj is None:
+                return None
+            status = copy.deepcopy(obj.get("status") or {})
+            fn(status)
+            try:
+                return self._set_status(rt, obj, status)
+            except errors.ApiError as e:
+                if e.code != 409:
+                    raise
+        return None
+
+    def event(self, obj: dict, rt: ResourceType, reason: str, message: str, etype: str = "Normal",
+              component: str = "kubelet") -> None:
+        meta = obj["metadata"]
+        ts = now_rfc3339()
+        try:
+            self.store.create(self.EVENT, meta.get("namespace") or "default", {
+                "metadata": {"name": f"{meta['name']}.{rand_suffix(12)}"},
+                "involvedObject": {"apiVersion": rt.api_version, "kind": rt.kind, "name": meta["name"],
+                                   "namespace": meta.get("namespace", ""), "uid": meta.get("uid", ""),
+                                   "resourceVersion": meta.get("resourceVersion", "")},
+                "reason": reason, "message": message, "type": etype, "count": 1,
+                "source": {"component": component, "host": NODE} if component == "kubelet" else
+                {"component": component},
+                "firstTimestamp": ts, "lastTimestamp": ts, "reportingComponent": component,
+                "reportingInstance": NODE if component == "kubelet" else "",
+            })
+        except errors.ApiError:
+            pass

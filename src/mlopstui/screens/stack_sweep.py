@@ -1,0 +1,107 @@
+"""The Stack screen's workers (screens/stack.py): a sweep (the cluster from the watch caches, then the
+probes, each batch of answers one StackUpdated) and a rebuild (the cluster part again after a watch event,
+with the probe answers as they are). build_report and explain() run here, in the worker, not on the UI
+thread; the messages carry what the screen renders.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from mlopstui.models.stack import ProbeResult
+    from mlopstui.models.stack.report import ClusterState, StackReport
+
+COALESCE_S = 0.3  # probe answers this close together make one update
+
+
+class StackUpdated(Message, bubble=False):
+    """A sweep's report (built in the worker) with the fixes of its findings: for the Stack screen, which
+    forwards it to the drill-ins on its stack (ComponentScreen, DoctorScreen). rebuild: the cluster part
+    rebuilt from the watch caches after a change, with the probes as they were (probes/pending unchanged)."""
+
+    def __init__(self, report: StackReport, fixes: dict[str, Any], probes: dict[str, ProbeResult],
+                 pending: set[str], sweep_id: int, first: bool, rebuild: bool = False):
+        super().__init__()
+        self.report, self.fixes, self.probes, self.pending = report, fixes, probes, pending
+        self.sweep_id, self.first, self.rebuild = sweep_id, first, rebuild
+
+
+class CacheChanged(Message, bubble=False):
+    """A watch cache the Stack reads changed (posted from an informer's thread, at most one in flight)."""
+
+
+def rebuild_in_worker(ctx: Any, probes_now: Any, post: Any, rebuild_id: int, listener: Any) -> list:
+    """Blocking: the cluster part from the watch caches (no list while they are live), the report with the
+    probe answers known now; returns the Stack's informers (their state feeds the age line)."""
+    from mlopstui.backends.stack import collect_cluster
+    from mlopstui.backends.stack_watch import stack_informers
+    from mlopstui.doctor.fixes import explain
+    from mlopstui.models.stack.report import build_report
+
+    state = collect_cluster(ctx, watched=True, listener=listener)
+    probes = probes_now()
+    report = build_report(ctx.settings, state, probes)
+    fixes = {f.key: explain(f, report.snapshot) for f in report.findings}
+    post(StackUpdated(report, fixes, probes, set(), rebuild_id, True, rebuild=True))
+    return stack_informers(ctx.informers) if state.error is None else []
+
+
+def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep_id: int,
+                    state: ClusterState | None = None, listener: Any = None, state_now: Any = None) -> None:
+    """Blocking (a worker thread): the cluster (from the watch caches; given: the last one, probes only),
+    then the probes; post(StackUpdated) after the cluster read and per batch of probe answers, each built
+    on the newest cluster state (state_now()). build_report and explain() run here, not on the UI thread."""
+    import queue
+    import threading
+
+    from mlopstui.backends.stack import collect_cluster, probe_tasks, run_probes
+    from mlopstui.doctor.fixes import explain
+    from mlopstui.models.stack.report import build_report
+
+    settings = ctx.settings
+    fresh = state is None
+    if state is None:
+        state = collect_cluster(ctx, watched=True, listener=listener)
+    tasks, skipped = probe_tasks(settings, state, kube=ctx.kube_or_none)
+    probes = dict(previous)
+    probes.update(skipped)
+    for t in tasks:
+        if t.component not in probes or probes[t.component].state.value == "skipped":
+            probes[t.component] = t.pending()
+    pending = {t.component for t in tasks}
+
+    def publish(first: bool) -> None:
+        newest = (state_now() if state_now is not None else None) or state
+        now = newest if newest.at >= state.at else state
+        report = build_report(settings, now, probes)
+        fixes = {f.key: explain(f, report.snapshot) for f in report.findings}
+        post(StackUpdated(report, fixes, dict(probes), set(pending), sweep_id, first))
+
+    publish(fresh)
+    if not tasks:
+        return
+    answers: queue.Queue = queue.Queue()
+    threading.Thread(target=run_probes, args=(tasks, settings.probe_timeout, answers.put), daemon=True,
+                     name="stack-probes").start()
+    deadline = time.monotonic() + settings.probe_timeout + 3.0
+    while pending and time.monotonic() < deadline:
+        try:
+            batch = [answers.get(timeout=max(0.01, deadline - time.monotonic()))]
+        except queue.Empty:
+            break
+        until = time.monotonic() + COALESCE_S
+        while pending - {r.component for r in batch} and time.monotonic() < until:
+            try:
+                batch.append(answers.get(timeout=max(0.01, until - time.monotonic())))
+            except queue.Empty:
+                break
+        for r in batch:
+            probes[r.component] = r
+            pending.discard(r.component)
+        publish(False)
+
+

@@ -58,7 +58,7 @@ def layout(cols: Sequence[Col], natural: Sequence[int], available: int, padding:
     cell or label); available: the table's width; padding: the cell padding of a column (both sides).
 
     Columns are taken by priority (then position) while they fit at their smallest (a wide one at min_width);
-    priority 0 always. What width is left goes to the wide ones, up to what they want."""
+    priority 0 always; the first that does not fit ends the choice (no lower-priority column jumps ahead). What width is left goes to the wide ones, up to what they want."""
     n = len(cols)
     if available <= 0:
         return list(natural)
@@ -67,9 +67,10 @@ def layout(cols: Sequence[Col], natural: Sequence[int], available: int, padding:
     used = 0
     for i in sorted(range(n), key=lambda i: (cols[i].priority, i)):
         need = floor[i] + padding
-        if cols[i].priority == 0 or used + need <= available:
-            chosen.add(i)
-            used += need
+        if cols[i].priority and used + need > available:
+            break  # strictly by priority: a column that does not fit lets no lower one in before it
+        chosen.add(i)
+        used += need
     widths: list[int | None] = [floor[i] if i in chosen else None for i in range(n)]
     spare = available - used
     for i in sorted((i for i in chosen if cols[i].wide), key=lambda i: (cols[i].priority, i)):

@@ -28,12 +28,46 @@ COMMAND_MODULES = (
     "mlopstui.commands.completion",
 )
 
+# which module registers each verb: a one-shot verb builds only its own module's parsers (`mlopstui isvc`
+# imports no other command module); --help, completion and an unknown verb build them all.
+# tests/unit/test_cli.py checks this table against what the modules register.
+VERBS = {
+    "sandbox": "sandbox", "doctor": "stack", "status": "stack",
+    **dict.fromkeys(("experiments", "models", "run", "runs"), "experiments"),
+    **dict.fromkeys(("features", "materialize"), "features"),
+    **dict.fromkeys(("canary", "infer", "isvc", "min-replicas", "promote", "rollback", "set-model"), "serving"),
+    "rollout": "rollout",
+    **dict.fromkeys(("cron-workflows", "resubmit", "resume", "retry", "stop", "submit", "suspend", "terminate",
+                     "workflow", "workflow-logs", "workflow-templates", "workflows"), "pipelines"),
+    "repair": "repair", "install": "install", "dvc": "data", "lakefs": "data", "completion": "completion",
+}
+# the global flags that take a value (the verb is the first word that is neither a flag nor such a value)
+_VALUE_FLAGS = ("--config", "--kubeconfig", "--context", "-n", "--namespace", "--as", "--as-group", "--route",
+                "-o", "--output", "--deadline")
+
 EPILOG = """exit codes: 0 ok, 1 check failed or findings, 2 usage error or refused, 3 unreachable.
 With no verb, opens the TUI. Environment: KUBECONFIG, MLFLOW_TRACKING_URI, MLFLOW_S3_ENDPOINT_URL,
 AWS_*, FEAST_REPO_PATH, MLOPSTUI_* (settings), NO_COLOR."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def verb_of(argv: list[str]) -> str | None:
+    """The verb argv names (None: no verb, or --help/--version before it)."""
+    it = iter(argv)
+    for tok in it:
+        if tok in ("-h", "--help", "--version"):
+            return None
+        if tok in _VALUE_FLAGS:
+            next(it, None)
+        elif not tok.startswith("-"):
+            return tok
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given argv that names a known verb, only that verb's module registers (a one-shot verb
+    does not import every command module)."""
+    verb = verb_of(argv) if argv is not None else None
+    only = f"mlopstui.commands.{VERBS[verb]}" if verb in VERBS else None
     parser = argparse.ArgumentParser(
         prog="mlopstui",
         description="A keyboard-driven control plane for a private MLOps stack on Kubernetes.",
@@ -49,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_global_flags(v, suppress=True)
     v.set_defaults(func=_version)
     for modname in COMMAND_MODULES:
+        if only is not None and modname != only:
+            continue
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
@@ -103,12 +139,13 @@ def _control_characters(argv: list[str]) -> tuple[str, list[str]] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (TAB)
+    completing = argv is None and "_ARGCOMPLETE" in os.environ
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(None if completing else argv)
+    if completing:  # the shell asks for completions (TAB)
         from mlopstui.commands.completion import autocomplete
 
         autocomplete(parser)
-    argv = list(sys.argv[1:] if argv is None else argv)
     bad = _control_characters(argv)
     if bad:  # a value with ESC & co. would reach the cluster, a store or a log: refused, nothing sent
         print(f"mlopstui: error: argument {bad[0]!r} holds control characters ({', '.join(bad[1])}); "

@@ -27,6 +27,8 @@ class AppContext:
     settings: Settings
     target: KubeTarget | None = None
     kube_error: MlopsError | None = None
+    # the headless verbs: the kube client sends plain requests without the kubernetes SDK (backends/kubehttp.py)
+    direct_http: bool = False
     _kube: KubeClient | None = field(default=None, repr=False)
     # clients bound to this context's cluster (MLflow, LakeFS ...): closed with it (see close())
     _owned: list[Any] = field(default_factory=list, repr=False)
@@ -35,8 +37,8 @@ class AppContext:
     _final: bool = field(default=False, repr=False)
 
     @classmethod
-    def create(cls, settings: Settings) -> AppContext:
-        ctx = cls(settings=settings)
+    def create(cls, settings: Settings, *, direct_http: bool = False) -> AppContext:
+        ctx = cls(settings=settings, direct_http=direct_http)
         ctx.retarget(settings.context, settings.namespace)
         return ctx
 
@@ -75,7 +77,7 @@ class AppContext:
             if self._final:
                 raise MlopsError(Kind.ERROR, "this context was closed (the verb or the app ended)")
             if self._kube is None:
-                self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout)
+                self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout, direct=self.direct_http)
             return self._kube
 
     @property

@@ -100,8 +100,27 @@ def _last(env, path_end: str) -> dict:
     return next(e for e in reversed(env["srv"].request_log) if e["path"].endswith(path_end))
 
 
+# every test runs over both transports of KubeClient: the kubernetes SDK (the TUI) and the direct one
+# (backends/kubehttp.py, the headless verbs); `direct` is the one the test runs with
+TRANSPORT = {"direct": False}
+
+
+@pytest.fixture(autouse=True, params=["sdk", "direct"])
+def transport(request):
+    from mlopstui.backends.kube import open_clients
+
+    TRANSPORT["direct"] = request.param == "direct"
+    yield request.param
+    TRANSPORT["direct"] = False
+    for c in open_clients():  # the clients these tests made (one per kubeconfig form)
+        c.close(final=True)
+
+
 def _client(path: Path, context: str | None = None, **kw) -> KubeClient:
-    return KubeClient(load_target(str(path), context, **kw), timeout=5)
+    kube = KubeClient(load_target(str(path), context, **kw), timeout=5, direct=TRANSPORT["direct"])
+    if TRANSPORT["direct"] and "auth-provider" not in kube.target.user_entry():
+        assert kube.direct  # the kubeconfig forms below are all the direct transport's
+    return kube
 
 
 # -- KUBECONFIG=a:b ----------------------------------------------------------------------------------
@@ -129,10 +148,10 @@ def test_kubeconfig_env_merges_files_by_kubectl_rules(env, monkeypatch):
     t = load_target()
     assert t.contexts == ("from-a", "from-b")
     assert t.context == "from-a" and t.namespace == "ns-a" and t.user == "shared"  # first file wins
-    KubeClient(t).list(NAMESPACES)
+    KubeClient(t, direct=TRANSPORT["direct"]).list(NAMESPACES)
     assert _last(env, "/api/v1/namespaces")["user"] == "viewer"  # the first file's "shared" user
     # a context only the second file defines, with a CA path relative to that file
-    KubeClient(load_target(None, "from-b")).list(NAMESPACES)
+    KubeClient(load_target(None, "from-b"), direct=TRANSPORT["direct"]).list(NAMESPACES)
     assert _last(env, "/api/v1/namespaces")["user"] == "admin"
 
 
@@ -222,7 +241,9 @@ def test_impersonation_by_a_user_who_may_not(env):
 def test_oidc_auth_provider(env):
     kc = _write(env, "oidc", {"auth-provider": {"name": "oidc", "config": {
         "client-id": "kubernetes", "idp-issuer-url": "https://issuer.example", "id-token": env["id_token"]}}})
-    _client(kc).list(NAMESPACES)
+    kube = _client(kc)
+    assert not kube.direct  # auth providers (oidc, gcp, azure) stay with the SDK, which refreshes them
+    kube.list(NAMESPACES)
     assert _last(env, "/api/v1/namespaces")["user"] == "admin"
 
 

@@ -12,7 +12,14 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from mlopstui.models.experiments import ArtifactEntry, Experiment, MetricPoint, MetricSeries, RunDetail, RunRow
+from mlopstui.models.experiments import (
+    ArtifactEntry,
+    Experiment,
+    MetricPoint,
+    MetricSeries,
+    RunDetail,
+    RunRow,
+)
 
 FIXED_NOW = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC).timestamp()
 CREATED = "2026-11-25T08:00:00Z"  # every fixture object: 3 days before FIXED_NOW

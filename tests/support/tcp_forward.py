@@ -20,6 +20,7 @@ class Forwarder:
         # added to every chunk sent to the server: a slow link (half a round trip per request)
         self.delay = delay
         self.port = 0
+        self.bytes_to_client = 0  # what the server sent through this forwarder (bounded reads are measured so)
         self._sock: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -93,6 +94,8 @@ class Forwarder:
                 if to_server and self.delay:
                     time.sleep(self.delay)
                 dst.sendall(data)
+                if not to_server:
+                    self.bytes_to_client += len(data)
         except OSError:
             pass
         finally:

@@ -97,6 +97,54 @@ async def test_search_sort_and_scroll_to_the_last_run(env, bulk):
         assert "runs" in status_text(app)
 
 
+@pytest.mark.timeout(600)
+async def test_g_jumps_to_the_last_run_without_loading_the_list(env, bulk):
+    """G on 10,000 runs sorted by start time: one reversed request (fetched ahead), a window of the last runs
+    in the table (not 10,000 rows); g returns to the top; scrolling up the window loads earlier runs."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(env.env["MLFLOW_TRACKING_URI"])
+    last = client.search_runs([bulk], order_by=["attributes.start_time ASC"], max_results=40)
+    first = client.search_runs([bulk], order_by=["attributes.start_time DESC"], max_results=1)[0]
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, BULK)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: screen.at_last, timeout=120)
+        table = screen.query_one("#runs")
+        assert table.selected_key == last[0].info.run_id
+        assert screen.view == "tail" and table.row_count < 1000, table.row_count
+        # the window is the list's end in order (the last runs, oldest at the bottom)
+        keys = table.visible_keys()
+        k = min(len(keys), len(last))
+        assert keys[::-1][:k] == [r.info.run_id for r in last][:k]
+        assert "the last" in status_text(app)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.view == "head" and table.cursor_row == 0)
+        assert table.selected_key == first.info.run_id
+
+
+async def test_the_two_windows_meet_in_one_list(env, sandbox):
+    """An experiment a little longer than a page: the head page and the fetched-ahead tail overlap and become
+    the whole list, in MLflow's order."""
+    from mlflow.tracking import MlflowClient
+
+    eid, _ = ensure_many_runs(f"sqlite:///{sandbox.dir / 'mlflow' / 'mlflow.db'}", "bulk-50", 50,
+                              "s3://mlflow-artifacts/")
+    client = MlflowClient(env.env["MLFLOW_TRACKING_URI"])
+    theirs = [r.info.run_id for r in client.search_runs([eid], order_by=["attributes.start_time DESC"],
+                                                        max_results=100)]
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, "bulk-50")
+        await wait_for(pilot, lambda: screen.next_token is None and screen.tail is None and not screen.tail_loading)
+        table = screen.query_one("#runs")
+        assert table.visible_keys() == theirs
+        await pilot.press("G")
+        await wait_for(pilot, lambda: screen.at_last)
+        assert table.selected_key == theirs[-1]
+
+
 async def test_lab_run_detail_plot_and_artifact_preview(env, tmp_path):
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
@@ -127,6 +175,37 @@ async def test_lab_run_detail_plot_and_artifact_preview(env, tmp_path):
         await pilot.press("enter")
         await wait_for(pilot, lambda: (tmp_path / "dl" / "model.txt").exists())
         assert (tmp_path / "dl" / "model.txt").read_text() == "dummy model weights"
+
+
+async def test_a_download_above_the_threshold_asks_first(env, tmp_path, monkeypatch):
+    """d lists the files first; above DOWNLOAD_CONFIRM_BYTES (lowered here to below model.txt's 19 bytes) a
+    confirm shows the size: n downloads nothing, y downloads it."""
+    from mlopstui.backends import mlflow_artifacts
+
+    monkeypatch.setattr(mlflow_artifacts, "DOWNLOAD_CONFIRM_BYTES", 5)
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, "lab")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RunDetailScreen" and app.screen.detail is not None)
+        detail = app.screen
+        await pilot.press("right_square_bracket", "right_square_bracket")  # Artifacts
+        tree = detail.query_one("#art-tree")
+        await wait_for(pilot, lambda: any(str(n.label).startswith("model.txt") for n in tree.root.children))
+        tree.move_cursor(next(n for n in tree.root.children if str(n.label).startswith("model.txt")))
+        for answer in ("n", "y"):
+            await pilot.press("d")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptValue")
+            app.screen.query_one("#prompt-input").value = str(tmp_path / "dl")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmPlan")
+            assert "1 files, 19 B" in app.screen.plan.summary, app.screen.plan.summary
+            await pilot.press(answer)
+            if answer == "n":
+                await wait_for(pilot, lambda: "download not started" in status_text(app))
+                assert not (tmp_path / "dl" / "model.txt").exists()
+        await wait_for(pilot, lambda: (tmp_path / "dl" / "model.txt").exists())
+        assert screen is not None
 
 
 async def test_compare_marked_runs(env):

@@ -38,3 +38,32 @@ def test_app_import_is_light():
 def test_usage_error_exit_code():
     r = run("no-such-verb")
     assert r.returncode == 2
+
+
+def test_verb_table_is_what_the_modules_register():
+    import argparse
+    import importlib
+
+    from mlopstui import cli
+
+    registered = {}
+    for modname in cli.COMMAND_MODULES:
+        p = argparse.ArgumentParser()
+        sub = p.add_subparsers(dest="verb")
+        importlib.import_module(modname).register(sub)
+        registered.update(dict.fromkeys(sub.choices, modname.rsplit(".", 1)[1]))
+    assert cli.VERBS == registered
+
+
+def test_a_one_shot_verb_imports_only_its_own_command_module():
+    code = ("import sys, mlopstui.cli as c\n"
+            "a = c.build_parser(['--kubeconfig', 'k', '-n', 'ns', 'isvc', '-A']).parse_args("
+            "['--kubeconfig', 'k', '-n', 'ns', 'isvc', '-A'])\n"
+            "assert a.verb == 'isvc' and a.all_namespaces, a\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mlopstui.commands.')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['mlopstui.commands._common', 'mlopstui.commands.serving']"
+    # --help and an unknown verb still see every verb
+    assert "workflows" in run("--help").stdout
+    assert "workflows" in run("no-such-verb").stderr

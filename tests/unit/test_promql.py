@@ -104,3 +104,14 @@ def test_rollout_defaults_in_settings(tmp_path):
         cfg.write_text(bad)
         with pytest.raises(MlopsError):
             load(cfg)
+
+
+def test_parse_matrix_and_rate_queries():
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"destination_workload": "a-deployment"}, "values": [[1.0, "2"], [3.0, "NaN"], ["x", "1"]]}]}}
+    assert promql.parse_matrix(doc) == [({"destination_workload": "a-deployment"}, [(1.0, 2.0), (3.0, None)])]
+    with pytest.raises(MlopsError, match="a matrix"):
+        promql.parse_matrix({"status": "success", "data": {"resultType": "vector", "result": []}})
+    q = promql.istio_rate_queries("mlops", ["a-00001"], 30)
+    assert q.requests.startswith("sum by (destination_workload) (rate(istio_requests_total{") and "[30s]" in q.requests
+    assert _matchers(q.p95) == _matchers(promql.istio_queries("mlops", ["a-00001"], 30).p95)

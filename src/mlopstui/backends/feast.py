@@ -470,7 +470,10 @@ def _sample_entity_row(store: Any, view: m.FeatureViewRow, fv: Any) -> dict[str,
 
     ts = getattr(src, "timestamp_field", None)
     cols = list(view.join_keys) + ([ts] if ts else [])
-    table = pq.read_table(str(p), columns=cols)
+    # the last row group only (sources are written in time order): the key columns of a source with
+    # billions of rows are not brought to this machine for one sample key
+    pf = pq.ParquetFile(str(p))
+    table = pf.read_row_group(pf.num_row_groups - 1, columns=cols) if pf.num_row_groups else pf.read(columns=cols)
     if table.num_rows == 0:
         raise MlopsError(Kind.NOT_FOUND, f"the source of {view.name} has no rows", source="feast")
     idx = table.num_rows - 1

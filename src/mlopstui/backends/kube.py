@@ -7,7 +7,6 @@ Every call has a timeout; every failure becomes an MlopsError with a kind.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mlopstui import deadline
-from mlopstui.backends.kubeconfig import KubeTarget, exec_user, load_target, run_exec_plugin
+from mlopstui.backends.kubeconfig import KubeTarget, load_target, run_exec_plugin
 from mlopstui.errors import Kind, MlopsError, decode_json, from_exception
 from mlopstui.models.objects import with_resource_version
 
@@ -122,6 +121,7 @@ FEATURESTORES_V1 = Res("feast.dev", "v1", "featurestores", "FeatureStore")  # th
 TENANTS = Res("minio.min.io", "v2", "tenants", "Tenant")  # the MinIO operator's object store
 
 WORKLOADS = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
+LOG_LIMIT_BYTES = 2 * 1024 * 1024  # pod logs: at most this much of a log is read (limitBytes)
 
 _REASONS = {
     400: Kind.INVALID, 401: Kind.UNAUTHORIZED, 403: Kind.FORBIDDEN, 404: Kind.NOT_FOUND,
@@ -152,38 +152,6 @@ def _status_error(status: int, body: str | bytes | None, what: str) -> MlopsErro
     return MlopsError(kind, message, hint=hint, source="kubernetes")
 
 
-def build_api_client(target: KubeTarget) -> Any:
-    """A kubernetes ApiClient from the target's merged kubeconfig document (one reading of the files: see
-    backends/kubeconfig.py). The client's own KubeConfigLoader does TLS (CA file/data, client certificates,
-    insecure-skip-tls-verify, tls-server-name), proxy-url, tokens and the oidc auth-provider; exec plugins
-    are run first by kubeconfig.run_exec_plugin so that their failures reach the user."""
-    try:
-        from kubernetes import client
-        from kubernetes import config as kconfig
-        from kubernetes.config.kube_config import KubeConfigLoader
-
-        cfg = client.Configuration()
-        if target.source == "in-cluster":
-            kconfig.load_incluster_config(client_configuration=cfg)
-            return client.ApiClient(cfg)
-        doc = json.loads(json.dumps(target.config))
-        user = target.user_entry()
-        if isinstance(user.get("exec"), dict):
-            status = run_exec_plugin(user["exec"], target.cluster_entry())
-            for u in doc.get("users") or []:
-                if u.get("name") == target.user:
-                    u["user"] = exec_user(user, status)
-        loader = KubeConfigLoader(config_dict=doc, active_context=target.context,
-                                  config_base_path=os.path.dirname(target.source.split(os.pathsep)[0]))
-        loader.load_and_set(cfg)
-        return client.ApiClient(cfg)
-    except MlopsError:
-        raise
-    except Exception as exc:  # kubernetes.config.ConfigException and friends
-        raise MlopsError(Kind.CONFIG, f"cannot use kubeconfig {target.source}: {exc}",
-                         hint="check the file, or pass --kubeconfig/--context") from exc
-
-
 _CLIENTS: weakref.WeakSet[KubeClient] = weakref.WeakSet()
 
 
@@ -192,28 +160,65 @@ def open_clients() -> list[KubeClient]:
     return [c for c in list(_CLIENTS) if c.is_open]
 
 
+def _raw_answer(resp: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    # urllib3 decodes gzip/deflate bodies (Prometheus gzips its answers): the headers must say so too,
+    # or a relay passes "Content-Encoding: gzip" with a plain body and its client fails to decompress
+    hdrs_out = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-encoding"]
+    return resp.status, hdrs_out, resp.data or b""
+
+
 class KubeClient:
     """A thread-safe generic client bound to one kubeconfig context. close() ends its connections and
-    local forwards; it stays usable (the next request connects anew)."""
+    local forwards; it stays usable (the next request connects anew).
 
-    def __init__(self, target: KubeTarget, *, timeout: float = 5.0):
+    direct=True (the headless verbs): request() and raw() go through backends/kubehttp.py (urllib3 alone,
+    no kubernetes import) when it supports the kubeconfig user; watch() and websocket() build the SDK
+    client on first use. The TUI uses the SDK client for everything."""
+
+    def __init__(self, target: KubeTarget, *, timeout: float = 5.0, direct: bool = False):
         self.target = target
         self.timeout = timeout
         # --dry-run=server: every write is sent with dryRun=All (admitted and validated, not persisted)
         self.dry_run_all = False
         self._lock = threading.Lock()
         self._api: Any = None
+        self._direct: Any = None
+        self._exec_status: dict[str, Any] | None = None  # an exec plugin runs once for both transports
+        self.direct = direct
+        if direct:
+            from mlopstui.backends import kubehttp
+
+            self.direct = kubehttp.supported(target)
         self._retired = False  # close(final=True): a request still in flight does not reconnect
         _CLIENTS.add(self)
 
     @classmethod
     def from_settings(cls, kubeconfig: str | None, context: str | None, namespace: str | None,
-                      timeout: float = 5.0) -> KubeClient:
-        return cls(load_target(kubeconfig, context, namespace), timeout=timeout)
+                      timeout: float = 5.0, direct: bool = False) -> KubeClient:
+        return cls(load_target(kubeconfig, context, namespace), timeout=timeout, direct=direct)
 
     @property
     def namespace(self) -> str:
         return self.target.namespace
+
+    def _exec(self) -> dict[str, Any] | None:
+        """The exec plugin's ExecCredential status (run once per client), None without a plugin."""
+        ex = self.target.user_entry().get("exec")
+        if isinstance(ex, dict) and self._exec_status is None and self.target.source != "in-cluster":
+            self._exec_status = run_exec_plugin(ex, self.target.cluster_entry())
+        return self._exec_status
+
+    def _transport(self) -> Any:
+        """The direct transport (backends/kubehttp.py), built on first use."""
+        with self._lock:
+            if self._retired:
+                raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
+                                 "(context switched, or the verb or the app ended)", source="kubernetes")
+            if self._direct is None:
+                from mlopstui.backends.kubehttp import DirectTransport
+
+                self._direct = DirectTransport(self.target, self._exec())
+            return self._direct
 
     def _client(self) -> Any:
         with self._lock:
@@ -221,7 +226,9 @@ class KubeClient:
                 raise MlopsError(Kind.ERROR, f"the client of context {self.target.context} was closed "
                                  "(context switched, or the verb or the app ended)", source="kubernetes")
             if self._api is None:
-                self._api = build_api_client(self.target)
+                from mlopstui.backends.kubehttp import build_api_client
+
+                self._api = build_api_client(self.target, self._exec())
                 # no hidden retries: urllib3 would retry a timed-out connect (of any verb, a PATCH too)
                 # 3 times, turning one 5 s timeout into 20 s; the verb's deadline decides instead
                 self._api.rest_client.pool_manager.connection_pool_kw["retries"] = False
@@ -246,6 +253,7 @@ class KubeClient:
         if retried or "exec" not in self.target.user_entry():
             return False
         self.close()
+        self._exec_status = None
         return True
 
     # -- tunnels (services/proxy, pods/portforward): backends/routes.py builds on these ----------------
@@ -261,14 +269,16 @@ class KubeClient:
             resp = api.rest_client.pool_manager.request(method, url, headers=hdrs, body=body, redirect=False,
                                                         retries=False, timeout=timeout or self.timeout)
         except Exception as exc:  # urllib3 timeouts, connection errors
-            err = from_exception(exc, source="kubernetes")
-            if err.kind is Kind.UNREACHABLE:
-                err.message = f"API server {self.target.server} is unreachable: {err.message}"
-            raise err from None
-        # urllib3 decodes gzip/deflate bodies (Prometheus gzips its answers): the headers must say so too,
-        # or a relay passes "Content-Encoding: gzip" with a plain body and its client fails to decompress
-        hdrs_out = [(k, v) for k, v in resp.headers.items() if k.lower() != "content-encoding"]
-        return resp.status, hdrs_out, resp.data or b""
+            raise self._transport_error(exc) from None
+        return _raw_answer(resp)
+
+    def _transport_error(self, exc: BaseException, what: str | None = None, timeout: float = 0) -> MlopsError:
+        err = from_exception(exc, source="kubernetes")
+        if err.kind is Kind.UNREACHABLE:
+            err.message = f"API server {self.target.server} is unreachable: {err.message}"
+        elif err.kind is Kind.TIMEOUT and what:
+            err.message = f"{what} on {self.target.server} got no answer within {timeout:g} s"
+        return err
 
     def websocket(self, path: str, subprotocols: list[str], timeout: float | None = None) -> Any:
         """A connected websocket-client WebSocket to path (wss), with the kubeconfig's TLS settings,
@@ -309,10 +319,7 @@ class KubeClient:
             body = getattr(exc, "resp_body", None) or b""
             raise _status_error(exc.status_code, body, f"GET {path}") from None
         except Exception as exc:
-            err = from_exception(exc, source="kubernetes")
-            if err.kind is Kind.UNREACHABLE:
-                err.message = f"API server {self.target.server} is unreachable: {err.message}"
-            raise err from None
+            raise self._transport_error(exc) from None
         ws.settimeout(None)
         return ws
 
@@ -325,7 +332,7 @@ class KubeClient:
     @property
     def is_open(self) -> bool:
         routes = getattr(self, "routes", None)
-        return self._api is not None or bool(routes is not None and routes.is_open)
+        return self._api is not None or self._direct is not None or bool(routes is not None and routes.is_open)
 
     def close(self, *, final: bool = False) -> None:
         """Close its connections and local forwards; final: for good (its owner dropped it), else the
@@ -336,18 +343,18 @@ class KubeClient:
         if routes is not None:  # local forwards of backends/routes.py live as long as this client
             routes.close()
         with self._lock:
-            if self._api is not None:
-                try:
-                    self._api.close()
-                except Exception:
-                    pass
-                self._api = None
+            for t in (self._api, self._direct):
+                if t is not None:
+                    try:
+                        t.close()
+                    except Exception:
+                        pass
+            self._api = self._direct = None
 
     # -- raw requests ---------------------------------------------------------------------------
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str | None = None, timeout: float | None = None,
                 raw: bool = False, retried: bool = False) -> Any:
-        api = self._client()
         q = {k: v for k, v in (query or {}).items() if v is not None}
         if self.dry_run_all and method in ("POST", "PUT", "PATCH", "DELETE"):
             q["dryRun"] = "All"
@@ -360,42 +367,50 @@ class KubeClient:
         what = f"{method} {path}"
         call_timeout = deadline.timeout(timeout or self.timeout, what)
         try:
-            from kubernetes.client.exceptions import ApiException
-
-            _, url, hdrs, _, _ = api.param_serialize(method, url_path, header_params=headers,
-                                                     auth_settings=["BearerToken"])
-            # the kubernetes REST layer serializes dict/list bodies itself for JSON and YAML content
-            # types; pre-serializing here would double-encode them
-            data = body
-            if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
-                data = json.loads(body)
-            resp = api.call_api(method, url, header_params=self._headers(hdrs), body=data,
-                                _request_timeout=call_timeout)
-            resp.read()
-        except ApiException as exc:
-            if exc.status == 401 and self._refresh_exec_credentials(retried):
-                return self.request(method, path, query=query, body=body, content_type=content_type,
-                                    timeout=timeout, raw=raw, retried=True)
-            raise self._located(_status_error(exc.status or 0, exc.body, what), exc.status or 0) from None
+            send = self._send_direct if self.direct else self._send_sdk
+            status, resp_headers, data = send(method, url_path, headers, body, call_timeout)
         except MlopsError:
             raise
         except Exception as exc:  # urllib3 timeouts, connection errors
-            err = from_exception(exc, source="kubernetes")
-            if err.kind is Kind.UNREACHABLE:
-                err.message = f"API server {self.target.server} is unreachable: {err.message}"
-            elif err.kind is Kind.TIMEOUT:
-                err.message = f"{what} on {self.target.server} got no answer within {call_timeout:g} s"
-            raise err from None
-        if resp.status >= 400:
-            if resp.status == 401 and self._refresh_exec_credentials(retried):
+            raise self._transport_error(exc, what, call_timeout) from None
+        if status >= 400 or status == 0:
+            if status == 401 and self._refresh_exec_credentials(retried):
                 return self.request(method, path, query=query, body=body, content_type=content_type,
                                     timeout=timeout, raw=raw, retried=True)
-            raise self._located(_status_error(resp.status, resp.data, what), resp.status)
-        text = resp.data.decode(errors="replace") if isinstance(resp.data, bytes) else resp.data
+            raise self._located(_status_error(status, data, what), status)
+        text = data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
         if raw:
             return text
-        return decode_json(text, f"the API server {self.target.server} ({what})", content_type=resp.headers.get("Content-Type"),
-                           source="kubernetes", allow_empty=method == "DELETE")
+        return decode_json(text, f"the API server {self.target.server} ({what})",
+                           content_type=resp_headers.get("Content-Type"), source="kubernetes",
+                           allow_empty=method == "DELETE")
+
+    def _send_direct(self, method: str, url_path: str, headers: dict[str, str], body: Any,
+                     timeout: float) -> tuple[int, Any, Any]:
+        data = body if body is None or isinstance(body, bytes) else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())  # JSON is valid YAML
+        resp = self._transport().send(method, url_path, headers, data, timeout)
+        return resp.status, resp.headers, resp.data
+
+    def _send_sdk(self, method: str, url_path: str, headers: dict[str, str], body: Any,
+                  timeout: float) -> tuple[int, Any, Any]:
+        api = self._client()
+        from kubernetes.client.exceptions import ApiException
+
+        _, url, hdrs, _, _ = api.param_serialize(method, url_path, header_params=headers,
+                                                 auth_settings=["BearerToken"])
+        # the kubernetes REST layer serializes dict/list bodies itself for JSON and YAML content
+        # types; pre-serializing here would double-encode them
+        data = body
+        if isinstance(body, (str, bytes)) and "json" in headers["Content-Type"]:
+            data = json.loads(body)
+        try:
+            resp = api.call_api(method, url, header_params=self._headers(hdrs), body=data,
+                                _request_timeout=timeout)
+            resp.read()
+        except ApiException as exc:
+            return exc.status or 0, exc.headers or {}, exc.body
+        return resp.status, resp.headers, resp.data
 
     # -- typed helpers ---------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
@@ -456,11 +471,14 @@ class KubeClient:
                                    "dryRun": "All" if dry_run else None})
 
     def pod_log(self, name: str, namespace: str | None = None, *, tail_lines: int | None = 200,
-                container: str | None = None, previous: bool = False) -> str:
-        """The log (`kubectl logs`); previous=True: the container's last terminated instance (`--previous`)."""
+                container: str | None = None, previous: bool = False,
+                limit_bytes: int | None = LOG_LIMIT_BYTES) -> str:
+        """The log (`kubectl logs`); previous=True: the container's last terminated instance (`--previous`).
+        At most limit_bytes of it (the API server's limitBytes: a pod that logged gigabytes does not send
+        them to the bastion)."""
         return self.request("GET", PODS.path(namespace or self.namespace, name, "log"), raw=True,
                             query={"tailLines": tail_lines, "container": container,
-                                   "previous": "true" if previous else None})
+                                   "previous": "true" if previous else None, "limitBytes": limit_bytes})
 
     def follow_log(self, name: str, namespace: str | None = None, *, container: str | None = None,
                    tail_lines: int | None = 200, max_seconds: float = 1800.0,

@@ -251,15 +251,34 @@ class LakeFSClient:
                                                    params={"path": path}))
 
     def read(self, repo: str, ref: str, path: str, *, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes start..end of an object (a Range request). Streamed and cut at the range's length: a proxy or
+        server that ignores Range does not bring the whole object to this machine."""
         rng = f"bytes={start}-{'' if end is None else end}" if (start or end is not None) else None
-        r = self.request("GET", f"/repositories/{_q(repo)}/refs/{_q(ref)}/objects", params={"path": path},
-                         headers={"Range": rng} if rng else None, raw=True)
-        return r.content
+        cap = None if end is None else end - start + 1
+        return self._read(f"/repositories/{_q(repo)}/refs/{_q(ref)}/objects", path, rng, cap)
 
     def read_tail(self, repo: str, ref: str, path: str, n: int) -> bytes:
-        r = self.request("GET", f"/repositories/{_q(repo)}/refs/{_q(ref)}/objects", params={"path": path},
-                         headers={"Range": f"bytes=-{n}"}, raw=True)
-        return r.content
+        return self._read(f"/repositories/{_q(repo)}/refs/{_q(ref)}/objects", path, f"bytes=-{n}", n, tail=True)
+
+    def _read(self, api_path: str, path: str, rng: str | None, cap: int | None, tail: bool = False) -> bytes:
+        try:
+            with self._http.stream("GET", api_path, params={"path": path},
+                                   headers={"Range": rng} if rng else None) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise self._error(r, "GET", api_path)
+                if tail and r.status_code == 200:  # the whole object came back: a suffix cannot be streamed
+                    raise MlopsError(Kind.UNSUPPORTED, f"LakeFS at {self.source} ignored the Range of {path}; "
+                                     "not reading the whole object", source=self.source)
+                buf = bytearray()
+                for chunk in r.iter_bytes():
+                    buf.extend(chunk)
+                    if cap is not None and len(buf) >= cap:
+                        return bytes(buf[:cap])
+                return bytes(buf)
+        except httpx.HTTPError as exc:
+            err = from_exception(exc, source=self.source)
+            raise MlopsError(err.kind, f"LakeFS at {self.source}: {err.message}", source=self.source) from exc
 
     def merge_base(self, repo: str, source: str, dest: str) -> dict:
         return self.request("GET", f"/repositories/{_q(repo)}/refs/{_q(source)}/merge/{_q(dest)}")

@@ -8,21 +8,31 @@ download artifacts straight from S3 when the server cannot serve them.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from mlopstui import deadline as verb_deadline
+
+# the topics' methods live beside this module (artifacts, model registry); MlflowBackend has them all.
+# Pager, the page sizes and PREVIEW_BYTES are imported from here too.
+from mlopstui.backends.mlflow_artifacts import PREVIEW_BYTES, ArtifactsMixin  # noqa: F401
+from mlopstui.backends.mlflow_common import (  # noqa: F401
+    API,
+    DEFAULT_PAGE,
+    HISTORY_CONCURRENCY,
+    MAX_PAGES,
+    SEARCH_MAX,
+    Pager,
+    _items,
+    _page_loop,
+)
+from mlopstui.backends.mlflow_registry import RegistryMixin
 from mlopstui.errors import Kind, MlopsError, decode_json
 from mlopstui.models.experiments import (
-    ArtifactEntry,
     Experiment,
     MetricSeries,
-    ModelVersion,
-    RegisteredModel,
     RunDetail,
     RunRow,
 )
@@ -31,57 +41,6 @@ from mlopstui.text import version_or_none
 
 if TYPE_CHECKING:
     from mlopstui.context import AppContext
-
-API = "/api/2.0/mlflow"
-# concurrent metric-history requests (one metric of one run each); the server answers them in threads
-HISTORY_CONCURRENCY = 8
-SEARCH_MAX = 50000  # MLflow's own cap on max_results for runs/search
-DEFAULT_PAGE = 200
-PREVIEW_BYTES = 256 * 1024
-
-MAX_PAGES = 1000  # no listing pages further than this (10^5..10^6 rows): a server that never ends is lying
-
-
-def _page_loop(endpoint: str, what: str) -> MlopsError:
-    return MlopsError(Kind.INVALID, f"{endpoint} answered {what}: the listing would never end; stopped",
-                      hint="the server's pagination is broken (a proxy caching POST answers?); nothing more "
-                           "was read", source="mlflow")
-
-
-class Pager:
-    """Bounds a page-token loop: stops on a repeated token, an empty page that still has a token, a token
-    that is not a string, and after MAX_PAGES pages, each with a clear error instead of looping forever."""
-
-    def __init__(self, endpoint: str, max_pages: int = MAX_PAGES):
-        self.endpoint = endpoint
-        self.max_pages = max_pages
-        self.seen: set[str] = set()
-        self.pages = 0
-
-    def next(self, data: Mapping[str, Any], page_len: int) -> str | None:
-        self.pages += 1
-        token = data.get("next_page_token") or None
-        if token is None:
-            return None
-        if not isinstance(token, str):
-            raise _page_loop(self.endpoint, f"a next_page_token that is not a string ({type(token).__name__})")
-        if token in self.seen:
-            raise _page_loop(self.endpoint, f"a page token it had already given (after {self.pages} pages)")
-        if page_len == 0:
-            raise _page_loop(self.endpoint, f"an empty page with a next_page_token (page {self.pages})")
-        if self.pages >= self.max_pages:
-            raise _page_loop(self.endpoint, f"more than {self.max_pages} pages")
-        self.seen.add(token)
-        return token
-
-
-def _items(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    """data[key] as a list of objects (MLflow omits empty lists), or an `invalid` error."""
-    rows = data.get(key) or []
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise MlopsError(Kind.INVALID, f"MLflow answered '{key}' that is not a list of objects", source="mlflow")
-    return rows
-
 
 ALLOWED_HOSTS_HINT = (
     "MLflow 3.5+ rejects requests whose Host header is not in its --allowed-hosts list "
@@ -182,7 +141,7 @@ class _PluginAuth(httpx.Auth):
         yield request
 
 
-class MlflowBackend:
+class MlflowBackend(ArtifactsMixin, RegistryMixin):
     """A client of one tracking server."""
 
     def __init__(self, url: str, source: str = "", *, timeout: float = 10.0,
@@ -320,24 +279,28 @@ class MlflowBackend:
         return version
 
     # -- experiments ------------------------------------------------------------------------------
+    def _paged(self, method: str, endpoint: str, what: str, key: str, args: dict[str, Any], *,
+               max_total: int | None = None) -> list[dict[str, Any]]:
+        """Every page of a listing (the page-token loop bounded by Pager): args go as the JSON body of a
+        POST or the query of a GET, page_token added per page; stops at max_total rows."""
+        out: list[dict[str, Any]] = []
+        token = None
+        pages = Pager(f"MLflow at {self.display} ({endpoint})")
+        while True:
+            a = {**args, **({"page_token": token} if token else {})}
+            data = self._call(method, f"{API}/{endpoint}", what, **({"json": a} if method == "POST" else {"params": a}))
+            rows = _items(data, key)
+            out.extend(rows)
+            token = pages.next(data, len(rows))
+            if not token or (max_total is not None and len(out) >= max_total):
+                return out
+
     def search_experiments(self, view: str = "ACTIVE_ONLY", *, filter: str = "",
                            max_total: int = 10000) -> list[Experiment]:
         """view: ACTIVE_ONLY | DELETED_ONLY | ALL."""
-        out: list[Experiment] = []
-        token = None
-        pages = Pager(f"MLflow at {self.display} (experiments/search)")
-        while True:
-            body: dict[str, Any] = {"max_results": 1000, "view_type": view}
-            if filter:
-                body["filter"] = filter
-            if token:
-                body["page_token"] = token
-            data = self._call("POST", f"{API}/experiments/search", "list experiments", json=body)
-            rows = _items(data, "experiments")
-            out.extend(Experiment.from_api(e) for e in rows)
-            token = pages.next(data, len(rows))
-            if not token or len(out) >= max_total:
-                return out
+        body: dict[str, Any] = {"max_results": 1000, "view_type": view, **({"filter": filter} if filter else {})}
+        return [Experiment.from_api(e) for e in self._paged("POST", "experiments/search", "list experiments",
+                                                            "experiments", body, max_total=max_total)]
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         data = self._call("GET", f"{API}/experiments/get", f"experiment {experiment_id}",
@@ -475,205 +438,3 @@ class MlflowBackend:
             for rid, k, fut in futures:
                 out[rid][k] = fut.result()  # the first failure is raised, as a sequential loop would
         return out
-
-    # -- artifacts --------------------------------------------------------------------------------
-    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactEntry]:
-        """One directory level (the tree loads per directory)."""
-        out: list[ArtifactEntry] = []
-        token = None
-        pages = Pager(f"MLflow at {self.display} (artifacts/list)")
-        while True:
-            params: dict[str, Any] = {"run_id": run_id}
-            if path:
-                params["path"] = path
-            if token:
-                params["page_token"] = token
-            data = self._call("GET", f"{API}/artifacts/list", f"list artifacts {path or '/'}", params=params)
-            rows = _items(data, "files")
-            out.extend(ArtifactEntry.from_api(f) for f in rows)
-            token = pages.next(data, len(rows))
-            if not token:
-                break
-        out.sort(key=lambda e: (not e.is_dir, e.path))
-        return out
-
-    def _artifact_stream(self, run_id: str, path: str):
-        return self._client.stream("GET", "/get-artifact", params={"run_id": run_id, "path": path},
-                                   timeout=httpx.Timeout(max(self.timeout, 30.0), connect=5.0))
-
-    def read_artifact(self, run_id: str, path: str, limit: int = PREVIEW_BYTES) -> tuple[bytes, bool]:
-        """The first `limit` bytes of an artifact file and whether it was cut."""
-        what = f"read artifact {path}"
-        try:
-            with self._artifact_stream(run_id, path) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise self._status_error(resp, what)
-                buf = bytearray()
-                for chunk in resp.iter_bytes():
-                    buf.extend(chunk)
-                    if len(buf) > limit:
-                        return bytes(buf[:limit]), True
-                return bytes(buf), False
-        except httpx.HTTPError as exc:
-            raise self._error(exc, what) from None
-
-    def download_artifacts(self, run_id: str, path: str, dest: str | os.PathLike[str],
-                           progress: Callable[[str], None] | None = None) -> Path:
-        """Download a file or directory under the run's artifacts to dest (a directory). Returns the local path.
-
-        Through the tracking server (its artifact proxy, or its own store access); when the server cannot
-        serve it and the artifact root is s3://, straight from S3 with the mlflow SDK (MLFLOW_S3_ENDPOINT_URL).
-        """
-        dest_dir = Path(dest).expanduser()
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            return self._download_http(run_id, path, dest_dir, progress)
-        except MlopsError as exc:
-            if exc.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED, Kind.NOT_FOUND):
-                raise
-            root = self.get_run(run_id).artifact_uri
-            if not root.startswith("s3://"):
-                raise
-            return self._download_sdk(run_id, path, dest_dir)
-
-    def _download_http(self, run_id: str, path: str, dest_dir: Path,
-                       progress: Callable[[str], None] | None) -> Path:
-        path = path.strip("/")
-        parent = posixpath.dirname(path)
-        siblings = self.list_artifacts(run_id, parent) if path else []
-        entry = next((e for e in siblings if e.path.strip("/") == path), None)
-        if path and entry is None:
-            raise MlopsError(Kind.NOT_FOUND, f"no artifact '{path}' in run {run_id}", source="mlflow")
-        is_dir = (not path) or (entry is not None and entry.is_dir)
-        target = dest_dir / (posixpath.basename(path) if path else run_id)
-        if not is_dir:
-            self._fetch_file(run_id, path, target, progress)
-            return target
-        stack = [path]
-        target.mkdir(parents=True, exist_ok=True)
-        while stack:
-            d = stack.pop()
-            for e in self.list_artifacts(run_id, d):
-                rel = posixpath.relpath(e.path, path) if path else e.path
-                local = target / rel
-                if e.is_dir:
-                    local.mkdir(parents=True, exist_ok=True)
-                    stack.append(e.path)
-                else:
-                    self._fetch_file(run_id, e.path, local, progress)
-        return target
-
-    def _fetch_file(self, run_id: str, path: str, local: Path, progress: Callable[[str], None] | None) -> None:
-        what = f"download {path}"
-        local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(local.name + ".part")
-        try:
-            with self._artifact_stream(run_id, path) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise self._status_error(resp, what)
-                with open(tmp, "wb") as fh:
-                    for chunk in resp.iter_bytes():
-                        fh.write(chunk)
-        except httpx.HTTPError as exc:
-            tmp.unlink(missing_ok=True)
-            raise self._error(exc, what) from None
-        os.replace(tmp, local)
-        if progress:
-            progress(path)
-
-    def _download_sdk(self, run_id: str, path: str, dest_dir: Path) -> Path:
-        try:
-            from mlflow.tracking import MlflowClient  # 4 s import: only here, in a worker
-
-            client = MlflowClient(tracking_uri=self.url)
-            return Path(client.download_artifacts(run_id, path, str(dest_dir)))
-        except MlopsError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            text = mask_text(str(exc))
-            hint = None
-            if "endpoint" in text.lower() or "could not connect" in text.lower():
-                hint = "set MLFLOW_S3_ENDPOINT_URL to the S3/MinIO endpoint (client pods do not inherit it)"
-            elif "signature" in text.lower():
-                hint = "set S3_SIGNATURE_VERSION=s3v4 (MinIO requires SigV4)"
-            raise MlopsError(Kind.ERROR, f"download {path} from S3: {text}", hint=hint, source="s3") from None
-
-    # -- model registry ---------------------------------------------------------------------------
-    def search_registered_models(self, filter: str = "", max_total: int = 5000) -> list[RegisteredModel]:
-        out: list[RegisteredModel] = []
-        token = None
-        pages = Pager(f"MLflow at {self.display} (registered-models/search)")
-        while True:
-            params: dict[str, Any] = {"max_results": 1000}
-            if filter:
-                params["filter"] = filter
-            if token:
-                params["page_token"] = token
-            data = self._call("GET", f"{API}/registered-models/search", "list registered models", params=params)
-            rows = _items(data, "registered_models")
-            out.extend(RegisteredModel.from_api(m) for m in rows)
-            token = pages.next(data, len(rows))
-            if not token or len(out) >= max_total:
-                return sorted(out, key=lambda m: m.name)
-
-    def get_registered_model(self, name: str) -> RegisteredModel:
-        data = self._call("GET", f"{API}/registered-models/get", f"registered model {name}", params={"name": name})
-        return RegisteredModel.from_api(data.get("registered_model", {}))
-
-    def search_model_versions(self, name: str, max_total: int = 5000) -> list[ModelVersion]:
-        out: list[ModelVersion] = []
-        token = None
-        esc = name.replace("'", "\\'")
-        pages = Pager(f"MLflow at {self.display} (model-versions/search)")
-        while True:
-            params: dict[str, Any] = {"filter": f"name='{esc}'", "max_results": 1000}
-            if token:
-                params["page_token"] = token
-            data = self._call("GET", f"{API}/model-versions/search", f"versions of {name}", params=params)
-            rows = _items(data, "model_versions")
-            out.extend(ModelVersion.from_api(v) for v in rows)
-            token = pages.next(data, len(rows))
-            if not token or len(out) >= max_total:
-                break
-        # search results may lack aliases on some stores: fill them from the model
-        if out and not any(v.aliases for v in out):
-            try:
-                model = self.get_registered_model(name)
-                for alias, ver in model.aliases.items():
-                    for v in out:
-                        if v.version == ver:
-                            v.aliases.append(alias)
-            except MlopsError:
-                pass
-        out.sort(key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True)
-        return out
-
-    def get_model_version(self, name: str, version: str) -> ModelVersion:
-        data = self._call("GET", f"{API}/model-versions/get", f"{name} v{version}",
-                          params={"name": name, "version": version})
-        return ModelVersion.from_api(data.get("model_version", {}))
-
-    def version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        data = self._call("GET", f"{API}/registered-models/alias", f"{name}@{alias}",
-                          params={"name": name, "alias": alias})
-        return ModelVersion.from_api(data.get("model_version", {}))
-
-    def resolve_storage_uri(self, version: ModelVersion) -> str:
-        """Where a model server can pull this version from: an s3:// (or other store) URI.
-
-        models:/ and runs:/ sources are resolved through the run's artifact root; mlflow-artifacts:/ URIs
-        are the proxy's and cannot be pulled by KServe directly (returned as they are, with the caller warned).
-        """
-        src = version.source
-        if src.startswith("models:/"):
-            # MLflow 3 logged models: the version's storage is under the run (or the model's artifact root)
-            src = ""
-        if src.startswith("runs:/") or not src:
-            if version.run_id:
-                rel = src.split("/", 2)[2] if src.startswith("runs:/") and src.count("/") >= 2 else ""
-                root = self.get_run(version.run_id).artifact_uri
-                return root.rstrip("/") + ("/" + rel if rel else "")
-            return version.source
-        return src

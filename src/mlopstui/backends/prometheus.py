@@ -37,22 +37,29 @@ class PrometheusClient:
         self.timeout = timeout
         self.queries: list[str] = []  # what was asked, in order (shown in --json events and tests)
 
-    def query(self, q: str) -> list[tuple[dict[str, str], float | None]]:
+    def _get(self, api: str, params: dict[str, str]) -> tuple[int, object]:
         import httpx
 
         from mlopstui.errors import from_exception
 
-        url = f"{self.base}/api/v1/query"
-        self.queries.append(q)
+        self.queries.append(params["query"])
         try:
-            resp = httpx.get(url, params={"query": q}, timeout=deadline.timeout(self.timeout, "a Prometheus query"),
-                             trust_env=False)
+            resp = httpx.get(f"{self.base}/api/v1/{api}", params=params, trust_env=False,
+                             timeout=deadline.timeout(self.timeout, "a Prometheus query"))
         except httpx.HTTPError as exc:
             raise from_exception(exc, source="prometheus") from None
-        doc = decode_json(resp.content, f"prometheus {self.endpoint.display}/api/v1/query",
-                          content_type=resp.headers.get("content-type"), source="prometheus")
         # Prometheus answers 400/422/503 with the same envelope: status error, errorType, error
-        return promql.parse_vector(doc, f"prometheus (HTTP {resp.status_code})")
+        return resp.status_code, decode_json(resp.content, f"prometheus {self.endpoint.display}/api/v1/{api}",
+                                             content_type=resp.headers.get("content-type"), source="prometheus")
+
+    def query(self, q: str) -> list[tuple[dict[str, str], float | None]]:
+        status, doc = self._get("query", {"query": q})
+        return promql.parse_vector(doc, f"prometheus (HTTP {status})")
+
+    def query_range(self, q: str, start: float, end: float, step: float):
+        status, doc = self._get("query_range", {"query": q, "start": f"{start:.3f}", "end": f"{end:.3f}",
+                                                "step": f"{step:g}"})
+        return promql.parse_matrix(doc, f"prometheus (HTTP {status})")
 
 
 def find(ctx: AppContext) -> Endpoint:
@@ -112,3 +119,26 @@ class PrometheusSignal:
     def sample(self, seconds: float = 30.0) -> dict[str, r.Measure]:
         """The last `seconds` at once (the TUI's sparklines)."""
         return self.measure(seconds)
+
+    def history(self, minutes: float = 3.0, step: float = 2.0, window: float = 30.0
+                ) -> dict[str, dict[str, list[float]]]:
+        """The last minutes per revision, one point per step: {"rate": req/s, "err": 5xx %, "p95": ms}."""
+        end = time.time()
+        start = end - minutes * 60
+        q = promql.istio_rate_queries(self.namespace, self.revisions, window)
+        series = {key: {labels.get(promql.WORKLOAD_LABEL, ""): dict(points)
+                        for labels, points in self.client.query_range(query, start, end, step)}
+                  for key, query in (("rate", q.requests), ("errors", q.errors), ("p95", q.p95))}
+        out: dict[str, dict[str, list[float]]] = {}
+        for rev in self.revisions:
+            w = promql.workload_of(rev)
+            rate = series["rate"].get(w, {})
+            errs = series["errors"].get(w, {})
+            p95 = series["p95"].get(w, {})
+            ts = sorted(rate)
+            out[rev] = {
+                "rate": [rate[t] or 0.0 for t in ts],
+                "err": [100.0 * (errs.get(t) or 0.0) / rate[t] if rate[t] else 0.0 for t in ts],
+                "p95": [p95[t] for t in sorted(p95) if p95[t] is not None],
+            }
+        return out

@@ -74,7 +74,7 @@ def make_context(args: argparse.Namespace):  # -> AppContext
                          "nothing was sent", hint="restart without --readonly to make changes (--dry-run shows "
                                                   "the plan)")
     deadline.start(settings.deadline + _explicit_wait(args))
-    ctx = AppContext.create(settings)
+    ctx = AppContext.create(settings, direct_http=True)
     opened = _OPENED.get()
     if opened is not None:  # inside cli.main: closed when the verb ends
         opened.append(ctx)

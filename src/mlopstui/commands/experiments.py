@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_global_flags(p, suppress=True)
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--no-artifacts", action="store_true", help="do not list the artifacts")
+    p.add_argument("--download", nargs="?", const="", default=None, metavar="PATH",
+                   help="download this artifact (a file or directory; no PATH: all of them) into --to")
+    p.add_argument("--to", default=".", metavar="DIR", help="where --download writes (default: .)")
+    p.add_argument("--max-bytes", type=bounded_int(1), default=None, metavar="N",
+                   help="download at most N bytes (default 100 MiB; the sizes are listed first)")
+    p.add_argument("--yes", "-y", action="store_true", help="download whatever the size")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("models", help="list registered models, or the versions of one")
@@ -117,6 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mlopstui.models.experiments import fmt_duration, fmt_size, fmt_time, fmt_value
 
     b = _backend(args)
+    if args.download is not None:
+        return _download(args, b)
     d = b.run_detail(args.run_id)
     arts = [] if args.no_artifacts else b.list_artifacts(args.run_id)
     data = {**d.to_dict(), "artifacts": [{"path": a.path, "is_dir": a.is_dir, "size": a.size} for a in arts]}
@@ -137,6 +145,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args, data, text)
+    return EXIT_OK
+
+
+def _download(args: argparse.Namespace, b) -> int:
+    """Sizes first (listed), then the bytes: above the cap (--max-bytes, default 100 MiB) only with --yes."""
+    from mlopstui.backends.mlflow_artifacts import DOWNLOAD_CONFIRM_BYTES
+    from mlopstui.units import human_bytes
+
+    files = b.artifact_files(args.run_id, args.download)
+    total = sum(e.size or 0 for e in files)
+    note(f"{args.download or 'all artifacts'}: {len(files)} files, {human_bytes(total)}")
+    cap = None if args.yes else (args.max_bytes or DOWNLOAD_CONFIRM_BYTES)
+    local = b.download_artifacts(args.run_id, args.download, args.to, max_bytes=cap)
+    emit(args, {"run_id": args.run_id, "path": args.download, "files": len(files), "bytes": total,
+                "local": str(local)}, f"downloaded {len(files)} files ({human_bytes(total)}) to {local}")
     return EXIT_OK
 
 

@@ -75,41 +75,71 @@ def presence_query(namespace: str, revisions: list[str]) -> str:
     return f"count by ({WORKLOAD_LABEL}) ({REQUESTS}{{{istio_selector(namespace, revisions)}}})"
 
 
-def istio_queries(namespace: str, revisions: list[str], seconds: float) -> Queries:
-    """Per-revision request count, 5xx count and p95 (ms) over the last `seconds`, Flagger's selectors."""
+def _istio(namespace: str, revisions: list[str], seconds: float, over: str) -> Queries:
     sel = istio_selector(namespace, revisions)
     w = window(seconds)
     return Queries(
-        requests=f"sum by ({WORKLOAD_LABEL}) (increase({REQUESTS}{{{sel}}}[{w}]))",
-        errors=f'sum by ({WORKLOAD_LABEL}) (increase({REQUESTS}{{{sel}, response_code=~"5.*"}}[{w}]))',
+        requests=f"sum by ({WORKLOAD_LABEL}) ({over}({REQUESTS}{{{sel}}}[{w}]))",
+        errors=f'sum by ({WORKLOAD_LABEL}) ({over}({REQUESTS}{{{sel}, response_code=~"5.*"}}[{w}]))',
         p95=f"histogram_quantile(0.95, sum by (le, {WORKLOAD_LABEL}) (rate({DURATION}{{{sel}}}[{w}])))",
     )
 
 
-def parse_vector(doc: Any, what: str = "prometheus") -> list[tuple[dict[str, str], float | None]]:
-    """An instant-vector answer -> [(labels, value)]; NaN/Inf -> None. An error answer raises MlopsError."""
+def istio_queries(namespace: str, revisions: list[str], seconds: float) -> Queries:
+    """Per-revision request count, 5xx count and p95 (ms) over the last `seconds`, Flagger's selectors."""
+    return _istio(namespace, revisions, seconds, "increase")
+
+
+def istio_rate_queries(namespace: str, revisions: list[str], seconds: float) -> Queries:
+    """Per-revision request rate (1/s), 5xx rate and p95 (ms), each a rolling `seconds` window: the series a
+    range query evaluates at every step (the rollout view's sparklines over the last minutes)."""
+    return _istio(namespace, revisions, seconds, "rate")
+
+
+def _envelope(doc: Any, what: str, result_type: str) -> list[Any]:
     if not isinstance(doc, dict):
         raise MlopsError(Kind.ERROR, f"{what}: the answer is not a JSON object")
     if doc.get("status") != "success":
         err = str(doc.get("error") or doc.get("status") or "no status")[:300]
         raise MlopsError(Kind.INVALID if doc.get("errorType") == "bad_data" else Kind.ERROR, f"{what}: {err}")
     data = doc.get("data")
-    if not isinstance(data, dict) or data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
-        raise MlopsError(Kind.ERROR, f"{what}: expected an instant vector")
+    if not isinstance(data, dict) or data.get("resultType") != result_type or not isinstance(data.get("result"), list):
+        raise MlopsError(Kind.ERROR, f"{what}: expected {'an instant vector' if result_type == 'vector' else 'a matrix'}")
+    return data["result"][:1000]
+
+
+def _number(v: Any) -> float | None:
+    if not isinstance(v, str):
+        return None
+    try:
+        f = float(v)
+    except ValueError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def parse_matrix(doc: Any, what: str = "prometheus") -> list[tuple[dict[str, str], list[tuple[float, float | None]]]]:
+    """A range query's answer -> [(labels, [(ts, value)])]; NaN/Inf -> None."""
+    out = []
+    for item in _envelope(doc, what, "matrix"):
+        if not isinstance(item, dict) or not isinstance(item.get("values"), list):
+            continue
+        metric = item.get("metric") if isinstance(item.get("metric"), dict) else {}
+        points = [(float(p[0]), _number(p[1])) for p in item["values"][:10_000]
+                  if isinstance(p, list) and len(p) == 2 and isinstance(p[0], (int, float))]
+        out.append(({str(k): str(v) for k, v in metric.items()}, points))
+    return out
+
+
+def parse_vector(doc: Any, what: str = "prometheus") -> list[tuple[dict[str, str], float | None]]:
+    """An instant-vector answer -> [(labels, value)]; NaN/Inf -> None. An error answer raises MlopsError."""
     out: list[tuple[dict[str, str], float | None]] = []
-    for item in data["result"][:1000]:
+    for item in _envelope(doc, what, "vector"):
         if not isinstance(item, dict):
             continue
         metric = item.get("metric") if isinstance(item.get("metric"), dict) else {}
         pair = item.get("value")
-        value: float | None = None
-        if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], str):
-            try:
-                value = float(pair[1])
-            except ValueError:
-                value = None
-            if value is not None and not math.isfinite(value):
-                value = None
+        value = _number(pair[1]) if isinstance(pair, list) and len(pair) == 2 else None
         out.append(({str(k): str(v) for k, v in metric.items()}, value))
     return out
 

@@ -2,9 +2,10 @@
 
 Shows the plan's steps with the current one highlighted, the phase and reason from the annotation
 ``mlopstui.dev/rollout``, the gates' last verdicts, the signal's source, and per revision (canary, stable)
-request rate, error rate and p95 as sparklines over the last minutes (sampled every SAMPLE_S from the same
-signal the gates use: Prometheus or the model servers' /metrics; a synthetic signal is not sampled, it would
-send load: its numbers appear at each gate).
+request rate, error rate and p95 as sparklines over the last minutes (from Prometheus the last minutes at
+once by a range query, then a sample every SAMPLE_S from the same signal the gates use: Prometheus or the
+model servers' /metrics; a synthetic signal is not sampled, it would send load: its numbers appear at each
+gate).
 
 Keys: `s` start (steps and pause asked, gates from the settings' `rollout:`), `z` pause, `r` resume,
 `x` abort (roll back), `g` skip to promote. Each opens the plan of its write in the confirm dialog and
@@ -75,6 +76,7 @@ class RolloutScreen(AreaScreen):
         self._stop_sampling = threading.Event()
         self._sampler: Any = None
         self._sampler_key: tuple | None = None
+        self._sampling = False
         self._prev_scrape: Any = None
 
     # -- layout -------------------------------------------------------------------------------------
@@ -174,21 +176,28 @@ class RolloutScreen(AreaScreen):
         st, isvc = self.state, self.isvc
         canary = (st.canary if st else None) or (isvc.canary_revision if isvc else None)
         stable = (st.stable if st else None) or (isvc.stable_revision if isvc else None)
-        if isvc is None or not canary or self._stop_sampling.is_set():
-            return
+        if isvc is None or not canary or self._stop_sampling.is_set() or self._sampling:
+            return  # one sample at a time: a slow answer is not cancelled by the next tick
+        self._sampling = True
         ctx, prefer = self.ctx, self.ctx.settings.rollout.signal
+        key = (canary, stable)
+        known = self._sampler if self._sampler_key == key else None
 
         def sample():
             from mlopstui.backends.signals import choose
 
-            sig = self._sampler
-            if sig is None or self._sampler_key != (canary, stable):
+            sig = known
+            hist = None
+            if sig is None:
                 sig, _why = choose(ctx, isvc, [canary, stable or ""], prefer)
-                self._sampler, self._sampler_key, self._prev_scrape = sig, (canary, stable), None
+                self._prev_scrape = None
+                if sig.kind == "prometheus":  # the last minutes at once: the sparklines start full
+                    hist = sig.history(HISTORY * SAMPLE_S / 60, SAMPLE_S, SAMPLE_WINDOW_S)
             if sig.kind == "synthetic":
                 return sig, {}
             if sig.kind == "prometheus":
-                return sig, sig.sample(SAMPLE_WINDOW_S)
+                got = sig.sample(SAMPLE_WINDOW_S)
+                return sig, ({"_history": hist} if hist else {}) | got
             cur = {rev: sig.scrape(rev) for rev in sig.revisions}
             prev, self._prev_scrape = self._prev_scrape, (time.monotonic(), cur)
             if not prev:
@@ -199,6 +208,12 @@ class RolloutScreen(AreaScreen):
 
         def done(res) -> None:
             sig, got = res
+            self._sampling = False
+            self._sampler, self._sampler_key = sig, key
+            hist = got.pop("_history", None) or {}
+            for rev, role in ((canary, "canary"), (stable, "stable")):
+                for series, values in (hist.get(rev or "") or {}).items():
+                    self.history[(role, series)] = deque(values[-HISTORY:], maxlen=HISTORY)
             self.source = f"{sig.kind}: {clean(sig.source)}" + (
                 " (not sampled: synthetic requests are sent only while a step measures)"
                 if sig.kind == "synthetic" else "")
@@ -208,6 +223,7 @@ class RolloutScreen(AreaScreen):
             self._show_view()
 
         def failed(err: MlopsError) -> None:
+            self._sampling = False
             self._sampler = None
             self.source = f"none: {err.message}"
             self._show_view()
@@ -314,6 +330,10 @@ class RolloutScreen(AreaScreen):
         if self.loop is not None:
             self.set_status("a rollout is running here already", error=True)
             return
+        if self.state is not None and self.state.phase not in r.FINAL_PHASES:
+            self.set_status(f"a rollout is recorded ({self.state.effective_phase(time.time())}): r resumes it, "
+                            "x aborts it; nothing sent", error=True)
+            return
         d = self.ctx.settings.rollout
 
         def got(text: str | None) -> None:
@@ -368,6 +388,9 @@ class RolloutScreen(AreaScreen):
         def go() -> None:
             st = copy.deepcopy(self._recorded())
             if st is None:
+                return
+            if st.phase in r.FINAL_PHASES:
+                self.set_status(f"the rollout is {st.phase}: nothing to {kind}; nothing sent", error=True)
                 return
             pct = st.plan.steps[st.step]
             if kind == "pause":

@@ -288,13 +288,38 @@ class RunDetailScreen(AreaScreen):
                         value=f"./mlflow-artifacts/{self.run_id[:8]}"), self._download_to)
 
     def _download_to(self, dest: str | None) -> None:
+        """Sizes first: the files are listed; above DOWNLOAD_CONFIRM_BYTES the download asks before anything
+        comes to this machine."""
         if not dest:
             return
         what, rid = self._download_what, self.run_id
+        self.set_status(f"listing {what or 'all artifacts'} ...")
+        self.run_io(lambda: self.backend.artifact_files(rid, what), lambda files: self._sized(what, dest, files),
+                    lambda e: self.show_error(e, "download"), group="download", timeout=120)
+
+    def _sized(self, what: str, dest: str, files: list) -> None:
+        from mlopstui.actions.base import Plan
+        from mlopstui.backends.mlflow_artifacts import DOWNLOAD_CONFIRM_BYTES
+        from mlopstui.screens.confirm import ConfirmPlan
+        from mlopstui.units import human_bytes
+
+        total = sum(e.size or 0 for e in files)
+        if total <= DOWNLOAD_CONFIRM_BYTES:
+            self._download(what, dest, DOWNLOAD_CONFIRM_BYTES)
+            return
+        plan = Plan(action="download", summary=f"{len(files)} files, {human_bytes(total)} of run {self.run_id[:12]} "
+                    f"to {dest} on this machine", target=f"mlflow run {self.run_id}/{what or ''}", risk="medium",
+                    notes=[f"more than {human_bytes(DOWNLOAD_CONFIRM_BYTES)}: heavy data belongs in the cluster "
+                           "(a Job next to the store), not on the bastion"])
+        self.app.push_screen(ConfirmPlan(plan), lambda ok: self._download(what, dest, total) if ok else
+                             self.set_status("download not started"))
+
+    def _download(self, what: str, dest: str, max_bytes: int) -> None:
+        rid = self.run_id
         self.set_status(f"downloading {what or 'all artifacts'} to {dest} ...")
 
         def run() -> str:
-            return str(self.backend.download_artifacts(rid, what, dest))
+            return str(self.backend.download_artifacts(rid, what, dest, max_bytes=max_bytes))
 
         self.run_io(run, lambda p: self.set_status(f"downloaded to {p}"),
                     lambda e: self.show_error(e, "download"), group="download", timeout=600)

@@ -2,7 +2,13 @@
 
 `/` takes MLflow's own search syntax and runs it on the server; `s` sorts by a column (server
 side), `S` flips the direction; `c` picks the metric/param/tag columns; space marks runs and `C`
-compares them; enter opens a run. Pages load as the cursor nears the end; `G` loads to the last run.
+compares them; enter opens a run. Pages load as the cursor nears the end (one page ahead of the reader).
+
+`G` at 100,000 runs does not load 100,000 rows: when the order has an exact reverse (start time, run id:
+columns without NULLs, which MLflow sorts last both ways), the end of the list is one request with the
+reversed order, fetched ahead as soon as the first page is shown. The table then holds that window (the
+last runs, "tail" view), grows upwards as the cursor nears its top, and `g` returns to the top; when the
+two windows meet, they are one list. Other orders (a metric, a param) page down to the end as before.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ if TYPE_CHECKING:
 FIRST_PAGE = 30  # at least a screenful; MLflow spends ~10 ms per run, so small first pages show fast
 NEXT_PAGE = 500
 BULK_PAGE = 2000
+TAIL_PAGE = 500  # the end of the list, fetched ahead (reversed order)
+TAIL_MAX = 20_000  # the tail window stops growing here (g: the top)
+EXACT_REVERSE = ("start", "run")  # sorts whose reversed query lists the same runs backwards
 PREFETCH_MARGIN = 60
 MARK = "✓"
 
@@ -56,7 +65,15 @@ COLUMN_PRIORITY = {"mark": 0, "name": 0, "status": 0, "start": 2, "run": 4, "dur
 
 
 class RunsTable(FilterTable):
-    """The runs: pages are appended (FilterTable.append_rows); G/End loads the pages to the last run first."""
+    """The runs: pages are appended (FilterTable.append_rows); g/Home and G/End are the screen's first/last run
+    (G loads the end of the list first; g comes back from the tail window)."""
+
+    def action_first_row(self) -> None:
+        first = getattr(self.screen, "action_first", None)
+        if first is not None:
+            first()
+        else:
+            super().action_first_row()
 
     def action_last_row(self) -> None:
         last = getattr(self.screen, "action_last", None)
@@ -79,6 +96,8 @@ class RunsScreen(AreaScreen):
         Binding("s", "sort", "Sort"),
         Binding("S", "flip_sort", "Flip sort", show=False),
         Binding("c", "columns", "Columns"),
+        Binding("G", "last", "Last run", show=False),
+        Binding("g", "first", "First run", show=False),
     ]
 
     def __init__(self, backend: MlflowBackend, experiment: Experiment):
@@ -95,6 +114,11 @@ class RunsScreen(AreaScreen):
         self.next_token: str | None = None
         self.loading = False
         self.to_last = False
+        # the end of the list (forward order), loaded with the reversed query; shown when view == "tail"
+        self.tail: list[str] | None = None
+        self.tail_token: str | None = None
+        self.tail_loading = False
+        self.view = "head"
         self.search_error: MlopsError | None = None
         self._gen = 0
         self.opened_at = time.perf_counter()
@@ -110,13 +134,104 @@ class RunsScreen(AreaScreen):
         clauses = [order_by_for(self.sort_col, self.sort_asc)]
         if self.sort_col != "start":
             clauses.append("attributes.start_time DESC")
+        if self.sort_col != "run":  # MLflow's own last tie-break (run_uuid ASC), said so it can be reversed
+            clauses.append("attributes.run_id ASC")
         return clauses
+
+    @property
+    def reverse_order_by(self) -> list[str]:
+        return [c[:-4] + " DESC" if c.endswith(" ASC") else c[:-5] + " ASC" for c in self.order_by]
+
+    @property
+    def at_last(self) -> bool:
+        """The cursor is on the last run of the whole list."""
+        table = self.query_one("#runs", RunsTable)
+        return (not self.to_last and table.row_count > 0 and table.cursor_row == table.row_count - 1
+                and (self.view == "tail" or not self.next_token))
 
     def refresh_data(self) -> None:
         self._gen += 1
         self.next_token = None
         self.loading = False
+        self.tail, self.tail_token, self.tail_loading, self.view = None, None, False, "head"
         self._load_page(max(FIRST_PAGE, self.app.size.height + 6), first=True)
+
+    def _shown(self) -> list[str]:
+        return self.tail if self.view == "tail" and self.tail is not None else self.order
+
+    # -- the end of the list: the reversed query ---------------------------------------------------
+    def _load_tail(self) -> None:
+        if self.tail_loading or self.sort_col not in EXACT_REVERSE:
+            return
+        self.tail_loading = True
+        # a screenful first (MLflow spends milliseconds per run), then larger pages as the user scrolls up
+        size = TAIL_PAGE if self.tail else max(FIRST_PAGE, self.app.size.height + 6)
+        gen, token = self._gen, self.tail_token
+        flt, order, eid = self.filter, self.reverse_order_by, self.experiment.experiment_id
+
+        def fetch() -> tuple[list[RunRow], str | None]:
+            return self.backend.search_runs([eid], filter=flt, order_by=order, max_results=size,
+                                            page_token=token)
+
+        self.run_io(fetch, lambda res: self._tail_loaded(gen, res), lambda err: self._tail_failed(gen, err),
+                    group="runs-tail", timeout=max(self.backend.timeout * 2, 20.0))
+
+    def _tail_failed(self, gen: int, err: MlopsError) -> None:
+        if gen == self._gen:
+            self.tail_loading = self.to_last = False
+            self.show_error(err, "the last runs")
+
+    def _tail_loaded(self, gen: int, result: tuple[list[RunRow], str | None]) -> None:
+        if gen != self._gen:
+            return
+        rows, token = result
+        self.tail_loading = False
+        for r in rows:
+            self.runs.setdefault(r.run_id, r)
+        self.tail = [*(r.run_id for r in reversed(rows)), *(self.tail or [])]
+        self.tail_token = token
+        if not self._merge_if_met():
+            if self.view == "tail":
+                self._render_tail()
+            elif self.to_last:
+                self._show_tail()
+        self._render_info()
+        self.set_status(self._summary())
+        table = self.query_one("#runs", RunsTable)
+        if self.view == "head" and self.next_token and not self.loading \
+                and table.cursor_row >= table.row_count - PREFETCH_MARGIN:
+            self._load_page(NEXT_PAGE)  # the head's next page, fetched ahead after the tail's first
+
+    def _merge_if_met(self) -> bool:
+        """The head and the tail windows share a run, or the tail reached the top: they are one list."""
+        if self.tail is None:
+            return False
+        head = set(self.order)
+        if self.tail_token is not None and not any(rid in head for rid in self.tail):
+            return False
+        rest = [rid for rid in self.tail if rid not in head]
+        self.order.extend(rest)
+        self.next_token, self.tail, self.tail_token = None, None, None
+        table = self.query_one("#runs", RunsTable)
+        if self.view == "tail":
+            self.view = "head"
+            table.set_rows([(rid, self._cells(self.runs[rid])) for rid in self.order])
+        else:
+            table.append_rows([(rid, self._cells(self.runs[rid])) for rid in rest])
+        if self.to_last:
+            self.to_last = False
+            table.move_cursor(row=table.row_count - 1)
+        return True
+
+    def _render_tail(self) -> None:
+        """The tail window on screen (set_rows keeps the cursor on its run)."""
+        self.query_one("#runs", RunsTable).set_rows([(rid, self._cells(self.runs[rid])) for rid in self.tail or []])
+
+    def _show_tail(self) -> None:
+        self.view, self.to_last = "tail", False
+        self._render_tail()
+        table = self.query_one("#runs", RunsTable)
+        table.move_cursor(row=table.row_count - 1)
 
     def _load_page(self, size: int, first: bool = False) -> None:
         if self.loading:
@@ -153,13 +268,21 @@ class RunsScreen(AreaScreen):
             if self.first_page_s is None:
                 self.first_page_s = time.perf_counter() - self.opened_at
             self.loaded_at = clock()
-        new = [r for r in rows if r.run_id not in self.runs]
+        seen = set(self.order)
+        new = [r for r in rows if r.run_id not in seen]
         for r in new:
             self.runs[r.run_id] = r
             self.order.append(r.run_id)
-        table.append_rows([(r.run_id, self._cells(r)) for r in new])
+        if self.view == "head":
+            table.append_rows([(r.run_id, self._cells(r)) for r in new])
+        self._merge_if_met()
         self._render_info()
         self.set_status(self._summary())
+        if first and self.next_token and self.sort_col in EXACT_REVERSE:
+            self._load_tail()  # fetched ahead, while the user reads the first page: G is then at once
+            return  # (the head's next page follows the tail's first)
+        if self.view == "tail":
+            return
         if self.to_last:
             if self.next_token:
                 self._load_page(BULK_PAGE)
@@ -175,6 +298,7 @@ class RunsScreen(AreaScreen):
         self.loading = False
         self.to_last = False
         if first:
+            self.tail, self.tail_token, self.view = None, None, "head"
             # no rows of an earlier filter under this one: the table is emptied and says why, and the query
             # stays in its box (reopened if closed) with the error right below it, to be corrected
             self.search_error = err
@@ -188,6 +312,9 @@ class RunsScreen(AreaScreen):
 
     def _summary(self) -> str:
         n = len(self.order)
+        if self.view == "tail" and self.tail is not None:
+            return (f"the last {len(self.tail)} runs of the list{', more as you scroll up' if self.tail_token else ''}"
+                    f" (g: the top, {n} loaded there); / MLflow search, s sort, enter open")
         more = f"{n} runs loaded, more as you scroll (G: to the last)" if self.next_token else f"{n} runs"
         return f"{more}; / MLflow search, s sort, c columns, space mark, C compare, enter open"
 
@@ -234,13 +361,34 @@ class RunsScreen(AreaScreen):
     # -- paging ----------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event) -> None:
         table = self.query_one("#runs", RunsTable)
-        if event.data_table is table and self.next_token and not self.loading \
-                and event.cursor_row >= table.row_count - PREFETCH_MARGIN:
+        if event.data_table is not table:
+            return
+        if self.view == "tail":
+            if self.tail_token and event.cursor_row < PREFETCH_MARGIN and len(self.tail or []) < TAIL_MAX:
+                self._load_tail()
+        elif self.next_token and not self.loading and event.cursor_row >= table.row_count - PREFETCH_MARGIN:
             self._load_page(NEXT_PAGE)
+
+    def action_first(self) -> None:
+        table = self.query_one("#runs", RunsTable)
+        if self.view == "tail":
+            self.view = "head"
+            table.set_rows([(rid, self._cells(self.runs[rid])) for rid in self.order])
+            self.set_status(self._summary())
+        if table.row_count:
+            table.move_cursor(row=0)
 
     def action_last(self) -> None:
         table = self.query_one("#runs", RunsTable)
-        if self.next_token:
+        if self.view == "tail" or (self.next_token and self.sort_col in EXACT_REVERSE):
+            if self.tail is not None:
+                self._show_tail()
+                self.set_status(self._summary())
+            else:
+                self.to_last = True
+                self.set_status("loading the last runs ...")
+                self._load_tail()
+        elif self.next_token:
             self.to_last = True
             self.set_status("loading to the last run ...")
             if not self.loading:
@@ -341,7 +489,7 @@ class RunsScreen(AreaScreen):
         self.columns = parse_columns(value)
         table = self.query_one("#runs", RunsTable)
         table.set_columns(*self._labels())
-        table.set_rows([(rid, self._cells(self.runs[rid])) for rid in self.order])
+        table.set_rows([(rid, self._cells(self.runs[rid])) for rid in self._shown()])
 
     # -- marks, open, compare --------------------------------------------------------------------
     def action_mark(self) -> None:

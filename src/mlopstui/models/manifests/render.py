@@ -35,7 +35,7 @@ class Rendered:
 
 
 def labels_for(cid: str, name: str) -> dict[str, str]:
-    """Labels the catalog's matchers recognise for the component (see models/stack.py CATALOG)."""
+    """Labels the catalog's matchers recognise for the component (see models/stack/catalog.py CATALOG)."""
     base = {
         "postgresql": {"app.kubernetes.io/name": "postgresql"},
         "feast_registry": {"app": "feast-postgres", "app.kubernetes.io/name": "feast-registry-db"},

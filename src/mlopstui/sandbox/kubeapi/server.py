@@ -651,7 +651,17 @@ class _Handler(BaseHTTPRequestHandler):
             text = "".join(lines[-n:]) if n > 0 else ""
         if _truthy(self._q.get("follow")) and not _truthy(self._q.get("previous")):
             return self._pod_log_follow(req, key, text)
-        self._send(200, text.encode(), "text/plain")
+        data = text.encode()
+        limit = self._q.get("limitBytes")
+        if limit:  # as the kubelet: the first limitBytes of the (tailed) output, a last line maybe cut
+            try:
+                n = int(limit)
+            except ValueError as e:
+                raise errors.bad_request("limitBytes must be an integer") from e
+            if n < 1:
+                raise errors.bad_request("limitBytes: Invalid value: must be greater than 0")
+            data = data[:n]
+        self._send(200, data, "text/plain")
 
     FOLLOW_LIMIT = 1800.0  # a follow stream ends after this long, as the emulator's watches do
     FOLLOW_POLL = 0.2

@@ -116,7 +116,8 @@ async def test_an_error_from_an_earlier_context_is_cleared_after_ctx_back(sandbo
                 pass  # this area reads nothing from the cluster (its endpoints come from the config)
             await pilot.press("colon", *"ctx mlopstui-sandbox", "enter")
             await pilot.pause(0.5)
-            await app.workers.wait_for_complete()
+            await wait_for(pilot, lambda: not any(w.state.name in ("PENDING", "RUNNING") for w in app.workers),
+                           timeout=60, what="the new context's reads")
             await pilot.pause(0.5)
             text, is_error = status_of(app)
             assert not is_error and "unreachable" not in text and "broken" not in text, (area.mode, text)

@@ -1,8 +1,10 @@
-"""Time from process start to the first rendered frame of the TUI, beside a bare `import textual.app`.
+"""Time from process start to the first rendered frame of the TUI, beside a bare Textual app painting one
+line and a bare `import textual.app`, same run; with --kubeconfig also to the first Stack rows (the
+component table's "MLflow" row painted) beside the same bare app (budgets, issue 20: first frame <= 1.5x
+the bare app, first Stack rows <= 2x).
 
-Runs `mlopstui` in a pseudo-terminal (100x30) and stops the clock when the header ("ctx:") has been
-painted. Median of N runs (default 7). Usage: .venv/bin/python bench/bench_startup.py [--runs N]
-[--kubeconfig PATH]
+Runs each in a pseudo-terminal (100x30) and stops the clock when the marker has been painted. Median of N
+runs (default 7). Usage: .venv/bin/python bench/bench_startup.py [--runs N] [--kubeconfig PATH]
 """
 
 from __future__ import annotations
@@ -26,9 +28,26 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 
 
-def first_frame(args: list[str], env: dict[str, str], marker: bytes = b"ctx:", limit: float = 20.0) -> float:
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Static
+
+
+class Bare(App):
+    def compose(self):
+        yield Static("ctx: bare Textual app")
+
+
+Bare().run()
+"""
+
+
+def first_frame(args: list[str], env: dict[str, str], marker: bytes = b"ctx:", limit: float = 20.0,
+                argv: list[str] | None = None) -> float:
     pid, fd = pty.fork()
     if pid == 0:
+        if argv is not None:
+            os.execve(argv[0], argv, env)
         os.execve(str(BIN / "mlopstui"), ["mlopstui", *args], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     start = time.perf_counter()
@@ -65,11 +84,28 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, TERM="xterm-256color", XDG_STATE_HOME=tmp, XDG_CONFIG_HOME=tmp)
         args = ["--kubeconfig", opts.kubeconfig or os.path.join(tmp, "none")]
+        script = os.path.join(tmp, "bare_app.py")
+        with open(script, "w") as f:
+            f.write(BARE_APP)
+        bare_argv = [str(BIN / "python"), script]
         first_frame(args, env)  # warm the OS file cache
-        frames = [first_frame(args, env) for _ in range(opts.runs)]
+        first_frame([], env, argv=bare_argv)
+        frames, apps, rows = [], [], []
+        for _ in range(opts.runs):  # interleaved: the machine's load falls on both alike
+            frames.append(first_frame(args, env))
+            apps.append(first_frame([], env, argv=bare_argv))
+            if opts.kubeconfig:
+                rows.append(first_frame(args, env, marker=b"MLflow", limit=40.0))
         bare = [bare_import() for _ in range(opts.runs)]
+    app = statistics.median(apps)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"first frame (median of {opts.runs}): {statistics.median(frames):.3f} s  "
-          f"(min {min(frames):.3f}, max {max(frames):.3f})")
+          f"(min {min(frames):.3f}, max {max(frames):.3f}); {statistics.median(frames) / app:.2f}x the bare app "
+          "(budget 1.5x)")
+    print(f"bare Textual app, first frame (median): {app:.3f} s")
+    if rows:
+        print(f"first Stack rows (median): {statistics.median(rows):.3f} s; {statistics.median(rows) / app:.2f}x "
+              "the bare app (budget 2x)")
     print(f"python -c 'import textual.app' (median): {statistics.median(bare):.3f} s")
     return 0
 

@@ -124,7 +124,7 @@ class Settings(BaseModel):
         default_factory=list, description="namespaces the Stack area looks in (else its defaults)")
     readonly: bool = Field(default=False, description="refuse every change (like --readonly)")
     refresh_interval: float = Field(default=10.0, ge=1.0, le=3600.0,
-                                    description="seconds between refreshes of the Stack area")
+                                    description="seconds between the Stack's live probes (cluster objects come by watch)")
     probe_timeout: float = Field(default=3.0, gt=0.0, le=120.0, description="each live probe's own timeout (s)")
     kube_timeout: float = Field(default=5.0, gt=0.0, le=120.0, description="each Kubernetes API call's timeout (s)")
     deadline: float = Field(default=60.0, gt=0.0, le=3600.0,

@@ -98,7 +98,9 @@ class IsvcWatch:
     (re)listed, not on every event."""
 
     def __init__(self, kube: KubeClient, namespace: str | None, *, all_namespaces: bool = False,
-                 on_change: Any = None, watch_timeout: int = 60):
+                 on_change: Any = None, watch_timeout: int = 60, informers: Any = None):
+        """informers: the context's shared caches (backends/informer.Informers): the InferenceService cache
+        across all namespaces when one runs already (the Stack's), filtered here, else one of this scope."""
         from mlopstui.backends.informer import Informer
         from mlopstui.backends.kube import INFERENCESERVICES, KNATIVE_REVISIONS
 
@@ -106,6 +108,15 @@ class IsvcWatch:
         self._default: str | None = None
         self._default_at = -1
         self._on_change = on_change
+        self._shared = informers
+        self.namespace = None if all_namespaces else (namespace or kube.namespace)
+        if informers is not None:
+            def shared(res: Any) -> Informer:
+                scope = None if informers.find(res, None) is not None else self.namespace
+                return informers.informer(res, scope, optional=True, listener=self._changed)
+
+            self.isvc, self.revisions = shared(INFERENCESERVICES), shared(KNATIVE_REVISIONS)
+            return
         self.isvc = Informer(kube, INFERENCESERVICES, namespace, all_namespaces=all_namespaces,
                              on_change=self._changed, watch_timeout=watch_timeout)
         self.revisions = Informer(kube, KNATIVE_REVISIONS, namespace, all_namespaces=all_namespaces,
@@ -116,13 +127,23 @@ class IsvcWatch:
             self._on_change()
 
     def start(self) -> IsvcWatch:
-        self.isvc.start()
-        self.revisions.start()
+        if self._shared is None:  # shared caches run already
+            self.isvc.start()
+            self.revisions.start()
         return self
 
     def close(self) -> None:
+        if self._shared is not None:
+            self._shared.unsubscribe(self._changed)  # the caches stay, for the other areas
+            return
         self.isvc.close()
         self.revisions.close()
+
+    def _mine(self, inf: Any) -> list[dict[str, Any]]:
+        items = inf.items()
+        if self.namespace is not None and inf.namespace is None:  # the all-namespaces cache, shared
+            items = [o for o in items if (o.get("metadata") or {}).get("namespace") == self.namespace]
+        return items
 
     def wait_synced(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -134,14 +155,14 @@ class IsvcWatch:
         return self.isvc.state
 
     def isvcs(self) -> list[InferenceService]:
-        items = self.isvc.items()
+        items = self._mine(self.isvc)
         if self._default_at != self.isvc.lists and any(_needs_default_mode(i) for i in items):
             try:
                 self._default = cluster_default_mode(self.kube)
             except MlopsError:
                 self._default = None
             self._default_at = self.isvc.lists
-        return _build_isvcs(items, self.revisions.items(), self._default)
+        return _build_isvcs(items, self._mine(self.revisions), self._default)
 
 
 def get_isvc(kube: KubeClient, namespace: str, name: str, *, with_revisions: bool = True) -> InferenceService:

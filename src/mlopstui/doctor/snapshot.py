@@ -68,6 +68,16 @@ class Snapshot:
     def of(self, *kinds: str) -> list[dict[str, Any]]:
         return [o for k in kinds for o in self.objects.get(k, [])]
 
+    def pods_by_namespace(self) -> dict[str, list[dict[str, Any]]]:
+        """namespace -> its pods, for models.stack.pods_of: a workload looks only at its namespace's pods."""
+        def group() -> dict[str, list[dict[str, Any]]]:
+            out: dict[str, list[dict[str, Any]]] = {}
+            for p in self.objects.get("Pod", []):
+                out.setdefault((p.get("metadata") or {}).get("namespace"), []).append(p)
+            return out
+
+        return self.memo("pods-by-namespace", group)
+
     def watched(self, obj: Mapping[str, Any]) -> bool:
         if not self.watched_namespaces:
             return True

@@ -360,9 +360,11 @@ class ServingScreen(ServingActions, AreaScreen):
             if w is None or self._watch_key != key:
                 if w is not None:
                     w.close()
-                w = IsvcWatch(kube, ctx.namespace, all_namespaces=all_ns, on_change=self._cache_changed).start()
+                # the context's shared caches: the Stack's InferenceServices when it runs (one cache per kind)
+                w = IsvcWatch(kube, ctx.namespace, all_namespaces=all_ns, on_change=self._cache_changed,
+                              informers=ctx.informers).start()
                 self._watch, self._watch_key = w, key
-            if not w.wait_synced(kube.timeout + 1.0):
+            if not w.wait_synced(kube.timeout + 1.0) or w.state.state == "absent" or w.isvc.lists == 0:
                 # the first list failed: say why, as a plain list would (the cache keeps retrying by itself)
                 return list_isvcs(kube, ctx.namespace, all_namespaces=all_ns)
             return w.isvcs()

@@ -25,10 +25,11 @@ from mlopstui.widgets.columns import Col, as_col, cell_width, fit, layout
 from mlopstui.widgets.keys import TABLE_KEYS
 
 
-def _safe_cell(cell: Any) -> Any:
-    """A cell without terminal control characters (a Text keeps its style when it had none)."""
+def safe_cell(cell: Any) -> Any:
+    """A cell without terminal control characters (a Text keeps its style when it had none). A str becomes
+    a Text: DataTable parses a str cell as markup, and a server's `[/x]` would raise or `[@click=...]` act."""
     if isinstance(cell, str):
-        return clean_line(cell)
+        return Text(clean_line(cell))
     if isinstance(cell, Text) and control_chars(cell.plain):
         return Text(clean_line(cell.plain), style=cell.style)
     return cell
@@ -122,13 +123,13 @@ class FilterTable(DataTable):
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """rows: (key, cells). Keeps the cursor on the same key when it survives. Cells are made
         terminal-safe here (server strings: names, tags, messages), for every table of the app."""
-        self._all_rows = [(key, [_safe_cell(c) for c in cells]) for key, cells in rows]
+        self._all_rows = [(key, [safe_cell(c) for c in cells]) for key, cells in rows]
         self._measure(self._all_rows, reset=True)
         self._render_rows()
 
     def append_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Add rows below the others without re-adding what the table holds (a page of runs)."""
-        safe_rows = [(key, [_safe_cell(c) for c in cells]) for key, cells in rows]
+        safe_rows = [(key, [safe_cell(c) for c in cells]) for key, cells in rows]
         self._all_rows.extend(safe_rows)
         self._measure(safe_rows, reset=False)
         if self._layout() != self._shown:
@@ -141,7 +142,7 @@ class FilterTable(DataTable):
 
     def replace_cells(self, key: str, cells: Sequence[Any]) -> None:
         """One row's new cells (a mark toggled)."""
-        self._all_rows = [(k, [_safe_cell(c) for c in cells] if k == key else c) for k, c in self._all_rows]
+        self._all_rows = [(k, [safe_cell(c) for c in cells] if k == key else c) for k, c in self._all_rows]
         self._render_rows()
 
     def apply_filter(self, text: str) -> None:
@@ -188,7 +189,8 @@ class FilterTable(DataTable):
             for i, width in shown:
                 spec = self._specs[i]
                 label = spec.label if width is None else fit(spec.label, width)
-                self.add_column(label if isinstance(label, Text) else Text(label), key=spec.key)
+                # a Text: a label (a metric or tag key) is no markup either
+                self.add_column(label if isinstance(label, Text) else Text(clean_line(label)), key=spec.key)
         else:
             self.clear()
         for key, cells in visible:

@@ -59,7 +59,7 @@ def _oom_containers(snap: Snapshot, obj: Mapping[str, Any]) -> list[str]:
     from mlopstui.models.stack import pods_of
 
     names: list[str] = []
-    for p in pods_of(obj, snap.of("Pod")):
+    for p in pods_of(obj, snap.pods_by_namespace()):
         for cs in (p.get("status") or {}).get("containerStatuses") or []:
             for st in ((cs.get("state") or {}).get("terminated"), ((cs.get("lastState") or {}).get("terminated"))):
                 if st and st.get("reason") == "OOMKilled" and cs.get("name") not in names:

@@ -141,7 +141,7 @@ def _lakefs_databases(snap: Snapshot, ns: str) -> list[dict[str, Any]]:
 
 @rule("lakefs-not-ready", "lakefs", "LakeFS not ready, or its PostgreSQL down")
 def lakefs_not_ready(snap: Snapshot) -> Iterator[Finding]:
-    pods = snap.of("Pod")
+    pods = snap.pods_by_namespace()
     probe = snap.probe("lakefs")
     for w in snap.workloads_of("lakefs"):
         m = w.get("metadata") or {}

@@ -12,12 +12,18 @@ from mlopstui.models.stack import CATALOG_BY_ID, ProbeState, pod_status, pods_of
 
 
 def _owned(snap: Snapshot):
-    """(workload, its pod statuses) for workloads, Jobs, CronJobs; plus bare pods on their own."""
+    """(workload, its pod statuses) for workloads, Jobs, CronJobs; plus bare pods on their own. Computed once
+    per snapshot (three rules read it)."""
+    return snap.memo("owned-pods", lambda: list(_owned_pods(snap)))
+
+
+def _owned_pods(snap: Snapshot):
     claimed: set[str] = set()
+    by_ns = snap.pods_by_namespace()
     for w in snap.of("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
         if w.get("kind") == "Job" and (w.get("metadata") or {}).get("ownerReferences"):
             continue
-        pods = pods_of(w, snap.of("Pod"))
+        pods = pods_of(w, by_ns)
         claimed.update(ref(p) for p in pods)
         yield w, [pod_status(p) for p in pods]
     for p in snap.of("Pod"):
@@ -69,7 +75,7 @@ def crashloop(snap: Snapshot) -> Iterator[Finding]:
 @rule("workload-not-ready", "cluster", "Workloads not ready")
 def not_ready(snap: Snapshot) -> Iterator[Finding]:
     for w in snap.of("Deployment", "StatefulSet", "DaemonSet"):
-        ws = workload_status(w, snap.of("Pod"))
+        ws = workload_status(w, snap.pods_by_namespace())
         if ws.is_ready or ws.problem:  # crash loops / OOM have their own findings
             continue
         if not snap.watched(w) and snap.component_of(w) is None:

@@ -127,11 +127,11 @@ def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, P
     snap = Snapshot.build(state.objects, probes, catalog=catalog, watched_namespaces=settings.watched_namespaces,
                           taken_at=state.at)
     findings = run_doctor(snap)
-    pods = snap.of("Pod")
+    by_ns = snap.pods_by_namespace()
     endpoints = resolve_endpoints(settings, catalog, state.services(), snap.components)  # pure: no I/O
     rows = []
     for spec in catalog:
-        workloads = [workload_status(o, pods) for o in snap.components.get(spec.id, [])]
+        workloads = [workload_status(o, by_ns) for o in snap.components.get(spec.id, [])]
         probe = probes.get(spec.id) or pending_probe(spec.id, spec.probe)
         mine = [f for f in findings if f.component == spec.id]
         ep = endpoints.get(spec.id)

@@ -114,9 +114,12 @@ def selector_of(obj: Mapping[str, Any]) -> dict[str, str]:
 
 
 def pods_of(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The pods a workload selects (same namespace, matchLabels subset); CronJob: pods of its Jobs."""
+    """The pods a workload selects (same namespace, matchLabels subset); CronJob: pods of its Jobs. pods: a
+    list, or a mapping namespace -> its pods (Snapshot.pods_by_namespace: thousands of pods at scale)."""
     meta = obj.get("metadata") or {}
     ns, name = meta.get("namespace"), meta.get("name")
+    if isinstance(pods, Mapping):
+        pods = pods.get(ns, ())
     if obj.get("kind") == "CronJob":
         return [p for p in pods if (p.get("metadata") or {}).get("namespace") == ns
                 and ((p.get("metadata") or {}).get("labels") or {}).get("job-name", "").startswith(f"{name}-")]

@@ -73,6 +73,8 @@ class Store:
         self._save_lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
+        # per bucket: namespace -> its keys, built when a list asks and dropped when a key comes or goes
+        self._by_ns: dict[tuple[str, str], dict[str, list[tuple[str, str]]]] = {}
         self._logs: dict[str, str] = {}
         self.rv = 0
         self._history: deque[WatchEvent] = deque()
@@ -215,7 +217,12 @@ class Store:
             # workload owns, in a bucket of thousands (the scale sandbox)
             bucket = self._bucket(rt)
             if ns and rt.namespaced:
-                keys = [key for key in bucket if key[0] == ns]
+                index = self._by_ns.get((rt.group, rt.plural))
+                if index is None:
+                    index = self._by_ns[(rt.group, rt.plural)] = {}
+                    for key in bucket:
+                        index.setdefault(key[0], []).append(key)
+                keys = list(index.get(ns, ()))
             else:
                 keys = list(bucket)
             if match is not None:
@@ -277,6 +284,7 @@ class Store:
                 return copy.deepcopy(obj)
             meta["resourceVersion"] = str(self._next_rv())
             self._bucket(rt)[self._key(rt, ns, name)] = obj
+            self._by_ns.pop((rt.group, rt.plural), None)
             if (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)
             self._record(rt, "ADDED", obj)
@@ -369,6 +377,7 @@ class Store:
             if dry_run:
                 return self._out(rt, old)
             del self._bucket(rt)[key]
+            self._by_ns.pop((rt.group, rt.plural), None)
             gone = copy.deepcopy(old)
             gone["metadata"]["resourceVersion"] = str(self._next_rv())
             self._record(rt, "DELETED", gone)

@@ -163,3 +163,16 @@ def test_a_cli_verb_closes_its_context(cluster, capsys):
         assert cli.main(["isvc", "--kubeconfig", cluster.kubeconfig_path, "--context", "mlopstui-sandbox",
                          "-n", NS]) == 0
     assert leaks.open_kube_ids() - before == set()
+
+
+def test_a_context_made_outside_a_verb_leaves_no_deadline(cluster):
+    """make_context outside cli.main (a test, a helper) set the process's verb deadline and nobody cleared
+    it: a minute later every call of every later test in the process (the TUI's too) was "deadline passed"."""
+    from mlopstui import deadline
+    from mlopstui.cli import build_parser
+    from mlopstui.commands._common import make_context
+
+    args = build_parser().parse_args(["isvc", "--kubeconfig", cluster.kubeconfig_path, "--deadline", "0.01"])
+    with make_context(args) as ctx:
+        assert ctx.namespace
+    assert deadline.remaining() is None

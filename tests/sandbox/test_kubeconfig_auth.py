@@ -224,8 +224,8 @@ def test_impersonation_flags_override_the_kubeconfig(env):
     kc = _write(env, "imp-flags", {"token": _tok(env, "admin"), "as": "someone-else"})
     args = build_parser().parse_args(["--kubeconfig", str(kc), "--as", "viewer", "--as-group", "g1",
                                       "--as-group", "g2", "version"])
-    ctx = make_context(args)
-    ctx.kube.list(NAMESPACES)
+    with make_context(args) as ctx:  # outside cli.main: no verb deadline is left to later tests
+        ctx.kube.list(NAMESPACES)
     assert _last(env, "/api/v1/namespaces")["impersonate"]["user"] == "viewer"
     assert _last(env, "/api/v1/namespaces")["impersonate"]["groups"] == ["g1", "g2"]
 

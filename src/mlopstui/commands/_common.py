@@ -73,10 +73,11 @@ def make_context(args: argparse.Namespace):  # -> AppContext
         raise MlopsError(Kind.REFUSED, f"read-only mode: refusing `{getattr(args, 'verb', 'this verb')} --yes`; "
                          "nothing was sent", hint="restart without --readonly to make changes (--dry-run shows "
                                                   "the plan)")
-    deadline.start(settings.deadline + _explicit_wait(args))
-    ctx = AppContext.create(settings, direct_http=True)
     opened = _OPENED.get()
-    if opened is not None:  # inside cli.main: closed when the verb ends
+    if opened is not None:  # inside cli.main: the verb's deadline (cleared, the context closed, at its end)
+        deadline.start(settings.deadline + _explicit_wait(args))
+    ctx = AppContext.create(settings, direct_http=True)
+    if opened is not None:
         opened.append(ctx)
     return ctx
 

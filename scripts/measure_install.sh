@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-.tools/uv/bin/uv}
-dist=$(mktemp -d /tmp/mlopstui-dist.XXXX)
+dist=$(mktemp -d /tmp/mlopstui-dist.XXXX); t=""
+trap 'rm -rf "$dist" ${t:+"$t"}' EXIT  # also when a step fails: a tool directory is 0.9-1.5 GB
 "$UV" build -q --wheel -o "$dist" .
 whl=$(ls "$dist"/mlopstui-*.whl)
 printf 'mypy\n' > "$dist/excludes.txt"  # Feast's SQLAlchemy[mypy]: a type checker, never imported at run time
@@ -25,8 +26,7 @@ for row in core lean sandbox; do
   mb=$(du -sm "$t/tools/mlopstui" | cut -f1)
   printf '%-8s packages %4d   %5d MB   %6.1f s\n' "$row" "$n" "$mb" "$(echo "$e - $s" | bc)"
   if [ -n "${SIZES:-}" ]; then  # the largest packages of the row, MB with their bytecode
-    du -sm "$t"/tools/mlopstui/lib/python3*/site-packages/* | sort -rn | head -n "$SIZES" | sed 's#	.*/site-packages/#  #;s#^#    #'
+    du -sm "$t"/tools/mlopstui/lib/python3*/site-packages/* | sort -rn | head -n "$SIZES" | sed 's#	.*/site-packages/#  #;s#^#    #' || true  # (head may close the pipe early)
   fi
-  rm -rf "$t"
+  rm -rf "$t"; t=""
 done
-rm -rf "$dist"

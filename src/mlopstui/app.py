@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Iterable
 
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.notifications import SeverityLevel
 
 from mlopstui.config import Settings
 from mlopstui.context import AppContext
@@ -100,6 +102,11 @@ class MlopsApp(App):
         self.api_state: tuple[bool | None, str] = (None, "checking")
         self.namespaces: list[str] = []
         self._chosen_namespace: str | None = None
+        # the API check runs on one long-lived thread: a thread started from the UI thread holds the loop until
+        # the OS first runs it (on a loaded machine, a second and more: bench_stack --diagnose found the loop
+        # there, in a timer's check_api)
+        self._api_queue: queue.SimpleQueue | None = None  # checks for the "api-check" daemon thread
+        self._api_checking: object = None  # the target whose check is queued or running
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # no animation by default (smooth scrolling costs bandwidth and latency over SSH);
             # TEXTUAL_ANIMATIONS=full brings it back
@@ -129,8 +136,18 @@ class MlopsApp(App):
         self.check_api()
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification as plain text: they carry server and user strings (an error message, a name),
+        whose `[/x]` would raise MarkupError and `[@click=...]` act; escape sequences are dropped."""
+        from mlopstui.text import clean, clean_line
+
+        super().notify(clean(message), title=clean_line(title), severity=severity, timeout=timeout, markup=False)
+
     def on_unmount(self) -> None:
         """The app is exiting (its screens are gone): close the context's watches, clients and local forwards."""
+        if self._api_queue is not None:
+            self._api_queue.put(None)  # the api-check thread ends
         self.ctx.close(final=True)
 
     # -- areas and commands ------------------------------------------------------------------------
@@ -264,8 +281,14 @@ class MlopsApp(App):
             self._set_api(False, f"no cluster: {ctx.kube_error.message if ctx.kube_error else '?'}")
             return
 
-        def probe() -> None:
-            target = ctx.target
+        def probe(target: object = ctx.target) -> None:
+            try:
+                check(target)
+            finally:
+                if self._api_checking is target:
+                    self._api_checking = None
+
+        def check(target: object) -> None:
             try:
                 v = ctx.kube.version()  # the live probe of the API server, on its own interval
                 state = (True, f"ok {v.get('gitVersion', '')}".strip())
@@ -280,7 +303,13 @@ class MlopsApp(App):
             if ctx.target is target:  # not retargeted meanwhile
                 self.call_from_thread(self._api_checked, state, names)
 
-        threading.Thread(target=probe, daemon=True, name="api-check").start()
+        if self._api_checking is ctx.target:
+            return  # the last check of this target has not answered yet (its own timeout ends it)
+        if self._api_queue is None:
+            self._api_queue = queue.SimpleQueue()
+            threading.Thread(target=_run_each, args=(self._api_queue,), daemon=True, name="api-check").start()
+        self._api_checking = ctx.target
+        self._api_queue.put(probe)
 
     def _namespace_names(self, ctx: AppContext) -> list[str]:
         """The namespaces for `:ns` completion, from the shared watch cache (listed once, then watched)."""
@@ -299,6 +328,17 @@ class MlopsApp(App):
         for screen in self._live_screens():
             self.sync_header(screen)
 
+    @property
+    def _background_screens(self) -> list:
+        """Textual counts the screen under the top one as visible even when the top screen is opaque; then every
+        update of a covered screen (the Stack's sweep under a log view or a drill-in) repaints the whole top
+        screen, a full frame per probe answer over the terminal. Nothing under an opaque screen shows: none is
+        a background screen then (a modal, whose background is translucent, keeps the screens under it)."""
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a == 1:
+            return []
+        return super()._background_screens
+
     def sync_header(self, screen) -> None:
         from mlopstui.widgets.header import ClusterHeader
 
@@ -308,3 +348,12 @@ class MlopsApp(App):
             header.namespace = self.ctx.namespace
             header.api_ok, header.api = self.api_state
             header.readonly = self.ctx.readonly
+
+
+def _run_each(jobs: queue.SimpleQueue) -> None:
+    """A long-lived daemon thread: each job in turn, until None."""
+    while (job := jobs.get()) is not None:
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - a check reports its own failures; the thread lives on
+            pass

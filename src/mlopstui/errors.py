@@ -88,6 +88,10 @@ def from_exception(exc: BaseException, *, source: str | None = None) -> MlopsErr
 
     text = clean_line(mask_text(text))
     lowered = (name + " " + text).lower()
+    if any(w in lowered for w in ("invalid response to ssl negotiation", "expected authentication request",
+                                  "protocol error")):  # libpq, redis-py: another server on this port
+        return MlopsError(Kind.INVALID, f"the answer is not the protocol's (another server on this port?): {text}",
+                          source=source)
     if "timeout" in lowered or "timed out" in lowered:
         return MlopsError(Kind.TIMEOUT, f"timed out: {text}", source=source)
     if any(w in lowered for w in ("connection refused", "connecterror", "name or service not known",

@@ -97,10 +97,13 @@ def keep_sgr(value: Any) -> str:
 
 
 def safe(renderable: Any) -> Any:
-    """For a widget's update(): a str or a rich Text made terminal-safe, anything else as it is (a Syntax,
-    a Table, whose cells were cleaned when built)."""
+    """For a widget's update(): a str as a rich Text (shown as it is: a server's `[bold]` or
+    `[@click=app.quit]` is no markup) and a Text, both terminal-safe; anything else as it is (a Syntax, a
+    Table, whose cells were cleaned when built)."""
     if isinstance(renderable, str):
-        return clean(renderable)
+        from rich.text import Text
+
+        return Text(clean(renderable))
     plain = getattr(renderable, "plain", None)
     if isinstance(plain, str) and _ANY_CONTROL.search(plain.replace("\n", "").replace("\t", "")):
         from rich.text import Text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from mlopstui.cli import main  # noqa: E402
+from support.cli_env import isolate  # noqa: E402
 from support.serving import NS, serving_cluster  # noqa: E402
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -79,11 +80,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    for var, sub in (("XDG_CONFIG_HOME", "cfg"), ("XDG_STATE_HOME", "state"), ("XDG_DATA_HOME", "data")):
-        monkeypatch.setenv(var, str(tmp_path / sub))
-    monkeypatch.delenv("MLOPSTUI_CONFIG", raising=False)
-    monkeypatch.setenv("MLOPSTUI_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-    return tmp_path
+    return isolate(tmp_path, monkeypatch)
 
 
 def run(cluster, capsys, argv, namespace=NS):

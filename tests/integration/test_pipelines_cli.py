@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from mlopstui.cli import main
 from mlopstui.sandbox.kubeapi.server import KubeApiServer
+from support.argo_fixtures import load_workflow
 
-FIX = Path(__file__).resolve().parents[1] / "fixtures" / "upstream" / "argo"
 NS = "argo"
 
 
-def _rfc3339(v):
-    return v.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _load(name: str) -> dict:
-    d = json.loads(json.dumps(yaml.safe_load((FIX / name).read_text()), default=_rfc3339))
-    d.setdefault("apiVersion", "argoproj.io/v1alpha1")
-    d.setdefault("kind", "Workflow")
-    d["metadata"]["namespace"] = NS
-    for k in ("resourceVersion", "uid", "creationTimestamp"):
-        d["metadata"].pop(k, None)
-    return d
+    return load_workflow(name, NS)
 
 
 @pytest.fixture(scope="module")

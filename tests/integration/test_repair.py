@@ -123,6 +123,14 @@ def deployment(name, containers, labels=None, annotations=None, replicas=1):
                      "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}}}}
 
 
+# an MLflow client with S3 credentials from the Secret but no MLFLOW_S3_ENDPOINT_URL
+S3_CLIENT_ENV = [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow-server.mlops:5000"},
+                 {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "minio-credentials",
+                                                                              "key": "access-key"}}},
+                 {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "minio-credentials",
+                                                                                  "key": "secret-key"}}}]
+
+
 def cronjob(name, containers, suspend=True):
     return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name, "namespace": NS},
             "spec": {"schedule": "0 3 * * *", "suspend": suspend, "jobTemplate": {"spec": {
@@ -175,11 +183,7 @@ def test_no_automatic_fix_sends_nothing(env, capsys):
 def test_s3_endpoint_on_a_cronjob_cli(env, capsys, created):
     ref = created(k.CRONJOBS, cronjob("nightly-eval", [{
         "name": "eval", "image": "python:3.11",
-        "env": [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow-server.mlops:5000"},
-                {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "minio-credentials",
-                                                                             "key": "access-key"}}},
-                {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "minio-credentials",
-                                                                                 "key": "secret-key"}}}]}]))
+        "env": S3_CLIENT_ENV}]))
     assert env.findings("mlflow-client-no-s3-endpoint", ref)
     path = f"/apis/batch/v1/namespaces/{NS}/cronjobs/nightly-eval"
     args = ("mlflow-client-no-s3-endpoint", "--object", "CronJob/mlops/nightly-eval")
@@ -445,11 +449,7 @@ def test_concurrent_edit_is_a_conflict_and_changes_nothing(env, created):
 
     ref = created(k.DEPLOYMENTS, deployment("ranker", [{
         "name": "rank", "image": "python:3.11",
-        "env": [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow-server.mlops:5000"},
-                {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "minio-credentials",
-                                                                             "key": "access-key"}}},
-                {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "minio-credentials",
-                                                                                 "key": "secret-key"}}}]}]))
+        "env": S3_CLIENT_ENV}]))
     ctx = env.context()
     action = Repair(ctx, "mlflow-client-no-s3-endpoint", obj_ref=ref)
     plan = action.plan()
@@ -500,3 +500,34 @@ def test_all_dry_run_shows_every_plan_and_sends_nothing(env, capsys):
     assert {"redis-no-maxmemory", "isvc-ineffective-minscale"} <= planned
     assert not doc["applied"] and env.writes(mark) == []
     assert_no_secret(out)
+
+
+def test_fix_answered_late_is_reported_applied(env, capsys, created, tmp_path):
+    """The patch reaches the API server, its answer comes after the client's timeout: the repair re-reads the
+    patched field, finds the planned value and reports (and audits) "applied"."""
+    from support.fault_servers import FaultServer, kubeconfig_for
+
+    created(k.CRONJOBS, cronjob("late-eval", [{
+        "name": "eval", "image": "python:3.11",
+        "env": S3_CLIENT_ENV}]))
+    proxy = FaultServer("late-write", upstream=env.srv.url, hold=12.0)
+    try:
+        cfg = yaml.safe_load(env.config.read_text())
+        cfg.update(kubeconfig=kubeconfig_for(proxy.url, tmp_path / "kubeconfig", token=env.srv.token("admin"),
+                                             namespace=NS), context="fault", kube_timeout=4.0,
+                   audit_log=str(tmp_path / "audit.jsonl"))
+        (tmp_path / "late.yaml").write_text(yaml.safe_dump(cfg))
+        mark = env.mark()
+        code = main(["repair", "mlflow-client-no-s3-endpoint", "--object", "CronJob/mlops/late-eval", "--yes",
+                     "--config", str(tmp_path / "late.yaml")])
+        out = capsys.readouterr()
+    finally:
+        proxy.stop()
+    assert code == 0, (out.out, out.err)
+    assert "applied" in out.out and "timed out" in out.out and "re-read" in out.out, out.out
+    assert len(env.writes(mark, "PATCH")) == 1  # sent once, not again
+    live = env.kube().get(k.CRONJOBS, "late-eval", NS)
+    container = live["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(container)["MLFLOW_S3_ENDPOINT_URL"] == ENDPOINT
+    entry = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert entry["outcome"] == "applied" and entry["ok"] is True

@@ -5,11 +5,15 @@ would present itself:
 
 - ``refuse``: a port that was bound then closed (connection refused);
 - ``hang``: accepts the connection, reads nothing, never answers;
+- ``garbage``: a TCP server that answers whatever it is sent with an HTML page and closes (another
+  server on a database's port: not PostgreSQL's or Redis' protocol);
 - ``500``: HTTP 500 with a short text body;
 - ``html``: HTTP 200 with an HTML page (a proxy, a login page);
 - ``badjson``: HTTP 200, ``application/json``, a truncated document;
 - ``pageloop``: MLflow-shaped pages that always carry the same ``next_page_token``;
 - ``ansi``: well-formed answers (Kubernetes and MLflow shapes) whose strings carry OSC/CSI sequences;
+- ``hostile``: the same answers whose strings carry Textual/Rich markup as well (MARKUP: a stray closing
+  tag, a style, an action link) besides an OSC: a UI must show them literally;
 - ``slow`` / ``late-write`` / ``lost-write``: a proxy in front of the real emulator that delays every
   answer a little, holds the answer of a write (PATCH/POST) after forwarding it (applied, answered
   late), or never forwards a write and never answers it (not applied).
@@ -31,6 +35,8 @@ from mlopstui.sandbox.procs import free_port
 OSC_TITLE = "\x1b]0;pwned\x07"
 CSI_CLEAR = "\x1b[2J\x1b[H"
 EVIL = f"fraud{OSC_TITLE}-exp{CSI_CLEAR}"
+MARKUP = "[/x][bold]x[@click=app.quit]"
+HOSTILE = f"fraud-exp{MARKUP}{OSC_TITLE}"
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>proxy login</body></html>"
 
 
@@ -64,6 +70,29 @@ class HungServer:
         self.sock.close()
 
 
+class _Garbage(HungServer):
+    """Answers the first bytes of every connection with an HTML page, then closes it."""
+
+    def _run(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._answer, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _answer(c: socket.socket) -> None:
+        with c:
+            try:
+                c.settimeout(5)
+                c.recv(4096)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + HTML)
+            except OSError:
+                pass
+
+
 def refused_port() -> int:
     """A port nothing listens on: connecting is refused."""
     return free_port()
@@ -88,6 +117,16 @@ def _ansi_kube(path: str) -> dict:
                                                 "involvedObject": {"kind": "Pod", "name": "p"}}]}
     if path == "/version":
         return {"major": "1", "minor": "31", "gitVersion": f"v1.31.0{OSC_TITLE}"}
+    if "/workflows" in path:
+        wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+              "metadata": {**meta, "name": "wf-1", "uid": "u1", "creationTimestamp": "2026-01-01T00:00:00Z"},
+              "spec": {"entrypoint": "main", "templates": [{"name": "main", "container": {"image": "x"}}]},
+              "status": {"phase": "Failed", "message": EVIL, "startedAt": "2026-01-01T00:00:00Z",
+                         "finishedAt": "2026-01-01T00:01:00Z", "progress": "0/1", "nodes": {"wf-1": {
+                             "id": "wf-1", "name": "wf-1", "displayName": "wf-1", "type": "Pod",
+                             "templateName": "main", "phase": "Failed", "message": EVIL,
+                             "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:01:00Z"}}}}
+        return wf if path.rstrip("/").endswith("/wf-1") else {"kind": "List", "items": [wf]}
     return {"kind": "List", "items": []}
 
 
@@ -143,8 +182,8 @@ class FaultServer:
         self._release = threading.Event()
         if fault == "refuse":
             self.port = refused_port()
-        elif fault == "hang":
-            self._hang = HungServer()
+        elif fault in ("hang", "garbage"):
+            self._hang = HungServer() if fault == "hang" else _Garbage()
             self.port = self._hang.port
         else:
             self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -202,20 +241,26 @@ class FaultServer:
                 parts = urlsplit(self.path)
                 if f == "pageloop":
                     return self._send(200, json.dumps(_page(parts.path)).encode(), "application/json")
-                if f == "ansi":
+                if f in ("ansi", "hostile"):
+                    evil = EVIL if f == "ansi" else HOSTILE
+
+                    def doc(d: dict) -> bytes:
+                        return json.dumps(d).replace(json.dumps(EVIL)[1:-1], json.dumps(evil)[1:-1]).encode()
+
                     if server.protocol == "mlflow":
                         if parts.path == "/version":
                             return self._send(200, f"2.11.0{OSC_TITLE}{CSI_CLEAR}".encode(), "text/plain")
                         if parts.path == "/health":
                             return self._send(200, b"OK", "text/plain")
-                        return self._send(200, json.dumps(_ansi_mlflow(parts.path)).encode(), "application/json")
+                        return self._send(200, doc(_ansi_mlflow(parts.path)), "application/json")
                     if parts.path.endswith("/log"):
-                        return self._send(200, f"started\n{EVIL}\n\x1b[31mred\x1b[0m\n".encode(), "text/plain")
-                    return self._send(200, json.dumps(_ansi_kube(parts.path)).encode(), "application/json")
+                        return self._send(200, f"started\n{evil}\n\x1b[31mred\x1b[0m\n".encode(), "text/plain")
+                    return self._send(200, doc(_ansi_kube(parts.path)), "application/json")
                 return self._send(200, b"{}", "application/json")
 
             def _proxy(self, body: bytes) -> None:
-                write = self.command in ("POST", "PUT", "PATCH", "DELETE")
+                # a server-side dry run (a plan's) persists nothing: it is answered as any read
+                write = self.command in ("POST", "PUT", "PATCH", "DELETE") and "dryRun=All" not in self.path
                 if server.fault == "lost-write" and write:
                     server._release.wait(server.hold)  # never forwarded, never answered in time
                     self.close_connection = True

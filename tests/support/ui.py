@@ -31,3 +31,12 @@ def screen_lines(app) -> list[str]:
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text(styles=False).splitlines()
+
+
+def stack_probes_answered(app) -> bool:
+    """The Stack screen shows a sweep's probe answers: a report, nothing pending and no component's probe still
+    'pending' (a rebuild from the watch caches can bring a report before the sweep's probes have answered)."""
+    screen = app.screen
+    report = getattr(screen, "report", None)
+    return (report is not None and getattr(screen, "state", None) is not None and not screen.pending
+            and all(c.probe.state.value != "pending" for c in report.components))

@@ -10,6 +10,7 @@ import pytest
 
 from mlopstui import config
 from mlopstui.app import MlopsApp
+from support.ui import stack_probes_answered
 
 ENDPOINT_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
                  "FEAST_REPO_PATH", "REDIS_URL", "KUBERNETES_SERVICE_HOST")
@@ -35,7 +36,7 @@ async def test_stack_experiments_and_features_with_only_a_kubeconfig(sandbox, mo
         monkeypatch.setenv(key, value)
     app = MlopsApp(config.load(sandbox.kubeconfig_only_config))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: getattr(app.screen, "report", None) is not None and not app.screen.pending)
+        await wait_for(pilot, lambda: stack_probes_answered(app))
         rows = {c.id: c.probe for c in app.screen.report.components}
         assert rows["mlflow"].ok and rows["mlflow"].summary.endswith("via API proxy")
         assert rows["redis"].ok and rows["redis"].summary.endswith("via port-forward")

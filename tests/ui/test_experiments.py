@@ -155,8 +155,7 @@ async def test_lab_run_detail_plot_and_artifact_preview(env, tmp_path):
                        and app.screen.detail is not None and app.screen.query_one("#run-data").row_count)
         detail = app.screen
         data = detail.query_one("#run-data")
-        cells = {detail.query_one("#run-data").get_row(k)[1]: detail.query_one("#run-data").get_row(k)[2]
-                 for k in data.visible_keys()}
+        cells = {str(data.get_row(k)[1]): str(data.get_row(k)[2]) for k in data.visible_keys()}
         assert cells["learning_rate"] == "0.01" and cells["accuracy"] == "0.95"
         await pilot.press("y")
         assert app.clipboard == run_id

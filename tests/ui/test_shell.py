@@ -191,3 +191,37 @@ async def test_no_animation_by_default(tmp_path, monkeypatch):
         assert app.animation_level == "none"
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
     assert make_app(tmp_path).animation_level == "full"
+
+
+async def test_api_checks_run_on_one_long_lived_thread(tmp_path):
+    """The header's API check, against the emulator: ok, and every periodic check on the same daemon thread
+    (a thread started from the UI thread holds the loop until the OS first runs it)."""
+    import threading
+
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+
+    srv = KubeApiServer(str(tmp_path / "kube"), port=0, run_controllers=False).start()
+    try:
+        app = make_app(tmp_path, kubeconfig=srv.kubeconfig_path, refresh_interval=3600.0)
+        async with app.run_test(size=(100, 30)) as pilot:
+            seen = set()
+            for _ in range(3):
+                app.check_api()
+                for _ in range(200):
+                    seen |= {t.ident for t in threading.enumerate() if t.name == "api-check"}
+                    if app.api_state[0] is True and app._api_checking is None:
+                        break
+                    await pilot.pause(0.05)
+                app.api_state = (None, "checking")
+            assert app._api_checking is None and len(seen) == 1
+            await pilot.pause()
+            app.check_api()
+            for _ in range(200):
+                if app.api_state[0] is True:
+                    break
+                await pilot.pause(0.05)
+            app.sync_header(app.screen)
+            await pilot.pause()
+            assert "ok" in header_text(app)
+    finally:
+        srv.stop()

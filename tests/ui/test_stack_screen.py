@@ -9,6 +9,7 @@ import pytest
 from mlopstui import config  # noqa: E402
 from mlopstui.app import MlopsApp  # noqa: E402
 from support.stack_env import ACCESS_KEY, SECRETS, aws_env, stack_env  # noqa: F401, E402 - fixtures
+from support.ui import stack_probes_answered  # noqa: E402
 
 
 async def wait_until(pilot, pred, timeout=30.0):
@@ -32,8 +33,7 @@ def row(app, cid):
 async def test_stack_screen_rows_keys_and_no_secrets(aws_env):
     app = MlopsApp(config.load(aws_env.config_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: getattr(app.screen, "report", None) is not None
-                         and app.screen.state is not None and not app.screen.pending)
+        await wait_until(pilot, lambda: stack_probes_answered(app))
         stack = app.screen
         assert type(stack).__name__ == "StackScreen"
         assert row(app, "redis").installed and row(app, "redis").probe.state.value == "ok"

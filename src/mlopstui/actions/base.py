@@ -10,11 +10,14 @@ import abc
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlopstui.audit import AuditLog  # noqa: F401 - re-exported: `from mlopstui.actions.base import AuditLog`
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.secrets import scrub
+
+if TYPE_CHECKING:
+    from mlopstui.backends.kube import KubeClient, Res
 
 
 @dataclass
@@ -72,8 +75,11 @@ class Action(abc.ABC):
 
     def observe(self, plan: Plan) -> bool | None:
         """After a write whose answer timed out: re-read and tell whether it took effect (True/False), or
-        None when that cannot be known. Actions that can re-read their object override this."""
+        None when that cannot be known. Every write action overrides this (see observe_patch and
+        observe_object below); one that found out more (a partial install) says so in self.observed."""
         return None
+
+    observed: str = ""  # what observe() saw, when more than applied / not applied
 
     def apply(self, plan: Plan, *, readonly: bool, audit: AuditLog | None) -> Result:
         if readonly:
@@ -114,7 +120,7 @@ class Action(abc.ABC):
             return result
         outcome = "not applied" if seen is False else "outcome unknown"
         why = (f"re-reading {plan.target} shows the change did not take effect" if seen is False
-               else f"{plan.target} could not be re-read to tell whether it took effect")
+               else self.observed or f"{plan.target} could not be re-read to tell whether it took effect")
         err = MlopsError(Kind.TIMEOUT, f"{plan.action} {outcome}: the answer timed out ({exc.message}); {why}",
                          hint="check the object before trying again" if seen is None
                          else "nothing changed; try again when the API server answers", source=exc.source)
@@ -122,3 +128,37 @@ class Action(abc.ABC):
         if audit:
             audit.record(plan, ok=False, message=err.message, started=started, outcome=outcome)
         raise err from None
+
+
+def observe_patch(kube: KubeClient, res: Res, name: str, namespace: str | None, patch: dict[str, Any], *,
+                  strategic: bool = False) -> bool | None:
+    """A patch whose answer never came: re-read the object. False when its resourceVersion is still the one
+    the patch was sent with (the precondition: nothing was written), else whether every patched field holds
+    the patched value; None when it cannot be read."""
+    from mlopstui.models.objects import shows_patch
+
+    sent_rv = ((patch or {}).get("metadata") or {}).get("resourceVersion")
+    try:
+        obj = kube.get(res, name, namespace)
+    except MlopsError:
+        return None
+    if sent_rv and (obj.get("metadata") or {}).get("resourceVersion") == sent_rv:
+        return False
+    return shows_patch(patch, obj, strategic=strategic)
+
+
+def observe_object(kube: KubeClient, res: Res, manifest: dict[str, Any], namespace: str | None) -> bool | None:
+    """A create or apply whose answer never came: True when the object exists and holds every field of the
+    manifest (the server's defaults may add more), False when it does not exist, None when it cannot be
+    read or differs."""
+    from mlopstui.models.objects import shows_patch
+
+    meta = manifest.get("metadata") or {}
+    try:
+        obj = kube.get(res, meta.get("name"), namespace or meta.get("namespace"))
+    except MlopsError as exc:
+        return False if exc.kind is Kind.NOT_FOUND else None
+    body = {k: v for k, v in manifest.items() if k not in ("metadata", "status", "data", "stringData")}
+    labels = meta.get("labels") or {}
+    return (shows_patch(body, obj, strategic=True)
+            and shows_patch(labels, (obj.get("metadata") or {}).get("labels") or {})) or None

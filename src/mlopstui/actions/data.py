@@ -30,6 +30,30 @@ class _LakeFSAction(Action):
     def _where(self) -> str:
         return self.client.source
 
+    # -- re-reading after a write whose answer never came (Action.observe) ---------------------------------
+    def _head(self, branch: str) -> str | None:
+        """The branch's commit id; '' when there is no such branch; None when it cannot be read."""
+        try:
+            return self.client.branch(self.repo, branch).commit_id
+        except MlopsError as exc:
+            return "" if exc.kind is Kind.NOT_FOUND else None
+
+    def _new_commit(self, branch: str, old_head: str | None, parents: tuple[str, ...],
+                    message: str | None = None) -> bool | None:
+        """The branch moved from old_head to a commit whose parents are old_head and `parents` (and, given,
+        whose message starts with `message`): True; still at old_head: False; else None."""
+        head = self._head(branch)
+        if not head or not old_head:
+            return None
+        if head == old_head:
+            return False
+        try:
+            c = self.client.commit(self.repo, head)
+        except MlopsError:
+            return None
+        ok = old_head in c.parents and all(p in c.parents for p in parents if p)
+        return (ok and (message is None or c.message.startswith(message))) or None
+
 
 class CreateBranch(_LakeFSAction):
     name = "lakefs-branch"
@@ -58,6 +82,12 @@ class CreateBranch(_LakeFSAction):
         ref = self.client.create_branch(self.repo, self.branch, self.source)
         return Result(True, f"created branch {self.branch} at {ref[:12]}", data={"branch": self.branch,
                                                                                   "commit_id": ref})
+
+    def observe(self, plan: Plan) -> bool | None:
+        head = self._head(self.branch)
+        if head is None:
+            return None
+        return False if head == "" else (head == (plan.before or {}).get("source_commit") or None)
 
 
 class DeleteBranch(_LakeFSAction):
@@ -94,6 +124,10 @@ class DeleteBranch(_LakeFSAction):
         self.client.delete_branch(self.repo, self.branch)
         return Result(True, f"deleted branch {self.branch}", data={"branch": self.branch})
 
+    def observe(self, plan: Plan) -> bool | None:
+        head = self._head(self.branch)
+        return None if head is None else head == ""
+
 
 class RevertCommit(_LakeFSAction):
     name = "lakefs-revert"
@@ -119,6 +153,7 @@ class RevertCommit(_LakeFSAction):
                                             f"({m.diff_summary(dirty)}): LakeFS reverts only on a clean branch",
                              hint="commit or reset them first")
         parent = c.parents[max(self.parent_number - 1, 0)]
+        head = self.client.branch(self.repo, self.branch).commit_id
         undone = self.client.diff(self.repo, c.id, parent, two_dot=True)
         body = {"ref": c.id, "parent_number": self.parent_number}
         return Plan(action=self.name, summary=f"revert {c.short} {c.message!r} on {self.repo}/{self.branch}",
@@ -126,7 +161,7 @@ class RevertCommit(_LakeFSAction):
                     patch={"method": "POST", "path": f"/repositories/{self.repo}/branches/{self.branch}/revert",
                            "body": body},
                     patch_type="LakeFS API request", risk="medium",
-                    before={"commit": c.to_dict()},
+                    before={"commit": c.to_dict(), "head": head},
                     notes=[f"a new commit on {self.branch} undoes: {m.diff_summary(undone)}",
                            *[f"  {d.type} {d.path}" for d in undone[:10]],
                            "a path changed again since that commit makes LakeFS refuse (conflict)"])
@@ -135,6 +170,9 @@ class RevertCommit(_LakeFSAction):
         self.client.revert(self.repo, self.branch, plan.patch["body"]["ref"], self.parent_number)
         return Result(True, f"reverted {self.commit[:12]} on {self.branch}",
                       data={"branch": self.branch, "reverted": plan.patch["body"]["ref"]})
+
+    def observe(self, plan: Plan) -> bool | None:  # LakeFS's revert commit: one parent, "Revert <ref>"
+        return self._new_commit(self.branch, (plan.before or {}).get("head"), (), "Revert")
 
 
 class MergeBranch(_LakeFSAction):
@@ -165,12 +203,14 @@ class MergeBranch(_LakeFSAction):
             notes.append(f"conflicts: {self.dest} also changed {', '.join(conflicts[:10])}: LakeFS will refuse "
                          f"unless both made the same change")
         body: dict = {"message": self.message} if self.message else {}
+        heads = {"dest_head": self.client.branch(self.repo, self.dest).commit_id,
+                 "source_commit": next((c.id for c in self.client.log(self.repo, self.source, limit=1)), None)}
         return Plan(action=self.name, summary=f"merge {self.source} into {self.dest} in {self.repo}",
                     target=self._target(f"branches/{self.dest}"), context=self._where,
                     patch={"method": "POST", "path": f"/repositories/{self.repo}/refs/{self.source}/merge/{self.dest}",
                            "body": body},
                     patch_type="LakeFS API request", risk=risk, notes=notes,
-                    before={"diff": [d.to_dict() for d in incoming[:200]], "conflicts": conflicts})
+                    before={"diff": [d.to_dict() for d in incoming[:200]], "conflicts": conflicts, **heads})
 
     def _apply(self, plan: Plan) -> Result:
         try:
@@ -183,6 +223,10 @@ class MergeBranch(_LakeFSAction):
                               data={"conflicts": conflicts})
             raise
         return Result(True, f"merged {self.source} into {self.dest}: commit {ref[:12]}", data={"commit_id": ref})
+
+    def observe(self, plan: Plan) -> bool | None:  # a merge commit: parents the old head and the source's
+        before = plan.before or {}
+        return self._new_commit(self.dest, before.get("dest_head"), (before.get("source_commit") or "",))
 
 
 class DvcTransfer(Action):

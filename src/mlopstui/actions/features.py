@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlopstui.actions.base import Action, Plan, Result
+from mlopstui.actions.base import Action, Plan, Result, observe_object
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import features as m
 from mlopstui.secrets import mask_text
@@ -59,6 +59,11 @@ class TriggerMaterialization(Action):
         meta = created.get("metadata") or {}
         return Result(True, f"created job {self.namespace}/{meta.get('name')}",
                       data={"namespace": self.namespace, "job": meta.get("name"), "uid": meta.get("uid")})
+
+    def observe(self, plan: Plan) -> bool | None:
+        from mlopstui.backends.kube import JOBS
+
+        return observe_object(self.ctx.kube, JOBS, plan.patch, self.namespace)
 
 
 class MaterializeLocal(Action):

@@ -17,7 +17,7 @@ import secrets as pysecrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.actions.base import Action, Plan, Result
+from mlopstui.actions.base import Action, Plan, Result, observe_object
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import manifests as mf
 from mlopstui.secrets import scrub
@@ -210,12 +210,21 @@ class Install(Action):
     def _apply(self, plan: Plan) -> Result:
         if not self._objects:
             raise MlopsError(Kind.ERROR, "apply() without a plan from this action")
+        from mlopstui import deadline
+
         kube = self.ctx.kube
         applied: list[str] = []
+        reread: list[str] = []  # objects whose answer timed out and a re-read showed applied
         for obj in self._objects:
             try:
                 kube.apply(res_for(obj), obj, self.namespace, field_manager=mf.FIELD_MANAGER)
             except MlopsError as exc:
+                if exc.kind is Kind.TIMEOUT:
+                    deadline.extend(10.0)  # the re-read (and the rest) get a few seconds of their own
+                    if observe_object(kube, res_for(obj), obj, self.namespace) is True:
+                        reread.append(ref_of(obj))
+                        applied.append(ref_of(obj))
+                        continue
                 done = ", ".join(applied) if applied else "nothing"
                 raise MlopsError(exc.kind, f"install stopped at {ref_of(obj)}; {exc.message}; applied before it: "
                                  f"{done}; not applied: "
@@ -223,5 +232,24 @@ class Install(Action):
                                  hint=exc.hint or "fix the cause and run the install again (applied objects "
                                  "are managed by mlopstui and are re-applied)", source="kubernetes") from None
             applied.append(ref_of(obj))
-        return Result(True, f"installed {self.component} in {self.namespace}: {', '.join(applied)}",
-                      data={"component": self.component, "namespace": self.namespace, "applied": applied})
+        late = (f" (the answer for {', '.join(reread)} timed out; re-reading showed it applied)" if reread else "")
+        return Result(True, f"installed {self.component} in {self.namespace}: {', '.join(applied)}{late}",
+                      data={"component": self.component, "namespace": self.namespace, "applied": applied,
+                            **({"outcome": "applied", "reread": reread} if reread else {})})
+
+    def observe(self, plan: Plan) -> bool | None:
+        """Each object exists with its planned spec: all applied (True), none (False), or some (None, named)."""
+        kube = self.ctx.kube
+        seen = [observe_object(kube, res_for(o), o, self.namespace) for o in self._objects]
+        if seen and all(x is True for x in seen):
+            return True
+        if seen and all(x is False for x in seen):
+            return False
+        if any(x is None for x in seen):
+            return None
+        done = [ref_of(o) for o, x in zip(self._objects, seen, strict=True) if x]
+        self.observed = (f"re-reading shows {', '.join(done)} applied, not "
+                         + ", ".join(ref_of(o) for o, x in zip(self._objects, seen, strict=True) if not x)
+                         + ": run the install again to apply the rest")
+        return None
+

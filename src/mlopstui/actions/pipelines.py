@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.actions.base import Action, Plan, Result
+from mlopstui.actions.base import Action, Plan, Result, observe_patch
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import pipelines as m
 from mlopstui.models.objects import with_resource_version
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mlopstui.context import AppContext
 
 MERGE_PATCH = "application/merge-patch+json"
+WRITE_ID_LABEL = "mlopstui.io/write-id"
 
 
 def _target(ns: str, name: str) -> str:
@@ -107,6 +108,12 @@ class _PatchAction(WorkflowAction):
                          hint="try again in a moment", source="kubernetes")
 
 
+    def observe(self, plan: Plan) -> bool | None:
+        from mlopstui.backends.kube import ARGO_WORKFLOWS
+
+        return observe_patch(self.ctx.kube, ARGO_WORKFLOWS, self.workflow, self.namespace, plan.patch)
+
+
 def _user_part(obj: dict) -> tuple:
     meta = obj.get("metadata") or {}
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in (m.L_PHASE, m.L_COMPLETED)}
@@ -177,11 +184,11 @@ class Resubmit(WorkflowAction):
 
         raw = get_workflow_raw(self.ctx.kube, self.namespace, self.workflow)
         self.current = m.parse_workflow(raw)
-        manifest = m.resubmit_manifest(raw, self.parameters)
+        manifest, marked = _write_id(m.resubmit_manifest(raw, self.parameters))
         params = {p.get("name"): p.get("value") for p in (manifest["spec"].get("arguments") or {}).get("parameters") or []}
         notes = [f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'none'}"
                  + (" (changed: " + ", ".join(sorted(self.parameters)) + ")" if self.parameters else ""),
-                 "a new Workflow: the old one and its pods are left as they are"]
+                 "a new Workflow: the old one and its pods are left as they are", marked]
         if self.current.template and "workflowTemplateRef" in manifest["spec"]:
             notes.append(f"runs workflowtemplate/{self.current.template} as it is now")
         return Plan(action=self.name, summary=f"create a new Workflow {manifest['metadata']['generateName']}* "
@@ -192,6 +199,9 @@ class Resubmit(WorkflowAction):
 
     def _apply(self, plan: Plan) -> Result:
         return _create(self.ctx, self.namespace, plan.patch, f"resubmitted {self.workflow} as")
+
+    def observe(self, plan: Plan) -> bool | None:
+        return _observe_created(self.ctx, self.namespace, plan.patch)
 
 
 class Retry(WorkflowAction):
@@ -250,6 +260,7 @@ class Retry(WorkflowAction):
                                             "nothing was deleted or overwritten",
                              hint="plan the retry again", source="kubernetes")
         deleted = []
+        self._put_sent = False
         for p in plan.patch["podsToDelete"]:
             try:
                 kube.delete(PODS, p, self.namespace)
@@ -257,11 +268,32 @@ class Retry(WorkflowAction):
             except MlopsError as exc:
                 if exc.kind is not Kind.NOT_FOUND:
                     raise
+        self._put_sent = True
         obj = kube.request("PUT", ARGO_WORKFLOWS.path(self.namespace, self.workflow), body=self.body)
         new_rv = (obj.get("metadata") or {}).get("resourceVersion")
         return Result(True, f"retried {self.namespace}/{self.workflow}: deleted {len(deleted)} pod(s), "
                             f"resourceVersion {rv} -> {new_rv}",
                       data={"deletedPods": deleted, "resourceVersion": new_rv})
+
+
+    def observe(self, plan: Plan) -> bool | None:
+        """The reset replaces status: applied when the resourceVersion moved and status.finishedAt is no
+        longer the failed run's (a retried workflow runs again: finishedAt cleared, or a later one)."""
+        from mlopstui.backends.kube import ARGO_WORKFLOWS
+
+        if not getattr(self, "_put_sent", False):
+            self.observed = "the answer of a pod deletion timed out before the workflow was reset: some pods " \
+                            "of the listed ones may be deleted, the workflow is not reset"
+            return None
+        rv = self.body["metadata"]["resourceVersion"] if self.body else None
+        try:
+            obj = self.ctx.kube.get(ARGO_WORKFLOWS, self.workflow, self.namespace)
+        except MlopsError:
+            return None
+        if (obj.get("metadata") or {}).get("resourceVersion") == rv:
+            return False
+        old = ((self.current.raw if self.current else {}).get("status") or {}).get("finishedAt")
+        return (obj.get("status") or {}).get("finishedAt") != old or None
 
 
 class Submit(Action):
@@ -293,7 +325,7 @@ class Submit(Action):
         else:
             src = argo.get_template_raw(self.ctx.kube, self.namespace, self.source,
                                         cluster=self.kind == "ClusterWorkflowTemplate")
-        manifest = m.submit_manifest(self.kind, src, self.parameters)
+        manifest, marked = _write_id(m.submit_manifest(self.kind, src, self.parameters))
         manifest["metadata"]["namespace"] = self.namespace
         declared = ((src.get("spec") or {}).get("workflowSpec") if self.kind == "CronWorkflow"
                     else src.get("spec")) or {}
@@ -303,10 +335,36 @@ class Submit(Action):
                                               f"{self.kind.lower()}/{self.source}",
                     target=f"workflows.argoproj.io/{self.namespace}/{self.source}-*", context=self.ctx.context_name,
                     patch=manifest, patch_type="Workflow manifest (POST)", risk="medium",
-                    notes=[f"parameters: {shown}"])
+                    notes=[f"parameters: {shown}", marked])
 
     def _apply(self, plan: Plan) -> Result:
         return _create(self.ctx, self.namespace, plan.patch, "submitted")
+
+    def observe(self, plan: Plan) -> bool | None:
+        return _observe_created(self.ctx, self.namespace, plan.patch)
+
+
+def _write_id(manifest: dict) -> tuple[dict, str]:
+    """The manifest with a label unique to this write: a generateName create whose answer is lost can then be
+    found (the name is the server's)."""
+    import secrets
+
+    wid = secrets.token_hex(6)
+    meta = manifest.setdefault("metadata", {})
+    meta["labels"] = {**(meta.get("labels") or {}), WRITE_ID_LABEL: wid}
+    return manifest, f"labelled {WRITE_ID_LABEL}={wid}: after a lost answer, a re-read finds the Workflow it made"
+
+
+def _observe_created(ctx: AppContext, namespace: str, manifest: dict) -> bool | None:
+    from mlopstui.backends.kube import ARGO_WORKFLOWS
+
+    wid = ((manifest.get("metadata") or {}).get("labels") or {}).get(WRITE_ID_LABEL)
+    if not wid:
+        return None
+    try:
+        return bool(ctx.kube.list(ARGO_WORKFLOWS, namespace, label_selector=f"{WRITE_ID_LABEL}={wid}"))
+    except MlopsError:
+        return None
 
 
 def _create(ctx: AppContext, namespace: str, manifest: dict, verb: str) -> Result:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.actions.base import Action, Plan, Result
+from mlopstui.actions.base import Action, Plan, Result, observe_object, observe_patch
 from mlopstui.doctor import fixes
 from mlopstui.errors import Kind, MlopsError
 
@@ -276,6 +276,17 @@ class Repair(Action):
                                 "resourceVersion": new_rv, "finding": spec.finding_id})
         raise MlopsError(Kind.CONFLICT, f"{spec.target} keeps changing; nothing was overwritten",
                          hint="try again in a moment", source="kubernetes")
+
+    def observe(self, plan: Plan) -> bool | None:
+        """The patched fields hold the planned values (a created Job exists with its planned spec)."""
+        spec = self.spec
+        if spec is None:
+            return None
+        res = res_for(spec.kind if spec.operation == "patch" else "Job")
+        if spec.operation == "create":
+            return observe_object(self.ctx.kube, res, plan.patch, spec.namespace)
+        return observe_patch(self.ctx.kube, res, spec.name, spec.namespace, plan.patch,
+                             strategic=plan.patch_type == fixes.STRATEGIC)
 
     @staticmethod
     def _user_part(o: dict[str, Any]) -> Any:

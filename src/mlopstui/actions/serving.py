@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.actions.base import Action, Plan, Result
+from mlopstui.actions.base import Action, Plan, Result, observe_patch
 from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import serving as m
 
@@ -118,16 +118,7 @@ class IsvcAction(Action):
         not, None when it cannot be read."""
         from mlopstui.backends.kube import INFERENCESERVICES
 
-        sent_rv = (plan.patch.get("metadata") or {}).get("resourceVersion")
-        try:
-            obj = self.ctx.kube.get(INFERENCESERVICES, self.isvc_name, self.namespace)
-        except MlopsError:
-            return None
-        now_rv = (obj.get("metadata") or {}).get("resourceVersion")
-        if sent_rv and now_rv == sent_rv:
-            return False
-        want = {k: v for k, v in plan.patch.items() if k != "metadata"}
-        return _merged_into(want, obj)
+        return observe_patch(self.ctx.kube, INFERENCESERVICES, self.isvc_name, self.namespace, plan.patch)
 
     def _only_status_changed(self) -> bool:
         """After a 409: re-read; True when spec, labels and annotations are what the plan was made from."""
@@ -192,21 +183,6 @@ def follow_status(ctx: AppContext, namespace: str, name: str, canary: int | None
             return Result(False, f"status did not converge within {timeout:.0f}s: {why}{extra}",
                           data=isvc.summary() if isvc else None)
         time.sleep(interval)
-
-
-def _merged_into(patch: Any, obj: Any) -> bool:
-    """Whether a JSON merge patch's values are all present in obj (null: the key is absent)."""
-    if not isinstance(patch, dict):
-        return patch == obj
-    if not isinstance(obj, dict):
-        return False
-    for k, v in patch.items():
-        if v is None:
-            if k in obj and obj[k] is not None:
-                return False
-        elif k not in obj or not _merged_into(v, obj[k]):
-            return False
-    return True
 
 
 def _pct(v: int | None) -> str:

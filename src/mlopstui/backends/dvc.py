@@ -92,10 +92,18 @@ def _run_child(args: list[str], timeout: float, on_line: Callable[[str], None] |
                     if on_line:
                         on_line(line)
 
+    out_chunks: list[bytes] = []
+
+    def read_out() -> None:  # not communicate(): it would read stderr too, racing read_err for the progress
+        assert proc.stdout is not None
+        out_chunks.append(proc.stdout.read())
+
     t = threading.Thread(target=read_err, daemon=True)
+    t_out = threading.Thread(target=read_out, daemon=True)
     t.start()
+    t_out.start()
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         import signal
 
@@ -108,6 +116,8 @@ def _run_child(args: list[str], timeout: float, on_line: Callable[[str], None] |
                          hint="a remote without endpointurl goes to public AWS; check the remote's URL and "
                               "endpointurl", source="dvc") from None
     t.join(timeout=5)
+    t_out.join(timeout=5)
+    out = b"".join(out_chunks)
     try:
         doc = json.loads(out.decode() or "{}")
     except ValueError:

@@ -311,7 +311,14 @@ def _registry_objects(uri: str, timeout: float) -> dict[str, dict[str, list[byte
         raise MlopsError(Kind.NOT_FOUND, f"no Feast registry file at {path}",
                          hint="endpoints.feast_registry takes a registry file path or a SQL URI "
                               "(postgresql://user@host:5432/db)", source="feast")
-    reg = RegistryProto.FromString(path.read_bytes())
+    from google.protobuf.message import DecodeError
+
+    try:
+        reg = RegistryProto.FromString(path.read_bytes())
+    except (DecodeError, ValueError) as exc:
+        raise MlopsError(Kind.INVALID, f"{path} is not a Feast registry file (no Registry protobuf: {exc})",
+                         hint="endpoints.feast_registry takes the file feature_store.yaml's registry names, or a "
+                              "SQL URI", source="feast") from None
     for kind in kinds:
         for proto in getattr(reg, kind):
             out.setdefault(proto.spec.project, {k: [] for k in kinds})[kind].append(proto.SerializeToString())

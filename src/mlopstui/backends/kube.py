@@ -523,6 +523,8 @@ class KubeClient:
                 raise MlopsError(Kind.UNREACHABLE, f"the log stream of {name} on {self.target.server} "
                                  f"ended: {exc}", source="kubernetes") from None
         finally:
+            # closed, not pooled: the server learns the follower left (shutdown() alone only stops our reads)
+            resp.close()
             resp.release_conn()
 
     def watch(self, res: Res, namespace: str | None = None, *, resource_version: str | None = None,

@@ -71,7 +71,8 @@ def _printer(args: argparse.Namespace):
             return
         kind = ev["event"]
         if kind == "gates":
-            print(clean(f"step {ev['percent']}%: {ev['verdict']} ({(ev.get('measured') or {}).get('source', '')})"),
+            meas = ev.get("measured") or {}
+            print(clean(f"step {ev['percent']}%: {ev['verdict']} ({meas.get('signal') or meas.get('source', '')})"),
                   flush=True)
             for g in ev["gates"]:
                 mark = {True: "ok  ", False: "FAIL", None: "wait"}[g["ok"]]
@@ -83,7 +84,8 @@ def _printer(args: argparse.Namespace):
         elif kind == "started":
             words = f"rollout of {ev['canary']} (stable {ev['stable']})"
         elif kind == "signal":
-            words = ev["source"] + (f" ({ev['note']})" if ev.get("note") else "")
+            words = (f"{ev['signal']}: " if ev.get("signal") else "") + ev["source"] + (
+                f" ({ev['note']})" if ev.get("note") else "")
         elif kind == "measuring":
             words = f"measuring {ev['seconds']:g}s: {ev['source']}"
         print(clean(f"{kind}: {words}"), flush=True)

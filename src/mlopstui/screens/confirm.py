@@ -73,7 +73,7 @@ class PromptValue(ModalScreen[str | None]):
         from textual.widgets import Input
 
         with Vertical():
-            yield Static(self._prompt)
+            yield Static(self._prompt, markup=False)  # it may name server objects
             yield Input(value=self._value, placeholder=self._placeholder, id="prompt-input")
 
     def on_input_submitted(self, event) -> None:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 # holds up what the user opens on a single-worker tracking server for long
 COUNT_PAGE = 250
 COUNT_DELAY_S = 1.0
+# MLflow has no count: counting pages through every run (params, metrics and tags included). Past this many
+# the list says "≥ N" instead of bringing a 100,000-run experiment to the bastion to count it
+COUNT_CAP = 10_000
 VIEWS = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 VIEW_LABEL = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 
@@ -142,7 +145,7 @@ class ExperimentsScreen(AreaScreen):
                         pass
 
                 try:
-                    n, capped, last = backend.experiment_stats(eid, page_size=COUNT_PAGE,
+                    n, capped, last = backend.experiment_stats(eid, cap=COUNT_CAP, page_size=COUNT_PAGE,
                                                                between_pages=between_pages, progress=progress)
                 except MlopsError:
                     continue

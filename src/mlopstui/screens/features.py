@@ -55,10 +55,8 @@ class TextView(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as vs:
-            vs.border_title = self._title
+            vs.border_title = Text(clean(self._title))  # a str border title is markup
             if self._ansi and self._text:
-                from rich.text import Text
-
                 from mlopstui.text import keep_sgr
 
                 yield Static(Text.from_ansi(keep_sgr(self._text)), markup=False, id="textview-body")
@@ -423,7 +421,7 @@ class FeatureViewScreen(AreaScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="fv-scroll"):
-            yield Static(self.detail_text(), id="fv-detail")
+            yield Static(safe(self.detail_text()), id="fv-detail")
             yield QuietStatic("online sample: loading ...", id="fv-sample", markup=False)
 
     def detail_text(self) -> Text:

@@ -73,6 +73,20 @@ class TextSearch:
             self.mount(box, before=self.query_one("#status"))  # type: ignore[attr-defined]
         box.focus()
 
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed right after `/`, before the new box has focus, belong to the search (not to n, w, f ...)."""
+        box = self._search_box()
+        if box is None or box.has_focus:
+            return
+        if event.is_printable and event.character:
+            box.insert_text_at_cursor(event.character)
+        elif event.key == "enter":
+            box.action_submit()
+        else:
+            return
+        event.stop()
+        event.prevent_default()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "search":
             self.view().search(event.value)
@@ -241,6 +255,7 @@ class PodLogScreen(TextSearch, AreaScreen):
 
     def _load_failed(self, err: MlopsError) -> None:
         self.view().set_lines([])
+        self._paint_head()
         self._failed(err)
 
     # -- follow: a stream in a worker, lines handed to the UI in batches ---------------------------

@@ -47,7 +47,7 @@ class RegistryScreen(AreaScreen):
         self.model_name: str | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"registered models at {self.backend.display}", classes="label")
+        yield Static(safe(f"registered models at {self.backend.display}"), classes="label")
         yield FilterTable(id="models")
         yield Static("versions: enter on a model", id="versions-label", classes="label")
         yield FilterTable(id="versions")

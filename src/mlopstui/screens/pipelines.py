@@ -15,8 +15,8 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from mlopstui.errors import MlopsError

@@ -35,7 +35,7 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
-from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.filter_table import FilterTable, safe_cell
 from mlopstui.widgets.keys import ViTree
 from mlopstui.widgets.plot import MetricPlot, Series
 from mlopstui.widgets.quiet import QuietStatic
@@ -262,9 +262,9 @@ class RunDetailScreen(AreaScreen):
             header, rows = csv_rows(text)
             static.update(safe(note + f"{len(rows)} rows shown"))
             table.clear(columns=True)
-            table.add_columns(*header)
+            table.add_columns(*(safe_cell(h) for h in header))  # the file's text: no markup
             for r in rows:
-                table.add_row(*r)
+                table.add_row(*(safe_cell(c) for c in r))
             table.display = True
         else:
             static.update(safe(note + text))

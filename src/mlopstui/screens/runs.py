@@ -34,7 +34,7 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
-from mlopstui.widgets.filter_table import FilterTable
+from mlopstui.widgets.filter_table import FilterTable, safe_cell
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import RUN_LEVEL, badge
 
@@ -62,6 +62,7 @@ class RunsTable(FilterTable):
     """A FilterTable that can append a page without re-adding what it already holds."""
 
     def append_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        rows = [(key, [safe_cell(c) for c in cells]) for key, cells in rows]
         self._all_rows.extend(rows)
         for key, cells in rows:
             if self._matches(cells):

@@ -19,10 +19,11 @@ from mlopstui.text import clean_line, control_chars
 from mlopstui.widgets.keys import VI_KEYS
 
 
-def _safe_cell(cell: Any) -> Any:
-    """A cell without terminal control characters (a Text keeps its style when it had none)."""
+def safe_cell(cell: Any) -> Any:
+    """A cell without terminal control characters (a Text keeps its style when it had none). A str becomes
+    a Text: DataTable parses a str cell as markup, and a server's `[/x]` would raise or `[@click=...]` act."""
     if isinstance(cell, str):
-        return clean_line(cell)
+        return Text(clean_line(cell))
     if isinstance(cell, Text) and control_chars(cell.plain):
         return Text(clean_line(cell.plain), style=cell.style)
     return cell
@@ -43,13 +44,13 @@ class FilterTable(DataTable):
     def set_columns(self, *labels: str) -> None:
         if [str(c.label) for c in self.columns.values()] != list(labels):
             self.clear(columns=True)
-            for label in labels:
-                self.add_column(label, key=label)
+            for label in labels:  # a Text: a label (a metric or tag key) is no markup either
+                self.add_column(Text(clean_line(label)), key=label)
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """rows: (key, cells). Keeps the cursor on the same key when it survives. Cells are made
         terminal-safe here (server strings: names, tags, messages), for every table of the app."""
-        self._all_rows = [(key, [_safe_cell(c) for c in cells]) for key, cells in rows]
+        self._all_rows = [(key, [safe_cell(c) for c in cells]) for key, cells in rows]
         self._render_rows()
 
     def apply_filter(self, text: str) -> None:

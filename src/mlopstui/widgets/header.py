@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from mlopstui.text import clean_line
+
 
 class ClusterHeader(Widget):
     DEFAULT_CSS = """
@@ -23,14 +25,14 @@ class ClusterHeader(Widget):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" mlopstui ", style="bold reverse")
         if self.area:
-            t.append(f" {self.area} ", style="bold")
+            t.append(f" {clean_line(self.area)} ", style="bold")
         t.append(" ctx:", style="dim")
-        t.append(self.context, style="bold")
+        t.append(clean_line(self.context), style="bold")
         t.append(" ns:", style="dim")
-        t.append(self.namespace, style="bold")
+        t.append(clean_line(self.namespace), style="bold")
         t.append(" api:", style="dim")
         style = {True: "green", False: "bold red", None: "yellow"}[self.api_ok]
-        t.append(self.api, style=style)
+        t.append(clean_line(self.api), style=style)
         if self.readonly:
             t.append("  ")
             t.append(" READ-ONLY ", style="bold reverse yellow")

@@ -41,13 +41,12 @@ NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 PARAM_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-_CTRL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
-
-
 def clean_text(text: object, keep_newlines: bool = True) -> str:
-    """A server's string made safe for the terminal: escape sequences and control characters dropped."""
-    s = _CTRL.sub("", str(text))
-    return s if keep_newlines else s.replace("\n", " ").replace("\t", " ")
+    """A server's string made safe for the terminal (mlopstui.text: whole escape sequences, an OSC's
+    payload too, and control characters dropped)."""
+    from mlopstui.text import clean, clean_line
+
+    return clean(text) if keep_newlines else clean_line(text)
 
 
 def fnv32a(text: str) -> int:

@@ -101,6 +101,7 @@ class MlopsApp(App):
         self.ctx = AppContext.create(settings)
         self.api_state: tuple[bool | None, str] = (None, "checking")
         self.namespaces: list[str] = []
+        self.context_generation = 0  # +1 on every :ctx / :ns: answers to an earlier one are not shown as now
         self._chosen_namespace: str | None = None
         # the API check runs on one long-lived thread: a thread started from the UI thread holds the loop until
         # the OS first runs it (on a loaded machine, a second and more: bench_stack --diagnose found the loop
@@ -258,12 +259,13 @@ class MlopsApp(App):
         self._retargeted()
 
     def _retargeted(self) -> None:
+        self.context_generation += 1
         self.namespaces = []
         self.api_state = (None, "checking")
         self.check_api()
         for screen in self._live_screens():
             self.sync_header(screen)
-            hook = getattr(screen, "on_context_changed", None)
+            hook = getattr(screen, "context_switched", None) or getattr(screen, "on_context_changed", None)
             if hook is not None and screen.is_mounted:
                 hook()
 

@@ -81,6 +81,21 @@ def cpu_millis(q: object) -> int | None:
         return None
 
 
+# -- the clock ---------------------------------------------------------------------------------------------
+_clock = time.time
+
+
+def clock() -> float:
+    """Now, in epoch seconds: what every age on screen is computed against (time.time unless set_clock)."""
+    return _clock()
+
+
+def set_clock(fn=None) -> None:
+    """Freeze or move the clock of the ages (snapshot tests: a fixed `lambda: T`); None: the real time."""
+    global _clock
+    _clock = fn or time.time
+
+
 # -- ages --------------------------------------------------------------------------------------------------
 def human_age(seconds: float | None) -> str:
     """kubectl's AGE column: k8s.io/apimachinery pkg/util/duration.HumanDuration (2-3 significant figures):
@@ -120,7 +135,7 @@ def ago(ts: float | None, now: float | None = None) -> str:
     re-computes it every second repaints (and writes to the terminal) at most once a minute."""
     if not ts:
         return "never"
-    secs = max(0, int((now or time.time()) - ts))
+    secs = max(0, int((now or clock()) - ts))
     if secs < 60:
         return "just now"
     return f"{human_age(secs // 60 * 60)} ago"

@@ -91,12 +91,23 @@ async def test_list_shows_split_and_detail_at_80x24(cluster, tmp_path):
 
 
 async def test_plus_presses_batch_into_one_patch(cluster, tmp_path):
+    """+/- move a pending percent shown in the status line, with no time window: later presses still adjust it
+    (none goes into a dialog), enter plans it, one PATCH."""
     app = make_app(cluster, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_serving(app, pilot)
         screen.FOLLOW_TIMEOUT = 10
         mark = cluster.mark()
-        await pilot.press("plus", "plus", "minus", "plus")  # +20 in all
+        await pilot.press("plus", "plus", "minus")
+        await wait_for(pilot, lambda: "20 % → 30 % pending" in status_text(app))
+        await asyncio.sleep(1.0)  # past any time window: nothing opens by itself
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmPlan) and "enter to plan, esc to cancel" in status_text(app)
+        await pilot.press("plus")  # still adjusts the pending value
+        await wait_for(pilot, lambda: "20 % → 40 % pending" in status_text(app))
+        assert not isinstance(app.screen, ConfirmPlan)
+        assert patches(cluster, mark) == []
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
         text = str(app.screen.query_one("#plan-text").render())
         assert '"canaryTrafficPercent": 40' in text and '"resourceVersion"' in text
@@ -108,6 +119,42 @@ async def test_plus_presses_batch_into_one_patch(cluster, tmp_path):
         comp = cluster.status_of("fraud-detection")["status"]["components"]["predictor"]
         assert {t["percent"] for t in comp["traffic"]} == {40, 60}
         assert cluster.srv.store is not None
+
+
+async def test_pending_canary_esc_cancels_and_minus_at_zero_asks_nothing(cluster, tmp_path):
+    app = make_app(cluster, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_serving(app, pilot)
+        mark = cluster.mark()
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: "20 % → 30 % pending" in status_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "cancelled: nothing sent" in status_text(app))
+        assert screen._pending_canary is None and app.screen is screen
+        await pilot.press("minus", "minus", "minus")  # 20 -> 0: clamped at 0, one more does not go below
+        await wait_for(pilot, lambda: "20 % → 0 % pending" in status_text(app))
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: "20 % → 0 % pending" in status_text(app))
+        await pilot.press("escape")
+        await pilot.pause()
+        # a canary at 0 %: `-` is a no-op, said so in the status line, with no dialog and no pending value
+        k = cluster.kube()
+        body = fraud("zero-canary", "s3://models/zero/v1", canary=0)
+        from mlopstui.backends.kube import INFERENCESERVICES
+
+        k.create(INFERENCESERVICES, body, NS)
+        k.close()
+        table = screen.query_one(FilterTable)
+        await wait_for(pilot, lambda: f"{NS}/zero-canary" in table.visible_keys())
+        table.move_cursor(row=table.get_row_index(f"{NS}/zero-canary"))
+        await pilot.pause()
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: "already 0 %: nothing to change" in status_text(app))
+        assert screen._pending_canary is None and not isinstance(app.screen, ConfirmPlan)
+        await pilot.press("enter")  # nothing pending: enter opens the details as always
+        await wait_for(pilot, lambda: app.screen is not screen)
+        assert not isinstance(app.screen, ConfirmPlan)
+        assert cluster.writes(mark) == []  # no PATCH
 
 
 async def test_exact_percent_bad_input_sends_nothing(cluster, tmp_path):
@@ -231,7 +278,7 @@ async def test_raw_deployment_canary_is_unsupported(cluster, tmp_path, name, mod
             assert "Serverless" in status_text(app) and "unsupported" in status_text(app)
             assert mode in status_text(app) and "nothing was sent" in status_text(app)
             assert not isinstance(app.screen, ConfirmPlan)
-        await asyncio.sleep(0.8)  # past the debounce: still nothing
+        await asyncio.sleep(0.8)  # later: still nothing
         await pilot.pause()
         assert cluster.writes(mark) == []
 
@@ -241,7 +288,7 @@ async def test_readonly_refuses_every_action(cluster, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await open_serving(app, pilot)
         mark = cluster.mark()
-        for keys in (("plus",), ("p",), ("b",)):
+        for keys in (("plus", "enter"), ("p",), ("b",)):
             await pilot.press(*keys)
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan), timeout=5)
             assert "read-only" in str(app.screen.query_one(".readonly").render())
@@ -268,6 +315,8 @@ async def test_enter_opens_details_with_revisions_and_actions_work_there(cluster
         assert "Ready=True" in str(screen.query_one("#isvc-full").render())
         mark = cluster.mark()
         await pilot.press("minus")
+        await wait_for(pilot, lambda: "20 % → 10 % pending" in status_text(app))
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPlan))
         assert '"canaryTrafficPercent": 10' in str(app.screen.query_one("#plan-text").render())
         await pilot.press("y")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlopstui.errors import Kind, MlopsError
+from mlopstui.units import clock
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient, Res
@@ -126,7 +127,7 @@ class Informer:
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         prev = self._state
-        now = time.time()
+        now = clock()
         if state == STALE:
             since = prev.since if prev.state == STALE else now
         else:
@@ -142,7 +143,7 @@ class Informer:
         with self._lock:
             self._objects = {_key(o): o for o in items}
         self.resource_version = rv
-        self._state = CacheState(LIVE, time.time(), time.time())
+        self._state = CacheState(LIVE, clock(), clock())
         self._synced.set()
         self._changed()
 
@@ -168,7 +169,7 @@ class Informer:
         if rv:
             self.resource_version = str(rv)
         if self._state.state != LIVE:
-            self._state = CacheState(LIVE, time.time(), self._state.synced_at)
+            self._state = CacheState(LIVE, clock(), self._state.synced_at)
             self._changed()  # back from stale: the status line changes
         elif etype != "BOOKMARK":
             self._changed()

@@ -36,6 +36,7 @@ from mlopstui.models.stack.report import (
     referenced_configmaps,
     resolve_endpoints,
 )
+from mlopstui.units import clock
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient
@@ -137,7 +138,7 @@ def _finish(ctx: AppContext, kube: KubeClient, state: ClusterState, namespace: s
     if state.error is not None:
         state.objects = []
     state.duration = time.monotonic() - t0
-    state.at = time.time()
+    state.at = clock()
     return state
 
 

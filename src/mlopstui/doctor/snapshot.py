@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from mlopstui.models.stack import (
     database_references,
     refine_database_roles,
 )
+from mlopstui.units import clock
 
 # the kinds a snapshot holds
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -36,7 +36,7 @@ class Snapshot:
     probes: dict[str, ProbeResult] = field(default_factory=dict)
     catalog: Sequence[ComponentSpec] = CATALOG
     watched_namespaces: tuple[str, ...] = ()  # empty: every namespace in the snapshot
-    taken_at: float = field(default_factory=time.time)
+    taken_at: float = field(default_factory=clock)
     components: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> workload objects
     # database workload ref -> who names it (the MLflow server's backend URI, Feast's feature_store.yaml)
     referrers: dict[str, str] = field(default_factory=dict)
@@ -56,7 +56,7 @@ class Snapshot:
         for o in objects:
             by_kind.setdefault(o.get("kind", "?"), []).append(dict(o))
         snap = cls(objects=by_kind, probes=dict(probes or {}), catalog=tuple(catalog),
-                   watched_namespaces=tuple(watched_namespaces), taken_at=taken_at or time.time())
+                   watched_namespaces=tuple(watched_namespaces), taken_at=taken_at or clock())
         comp_objs = [o for k in COMPONENT_KINDS for o in by_kind.get(k, [])]
         snap.components = {k: list(v) for k, v in assign_workloads(snap.catalog, comp_objs).items()}
         refs = database_references([o for k in REFERRER_KINDS for o in by_kind.get(k, [])])

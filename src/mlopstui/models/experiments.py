@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlopstui.errors import Kind, MlopsError
-from mlopstui.units import human_bytes
+from mlopstui.units import clock, human_bytes
 
 # columns every runs table has, in order (attribute columns, sortable on the server)
 BASE_RUN_COLUMNS: tuple[str, ...] = ("run", "name", "status", "start", "duration", "user", "source")
@@ -304,7 +304,7 @@ def duration_s(start_ms: int | None, end_ms: int | None, status: str = "", now: 
     if end_ms:
         return max(0.0, (end_ms - start_ms) / 1000.0)
     if status == "RUNNING":
-        return max(0.0, (now if now is not None else time.time()) - start_ms / 1000.0)
+        return max(0.0, (now if now is not None else clock()) - start_ms / 1000.0)
     return None
 
 

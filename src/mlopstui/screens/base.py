@@ -53,6 +53,9 @@ class AreaScreen(Screen):
         Binding("/", "filter", "Filter", show=False, id="screen.filter"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="screen.refresh"),
         Binding("escape", "back", "Back", show=False, id="screen.back"),
+        # the table's own keys when nothing has focus (the focused table takes them first)
+        Binding("g,home", "first_row", "Top", show=False, id="screen.first_row"),
+        Binding("G,end", "last_row", "Bottom", show=False, id="screen.last_row"),
     ]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -105,6 +108,15 @@ class AreaScreen(Screen):
         """Context or namespace switched: re-query. Override for more."""
         self.refresh_data()
 
+    def context_switched(self) -> None:
+        """Called by the app after `:ctx` / `:ns`: what the status line said about the earlier target (an
+        error above all) is dropped before the screen re-queries the new one."""
+        self.set_status("")
+        self.on_context_changed()
+
+    def _context_generation(self) -> int:
+        return getattr(self.app, "context_generation", 0)
+
     def set_status(self, text: str, error: bool = False) -> None:
         try:
             self.query_one("#status", StatusLine).show(text, error)
@@ -126,6 +138,7 @@ class AreaScreen(Screen):
 
     def _io_worker(self, fn, on_done, on_error, group, timeout, exclusive) -> None:
         limit = timeout or (self.ctx.settings.kube_timeout * 3)
+        generation = self._context_generation()
 
         def runner() -> None:
             # fn runs in its own daemon thread so a hung call cannot hold this worker past the limit
@@ -142,15 +155,21 @@ class AreaScreen(Screen):
             t.join(limit)
             if t.is_alive():
                 err = MlopsError(Kind.TIMEOUT, f"no answer within {limit:.0f}s")
-                self.app.call_from_thread(self._deliver_error, err, on_error)
+                self.app.call_from_thread(self._deliver_error, err, on_error, generation)
             elif "error" in box:
-                self.app.call_from_thread(self._deliver_error, from_exception(box["error"]), on_error)
+                self.app.call_from_thread(self._deliver_error, from_exception(box["error"]), on_error, generation)
             else:
                 self.app.call_from_thread(on_done, box.get("result"))
 
         self.run_worker(runner, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
 
-    def _deliver_error(self, err: MlopsError, on_error: Callable[[MlopsError], None] | None) -> None:
+    def _deliver_error(self, err: MlopsError, on_error: Callable[[MlopsError], None] | None,
+                       generation: int | None = None) -> None:
+        if generation is not None and generation != self._context_generation():
+            # started against an earlier :ctx / :ns: not this target's error; said once, not kept on screen
+            self.notify(f"from the earlier context: [{err.kind.value}] {err.message}", severity="warning",
+                        timeout=4, markup=False)
+            return
         if on_error:
             on_error(err)
         else:
@@ -199,6 +218,16 @@ class AreaScreen(Screen):
             box.remove()
         if target is not None:
             target.focus()
+
+    def action_first_row(self) -> None:
+        table = self.focused_table()
+        if table is not None:
+            table.action_first_row()
+
+    def action_last_row(self) -> None:
+        table = self.focused_table()
+        if table is not None:
+            table.action_last_row()
 
     def action_refresh(self) -> None:
         self.set_status("refreshing ...")

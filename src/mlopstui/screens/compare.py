@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -25,6 +24,7 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
+from mlopstui.units import clock
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.plot import MetricPlot, Series
 
@@ -97,7 +97,7 @@ class CompareScreen(AreaScreen):
     def _loaded(self, result) -> None:
         self.runs, self.histories = result
         self.metric_keys = sorted({k for r in self.runs for k in r.metrics})
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         self._render_tables()
         self._render_plot()
         self._tab_status()

@@ -3,7 +3,6 @@ YAML, and the doctor's list of findings. Pushed on top of the StackScreen, which
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -16,7 +15,7 @@ from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.secrets import mask_env, mask_text
 from mlopstui.text import safe
-from mlopstui.units import ago, human_age
+from mlopstui.units import ago, clock, human_age
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import FINDING_ROLE_STYLE, SEVERITY_STYLE
@@ -153,7 +152,7 @@ class ComponentScreen(AreaScreen):
 
     def _loaded(self, res: tuple[StackReport, list[Event]]) -> None:
         self.report, self.events = res
-        self.events_at = time.time()
+        self.events_at = clock()
         self.loaded_at = self.events_at
         self.set_status("")
         self._paint()
@@ -211,7 +210,7 @@ class ComponentScreen(AreaScreen):
         from mlopstui.models.events import ORDER_WORDS
 
         t.append(f"\nEvents ({len(self.events)}, {ORDER_WORDS}; {ago(self.events_at)})\n", style="bold underline")
-        now = time.time()
+        now = clock()
         for e in self.events:
             style = "yellow" if e.type == "Warning" else ""
             t.append(f"  {e.last_seen(now):>5} {e.type} {e.reason} {e.kind}/{e.name}: {mask_text(e.message)}\n",

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
 from mlopstui.units import ago
+from mlopstui.widgets.columns import Col
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import SEVERITY_STYLE
@@ -52,7 +53,8 @@ class DoctorScreen(AreaScreen):
             yield QuietStatic("", id="doctor-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#doctor", FilterTable).set_columns("SEV", "FIX", "RULE", "COMPONENT", "FINDING")
+        self.query_one("#doctor", FilterTable).set_columns(
+            Col("SEV", 0), Col("FIX", 2), Col("RULE", 3), Col("COMPONENT", 1), Col("FINDING", 0, wide=True, min_width=20))
         self.query_one("#doctor", FilterTable).focus()
         self._paint(self.stack.report, self.stack.fixes)
         super().on_mount()

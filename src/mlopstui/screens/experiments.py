@@ -18,7 +18,8 @@ from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import Experiment, fmt_time
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
-from mlopstui.units import ago
+from mlopstui.units import ago, clock
+from mlopstui.widgets.columns import Col
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 
@@ -67,6 +68,7 @@ class ExperimentsScreen(AreaScreen):
         self._pending_open: str | None = None
         self._count_generation = 0
         self._count_paused = threading.Event()
+        self._counting = threading.Event()
 
     def compose_body(self) -> ComposeResult:
         yield MlflowSource("MLflow: resolving the tracking server ...", id="mlflow-source")
@@ -74,7 +76,8 @@ class ExperimentsScreen(AreaScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#experiments", FilterTable)
-        table.set_columns("NAME", "ID", "RUNS", "LAST RUN", "TAGS")
+        table.set_columns(Col("NAME", 0), Col("ID", 2), Col("RUNS", 1), Col("LAST RUN", 1),
+                          Col("TAGS", 3, wide=True))
         super().on_mount()
         self.set_interval(1.0, self._tick)
 
@@ -106,7 +109,7 @@ class ExperimentsScreen(AreaScreen):
                     old[e.experiment_id].run_count, old[e.experiment_id].run_count_capped,
                     old[e.experiment_id].last_run_time)
         self.experiments = exps
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         recovered = self.error is not None
         self.error = None
         if self._retry_timer is not None:
@@ -117,7 +120,8 @@ class ExperimentsScreen(AreaScreen):
         self.set_status(("reconnected: " if recovered else "")
                         + f"{len(exps)} {VIEW_LABEL[self.view]} experiments; enter opens runs, m the model "
                         "registry, a switches active/deleted")
-        self._count_runs(backend, exps)
+        if not self._counting.is_set() or {e.experiment_id for e in exps} != set(old):
+            self._count_runs(backend, exps)  # a count under way for the same experiments goes on
         if self._pending_open:
             name, self._pending_open = self._pending_open, None
             self.open_experiment(name)
@@ -134,6 +138,13 @@ class ExperimentsScreen(AreaScreen):
             return generation == self._count_generation
 
         def count() -> None:
+            try:
+                counting(generation)
+            finally:
+                if generation == self._count_generation:
+                    self._counting.clear()
+
+        def counting(generation: int) -> None:
             time.sleep(COUNT_DELAY_S)  # let the user's first request (e.g. :exp NAME) go first
             for eid in ids:
                 if generation != self._count_generation:
@@ -157,6 +168,7 @@ class ExperimentsScreen(AreaScreen):
                     return
 
         # a plain daemon thread, not a Textual worker: quitting the app must not wait for a count
+        self._counting.set()
         threading.Thread(target=count, daemon=True, name="mlflow-count").start()
 
     def _counted(self, eid: str, n: int, capped: bool, last: int | None) -> None:
@@ -211,9 +223,13 @@ class ExperimentsScreen(AreaScreen):
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
         self._count_paused.clear()
+        if self.loaded_at is not None:  # back in the area (from the runs, another area): read it again
+            self.refresh_data()
 
     def on_context_changed(self) -> None:
         self.backend = None
+        self.error = None
+        self._counting.clear()
         self.refresh_data()
 
     # -- keys ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ v1/v2, `B` sends a burst of N and shows the observed split.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual.app import ComposeResult
@@ -19,6 +18,7 @@ from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.screens.serving import ACTION_BINDINGS, ServingActions, detail_lines
 from mlopstui.text import safe
+from mlopstui.units import clock
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 
@@ -31,6 +31,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
         Binding("v", "toggle_protocol", "v1/v2"),
         Binding("i", "type_input", "Input"),
         Binding("B", "burst", "Burst"),
+        Binding("enter", "confirm_pending", "Plan", show=False),
     ]
     DEFAULT_CSS = """
     IsvcDetailScreen #isvc-scroll { height: 1fr; }
@@ -57,6 +58,10 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
             yield table
         yield Static("t: test request (v1) · v: v1/v2 · i: type input · B: burst", id="infer-out", markup=False)
 
+    def on_data_table_row_selected(self, event: Any) -> None:
+        event.stop()
+        self.confirm_pending_canary()  # enter plans a pending +/- canary percent, here as in the list
+
     def current_isvc(self) -> m.InferenceService | None:
         return self.isvc
 
@@ -73,7 +78,7 @@ class IsvcDetailScreen(ServingActions, AreaScreen):
     def _loaded(self, res) -> None:
         s, revs = res
         self.isvc = s
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         from mlopstui.units import ago
 
         lines = detail_lines(s, 12, full=True)

@@ -6,7 +6,6 @@ makes it the canary of an InferenceService (actions.serving.SetCanaryModel: plan
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -18,6 +17,7 @@ from mlopstui.errors import Kind, MlopsError
 from mlopstui.models.experiments import ModelVersion, RegisteredModel, fmt_time
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
+from mlopstui.units import clock
 from mlopstui.widgets.filter_table import FilterTable
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class RegistryScreen(AreaScreen):
 
     def _models_loaded(self, models: list[RegisteredModel]) -> None:
         self.models = models
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         rows = []
         for m in models:
             aliases = ", ".join(f"@{a}=v{v}" for a, v in sorted(m.aliases.items()))

@@ -10,8 +10,6 @@ action keys. Every action: plan in a worker -> ConfirmPlan -> apply (audited; re
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +20,7 @@ from textual.widgets import Static
 from mlopstui.errors import MlopsError
 from mlopstui.models import pipelines as m
 from mlopstui.screens.base import AreaScreen
+from mlopstui.units import clock
 from mlopstui.widgets.filter_table import FilterTable
 
 ACTION_BINDINGS = [
@@ -180,7 +179,7 @@ class PipelinesScreen(PipelineActions, AreaScreen):
         if view != self.view:
             return
         table = self.query_one("#pl-table", FilterTable)
-        now = time.time()
+        now = clock()
         ns = "all namespaces" if self.all_ns else self.ctx.namespace
         rows = []
         if view == "workflows":
@@ -315,7 +314,7 @@ class WorkflowDetailScreen(PipelineActions, AreaScreen):
 
     def _loaded(self, wf: m.Workflow) -> None:
         self.wf = wf
-        now = time.time()
+        now = clock()
         head = Text()
         head.append(m.clean_text(wf.name, False), style="bold")
         head.append("  ")

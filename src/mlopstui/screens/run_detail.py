@@ -9,7 +9,6 @@ expands a directory (loaded per directory) or previews a file; `d` downloads the
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from rich.syntax import Syntax
@@ -35,6 +34,7 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
+from mlopstui.units import clock
 from mlopstui.widgets.filter_table import FilterTable, safe_cell
 from mlopstui.widgets.keys import ViTree
 from mlopstui.widgets.plot import MetricPlot, Series
@@ -122,7 +122,7 @@ class RunDetailScreen(AreaScreen):
 
     def _loaded(self, detail: RunDetail) -> None:
         self.detail = detail
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         self._render_detail()
         keys = sorted(detail.run.metrics)
         if not self.plotted:

@@ -14,7 +14,6 @@ two windows meet, they are one list. Other orders (a metric, a param) page down 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -34,7 +33,9 @@ from mlopstui.models.experiments import (
 )
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
-from mlopstui.widgets.filter_table import FilterTable, safe_cell
+from mlopstui.units import clock
+from mlopstui.widgets.columns import Col
+from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.status import RUN_LEVEL, badge
 
@@ -58,15 +59,28 @@ def column_label(col: str) -> str:
     return {"metrics": "m.", "params": "p.", "tags": "t."}.get(kind, "") + key
 
 
-class RunsTable(FilterTable):
-    """A FilterTable that can append a page without re-adding what it already holds."""
+# priorities (widgets/columns.py): the mark, the name and the status stay at 80 columns (a FAILED run is seen);
+# then the chosen metric/param columns, the start, the run id (cut), the rest
+COLUMN_PRIORITY = {"mark": 0, "name": 0, "status": 0, "start": 2, "run": 4, "duration": 5, "user": 6, "source": 7}
 
-    def append_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        rows = [(key, [safe_cell(c) for c in cells]) for key, cells in rows]
-        self._all_rows.extend(rows)
-        for key, cells in rows:
-            if self._matches(cells):
-                self.add_row(*cells, key=key)
+
+class RunsTable(FilterTable):
+    """The runs: pages are appended (FilterTable.append_rows); g/Home and G/End are the screen's first/last run
+    (G loads the end of the list first; g comes back from the tail window)."""
+
+    def action_first_row(self) -> None:
+        first = getattr(self.screen, "action_first", None)
+        if first is not None:
+            first()
+        else:
+            super().action_first_row()
+
+    def action_last_row(self) -> None:
+        last = getattr(self.screen, "action_last", None)
+        if last is not None:
+            last()
+        else:
+            super().action_last_row()
 
 
 class RunsScreen(AreaScreen):
@@ -253,7 +267,7 @@ class RunsScreen(AreaScreen):
             table.set_rows([])
             if self.first_page_s is None:
                 self.first_page_s = time.perf_counter() - self.opened_at
-            self.loaded_at = time.time()
+            self.loaded_at = clock()
         seen = set(self.order)
         new = [r for r in rows if r.run_id not in seen]
         for r in new:
@@ -304,13 +318,14 @@ class RunsScreen(AreaScreen):
         more = f"{n} runs loaded, more as you scroll (G: to the last)" if self.next_token else f"{n} runs"
         return f"{more}; / MLflow search, s sort, c columns, space mark, C compare, enter open"
 
-    def _labels(self) -> list[str]:
+    def _labels(self) -> list[Col]:
         labels = []
         for col in self._all_columns():
             label = column_label(col) if col != "mark" else " "
             if col == self.sort_col:
                 label += " ▲" if self.sort_asc else " ▼"
-            labels.append(label)
+            labels.append(Col(label, COLUMN_PRIORITY.get(col, 1), wide=col in ("run", "name", "source"),
+                              min_width={"run": 8, "name": 14}.get(col, 12)))
         return labels
 
     def _all_columns(self) -> list[str]:
@@ -339,6 +354,9 @@ class RunsScreen(AreaScreen):
         elif self.search_error is not None:
             text.append("  ✗ search failed: no runs shown", style="bold red")
         self.query_one("#runs-info", QuietStatic).update(safe(text))
+        # the server-side search in the table's top border too, as a `/` filter is on every table
+        n = f"{len(self.order)}{'+' if self.next_token else ''} runs"
+        self.query_one("#runs", RunsTable).set_filter_note(f"search: {self.filter} ({n})" if self.filter else "")
 
     # -- paging ----------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event) -> None:
@@ -452,7 +470,9 @@ class RunsScreen(AreaScreen):
 
     def on_data_table_header_selected(self, event) -> None:
         cols = self._all_columns()
-        idx = event.column_index
+        idx = self.query_one("#runs", RunsTable).spec_index(event.column_index)
+        if idx is None:
+            return
         if 0 <= idx < len(cols) and cols[idx] != "mark":
             self.set_sort(cols[idx])
 
@@ -481,11 +501,8 @@ class RunsScreen(AreaScreen):
             self.marked.remove(key)
         else:
             self.marked.append(key)
-        table.update_cell(key, " ", MARK if key in self.marked else " ")
-        for i, (k, cells) in enumerate(table._all_rows):
-            if k == key:
-                table._all_rows[i] = (k, [MARK if key in self.marked else " ", *list(cells)[1:]])
-                break
+        if key in self.runs:
+            table.replace_cells(key, self._cells(self.runs[key]))
         self.set_status(f"{len(self.marked)} marked; C compares them")
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)

@@ -1,15 +1,15 @@
 """Area 4: InferenceServices, their traffic split, canary / promote / rollback, test requests.
 
-Keys: `+`/`-` step the canary (presses within ~0.6 s are summed into one patch), `=` exact percent,
-`p` promote, `b` roll back, `m` minReplicas, `u` new canary storageUri, `t` test request, `R` the
-rollout view (progressive canary: screens/rollout.py), `a` all namespaces, `enter` details. Every change goes plan -> ConfirmPlan -> apply (with the read
+Keys: `+`/`-` move a pending canary percent (the status line shows it; enter plans it, esc drops it), `=` exact
+percent, `p` promote, `b` roll back, `m` minReplicas, `u` new canary storageUri, `t` test request, `R` the
+rollout view (progressive canary: screens/rollout.py), `a` all namespaces, `enter` details. Every change goes
+plan -> ConfirmPlan -> apply (with the read
 resourceVersion; a 409 re-reads, shows what changed and asks again) -> follow status.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,10 +22,14 @@ from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import serving as m
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import safe
+from mlopstui.units import clock
+from mlopstui.widgets.columns import Col
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 
-DEBOUNCE_S = 0.6
+# the name, its readiness and the canary stay at any width; the bar, mode, minReplicas and age give way
+ISVC_COLUMNS = (Col("NAME", 0), Col("READY", 0), Col("MODE", 4), Col("CANARY", 0), Col("TRAFFIC→LATEST", 1),
+                Col("MIN", 5), Col("AGE", 3))
 
 ACTION_BINDINGS = [
     Binding("plus", "canary_step(1)", "+canary"),
@@ -44,8 +48,8 @@ class ServingActions:
     """The action flow shared by the list and the detail screen (mixed into an AreaScreen)."""
 
     FOLLOW_TIMEOUT = 60.0
-    _pending_delta = 0
-    _debounce = None
+    # (namespace, name, canary percent when the first +/- was pressed, pending target)
+    _pending_canary: tuple[str, str, int, int] | None = None
 
     # provided by the screen
     def current_isvc(self) -> m.InferenceService | None:  # pragma: no cover - overridden
@@ -68,35 +72,55 @@ class ServingActions:
         return False
 
     def action_canary_step(self, sign: int) -> None:
+        """`+`/`-` move a pending canary percent (shown in the status line) until enter plans it or esc drops
+        it; no time window. From nothing pending, a step that changes nothing (`-` at 0 %) asks nothing."""
         isvc = self._selected()
         if isvc is None or self._unsupported(isvc):
             return
         step = self.ctx.settings.canary_step
-        self._pending_delta += sign * step
-        self._pending_isvc = (isvc.namespace, isvc.name)
-        if self._debounce is not None:
-            self._debounce.stop()
-        target = m.stepped(isvc.canary_percent, self._pending_delta)
-        current = isvc.canary_percent if isvc.canary_percent is not None else None
-        if current is not None and target == current:
-            # `-` at 0 % (or `+` at 100 %): a no-op is not worth a confirm dialog
-            self._pending_delta = 0
-            self.set_status(f"canary of {isvc.name} is already {current}%: nothing to change, nothing sent")
-            return
-        self.set_status(f"pending: canary {current if current is not None else '-'}% -> {target}% on {isvc.name} "
-                        f"({self._pending_delta:+d}; more +/- presses add up, the plan opens in "
-                        f"{DEBOUNCE_S:g}s)")
-        self._debounce = self.set_timer(DEBOUNCE_S, self._flush_canary)
+        current = m.stepped(isvc.canary_percent, 0)  # unset acts as 100
+        pending = self._pending_canary
+        if pending is None or pending[:2] != (isvc.namespace, isvc.name):
+            if m.stepped(current, sign * step) == current:
+                self._pending_canary = None
+                self.set_status(f"canary of {isvc.name} is already {current} %: nothing to change, nothing sent")
+                return
+            pending = (isvc.namespace, isvc.name, current, current)
+        target = m.stepped(pending[3], sign * step)
+        self._pending_canary = (pending[0], pending[1], pending[2], target)
+        self._show_pending_canary()
 
-    def _flush_canary(self) -> None:
+    def _show_pending_canary(self) -> None:
+        ns, name, current, target = self._pending_canary  # type: ignore[misc]
+        same = " (no change)" if target == current else ""
+        self.set_status(f"canary of {name} {current} % → {target} %{same} pending: enter to plan, esc to cancel "
+                        f"(+/- adjust by {self.ctx.settings.canary_step})")
+
+    def confirm_pending_canary(self) -> bool:
+        """enter with a pending canary percent: plan it (confirm, apply); False when none is pending."""
         from mlopstui.actions.serving import SetCanary
 
-        delta, self._pending_delta, self._debounce = self._pending_delta, 0, None
-        if delta == 0:
-            self.set_status("canary unchanged: the presses cancel out; nothing sent")
+        pending, self._pending_canary = self._pending_canary, None
+        if pending is None:
+            return False
+        ns, name, current, target = pending
+        if target == current:
+            self.set_status(f"canary of {name} stays {current} %: nothing sent")
+            return True
+        self.start_action(SetCanary(self.ctx, ns, name, percent=target))
+        return True
+
+    def action_back(self) -> None:
+        if self._pending_canary is not None:
+            name = self._pending_canary[1]
+            self._pending_canary = None
+            self.set_status(f"canary change of {name} cancelled: nothing sent")
             return
-        ns, name = self._pending_isvc
-        self.start_action(SetCanary(self.ctx, ns, name, delta=delta))
+        super().action_back()  # type: ignore[misc]
+
+    def action_confirm_pending(self) -> None:
+        if not self.confirm_pending_canary():
+            self.set_status("nothing pending (+/- step the canary first)")
 
     def _ask(self, prompt: str, current: str, placeholder: str, build: Callable[[str], Any]) -> None:
         """Prompt for one value; build(text) validates it and returns the Action to start, or raises
@@ -293,7 +317,7 @@ class ServingScreen(ServingActions, AreaScreen):
     def compose_body(self) -> ComposeResult:
         yield QuietStatic("loading ...", id="isvc-info")
         table = FilterTable(id="isvc-table")
-        table.set_columns("NAME", "READY", "MODE", "CANARY", "TRAFFIC→LATEST", "MIN", "AGE")
+        table.set_columns(*ISVC_COLUMNS)
         yield table
         yield QuietStatic("", id="isvc-detail", markup=False)
 
@@ -352,16 +376,16 @@ class ServingScreen(ServingActions, AreaScreen):
         self.query_one("#isvc-info", Static).update(safe("could not list InferenceServices (ctrl+r retries)"))
 
     def _loaded(self, items: list[m.InferenceService]) -> None:
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         self.isvcs = {s.key: s for s in items}
         table = self.query_one(FilterTable)
-        cols = ["NAME", "READY", "MODE", "CANARY", "TRAFFIC→LATEST", "MIN", "AGE"]
+        cols = list(ISVC_COLUMNS)
         if self.all_namespaces:
-            cols.insert(0, "NAMESPACE")
+            cols.insert(0, Col("NAMESPACE", 2))
         table.set_columns(*cols)
         from mlopstui.units import human_age
 
-        now = time.time()
+        now = clock()
         rows = []
         for s in items:
             cells = [s.name, _ready(s.ready), {"RawDeployment": "Raw"}.get(s.mode_class, s.mode_class),
@@ -396,13 +420,16 @@ class ServingScreen(ServingActions, AreaScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.action_details()
+        if not self.confirm_pending_canary():
+            self.action_details()
 
     def action_toggle_all(self) -> None:
         self.all_namespaces = not self.all_namespaces
         self.refresh_data()
 
     def action_details(self) -> None:
+        if self.confirm_pending_canary():
+            return
         s = self._selected()
         if s is None:
             return

@@ -9,7 +9,6 @@ rebuilds the report, no list while idle; the probes run every settings.refresh_i
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -21,7 +20,8 @@ from mlopstui.errors import MlopsError
 from mlopstui.screens.base import AreaScreen
 from mlopstui.screens.stack_sweep import CacheChanged, StackUpdated, rebuild_in_worker, sweep_in_worker
 from mlopstui.text import safe
-from mlopstui.units import ago, human_age
+from mlopstui.units import ago, clock, human_age
+from mlopstui.widgets.columns import Col
 from mlopstui.widgets.filter_table import FilterTable
 from mlopstui.widgets.quiet import QuietStatic
 from mlopstui.widgets.styles import HEALTH_STYLE, SEVERITY_STYLE
@@ -34,7 +34,11 @@ if TYPE_CHECKING:
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
 REBUILD_COALESCE_S = 0.3  # watch events this close together make one rebuild of the cluster part
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
-COLUMNS = ("COMPONENT", "INST", "READY", "RESTARTS", "PROBE", "FINDING", "VERSION", "AGE")
+# priorities (widgets/columns.py): at 80 columns the component, its readiness and its worst finding stay; the
+# finding is cut with an ellipsis before the probe, then the restarts, version and age give way
+COLUMNS = (Col("COMPONENT", 0), Col("INST", 3), Col("READY", 0), Col("RESTARTS", 4), Col("PROBE", 1, wide=True, min_width=12),
+           Col("FINDING", 0, wide=True, min_width=24), Col("VERSION", 5), Col("AGE", 6))
+FINDING_COLUMNS = (Col("SEV", 0), Col("COMPONENT", 1), Col("FINDING", 0, wide=True, min_width=20))
 # how a probe went through the API server, shortened for the table (backends/routes.py VIA_TEXT)
 ROUTE_TAGS = ((" via API proxy", " [proxy]"), (" via port-forward", " [fwd]"))
 
@@ -84,7 +88,7 @@ def component_cells(c: ComponentStatus, cluster_known: bool = True, slow: bool =
     finding = "-"
     if wf is not None:
         more = f" (+{len(c.findings) - 1})" if len(c.findings) > 1 else ""
-        finding = f"{wf.severity.symbol} {wf.summary}"[:60] + more
+        finding = f"{wf.severity.symbol} {wf.summary}" + more
     return [
         Text(f"{HEALTH_SYMBOL[h]} {c.spec.title}", style=style),
         Text("yes" if c.installed else ("no" if cluster_known else "?"),
@@ -158,7 +162,7 @@ class StackScreen(AreaScreen):
 
     def on_mount(self) -> None:
         self.query_one("#components", FilterTable).set_columns(*COLUMNS)
-        self.query_one("#findings", FilterTable).set_columns("SEV", "COMPONENT", "FINDING")
+        self.query_one("#findings", FilterTable).set_columns(*FINDING_COLUMNS)
         self.query_one("#components", FilterTable).focus()
         super().on_mount()
         # the cluster part comes from the shared watch caches (a change rebuilds it); the live probes keep
@@ -179,7 +183,7 @@ class StackScreen(AreaScreen):
         other) build the report and the fixes there and post one StackUpdated. The UI thread only renders."""
         self._sweep_id += 1
         sid = self._sweep_id
-        self.sweep_started = time.time()
+        self.sweep_started = clock()
         # a sweep someone asked for (or the first) says what it still waits for; a periodic one keeps the
         # last answers on screen until new ones come, silently
         self._announce_probing = not periodic or self.report is None
@@ -362,9 +366,9 @@ class StackScreen(AreaScreen):
         total = len([p for p in self.probes.values() if p.state.value != "skipped"])
         parts = [self.state.scope] if getattr(self.state, "scope", "") else []  # all namespaces, or one
         if self.pending and self._announce_probing and self.sweep_started \
-                and time.time() - self.sweep_started >= SLOW_PROBE_S:
+                and clock() - self.sweep_started >= SLOW_PROBE_S:
             parts.append(f"probing {len(self.pending)}/{total}: {', '.join(sorted(self.pending))}")
-        age = time.time() - self.state.at
+        age = clock() - self.state.at
         if self.state.error is not None:
             parts.append(f"cluster not read (below) · retried every {interval:g}s")
         elif self._cache_infs and self._informers_ref is not None:

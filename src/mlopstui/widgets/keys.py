@@ -1,6 +1,7 @@
 """k9s / vi movement, beside the arrows, on every list and tree.
 
-g/G stay free for screens (the runs screen's G pages to the last run)."""
+Tables (FilterTable) also take g/Home to the first row and G/End to the last, the same on every table (the
+runs table's G/End loads the pages to the last run first)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def with_ids(scope: str, bindings: Iterable[Any]) -> list[Any]:
 
 
 VI_KEYS = [Binding("j", "cursor_down", "Down", show=False), Binding("k", "cursor_up", "Up", show=False)]
+TABLE_KEYS = [*VI_KEYS,
+              Binding("g,home,ctrl+home", "first_row", "Top", show=False),
+              Binding("G,end,ctrl+end", "last_row", "Bottom", show=False)]
 
 
 class ViTree(Tree):

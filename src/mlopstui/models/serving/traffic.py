@@ -14,6 +14,7 @@ from mlopstui.models.serving.isvc import (
     short_revision,
     traffic_converged,
 )
+from mlopstui.units import clock
 
 
 # -- expected traffic and convergence -----------------------------------------------------------------
@@ -50,7 +51,6 @@ def status_lines(isvc: InferenceService) -> list[str]:
 
 def rollout_lines(isvc: InferenceService, now: float | None = None) -> list[str]:
     """The progressive rollout recorded in the annotation mlopstui.dev/rollout (see models/rollout.py)."""
-    import time
 
     from mlopstui.models import rollout
 
@@ -63,7 +63,7 @@ def rollout_lines(isvc: InferenceService, now: float | None = None) -> list[str]
         return [f"rollout annotation {rollout.ANNOTATION} unreadable: {exc.message}"]
     if st is None:
         return []
-    lines = [st.summary_text(time.time() if now is None else now).replace("NAME", isvc.name)]
+    lines = [st.summary_text(clock() if now is None else now).replace("NAME", isvc.name)]
     gates = [f"{g.get('gate')} {'ok' if g.get('ok') else 'FAIL' if g.get('ok') is False else 'wait'}"
              for g in st.gates if isinstance(g, dict)]
     if gates:

@@ -6,7 +6,6 @@ rows and the doctor's findings. Pure: no I/O (backends/stack.py reads the cluste
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from mlopstui.models.endpoints import Endpoint, discover
 from mlopstui.models.stack.catalog import ComponentSpec, catalog_with_overrides
 from mlopstui.models.stack.status import ComponentStatus, ProbeResult, pending_probe
 from mlopstui.models.stack.workloads import containers_of, pod_template_spec, workload_status
+from mlopstui.units import clock
 
 if TYPE_CHECKING:
     from mlopstui.config import Settings
@@ -28,7 +28,7 @@ class ClusterState:
     objects: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # partial failures, masked, for the status line
     error: MlopsError | None = None  # the cluster could not be read at all
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=clock)
     duration: float = 0.0
     namespace: str | None = None  # the one namespace read (-n), or None: all namespaces
     cache_version: int = -1  # from the watch caches (backends/stack_watch.py): Informers.changes when read
@@ -94,7 +94,7 @@ class StackReport:
     findings: list[Finding]
     snapshot: Snapshot
     state: ClusterState
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=clock)
 
     @property
     def scope(self) -> str:

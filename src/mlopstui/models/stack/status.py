@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlopstui.models.stack.catalog import ComponentSpec
 from mlopstui.models.stack.workloads import WorkloadStatus
+from mlopstui.units import clock
 
 
 class ProbeState(enum.StrEnum):
@@ -33,7 +33,7 @@ class ProbeResult:
     version: str | None = None
     detail: str = ""  # the error text, masked
     data: dict[str, Any] = field(default_factory=dict)  # redis memory, pg connections, http status ...
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=clock)
 
     @property
     def ok(self) -> bool:
@@ -186,4 +186,4 @@ def worst_health(items: Iterable[Health]) -> Health:
 
 
 def since(ts: float | None, now: float | None = None) -> float | None:
-    return None if ts is None else max(0.0, (now or time.time()) - ts)
+    return None if ts is None else max(0.0, (now or clock()) - ts)

@@ -3,12 +3,11 @@ Pure: no I/O."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlopstui.units import parse_time
+from mlopstui.units import clock, parse_time
 
 
 def labels_match(want: Mapping[str, str], have: Mapping[str, str]) -> bool:
@@ -26,7 +25,7 @@ def main_images(obj: Mapping[str, Any]) -> list[str]:
 
 def age_of(obj: Mapping[str, Any], now: float | None = None) -> float | None:
     t = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
-    return None if t is None else max(0.0, (now or time.time()) - t)
+    return None if t is None else max(0.0, (now or clock()) - t)
 
 
 @dataclass
@@ -211,7 +210,7 @@ def workload_status(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]],
         last = parse_time(st.get("lastScheduleTime"))
         bits = [f"schedule {spec.get('schedule', '?')}"]
         if last:
-            bits.append(f"last run {int(((now or time.time()) - last) // 60)}m ago")
+            bits.append(f"last run {int(((now or clock()) - last) // 60)}m ago")
         if spec.get("suspend"):
             bits.append("suspended")
         if st.get("active"):

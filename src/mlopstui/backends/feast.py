@@ -311,14 +311,12 @@ def _registry_objects(uri: str, timeout: float) -> dict[str, dict[str, list[byte
         raise MlopsError(Kind.NOT_FOUND, f"no Feast registry file at {path}",
                          hint="endpoints.feast_registry takes a registry file path or a SQL URI "
                               "(postgresql://user@host:5432/db)", source="feast")
-    from google.protobuf.message import DecodeError
-
+    data = path.read_bytes()
     try:
-        reg = RegistryProto.FromString(path.read_bytes())
-    except (DecodeError, ValueError) as exc:
+        reg = RegistryProto.FromString(data)
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError: not a Registry
         raise MlopsError(Kind.INVALID, f"{path} is not a Feast registry file (no Registry protobuf: {exc})",
-                         hint="endpoints.feast_registry takes the file feature_store.yaml's registry names, or a "
-                              "SQL URI", source="feast") from None
+                         source="feast") from None
     for kind in kinds:
         for proto in getattr(reg, kind):
             out.setdefault(proto.spec.project, {k: [] for k in kinds})[kind].append(proto.SerializeToString())

@@ -59,8 +59,9 @@ def main() -> int:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise SystemExit("set MLFLOW_TRACKING_URI (eval \"$(mlopstui sandbox env)\")")
-    from mlopstui.backends.mlflow import HISTORY_CONCURRENCY, MlflowBackend
     from tcp_forward import Forwarder
+
+    from mlopstui.backends.mlflow import HISTORY_CONCURRENCY, MlflowBackend
 
     run_id, keys = seed_run(uri, a.metrics, a.steps)
     u = urlparse(uri)

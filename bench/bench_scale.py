@@ -44,16 +44,45 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def start(scale: float):
-    from mlopstui.sandbox.kubeapi import KubeApiServer
-    from mlopstui.sandbox.scale import objects
+class Emulator:
+    """The emulator in its own process, as in the sandbox (`python -m mlopstui.sandbox.kubeapi --scale N
+    --no-controllers -v`): the TUI's figures are not charged with the API server's work. Requests are counted
+    from its request lines (stderr, -v)."""
 
-    t0 = time.perf_counter()
-    srv = KubeApiServer(tempfile.mkdtemp(prefix="bench-scale-"), port=0, run_controllers=False)
-    docs = objects(scale)
-    srv.load_fixture(docs)
-    srv.start()
-    return srv, len(docs), time.perf_counter() - t0
+    def __init__(self, scale: float):
+        from mlopstui.sandbox.procs import free_port
+
+        self.dir = tempfile.mkdtemp(prefix="bench-scale-")
+        self.kubeconfig_path = os.path.join(self.dir, "kubeconfig")
+        self.log_path = os.path.join(self.dir, "requests.log")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlopstui.sandbox.kubeapi", "--dir", self.dir, "--port", str(free_port()),
+             "--no-controllers", "--scale", f"{scale:g}", "-v"],
+            stderr=open(self.log_path, "w"), stdout=subprocess.DEVNULL)
+        while "kubeapi serving on" not in self.log():
+            if self.proc.poll() is not None or time.perf_counter() - t0 > 300:
+                raise SystemExit(f"the emulator did not start: {self.log()[-600:]}")
+            time.sleep(0.1)
+        self.took = time.perf_counter() - t0
+        self.objects = int(self.log().split("objects stored")[0].rsplit(":", 1)[-1].strip() or 0)
+
+    def log(self) -> str:
+        with open(self.log_path) as f:
+            return f.read()
+
+    def requests(self) -> list[str]:
+        """Request lines so far: "user METHOD path?query status"."""
+        return [line for line in self.log().splitlines() if line.count(" ") >= 3 and not line.startswith("kubeapi")]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def start(scale: float):
+    srv = Emulator(scale)
+    return srv, srv.objects, srv.took
 
 
 def settings_for(srv, tmp: str):
@@ -108,14 +137,21 @@ async def _loop_lag(out: list[float], every: float = 0.01) -> None:
         out.append(max(0.0, (time.perf_counter() - t0 - every) * 1000))
 
 
+BURST = """
+import sys
+from mlopstui.backends.kube import PODS, KubeClient
+kube = KubeClient.from_settings(sys.argv[1], None, "default")
+pods = kube.list(PODS, all_namespaces=True)[: int(sys.argv[2])]
+for i, p in enumerate(pods):
+    m = p["metadata"]
+    kube.merge_patch(PODS, m["name"], {"metadata": {"labels": {"burst": str(i)}}}, m["namespace"])
+"""
+
+
 def burst(srv, n: int) -> None:
-    """n pod status writes straight into the store (what kubelets do at scale): n watch events."""
-    rt = srv.registry.get("", "v1", "pods")
-    pods = srv.store.list(rt, None)[0][:n]
-    for i, p in enumerate(pods):
-        meta = p["metadata"]
-        srv.store.update(rt, meta["namespace"], meta["name"],
-                         {**p, "status": {**(p.get("status") or {}), "message": f"burst {i}"}}, subresource="status")
+    """n pod updates from another process (an operator, kubelets): n watch events."""
+    subprocess.run([sys.executable, "-c", BURST, srv.kubeconfig_path, str(n)], check=True, timeout=600,
+                   env={**os.environ, "PYTHONPATH": str(ROOT.parent / "src")})
 
 
 async def tui_figures(srv, keys: int, window: float, bursts: int, burst_n: int) -> dict[str, float]:
@@ -157,25 +193,28 @@ async def tui_figures(srv, keys: int, window: float, bursts: int, burst_n: int) 
             await pilot.pause(0)
             lat.append((time.perf_counter() - t1) * 1000)
             await pilot.pause(0.05)
-        for th in threads:
-            th.join(30)
+        for th in threads:  # waited for without blocking the event loop (whose lag is being measured)
+            end = time.perf_counter() + 600
+            while th.is_alive() and time.perf_counter() < end:
+                await pilot.pause(0.1)
         await asyncio.sleep(3.0)  # the rebuilds after the last burst
         ticker.cancel()
         res.update(lag_p50=pct(LAG, 50), lag_p95=pct(LAG, 95), lag_max=max(LAG), key_p50=pct(lat, 50),
                    key_p95=pct(lat, 95))
-        mark = time.time()
+        mark = len(srv.requests())
         await asyncio.sleep(window)
-        es = [e for e in list(srv.request_log) if e["time"] >= mark]
         from collections import Counter
 
         from mlopstui.backends import kube as k
 
         plurals = {v.plural for v in vars(k).values() if isinstance(v, k.Res)}
-        lists = [e for e in es if e["method"] == "GET" and "watch=" not in e["query"]
-                 and e["path"].rstrip("/").rsplit("/", 1)[-1] in plurals]
-        res["idle_paths"] = Counter(f"{e['method']} {e['path']}" for e in es if "watch=" not in e["query"]).most_common(4)
+        es = [line.split() for line in srv.requests()[mark:]]
+        es = [(m, path.partition("?")[0], path.partition("?")[2]) for _u, m, path, *_ in es]
+        lists = [e for e in es if e[0] == "GET" and "watch=" not in e[2]
+                 and e[1].rstrip("/").rsplit("/", 1)[-1] in plurals]
         res["idle_req_per_min"] = len(es) * 60 / window
         res["idle_lists"] = len(lists)
+        res["idle_paths"] = Counter(f"{m} {p}" for m, p, q in es if "watch=" not in q).most_common(4)
         res["rss_after_mb"] = rss_mb()
         res["lists_total"] = app.ctx.informers.lists
     return res

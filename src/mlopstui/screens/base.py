@@ -73,6 +73,7 @@ class AreaScreen(Screen):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.loaded_at: float | None = None
+        self._covered_changes = False
 
     @property
     def mapp(self) -> MlopsApp:
@@ -99,6 +100,25 @@ class AreaScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.mapp.sync_header(self)
+        if self._covered_changes:  # what changed under a dialog is painted now, once
+            self._covered_changes = False
+            self.refresh()
+
+    def _compositor_refresh(self) -> None:
+        """Under a dialog (a ModalScreen, whose translucent background keeps this screen visible), Textual
+        repaints the dialog's whole region for every change of this screen: with help or a confirm open over the
+        Stack, a sweep or an age tick wrote ~290 KB/min to the terminal. Changes under a dialog are held and
+        painted once when it closes (on_screen_resume); the dialog itself is what the operator reads."""
+        from textual.screen import ModalScreen
+
+        app = self.app
+        if self is not app.screen and isinstance(app.screen, ModalScreen) and self in app._background_screens:
+            if self._compositor._dirty_regions or self._dirty_widgets:
+                self._covered_changes = True
+            self._compositor._dirty_regions.clear()
+            self._dirty_widgets.clear()
+            return
+        super()._compositor_refresh()
 
     # -- data ------------------------------------------------------------------------------------
     def refresh_data(self) -> None:

@@ -243,8 +243,8 @@ class StackScreen(AreaScreen):
         """The cluster part again from the caches (no request for the cached kinds), one at a time: a
         change that lands meanwhile runs the next one when this one is done."""
         self._rebuild_timer = None
-        if self._rebuilding:
-            return
+        if self._rebuilding or self.state is None:
+            return  # the first sweep's report comes first (with its pending probes); dirty stays for after
         self._dirty = False
         infs = self._informers_ref
         if infs is not None and self.state is not None and self.state.cache_version == infs.changes \
@@ -301,6 +301,8 @@ class StackScreen(AreaScreen):
             return  # a cluster read older than the one on screen (a rebuild landed first)
         self.state, self.report, self.fixes = state, message.report, message.fixes
         self.loaded_at = state.at
+        if message.first and not message.rebuild and self._dirty and self._rebuild_timer is None:
+            self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)  # changes during the sweep
         if message.first:  # the cluster was read: its errors (or none) replace the status line
             self.sweeps += 1
             if state.error is not None:

@@ -36,8 +36,8 @@ REBUILD_COALESCE_S = 0.3  # watch events this close together make one rebuild of
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
 # priorities (widgets/columns.py): at 80 columns the component, its readiness and its worst finding stay; the
 # finding is cut with an ellipsis before the probe, then the restarts, version and age give way
-COLUMNS = (Col("COMPONENT", 0), Col("INST", 3), Col("READY", 0), Col("RESTARTS", 4), Col("PROBE", 1, wide=True, min_width=12),
-           Col("FINDING", 0, wide=True, min_width=24), Col("VERSION", 5), Col("AGE", 6))
+COLUMNS = (Col("COMPONENT", 0), Col("INST", 3), Col("READY", 0), Col("RESTARTS", 4), Col("PROBE", 1, wide=True, min_width=16),
+           Col("FINDING", 0, wide=True, min_width=20), Col("VERSION", 5), Col("AGE", 6))
 FINDING_COLUMNS = (Col("SEV", 0), Col("COMPONENT", 1), Col("FINDING", 0, wide=True, min_width=20))
 # how a probe went through the API server, shortened for the table (backends/routes.py VIA_TEXT)
 ROUTE_TAGS = ((" via API proxy", " [proxy]"), (" via port-forward", " [fwd]"))
@@ -73,11 +73,13 @@ def component_cells(c: ComponentStatus, cluster_known: bool = True, slow: bool =
     style = HEALTH_STYLE[h.value]
     wf = c.worst_finding
     probe = c.probe.summary if c.probe.state is not ProbeState.SKIPPED else (c.probe.summary or "-")
+    tag = ""
     for long, short in ROUTE_TAGS:  # at 80 columns the finding must stay on screen: the drill-in says it all
         if probe.endswith(long):
-            probe = probe[: -len(long)] + short
+            probe, tag = probe[: -len(long)], short
     if c.probe.state in (ProbeState.OK, ProbeState.DEGRADED):
-        probe = probe_cell_text(probe, slow)
+        probe = probe_cell_text(probe, slow)  # the latency goes before the route's tag is put back
+    probe += tag
     probe_style = {"ok": "green", "degraded": "yellow", "failed": "bold red", "timeout": "bold red",
                    "pending": "cyan", "skipped": "dim"}[c.probe.state.value]
     if c.probe.state in (ProbeState.FAILED, ProbeState.TIMEOUT):

@@ -3,9 +3,11 @@
 #
 # The suite runs as several pytest processes that share ONE sandbox (started here, reused by every
 # process through MLOPSTUI_TEST_SANDBOX_DIR, stopped here at the end): each test directory in its own
-# process, and each UI test file in its own. In one process, state that tests leave in the interpreter
-# (clients' threads and forwards, SDK globals) made later tests fail that pass alone: process
-# boundaries keep one directory's leftovers from another's tests. With arguments, one pytest run of
+# process, and each UI test file in its own. In one process, state that tests left in the interpreter
+# made later tests fail that pass alone: leaked clients' threads and forwards (AppContext.close() now
+# closes them) and a process-wide verb deadline started outside a verb (now only inside cli.main).
+# Both causes are fixed; the process boundaries stay, so that SDK globals and whatever a future test
+# leaves behind cannot reach another directory's tests. With arguments, one pytest run of
 # exactly those (e.g. `bash scripts/test.sh tests/unit -k quantity`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -46,6 +46,7 @@ class DoctorScreen(AreaScreen):
         self.focus_key = focus_key
         self.fixes: dict[str, Any] = {}  # finding key -> FixSpec | NoFix, for the report shown
         self.last_repair = ""
+        self._fix_note: tuple[str, str] | None = None  # (finding key, what `f` said of it)
 
     def compose_body(self) -> ComposeResult:
         yield FilterTable(id="doctor")
@@ -87,7 +88,8 @@ class DoctorScreen(AreaScreen):
             self.focus_key = None
         n_err = sum(1 for f in found if f.severity.value == "error")
         n_fix = sum(1 for v in self.fixes.values() if isinstance(v, FixSpec))
-        self.set_status((f"{self.last_repair} · " if self.last_repair else "")
+        said = " · ".join(x for x in (self._fix_note[1] if self._fix_note else "", self.last_repair or "") if x)
+        self.set_status((f"{said} · " if said else "")
                         + f"{len(found)} findings, {n_err} errors, {n_fix} with an automatic fix (f) · data "
                         f"{ago(report.at if report else None)} · ctrl+r re-check")
         self._show_selected()
@@ -98,6 +100,8 @@ class DoctorScreen(AreaScreen):
         self.query_one("#doctor-detail", Static).update(safe(render_finding(f) if f else Text("no findings", style="dim")))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self._fix_note and self.query_one("#doctor", FilterTable).selected_key != self._fix_note[0]:
+            self._fix_note = None  # what `f` said of a finding stays while that finding is selected
         self._show_selected()
 
     def action_refresh(self) -> None:
@@ -114,8 +118,9 @@ class DoctorScreen(AreaScreen):
             self.set_status("no finding selected")
             return
         known = self.fixes.get(f.key)
-        if isinstance(known, NoFix):
-            self.set_status(f"{f.id}: no automatic fix: {known.reason}")
+        if isinstance(known, NoFix):  # kept through the repaints that data updates bring (_paint)
+            self._fix_note = (f.key, f"{f.id}: no automatic fix: {known.reason}")
+            self.set_status(self._fix_note[1])
             return
 
         def done(msg: str) -> None:

@@ -195,10 +195,21 @@ class FilterTable(DataTable):
             self.clear()
         for key, cells in visible:
             self.add_row(*self._project(cells), key=key)
+        self._settle_dimensions()
         if current is not None and current in self.visible_keys():
             self.move_cursor(row=self.get_row_index(current))
             self._restore_key = None
         self._show_filter()
+
+    def _settle_dimensions(self) -> None:
+        """The new rows' column widths and the virtual size now, not at the table's next Idle (DataTable measures
+        added rows only then): a Stack table at 80x24 once stayed drawn at its labels' widths ("! Deplo") for a
+        whole test's wait, as if that Idle never came."""
+        if not self.is_mounted or not self._new_rows:
+            return
+        new_rows = set(self._new_rows)
+        self._new_rows.clear()
+        self._update_dimensions(new_rows)
 
     def _update_changed(self, visible: Sequence[tuple[str, Sequence[Any]]]) -> None:
         col_keys = list(self.columns)

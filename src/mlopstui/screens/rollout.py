@@ -32,6 +32,7 @@ from mlopstui.errors import Kind, MlopsError
 from mlopstui.models import rollout as r
 from mlopstui.screens.base import AreaScreen
 from mlopstui.text import clean, safe
+from mlopstui.units import clock
 
 SAMPLE_S = 2.0
 SAMPLE_WINDOW_S = 30.0
@@ -115,7 +116,7 @@ class RolloutScreen(AreaScreen):
 
     def _loaded(self, isvc) -> None:
         self.isvc = isvc
-        self.loaded_at = time.time()
+        self.loaded_at = clock()
         ann = ((isvc.raw.get("metadata") or {}).get("annotations") or {}).get(r.ANNOTATION)
         try:
             self.state = r.RolloutState.from_annotation(ann)
@@ -125,7 +126,7 @@ class RolloutScreen(AreaScreen):
         self._show_view()
 
     def _show_view(self) -> None:
-        s, st, now = self.isvc, self.state, time.time()
+        s, st, now = self.isvc, self.state, clock()
         if s is None:
             return
         head = [f"{s.namespace}/{s.name} · canary {s.canary_revision or '-'} ({s.canary_percent}%) · "
@@ -331,7 +332,7 @@ class RolloutScreen(AreaScreen):
             self.set_status("a rollout is running here already", error=True)
             return
         if self.state is not None and self.state.phase not in r.FINAL_PHASES:
-            self.set_status(f"a rollout is recorded ({self.state.effective_phase(time.time())}): r resumes it, "
+            self.set_status(f"a rollout is recorded ({self.state.effective_phase(clock())}): r resumes it, "
                             "x aborts it; nothing sent", error=True)
             return
         d = self.ctx.settings.rollout

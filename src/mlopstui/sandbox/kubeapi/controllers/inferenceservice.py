@@ -9,7 +9,7 @@ import json
 import time
 
 from ..registry import ResourceType
-from .base import FAULT, Controller, cond, fault_of, owned_by, owner_ref, short_hash
+from .base import FAULT, Controller, cond, fault_of, owner_ref, short_hash
 
 URL_ANNOTATION = "sandbox.mlopstui.dev/url"
 # where KServe records the model a Revision serves (pkg/constants StorageInitializerSourceUriInternalAnnotationKey)
@@ -170,9 +170,8 @@ class InferenceServiceController(Controller):
 
     def _revisions(self, isvc: dict) -> list[dict]:
         name = isvc["metadata"]["name"]
-        revs = self._list(self.REV, isvc["metadata"]["namespace"],
-                          lambda o: (o["metadata"].get("labels") or {}).get(ISVC_LABEL) == name
-                          and owned_by(o, isvc["metadata"]["uid"]))
+        revs = [o for o in self._owned(self.REV, isvc)
+                if (o["metadata"].get("labels") or {}).get(ISVC_LABEL) == name]
         return sorted(revs, key=_rev_number)
 
     def _create_revision(self, isvc: dict, predictor: dict, phash: str, n: int) -> dict:

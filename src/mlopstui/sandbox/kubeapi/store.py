@@ -184,7 +184,7 @@ class Store:
         uid = obj["metadata"].get("uid")
         if isinstance(uid, str) and uid:
             self._uids[uid] = (bkey, key)
-        for uid in _owner_uids(obj):
+        for uid in owner_uids(obj):
             self._owners.setdefault(uid, {})[(bkey, key)] = None
 
     def _unindex(self, bkey: tuple[str, str], key: tuple[str, str], obj: dict) -> None:
@@ -196,7 +196,7 @@ class Store:
         uid = obj["metadata"].get("uid")
         if uid and self._uids.get(uid) == (bkey, key):
             del self._uids[uid]
-        for uid in _owner_uids(obj):
+        for uid in owner_uids(obj):
             deps = self._owners.get(uid)
             if deps is not None:
                 deps.pop((bkey, key), None)
@@ -274,7 +274,7 @@ class Store:
             obj = self._objects.get(where[0], {}).get(where[1])
             if obj is None:
                 return None
-            return where[0], where[1][0], where[1][1], tuple(_owner_uids(obj))
+            return where[0], where[1][0], where[1][1], tuple(owner_uids(obj))
 
     def keys(self, rt: ResourceType, match: Callable[[dict], bool] | None = None) -> list[tuple[str, str]]:
         """The (namespace, name) of rt's objects (those match accepts; it sees the stored object, which it
@@ -293,7 +293,7 @@ class Store:
                     continue
                 for bkey, key in deps:
                     obj = self._objects.get(bkey, {}).get(key)
-                    if obj is not None and not any(u in self._uids for u in _owner_uids(obj)):
+                    if obj is not None and not any(u in self._uids for u in owner_uids(obj)):
                         out.append((bkey, key))
             return sorted(set(out))
 
@@ -431,7 +431,7 @@ class Store:
                 return self._out(rt, new)
             nm["resourceVersion"] = str(self._next_rv())
             self._bucket(rt)[key] = new
-            if _owner_uids(new) != _owner_uids(old):
+            if owner_uids(new) != owner_uids(old):
                 self._unindex((rt.group, rt.plural), key, old)
                 self._index((rt.group, rt.plural), key, new)
             if (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
@@ -570,7 +570,7 @@ class Store:
                 return
 
 
-def _owner_uids(obj: dict) -> list[str]:
+def owner_uids(obj: dict) -> list[str]:
     refs = (obj.get("metadata") or {}).get("ownerReferences")
     if not isinstance(refs, list):
         return []

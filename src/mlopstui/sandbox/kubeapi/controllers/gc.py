@@ -1,4 +1,5 @@
-"""Owner garbage collection: an object whose owners are all gone is deleted (after a DELETED event)."""
+"""Owner garbage collection: an object whose owners are all gone is deleted (after a DELETED event, and at
+every full resync)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,20 @@ from .base import Controller
 class GarbageCollector(Controller):
     def __init__(self, mgr) -> None:
         super().__init__(mgr)
-        self.needed = True  # set by the manager on every DELETED event
+        self.needed = True  # set on every DELETED event
 
-    def reconcile_all(self) -> None:
+    @property
+    def pending(self) -> bool:
+        return self.needed
+
+    def on_change(self, ev, ancestors) -> None:
+        if ev.type == "DELETED":
+            self.needed = True
+
+    def resync(self) -> None:
+        self.needed = True
+
+    def run(self) -> None:
         if self.needed:
             self.needed = False
             self.garbage_collect()

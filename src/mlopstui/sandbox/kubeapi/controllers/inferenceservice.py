@@ -55,18 +55,20 @@ class InferenceServiceController(Controller):
         super().__init__(mgr)
         self._isvc_seen: dict[tuple[str, int], float] = {}
 
-    def reconcile_all(self) -> None:
-        for isvc in self._list(self.ISVC):
-            self._guard(self.reconcile_isvc, isvc)
+    RECONCILES = ("ISVC",)
+    OWNER_DEPTH = 2  # its Revisions, Deployment and Service; a Revision's Deployment
+
+    def reconcile(self, rt, isvc: dict) -> None:
+        self.reconcile_isvc(isvc)
 
     def reconcile_isvc(self, isvc: dict) -> None:
         meta = isvc["metadata"]
         ns, name, gen = meta["namespace"], meta["name"], int(meta.get("generation", 1))
         key = (meta["uid"], gen)
         first = self._isvc_seen.setdefault(key, time.monotonic())
-        if time.monotonic() - first < ISVC_DELAY:
-            self.mgr._wake.set()  # come back soon
-            time.sleep(0.05)
+        waited = time.monotonic() - first
+        if waited < ISVC_DELAY:  # come back when the delay is over
+            self.mgr.requeue_after(self, (self.mgr.bucket(self.ISVC), ns, name), ISVC_DELAY - waited)
             return
         predictor = copy.deepcopy((isvc.get("spec") or {}).get("predictor") or {})
         canary = predictor.pop("canaryTrafficPercent", None)

@@ -55,11 +55,11 @@ class Api:
         return self.req("GET", path + ("?" + urllib.parse.urlencode(params) if params else ""))
 
     def settled(self) -> dict:
-        """The controllers' state once nothing is queued, no timer is due within a second, no Job runs."""
+        """The controllers' state once nothing is queued, no delay or schedule is due within a second, no Job runs."""
         def idle():
             d = self.get("/debug/controllers")
-            return d["idle"] and not d["jobs_running"] and (d["next_timer_s"] is None or d["next_timer_s"] > 1) \
-                and d
+            return d["idle"] and not d["jobs_running"] and (
+                d["next_scheduled_s"] is None or d["next_scheduled_s"] > 1) and d
         return _wait(idle, 30, "controllers idle")
 
 

@@ -272,7 +272,7 @@ class ControllerManager:
 
     def debug(self, since: int | None = None) -> dict:
         """The queue's state and the reconciles after seq `since` (the last RECONCILE_LOG are kept)."""
-        nxt = self.next_timer()
+        nxt, scheduled = self.next_timer(), self.next_timer(retries=False)
         with self._lock:
             log = [{"seq": s, "controller": c, "kind": k, "namespace": ns, "name": n}
                    for s, c, k, ns, n in self.log if since is not None and s > since]
@@ -281,7 +281,10 @@ class ControllerManager:
                    "reconciles": dict(self.reconciles)}
         queued = sum(len(ctl.queue) for ctl in self.controllers)
         due_in = None if nxt is None else max(0.0, nxt - time.monotonic())
+        sched_in = None if scheduled is None else max(0.0, scheduled - time.monotonic())
+        # next_scheduled_s: the next timer that is not a failure's retry (a delay, a schedule)
         out.update(queued=queued, events=len(self._events), timers=timers, next_timer_s=due_in,
+                   next_scheduled_s=sched_in,
                    retrying=len(self._failures), jobs_running=self.jobs.running,
                    idle=not (self._running or self._events or self._resync_requested or
                              any(ctl.pending for ctl in self.controllers)),

@@ -22,8 +22,6 @@ import base64
 import copy
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,9 +103,14 @@ def in_cluster_available() -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and IN_CLUSTER_TOKEN.exists()
 
 
+# libyaml's parser when PyYAML has it (the wheels do): a kubeconfig with inline certificates is mostly long
+# base64 strings, which the pure-Python scanner reads a character at a time (~4 ms of every verb's start)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read(p: Path) -> dict[str, Any] | None:
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = yaml.load(p.read_text(), Loader=_LOADER)  # a safe loader, libyaml's or PyYAML's
     except (OSError, yaml.YAMLError) as exc:
         raise MlopsError(Kind.CONFIG, f"kubeconfig {p} is malformed: {str(exc).splitlines()[0]}",
                          hint="fix the file or point --kubeconfig at a valid one") from exc
@@ -248,6 +251,9 @@ def run_exec_plugin(spec: Mapping[str, Any], cluster: Mapping[str, Any] | None =
     if not cmd or not api_version:
         raise MlopsError(Kind.CONFIG, f"exec plugin {name}: the kubeconfig must set "
                          f"{'command' if not cmd else 'apiVersion'}", source="kubeconfig")
+    import shutil  # here: a verb without an exec plugin does not pay for shutil and subprocess
+    import subprocess
+
     exe = cmd if os.sep in cmd else shutil.which(cmd)
     if not exe or not os.path.exists(exe):
         hint = spec.get("installHint") or f"install {name} or fix the exec command of this kubeconfig user"

@@ -181,13 +181,18 @@ def _key(o: Mapping[str, Any]) -> tuple[str, str, str]:
 def _data_objects(ctx: AppContext, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Facts of the Data area for the doctor: LakeFS repositories (their buckets), the DVC project's remotes.
     LakeFS is asked only when it is configured or the cluster runs it (a Deployment or Service named lakefs*)."""
-    from mlopstui.backends import dvc, lakefs
-
     runs_lakefs = any(o.get("kind") in ("Deployment", "StatefulSet", "Service")
                       and (o.get("metadata") or {}).get("name", "").startswith("lakefs") for o in objects)
-    out = lakefs.repository_objects(ctx) if (ctx.settings.endpoints.lakefs or runs_lakefs) else []
+    out: list[dict[str, Any]] = []
+    if ctx.settings.endpoints.lakefs or runs_lakefs:
+        # only then: it imports httpx (~0.1 CPU-s, before the first Stack rows)
+        from mlopstui.backends import lakefs
+
+        out = lakefs.repository_objects(ctx)
     if ctx.settings.endpoints.dvc_repo:
         from pathlib import Path
+
+        from mlopstui.backends import dvc
 
         out.extend(dvc.remote_objects(Path(ctx.settings.endpoints.dvc_repo).expanduser()))
     return out

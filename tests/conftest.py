@@ -137,4 +137,4 @@ def pytest_terminal_summary(terminalreporter):
     left = leaks.closed_for_tests
     if left:
         terminalreporter.write_line(f"mlopstui: {len(left)} tests left cluster clients open (closed after "
-                                    f"them): {', '.join(left[:10])}{' ...' if len(left) > 10 else ''}")
+                                    f"them): {', '.join(left)}")

@@ -26,7 +26,12 @@ from support.cli_env import isolate
 from support.fault_servers import FaultServer, kubeconfig_for
 
 NS = "mlops"
-HOLD = 8.0  # the proxy holds a write's answer this long; the client's timeout (3 s: reads under load) is shorter
+# The verb's --deadline cuts the write's own call to what is left of it, so the write times out within
+# DEADLINE; the re-read after it gets its own seconds (actions.base: deadline.extend) with the per-call
+# timeout (3 s: reads under load). The proxy holds a write's answer HOLD: longer than the write waits.
+DEADLINE = 1.5
+HOLD = DEADLINE + 3.0
+LAKEFS_TIMEOUT = 1.5  # the LakeFS client's per-call timeout (no verb deadline there): the write's and the re-read's
 
 
 def _workflow(name: str, fixture: str) -> dict:
@@ -77,7 +82,7 @@ def run(api, proxy: FaultServer, env: Path, argv: list[str]) -> tuple[int, str, 
     cfg.write_text(yaml.safe_dump({"namespace": NS, "kube_timeout": 3.0, "probe_timeout": 0.5}))
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([*argv, "--config", str(cfg), "--kubeconfig", kcfg, "--deadline", "10"])
+        code = main([*argv, "--config", str(cfg), "--kubeconfig", kcfg, "--deadline", str(DEADLINE)])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -169,7 +174,7 @@ def lakefs(tmp_path_factory):
         put_commit("side", "b.csv", b"y\n2\n", "side change")
         put_commit("main", "c.csv", b"z\n3\n", "to revert")
     proxy = FaultServer("late-write", protocol="lakefs", upstream=srv.url, hold=HOLD)
-    client = LakeFSClient(proxy.url, Credentials(KEY, SECRET, "test"), timeout=3.0, source=proxy.hostport)
+    client = LakeFSClient(proxy.url, Credentials(KEY, SECRET, "test"), timeout=LAKEFS_TIMEOUT, source=proxy.hostport)
     yield srv, client
     client.close()
     proxy.stop()
@@ -208,7 +213,7 @@ def test_lakefs_write_lost_is_reported_not_applied(lakefs, tmp_path):
     srv, _ = lakefs
     lost = FaultServer("lost-write", protocol="lakefs", upstream=srv.url, hold=HOLD)
     try:
-        with LakeFSClient(lost.url, Credentials(KEY, SECRET, "test"), timeout=3.0) as c:
+        with LakeFSClient(lost.url, Credentials(KEY, SECRET, "test"), timeout=LAKEFS_TIMEOUT) as c:
             action = CreateBranch(c, "repo", "never", "main")
             with pytest.raises(MlopsError) as e:
                 action.apply(action.plan(), readonly=False, audit=None)

@@ -160,28 +160,28 @@ def test_a_controller_status_write_is_not_a_conflict_but_a_spec_change_is(api, t
     obj = _load("steps-failed-retries.yaml")
     obj["metadata"]["name"] = "busy-wf"
     api.store.create(wf_rt, NS, obj)
-    ctx = AppContext.create(load(None, kubeconfig=api.kubeconfig_path, namespace=NS))
+    with AppContext.create(load(None, kubeconfig=api.kubeconfig_path, namespace=NS)) as ctx:
 
-    def touch(field, value):
-        cur = copy.deepcopy(api.store.get(wf_rt, NS, "busy-wf"))
-        cur[field[0]][field[1]] = value
-        api.store.update(wf_rt, NS, "busy-wf", cur)
+        def touch(field, value):
+            cur = copy.deepcopy(api.store.get(wf_rt, NS, "busy-wf"))
+            cur[field[0]][field[1]] = value
+            api.store.update(wf_rt, NS, "busy-wf", cur)
 
-    action = Suspend(ctx, NS, "busy-wf")
-    plan = action.plan()
-    touch(("status", "progress"), "1/4")  # the controller
-    n = len(api.request_log)
-    action.apply(plan, readonly=False, audit=None)
-    assert [e["status"] for e in api.request_log[n:] if e["method"] == "PATCH"] == [409, 200]
-    assert api.store.get(wf_rt, NS, "busy-wf")["spec"]["suspend"] is True
-    assert api.store.get(wf_rt, NS, "busy-wf")["status"]["progress"] == "1/4"  # the controller's write kept
-
-    from mlopstui.actions.pipelines import Resume
-
-    action = Resume(ctx, NS, "busy-wf")
-    plan = action.plan()
-    touch(("spec", "parallelism"), 2)  # someone else
-    with pytest.raises(MlopsError) as e:
+        action = Suspend(ctx, NS, "busy-wf")
+        plan = action.plan()
+        touch(("status", "progress"), "1/4")  # the controller
+        n = len(api.request_log)
         action.apply(plan, readonly=False, audit=None)
-    assert e.value.kind is Kind.CONFLICT and "nothing was overwritten" in e.value.message
-    assert api.store.get(wf_rt, NS, "busy-wf")["spec"]["suspend"] is True
+        assert [e["status"] for e in api.request_log[n:] if e["method"] == "PATCH"] == [409, 200]
+        assert api.store.get(wf_rt, NS, "busy-wf")["spec"]["suspend"] is True
+        assert api.store.get(wf_rt, NS, "busy-wf")["status"]["progress"] == "1/4"  # the controller's write kept
+
+        from mlopstui.actions.pipelines import Resume
+
+        action = Resume(ctx, NS, "busy-wf")
+        plan = action.plan()
+        touch(("spec", "parallelism"), 2)  # someone else
+        with pytest.raises(MlopsError) as e:
+            action.apply(plan, readonly=False, audit=None)
+        assert e.value.kind is Kind.CONFLICT and "nothing was overwritten" in e.value.message
+        assert api.store.get(wf_rt, NS, "busy-wf")["spec"]["suspend"] is True

@@ -37,11 +37,17 @@ class Env:
             "kubeconfig": str(self.kubeconfig), "context": "mlopstui-sandbox", "namespace": NS,
             "probe_timeout": 1.0, "kube_timeout": 5.0, "audit_log": str(self.audit),
             "app_log": str(d / "app.log")}))
+        self._admin = k.KubeClient.from_settings(str(self.kubeconfig), "mlopstui-sandbox", NS)
 
-    def kube(self, context: str = "mlopstui-sandbox"):
-        return k.KubeClient.from_settings(str(self.kubeconfig), context, NS)
+    def kube(self):
+        """The module's admin client (shared: its pools stay open across tests; closed with the module)."""
+        return self._admin
+
+    def close(self) -> None:
+        self._admin.close()
 
     def context(self, **flags):
+        """A new AppContext on the config: the caller closes it (`with env.context() as ctx:`)."""
         from mlopstui import config
         from mlopstui.context import AppContext
 
@@ -57,7 +63,8 @@ class Env:
     def findings(self, rule_id: str, obj_ref: str) -> list:
         from mlopstui.backends.stack import sweep
 
-        return [f for f in sweep(self.context()).findings if f.id == rule_id and obj_ref in f.objects]
+        with self.context() as ctx:
+            return [f for f in sweep(ctx).findings if f.id == rule_id and obj_ref in f.objects]
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +75,12 @@ def env(tmp_path_factory):
     srv = KubeApiServer(str(d / "kube"), port=0).start()
     try:
         e = Env(srv, d)
-        kube = e.kube()
-        apply_objects(kube, seed_objects())
-        wait_ready(kube)
-        kube.close()
-        yield e
+        try:
+            apply_objects(e.kube(), seed_objects())
+            wait_ready(e.kube())
+            yield e
+        finally:
+            e.close()
     finally:
         srv.stop()
 
@@ -104,7 +112,13 @@ def created(env):
             kube.delete(res, name, NS)
         except MlopsError:
             pass
-    kube.close()
+
+
+@pytest.fixture
+def ctx(env):
+    """An AppContext on the module's config, closed after the test."""
+    with env.context() as c:
+        yield c
 
 
 def cli(env, capsys, *argv, context="mlopstui-sandbox"):
@@ -214,7 +228,7 @@ def test_s3_endpoint_on_a_cronjob_cli(env, capsys, created):
     assert_no_secret(audit)
 
 
-def test_s3_credentials_as_secret_refs(env, created):
+def test_s3_credentials_as_secret_refs(env, created, ctx):
     from mlopstui.actions.repair import Repair
 
     ref = created(k.DEPLOYMENTS, deployment("scorer", [{
@@ -222,7 +236,6 @@ def test_s3_credentials_as_secret_refs(env, created):
         "env": [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow-server.mlops:5000"},
                 {"name": "MLFLOW_S3_ENDPOINT_URL", "value": ENDPOINT}]}]))
     assert env.findings("mlflow-client-no-s3-credentials", ref)
-    ctx = env.context()
     action = Repair(ctx, "mlflow-client-no-s3-credentials", obj_ref=ref)
     plan = action.plan()
     text = plan.render()
@@ -444,13 +457,12 @@ def test_credentials_inline_move_into_a_secret(env, capsys, created):
         env.kube().delete(k.SECRETS, "feature-api-credentials", NS)
 
 
-def test_concurrent_edit_is_a_conflict_and_changes_nothing(env, created):
+def test_concurrent_edit_is_a_conflict_and_changes_nothing(env, created, ctx):
     from mlopstui.actions.repair import Repair
 
     ref = created(k.DEPLOYMENTS, deployment("ranker", [{
         "name": "rank", "image": "python:3.11",
         "env": S3_CLIENT_ENV}]))
-    ctx = env.context()
     action = Repair(ctx, "mlflow-client-no-s3-endpoint", obj_ref=ref)
     plan = action.plan()
     rv = plan.patch["metadata"]["resourceVersion"]
@@ -471,12 +483,12 @@ def test_concurrent_edit_is_a_conflict_and_changes_nothing(env, created):
 def test_readonly_action_refuses_before_any_request(env):
     from mlopstui.actions.repair import Repair
 
-    ctx = env.context(readonly=True)
-    action = Repair(ctx, "isvc-ineffective-minscale", obj_ref="InferenceService/mlops/fraud-detection")
-    plan = action.plan()
-    mark = env.mark()
-    with pytest.raises(MlopsError) as ei:
-        action.apply(plan, readonly=ctx.readonly, audit=ctx.audit)
+    with env.context(readonly=True) as ctx:
+        action = Repair(ctx, "isvc-ineffective-minscale", obj_ref="InferenceService/mlops/fraud-detection")
+        plan = action.plan()
+        mark = env.mark()
+        with pytest.raises(MlopsError) as ei:
+            action.apply(plan, readonly=ctx.readonly, audit=ctx.audit)
     assert ei.value.kind is Kind.REFUSED
     assert env.srv.request_log[mark:] == []
 

@@ -175,3 +175,31 @@ def test_state_survives_a_restart(lakefs, s3, tmp_path):
             assert bytes(lakefs_sdk.ObjectsApi(c).get_object("persist", "main", "x.json")) == b'{"a": 1}'
     finally:
         again.stop()
+
+
+def test_stop_cuts_open_keep_alive_connections(tmp_path):
+    """A client that keeps its connection open (an SDK's pool) does not hold a handler thread past stop():
+    the emulator ends the connection as a stopped server would (the API emulator and the relays do too)."""
+    import http.client
+    import threading
+    import time
+
+    srv = LakeFSServer(tmp_path / "lakefs", access_key_id=KEY, secret_access_key=SECRET).start()
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    try:
+        conn.request("GET", "/api/v1/healthcheck")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 204 and not resp.will_close  # kept alive: its handler waits for the next request
+        handlers = [t for t in threading.enumerate() if "process_request" in t.name]
+        assert handlers
+        srv.stop()
+        conn.sock.settimeout(5)
+        assert conn.sock.recv(1) == b""  # the server closed it (before: recv waited out its timeout)
+        end = time.monotonic() + 5
+        while any(t.is_alive() for t in handlers) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not any(t.is_alive() for t in handlers)
+    finally:
+        conn.close()
+        srv.stop()

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import heapq
 import json
@@ -45,6 +46,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -248,6 +250,7 @@ class LakeFSServer:
             self._httpd.serve_forever(poll_interval=0.1)
         finally:
             self._httpd.server_close()
+            self._httpd.drop_connections()
 
     def request_shutdown(self) -> None:
         if self._httpd is not None:
@@ -257,6 +260,7 @@ class LakeFSServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+            self._httpd.drop_connections()  # as the API emulator's stop: no handler waits on a keep-alive client
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -398,6 +402,30 @@ class LakeFSServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._served: set[socket.socket] = set()  # accepted and not yet shut down (keep-alive ones wait in recv)
+        self._served_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        with self._served_lock:
+            self._served.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):  # socketserver's end of every connection
+        with self._served_lock:
+            self._served.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """End every connection still served, as a stopped lakeFS does: their handler threads return instead
+        of waiting for a keep-alive client that never closes (an SDK's pool, a test's client)."""
+        with self._served_lock:
+            served = list(self._served)
+        for request in served:
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request, client_address):
         pass

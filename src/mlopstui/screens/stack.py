@@ -9,6 +9,7 @@ rebuilds the report, no list while idle; the probes run every settings.refresh_i
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 # the worst finding comes before version and age: at 80 columns it is what must stay on screen
 REBUILD_COALESCE_S = 0.3  # watch events this close together make one rebuild of the cluster part
+# ... and a rebuild waits at least this many times as long as the last one took: under a sustained burst of
+# watch events (500 pod updates at scale) rebuilds take at most a third of a core, not all of it (the UI
+# thread shares the GIL with the worker: bench/bench_scale.py's loop lag)
+REBUILD_SPACING = 2.0
 SLOW_PROBE_S = 2.0  # a sweep still probing after this long says so under the table
 # priorities (widgets/columns.py): at 80 columns the component, its readiness and its worst finding stay; the
 # finding is cut with an ellipsis before the probe, then the restarts, version and age give way
@@ -154,6 +159,8 @@ class StackScreen(AreaScreen):
         self._force_rebuild = False
         self._probe_gen = 0  # probe answers taken (a rebuild built on older ones is done again)
         self._rebuild_probe_gen = 0
+        self.rebuilds = 0  # rebuild workers started (tests: a burst of watch events is one rebuild)
+        self._rebuild_took = 0.0  # seconds, the last rebuild worker's (REBUILD_SPACING)
 
     # -- layout ------------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -231,7 +238,10 @@ class StackScreen(AreaScreen):
         self._cache_posted = False
         self._dirty = True
         if self._rebuild_timer is None and self._visible():
-            self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)
+            self._rebuild_timer = self.set_timer(self._rebuild_delay(), self._rebuild)
+
+    def _rebuild_delay(self) -> float:
+        return max(REBUILD_COALESCE_S, REBUILD_SPACING * self._rebuild_took)
 
     def _visible(self) -> bool:
         return self.is_current or self.app.screen is self or self in self.app.screen_stack
@@ -254,14 +264,17 @@ class StackScreen(AreaScreen):
             return  # nothing changed since the caches were read (the first lists landed during the sweep)
         self._rebuilding, self._force_rebuild = True, False
         self._rebuild_id += 1
+        self.rebuilds += 1
         rid, ctx = self._rebuild_id, self.ctx
+        started = time.monotonic()
 
         def done(infs: list | None) -> None:
             self._rebuilding = False
+            self._rebuild_took = time.monotonic() - started
             if infs:
                 self._cache_infs = infs
             if self._dirty and self._rebuild_timer is None:
-                self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)
+                self._rebuild_timer = self.set_timer(self._rebuild_delay(), self._rebuild)
 
         def failed(err: MlopsError) -> None:
             done(None)
@@ -291,7 +304,7 @@ class StackScreen(AreaScreen):
             if self._rebuild_probe_gen != self._probe_gen:  # probe answers came meanwhile: build again
                 self._dirty = self._force_rebuild = True
                 if not self._rebuilding and self._rebuild_timer is None:
-                    self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)
+                    self._rebuild_timer = self.set_timer(self._rebuild_delay(), self._rebuild)
                 return
         elif message.sweep_id != self._sweep_id:
             return  # a superseded sweep
@@ -304,7 +317,7 @@ class StackScreen(AreaScreen):
         self.state, self.report, self.fixes = state, message.report, message.fixes
         self.loaded_at = state.at
         if message.first and not message.rebuild and self._dirty and self._rebuild_timer is None:
-            self._rebuild_timer = self.set_timer(REBUILD_COALESCE_S, self._rebuild)  # changes during the sweep
+            self._rebuild_timer = self.set_timer(self._rebuild_delay(), self._rebuild)  # changes during the sweep
         if message.first:  # the cluster was read: its errors (or none) replace the status line
             self.sweeps += 1
             if state.error is not None:

@@ -54,6 +54,9 @@ class FilterTable(DataTable):
         self._restore_key: str | None = None
         self.filter_text = ""
         self.filter_note = ""  # what a screen's own search says (the runs' server-side query)
+        # what set_rows() did (tests count them: a refresh that changes nothing shown writes nothing)
+        self.full_renders = 0  # the rows cleared and added again (other keys or columns)
+        self.cells_written = 0  # single cells rewritten in place
 
     # -- columns -----------------------------------------------------------------------------------
     def set_columns(self, *labels: str | Col) -> None:
@@ -183,6 +186,7 @@ class FilterTable(DataTable):
             self._show_filter()
             return
         current = self.selected_key or self._restore_key
+        self.full_renders += 1
         if shown != self._shown:
             self.clear(columns=True)
             self._shown = shown
@@ -220,6 +224,7 @@ class FilterTable(DataTable):
                     self._set_cell(key, ck, ci, after)
 
     def _set_cell(self, key: str, col: ColumnKey, col_index: int, value: Any) -> None:
+        self.cells_written += 1
         width = cell_len(value.plain if isinstance(value, Text) else str(value))
         if width > self.columns[col].content_width:
             self.update_cell(key, col, value, update_width=True)  # the column grows: a full repaint, rarely

@@ -68,6 +68,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     does not import every command module)."""
     verb = verb_of(argv) if argv is not None else None
     only = f"mlopstui.commands.{VERBS[verb]}" if verb in VERBS else None
+    # no verb and no --help: the TUI, which needs no verb's parser (importing every command module cost its
+    # first frame ~40 ms of CPU, bench/bench_startup.py)
+    tui = argv is not None and verb is None and not {"-h", "--help"} & set(argv)
     parser = argparse.ArgumentParser(
         prog="mlopstui",
         description="A keyboard-driven control plane for a private MLOps stack on Kubernetes.",
@@ -83,7 +86,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_global_flags(v, suppress=True)
     v.set_defaults(func=_version)
     for modname in COMMAND_MODULES:
-        if only is not None and modname != only:
+        if tui or (only is not None and modname != only):
             continue
         try:
             mod = importlib.import_module(modname)

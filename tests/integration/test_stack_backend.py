@@ -11,12 +11,13 @@ import time
 from mlopstui.backends.stack import collect_cluster, probe_tasks, run_probes, sweep
 from mlopstui.models.stack import Health, ProbeState
 from mlopstui.models.stack.report import build_report
+from support.leaks import closing
 from support.stack_env import ACCESS_KEY, SECRETS, aws_env, stack_env  # noqa: F401, E402 - fixtures
 
 
 def test_sweep_shows_every_seeded_component(aws_env):
-    ctx = aws_env.context()
-    report = sweep(ctx)
+    with closing(aws_env.context()) as ctx:
+        report = sweep(ctx)
     by = {c.id: c for c in report.components}
     for cid in ("s3", "postgresql", "feast_registry", "redis", "mlflow", "feast", "kserve", "knative", "istio"):
         assert by[cid].installed, cid
@@ -75,6 +76,7 @@ def test_redis_memory_findings_follow_the_live_server(aws_env):
         assert "redis-evicting-features" in red and "allkeys-lru" in red["redis-evicting-features"].summary
         assert "StatefulSet mlops/feast-redis-master" in red["redis-near-maxmemory"].objects
     finally:
+        ctx.close()
         r.config_set("maxmemory", "0")
         r.config_set("maxmemory-policy", "noeviction")
         r.flushall()
@@ -132,3 +134,45 @@ def test_report_is_pure_given_state_and_probes(aws_env):
     a = build_report(ctx.settings, state, {})
     b = build_report(ctx.settings, state, {})
     assert [f.key for f in a.findings] == [f.key for f in b.findings]
+
+
+def test_the_s3_probe_builds_its_client_once_and_follows_the_credentials(aws_env, monkeypatch, tmp_path):
+    """A sweep's S3 probe reuses the client an earlier sweep built (building one holds the GIL for
+    50-100 ms: bench_stack --diagnose), and a change of the credentials' environment still shows."""
+    from mlopstui.backends import probes
+
+    url = aws_env.env["MLFLOW_S3_ENDPOINT_URL"]
+    first = probes.probe_s3("s3", url, timeout=5.0)
+    assert first.state is ProbeState.OK and "mlflow-artifacts" in first.data["buckets"]
+    client = probes._s3_client(url, 5.0)
+    assert probes.probe_s3("s3", url, timeout=5.0).state is ProbeState.OK
+    assert probes._s3_client(url, 5.0) is client  # the second sweep built no client
+    other = probes._s3_client(url, 4.0)  # another key (a new route, a new timeout): a new client...
+    assert other is not client and other._loader is client._loader  # ...on the data files parsed once
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "nothing"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "nothing"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    gone = probes.probe_s3("s3", url, timeout=5.0)
+    assert gone.state is ProbeState.DEGRADED and gone.summary == "no credentials"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", aws_env.env["AWS_SECRET_ACCESS_KEY"])
+    assert probes.probe_s3("s3", url, timeout=5.0).state is ProbeState.OK
+
+
+def test_the_probe_warm_up_takes_the_imported_objects_out_of_the_collectors_walk():
+    """After the probe SDKs are imported the objects of every module so far are frozen (gc.freeze): a full
+    collection, which runs on whichever thread allocates (the UI thread too), walks only what came after
+    (bench_stack --diagnose measured 130-680 ms gen-2 pauses over ~200,000 import-time objects)."""
+    code = ("import gc, mlopstui.app\n"
+            "from mlopstui.backends import probes\n"
+            "probes.warm_up()\n"
+            "import botocore.session\n"
+            "print(gc.get_freeze_count(), len(gc.get_objects()),"
+            " any(o is botocore.session.Session.__init__ for o in gc.get_objects()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    frozen, tracked, sdk_tracked = out.stdout.split()
+    assert int(frozen) > 50_000 and int(tracked) < int(frozen) // 4, out.stdout
+    assert sdk_tracked == "False"  # an SDK's function is no longer walked by a collection

@@ -7,6 +7,7 @@ endpoint masked. SDKs (httpx, boto3, redis, psycopg) are imported inside the fun
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -101,14 +102,8 @@ def probe_s3(component: str, url: str, *, timeout: float, source: str = "") -> P
     """ListBuckets with the credentials of the environment (AWS_* vars, profile)."""
     t0 = time.monotonic()
     try:
-        import boto3
-        from botocore.config import Config
-
-        t0 = time.monotonic()  # latency without the import
-        cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1, "mode": "standard"},
-                     signature_version="s3v4", s3={"addressing_style": "path"})
-        s3 = boto3.session.Session().client("s3", endpoint_url=url, config=cfg,
-                                            region_name="us-east-1")
+        s3 = _s3_client(url, timeout)
+        t0 = time.monotonic()  # latency without the import and the client's construction
         resp = s3.list_buckets()
     except Exception as exc:  # noqa: BLE001
         name = type(exc).__name__
@@ -145,6 +140,50 @@ def probe_s3(component: str, url: str, *, timeout: float, source: str = "") -> P
     return ProbeResult(component, "s3", mask_uri(url), source, ProbeState.OK,
                        f"{len(buckets)} buckets {latency:.0f}ms", latency, None, "",
                        {"buckets": buckets[:50], "server": server})
+
+
+# The S3 clients of earlier sweeps, by endpoint, timeout and the credentials' environment. Measured
+# (bench/bench_stack.py --diagnose, py-spy in the stalls): building a boto3 client is 50-100 ms of CPU that
+# holds the GIL in long C calls (json.loads of botocore's endpoint and service data, then the client
+# class), so every sweep's S3 probe stopped the UI thread for 100-700 ms on 2 busy cores, and its 35,000
+# objects made the collector's full passes frequent and long. A client is thread-safe and keeps no
+# answer; credentials are read from the environment when it is built, so the variables that name them
+# are in the key (a changed key builds a new client, as before, on the data files already parsed).
+_S3_CLIENTS: dict[tuple, object] = {}
+_S3_LOCK = threading.Lock()
+_S3_KEEP = 8
+_S3_LOADER = None  # botocore's Loader of the first client (its cache holds the parsed JSON data files)
+_S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+           "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
+def _s3_client(url: str, timeout: float):
+    global _S3_LOADER
+    import os
+
+    key = (url, timeout, tuple(os.environ.get(k) for k in _S3_ENV))
+    with _S3_LOCK:  # one build per key, even when two sweeps overlap
+        client = _S3_CLIENTS.pop(key, None)
+        if client is None:
+            import boto3
+            import botocore.session
+            from botocore.config import Config
+
+            session = botocore.session.Session()
+            if _S3_LOADER is None:
+                _S3_LOADER = session.get_component("data_loader")
+            else:  # botocore's parsed data files, shared: a new client is ~11 ms and 3,600 objects, not 60 and 35,000
+                session.register_component("data_loader", _S3_LOADER)
+            cfg = Config(connect_timeout=timeout, read_timeout=timeout,
+                         retries={"total_max_attempts": 1, "mode": "standard"},
+                         signature_version="s3v4", s3={"addressing_style": "path"})
+            client = boto3.session.Session(botocore_session=session).client("s3", endpoint_url=url, config=cfg,
+                                                                            region_name="us-east-1")
+            _freeze_once("s3")  # the loaded data (~35,000 objects) lives as long as the process: see warm_up
+        _S3_CLIENTS[key] = client  # most recently used last
+        while len(_S3_CLIENTS) > _S3_KEEP:
+            _S3_CLIENTS.pop(next(iter(_S3_CLIENTS)))
+        return client
 
 
 # -- Redis ---------------------------------------------------------------------------------------------
@@ -234,9 +273,27 @@ def _pg_conninfo(url: str) -> str:
 PROBES = {"http": probe_http, "s3": probe_s3, "redis": probe_redis, "postgres": probe_postgres}
 
 
+_FROZEN: set[str] = set()
+
+
 def warm_up() -> None:
-    """Import the probe SDKs once (in a worker) so the first sweep's timeouts measure the network."""
+    """Import the probe SDKs once (in a worker) so the first sweep's timeouts measure the network; then
+    move everything imported so far (the app, Textual, the SDKs: ~200,000 objects that live as long as
+    the process) out of the garbage collector's view (gc.freeze). Measured (bench_stack --diagnose, gc
+    callbacks): a full collection walked all of them, 130-680 ms on the UI thread while a key waited."""
     import boto3  # noqa: F401
     import httpx  # noqa: F401
     import psycopg  # noqa: F401
     import redis  # noqa: F401
+
+    _freeze_once("imports")
+
+
+def _freeze_once(what: str) -> None:
+    """gc.freeze() the first time only: the garbage not yet collected at that moment is frozen too (never
+    freed if it is a cycle), so not on every sweep."""
+    if what not in _FROZEN:
+        import gc
+
+        _FROZEN.add(what)
+        gc.freeze()

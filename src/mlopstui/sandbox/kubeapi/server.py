@@ -473,6 +473,8 @@ class _Handler(BaseHTTPRequestHandler):
             if doc is None:
                 raise errors.path_not_found()
             return self._send(200, doc)
+        if p in ("/debug/controllers", "/debug/controllers/resync"):
+            return self._debug_controllers(method, p)
         segs = [s for s in p.split("/") if s]
         if segs[0] == "api" and len(segs) >= 2:
             group, version, rest = "", segs[1], segs[2:]
@@ -492,6 +494,30 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, doc)
         req = self._parse_resource_path(group, version, rest)
         self._dispatch(method, req, body)
+
+    def _debug_controllers(self, method: str, p: str) -> None:
+        """The controllers' work queue (not a Kubernetes API; admin only): GET /debug/controllers[?since=SEQ]
+        its state and counters (with `since`, the reconciles after that seq: which objects a change made the
+        controllers reconcile); POST /debug/controllers/resync asks for a full resync now."""
+        mgr = self.api.controllers
+        if mgr is None:
+            raise errors.path_not_found()
+        if self._user != "admin":
+            raise ApiError(403, "Forbidden", f'User "{self._user}" cannot use the controllers\' debug endpoint')
+        if p.endswith("/resync"):
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", "POST to ask for a resync")
+            resyncs = mgr.resyncs
+            mgr.request_resync()
+            return self._send(202, {"resyncRequested": True, "resyncs": resyncs})
+        if method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "GET the controllers' state")
+        since = self._q.get("since")
+        try:
+            since_n = int(since) if since not in (None, "") else None
+        except ValueError:
+            raise errors.bad_request(f"since: not a number: {since!r}") from None
+        return self._send(200, mgr.debug(since_n))
 
     def _parse_resource_path(self, group: str, version: str, rest: list[str]) -> _Request:
         reg = self.api.registry

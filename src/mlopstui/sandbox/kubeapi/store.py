@@ -53,6 +53,7 @@ class WatchEvent:
     namespace: str
     type: str
     obj: dict
+    old: dict | None = None  # MODIFIED: the object before (the controllers' queue: an owner it no longer names)
 
 
 
@@ -73,8 +74,14 @@ class Store:
         self._save_lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self._objects: dict[tuple[str, str], dict[tuple[str, str], dict]] = {}
-        # per bucket: namespace -> its keys, built when a list asks and dropped when a key comes or goes
-        self._by_ns: dict[tuple[str, str], dict[str, list[tuple[str, str]]]] = {}
+        # per bucket: namespace -> its keys (dict as an ordered set), kept by every write; a namespace's list
+        # no longer scans the bucket (the scale sandbox: 7,000 pods)
+        self._by_ns: dict[tuple[str, str], dict[str, dict[tuple[str, str], None]]] = {}
+        # uid -> (bucket, key), and owner uid -> the (bucket, key) of the objects whose ownerReferences name it:
+        # the controllers find what an owner owns, and an object's owners, without scanning a bucket (a
+        # quadratic scan by owner made the scale sandbox's first controller pass take a minute; issue 20)
+        self._uids: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
+        self._owners: dict[str, dict[tuple[tuple[str, str], tuple[str, str]], None]] = {}
         self._logs: dict[str, str] = {}
         self.rv = 0
         self._history: deque[WatchEvent] = deque()
@@ -122,8 +129,9 @@ class Store:
             group, _, _ = obj.get("apiVersion", "").rpartition("/")
             plural = obj.get("_plural")
             obj = {k: v for k, v in obj.items() if k != "_plural"}
-            self._objects.setdefault((group, plural), {})[
-                ((obj["metadata"].get("namespace") or ""), obj["metadata"]["name"])] = obj
+            key = ((obj["metadata"].get("namespace") or ""), obj["metadata"]["name"])
+            self._objects.setdefault((group, plural), {})[key] = obj
+            self._index((group, plural), key, obj)
             if (group, plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)
 
@@ -171,13 +179,37 @@ class Store:
     def _bucket(self, rt: ResourceType) -> dict[tuple[str, str], dict]:
         return self._objects.setdefault((rt.group, rt.plural), {})
 
+    def _index(self, bkey: tuple[str, str], key: tuple[str, str], obj: dict) -> None:
+        self._by_ns.setdefault(bkey, {}).setdefault(key[0], {})[key] = None
+        uid = obj["metadata"].get("uid")
+        if isinstance(uid, str) and uid:
+            self._uids[uid] = (bkey, key)
+        for uid in owner_uids(obj):
+            self._owners.setdefault(uid, {})[(bkey, key)] = None
+
+    def _unindex(self, bkey: tuple[str, str], key: tuple[str, str], obj: dict) -> None:
+        keys = self._by_ns.get(bkey, {}).get(key[0])
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del self._by_ns[bkey][key[0]]
+        uid = obj["metadata"].get("uid")
+        if uid and self._uids.get(uid) == (bkey, key):
+            del self._uids[uid]
+        for uid in owner_uids(obj):
+            deps = self._owners.get(uid)
+            if deps is not None:
+                deps.pop((bkey, key), None)
+                if not deps:
+                    del self._owners[uid]
+
     def _next_rv(self) -> int:
         self.rv += 1
         return self.rv
 
-    def _record(self, rt: ResourceType, etype: str, obj: dict) -> None:
+    def _record(self, rt: ResourceType, etype: str, obj: dict, old: dict | None = None) -> None:
         ev = WatchEvent(int(obj["metadata"]["resourceVersion"]), (rt.group, rt.plural),
-                        obj["metadata"].get("namespace", ""), etype, obj)
+                        obj["metadata"].get("namespace", ""), etype, obj, old)
         self._history.append(ev)
         while len(self._history) > HISTORY_SIZE:
             self._history_floor = self._history.popleft().rv
@@ -217,17 +249,53 @@ class Store:
             # workload owns, in a bucket of thousands (the scale sandbox)
             bucket = self._bucket(rt)
             if ns and rt.namespaced:
-                index = self._by_ns.get((rt.group, rt.plural))
-                if index is None:
-                    index = self._by_ns[(rt.group, rt.plural)] = {}
-                    for key in bucket:
-                        index.setdefault(key[0], []).append(key)
-                keys = list(index.get(ns, ()))
+                keys = list(self._by_ns.get((rt.group, rt.plural), {}).get(ns, ()))
             else:
                 keys = list(bucket)
             if match is not None:
                 keys = [key for key in keys if match(bucket[key])]
             return [self._out(rt, bucket[key]) for key in sorted(keys)], self.rv
+
+    def owned(self, rt: ResourceType, ns: str | None, uid: str) -> list[dict]:
+        """The objects of rt (in namespace ns, if given) whose ownerReferences name uid, sorted as list() sorts."""
+        with self.lock:
+            bkey = (rt.group, rt.plural)
+            bucket = self._bucket(rt)
+            keys = sorted(k for b, k in self._owners.get(uid, ()) if b == bkey and k in bucket
+                          and (not ns or not rt.namespaced or k[0] == ns))
+            return [self._out(rt, bucket[k]) for k in keys]
+
+    def locate(self, uid: str) -> tuple[tuple[str, str], str, str, tuple[str, ...]] | None:
+        """Where the object with this uid is: ((group, plural), namespace, name, its owners' uids)."""
+        with self.lock:
+            where = self._uids.get(uid)
+            if where is None:
+                return None
+            obj = self._objects.get(where[0], {}).get(where[1])
+            if obj is None:
+                return None
+            return where[0], where[1][0], where[1][1], tuple(owner_uids(obj))
+
+    def keys(self, rt: ResourceType, match: Callable[[dict], bool] | None = None) -> list[tuple[str, str]]:
+        """The (namespace, name) of rt's objects (those match accepts; it sees the stored object, which it
+        must not change), without copying them: what a controller's full resync queues."""
+        with self.lock:
+            bucket = self._bucket(rt)
+            return sorted(k for k, o in bucket.items() if match is None or match(o))
+
+    def orphans(self) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+        """(bucket, key) of every object with ownerReferences of which none names a stored object (garbage
+        collection's candidates), from the owner index: no scan of the objects."""
+        with self.lock:
+            out = []
+            for uid, deps in self._owners.items():
+                if uid in self._uids:
+                    continue
+                for bkey, key in deps:
+                    obj = self._objects.get(bkey, {}).get(key)
+                    if obj is not None and not any(u in self._uids for u in owner_uids(obj)):
+                        out.append((bkey, key))
+            return sorted(set(out))
 
     def _out(self, rt: ResourceType, obj: dict) -> dict:
         o = clone(obj)
@@ -284,7 +352,7 @@ class Store:
                 return copy.deepcopy(obj)
             meta["resourceVersion"] = str(self._next_rv())
             self._bucket(rt)[self._key(rt, ns, name)] = obj
-            self._by_ns.pop((rt.group, rt.plural), None)
+            self._index((rt.group, rt.plural), self._key(rt, ns, name), obj)
             if (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(obj)
             self._record(rt, "ADDED", obj)
@@ -363,9 +431,12 @@ class Store:
                 return self._out(rt, new)
             nm["resourceVersion"] = str(self._next_rv())
             self._bucket(rt)[key] = new
+            if owner_uids(new) != owner_uids(old):
+                self._unindex((rt.group, rt.plural), key, old)
+                self._index((rt.group, rt.plural), key, new)
             if (rt.group, rt.plural) == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.registry.register_crd(new)
-            self._record(rt, "MODIFIED", new)
+            self._record(rt, "MODIFIED", new, old)
             return self._out(rt, new)
 
     def delete(self, rt: ResourceType, ns: str, name: str, dry_run: bool = False) -> dict:
@@ -377,7 +448,7 @@ class Store:
             if dry_run:
                 return self._out(rt, old)
             del self._bucket(rt)[key]
-            self._by_ns.pop((rt.group, rt.plural), None)
+            self._unindex((rt.group, rt.plural), key, old)
             gone = copy.deepcopy(old)
             gone["metadata"]["resourceVersion"] = str(self._next_rv())
             self._record(rt, "DELETED", gone)
@@ -497,6 +568,14 @@ class Store:
             yield from out
             if time.monotonic() >= deadline:
                 return
+
+
+def owner_uids(obj: dict) -> list[str]:
+    refs = (obj.get("metadata") or {}).get("ownerReferences")
+    if not isinstance(refs, list):
+        return []
+    # a reference without a uid names no object: "" (never a stored uid), so garbage collection counts it gone
+    return [r["uid"] if isinstance(r.get("uid"), str) else "" for r in refs if isinstance(r, dict)]
 
 
 def _bookmark(rt: ResourceType, rv: int, annotations: dict | None = None) -> dict:

@@ -32,7 +32,6 @@ import tarfile
 import tempfile
 import threading
 import time
-import traceback
 from datetime import UTC, datetime
 
 from .. import errors
@@ -87,6 +86,7 @@ class ArgoController(Controller):
         self.g = g
         self.POD, self.SECRET, self.CM = mgr.POD, g("", "v1", "secrets"), g("", "v1", "configmaps")
         self.steps: dict[str, _Step] = {}
+        self.active: set[tuple] = set()  # the keys of the Workflows running
         self.lock = threading.Lock()
         try:
             self.routes: dict[str, str] = json.loads(os.environ.get("SANDBOX_SERVICE_ROUTES") or "{}")
@@ -98,24 +98,41 @@ class ArgoController(Controller):
         return self.g("argoproj.io", "v1alpha1", plural)
 
     # ---- loop ------------------------------------------------------------------------------
-    def reconcile_all(self) -> None:
-        wf_rt = self.rt("workflows")
+    # Queued: a Workflow on its changes (and its pods'), a CronWorkflow on its own and its Workflows', and at
+    # every minute (its schedule's resolution). A running Workflow is also reconciled at every pass (every
+    # POLL_S): its steps are processes whose end is no change of an object.
+    OWNER_DEPTH = 1
+
+    def reconciled_types(self) -> list:
+        g = self.mgr.registry.get
+        return [rt for rt in (g("argoproj.io", "v1alpha1", "workflows"), g("argoproj.io", "v1alpha1", "cronworkflows"))
+                if rt is not None]
+
+    @property
+    def polling(self) -> bool:
+        return bool(self.active)
+
+    def on_change(self, ev, ancestors) -> None:
+        super().on_change(ev, ancestors)
+        if ev.key == ("argoproj.io", "workflows"):
+            key = (ev.key, ev.namespace, ev.obj["metadata"]["name"])
+            if ev.type != "DELETED" and ((ev.obj.get("status") or {}).get("phase") or "") not in WF_DONE:
+                self.active.add(key)
+            else:
+                self.active.discard(key)
+
+    def run(self) -> None:
+        wf_rt, cw_rt = self.rt("workflows"), self.rt("cronworkflows")
         if wf_rt is None:
             return
-        for wf in self.store.list(wf_rt, None, None)[0]:
-            try:
-                self.reconcile(wf_rt, wf)
-            except errors.ApiError as e:
-                if e.code not in (404, 409):
-                    traceback.print_exc()
-        cw_rt = self.rt("cronworkflows")
-        if cw_rt is not None:
-            for cw in self.store.list(cw_rt, None, None)[0]:
-                try:
-                    self.reconcile_cron(cw_rt, wf_rt, cw)
-                except errors.ApiError as e:
-                    if e.code not in (404, 409):
-                        traceback.print_exc()
+        for key in sorted(set(self.take(wf_rt)) | self.active):
+            if self.reconcile_key(wf_rt, key, self.reconcile, wf_rt) is None:
+                self.active.discard(key)
+        if cw_rt is None:
+            return
+        for key in self.take(cw_rt):
+            if self.reconcile_key(cw_rt, key, self.reconcile_cron, cw_rt, wf_rt) is not None:
+                self.mgr.requeue_after(self, key, 60.05 - time.time() % 60)  # the next minute
 
     def stop(self) -> None:
         with self.lock:
@@ -127,8 +144,11 @@ class ArgoController(Controller):
     # ---- one workflow ----------------------------------------------------------------------
     def reconcile(self, wf_rt, wf: dict) -> None:
         st = wf.get("status") or {}
+        key = ((wf_rt.group, wf_rt.plural), wf["metadata"]["namespace"], wf["metadata"]["name"])
         if st.get("phase") in WF_DONE:
+            self.active.discard(key)
             return
+        self.active.add(key)
         op = _Operation(self, wf)
         new = op.run()
         if new is not None and new != wf:

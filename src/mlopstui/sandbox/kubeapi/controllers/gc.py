@@ -1,4 +1,5 @@
-"""Owner garbage collection: an object whose owners are all gone is deleted (after a DELETED event)."""
+"""Owner garbage collection: an object whose owners are all gone is deleted (after a DELETED event, and at
+every full resync)."""
 
 from __future__ import annotations
 
@@ -10,29 +11,40 @@ from .base import Controller
 class GarbageCollector(Controller):
     def __init__(self, mgr) -> None:
         super().__init__(mgr)
-        self.needed = True  # set by the manager on every DELETED event
+        self.needed = True  # set on every DELETED event
 
-    def reconcile_all(self) -> None:
+    @property
+    def pending(self) -> bool:
+        return self.needed
+
+    def on_change(self, ev, ancestors) -> None:
+        if ev.type == "DELETED":
+            self.needed = True
+
+    def resync(self) -> None:
+        self.needed = True
+
+    def run(self) -> None:
         if self.needed:
             self.needed = False
             self.garbage_collect()
 
     def garbage_collect(self) -> None:
-        everything = []
+        # the store's owner index names the objects whose owners are all gone: no list of every object
+        # (10,000 copies in the scale sandbox, after every deletion)
+        types = {}
         for rt in self.registry.all():
-            if rt.version != _preferred_version(self.registry, rt):
+            if rt.version == _preferred_version(self.registry, rt):
+                types[(rt.group, rt.plural)] = rt
+        for bkey, (ns, name) in self.store.orphans():
+            rt = types.get(bkey)
+            if rt is None:
                 continue
-            for o in self._list(rt):
-                everything.append((rt, o))
-        uids = {o["metadata"].get("uid") for _, o in everything}
-        for rt, o in everything:
-            refs = o["metadata"].get("ownerReferences") or []
-            if refs and not any(r.get("uid") in uids for r in refs):
-                try:
-                    self.store.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"])
-                except errors.ApiError:
-                    pass
-                self.needed = True
+            try:
+                self.store.delete(rt, ns, name)
+            except errors.ApiError:
+                pass
+            self.needed = True
 
 
 def _preferred_version(registry: Registry, rt: ResourceType) -> str:

@@ -9,7 +9,7 @@ import json
 import time
 
 from ..registry import ResourceType
-from .base import FAULT, Controller, cond, fault_of, owned_by, owner_ref, short_hash
+from .base import FAULT, Controller, cond, fault_of, owner_ref, short_hash
 
 URL_ANNOTATION = "sandbox.mlopstui.dev/url"
 # where KServe records the model a Revision serves (pkg/constants StorageInitializerSourceUriInternalAnnotationKey)
@@ -55,18 +55,20 @@ class InferenceServiceController(Controller):
         super().__init__(mgr)
         self._isvc_seen: dict[tuple[str, int], float] = {}
 
-    def reconcile_all(self) -> None:
-        for isvc in self._list(self.ISVC):
-            self._guard(self.reconcile_isvc, isvc)
+    RECONCILES = ("ISVC",)
+    OWNER_DEPTH = 2  # its Revisions, Deployment and Service; a Revision's Deployment
+
+    def reconcile(self, rt, isvc: dict) -> None:
+        self.reconcile_isvc(isvc)
 
     def reconcile_isvc(self, isvc: dict) -> None:
         meta = isvc["metadata"]
         ns, name, gen = meta["namespace"], meta["name"], int(meta.get("generation", 1))
         key = (meta["uid"], gen)
         first = self._isvc_seen.setdefault(key, time.monotonic())
-        if time.monotonic() - first < ISVC_DELAY:
-            self.mgr._wake.set()  # come back soon
-            time.sleep(0.05)
+        waited = time.monotonic() - first
+        if waited < ISVC_DELAY:  # come back when the delay is over
+            self.mgr.requeue_after(self, (self.mgr.bucket(self.ISVC), ns, name), ISVC_DELAY - waited)
             return
         predictor = copy.deepcopy((isvc.get("spec") or {}).get("predictor") or {})
         canary = predictor.pop("canaryTrafficPercent", None)
@@ -170,9 +172,8 @@ class InferenceServiceController(Controller):
 
     def _revisions(self, isvc: dict) -> list[dict]:
         name = isvc["metadata"]["name"]
-        revs = self._list(self.REV, isvc["metadata"]["namespace"],
-                          lambda o: (o["metadata"].get("labels") or {}).get(ISVC_LABEL) == name
-                          and owned_by(o, isvc["metadata"]["uid"]))
+        revs = [o for o in self._owned(self.REV, isvc)
+                if (o["metadata"].get("labels") or {}).get(ISVC_LABEL) == name]
         return sorted(revs, key=_rev_number)
 
     def _create_revision(self, isvc: dict, predictor: dict, phash: str, n: int) -> dict:

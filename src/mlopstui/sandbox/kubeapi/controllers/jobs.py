@@ -24,9 +24,17 @@ class JobController(Controller):
         self._jobs_running: set[str] = set()
         self._jobs_lock = threading.Lock()
 
-    def reconcile_all(self) -> None:
-        for j in self._list(self.JOB):
-            self._guard(self.reconcile_job, j)
+    RECONCILES = ("JOB",)
+    OWNER_DEPTH = 1  # its pod
+
+    @property
+    def running(self) -> int:
+        """How many Jobs' processes are running (their end writes the Job's status)."""
+        with self._jobs_lock:
+            return len(self._jobs_running)
+
+    def reconcile(self, rt, job: dict) -> None:
+        self.reconcile_job(job)
 
     def reconcile_job(self, job: dict) -> None:
         st = job.get("status") or {}

@@ -13,10 +13,14 @@ from .base import LOG_ANNOTATION, NODE, Controller, cond, fault_of, owner_ref, s
 
 
 class PodController(Controller):
-    def reconcile_all(self) -> None:
-        for p in self._list(self.POD):
-            if not (p["metadata"].get("ownerReferences")) and (p.get("status") or {}).get("phase") == "Pending":
-                self._guard(self.start_standalone_pod, p)
+    RECONCILES = ("POD",)
+
+    def wants(self, rt, p: dict) -> bool:  # a standalone pod not started yet
+        return not (p["metadata"].get("ownerReferences")) and (p.get("status") or {}).get("phase") == "Pending"
+
+    def reconcile(self, rt, p: dict) -> None:
+        if self.wants(rt, p):
+            self.start_standalone_pod(p)
 
     def pod_status(self, pod: dict, fault: str, phase: str = "Running") -> dict:
         old = pod.get("status") or {}

@@ -6,9 +6,13 @@ from .base import Controller
 
 
 class ServiceController(Controller):
-    def reconcile_all(self) -> None:
-        for s in self._list(self.SVC):
-            self._guard(self.reconcile_service, s)
+    RECONCILES = ("SVC",)
+
+    def wants(self, rt, obj: dict) -> bool:
+        return (obj.get("spec") or {}).get("type") == "LoadBalancer"
+
+    def reconcile(self, rt, obj: dict) -> None:
+        self.reconcile_service(obj)
 
     def reconcile_service(self, s: dict) -> None:
         if (s.get("spec") or {}).get("type") == "LoadBalancer":

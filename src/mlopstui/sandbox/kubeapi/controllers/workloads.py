@@ -13,14 +13,24 @@ from .base import FAULT, Controller, cond, fault_of, owner_ref, pod_ready, short
 
 
 class WorkloadController(Controller):
-    def reconcile_all(self) -> None:
-        for d in self._list(self.DEPLOY):
-            self._guard(self.reconcile_deployment, d)
+    RECONCILES = ("DEPLOY", "RS", "STS", "DS")
+    OWNER_DEPTH = 2  # a pod's ReplicaSet's Deployment
+
+    def run(self) -> None:
+        # as a full pass did: Deployments (their ReplicaSets), then what makes pods, then the Deployments'
+        # status from the pods just made; each step sees the changes of the one before (mgr.dispatch)
+        deployments = self.take(self.DEPLOY)
+        for key in deployments:
+            self.reconcile_key(self.DEPLOY, key, self.reconcile_deployment)
+        self.mgr.dispatch()
         for kind_rt in (self.RS, self.STS, self.DS):
-            for w in self._list(kind_rt):
-                self._guard(self.reconcile_replicas, kind_rt, w)
-        for d in self._list(self.DEPLOY):
-            self._guard(self.deployment_status, d)
+            for key in self.take(kind_rt):
+                self.reconcile_key(kind_rt, key, self.reconcile_replicas, kind_rt)
+        self.mgr.dispatch()
+        # the Deployments queued since stay queued (their next run reconciles them in full)
+        bkey = self.mgr.bucket(self.DEPLOY)
+        for key in sorted(set(deployments) | {k for k in self.queue if k[0] == bkey}):
+            self.reconcile_key(self.DEPLOY, key, self.deployment_status)
 
     def reconcile_deployment(self, d: dict) -> None:
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]

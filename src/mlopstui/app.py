@@ -98,7 +98,9 @@ class MlopsApp(App):
 
     def __init__(self, settings: Settings, **kwargs):
         super().__init__(**kwargs)
-        self.ctx = AppContext.create(settings)
+        # the direct transport (backends/kubehttp.py) for lists, watches and requests: no kubernetes SDK before the
+        # first Stack rows (it loads only for a log follow or a port-forward)
+        self.ctx = AppContext.create(settings, direct_http=True)
         self.api_state: tuple[bool | None, str] = (None, "checking")
         self.namespaces: list[str] = []
         self.context_generation = 0  # +1 on every :ctx / :ns: answers to an earlier one are not shown as now
@@ -134,7 +136,7 @@ class MlopsApp(App):
         if settings.keymap:
             self.set_keymap(settings.keymap)
         self.switch_mode(AREAS[0].mode)
-        self.check_api()
+        self.call_after_refresh(self.check_api)  # after the first frame, as the screens' workers (screens/base.py)
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",

@@ -28,10 +28,13 @@ from support.fault_servers import FaultServer, kubeconfig_for
 NS = "mlops"
 # The verb's --deadline cuts the write's own call to what is left of it, so the write times out within
 # DEADLINE; the re-read after it gets its own seconds (actions.base: deadline.extend) with the per-call
-# timeout (3 s: reads under load). The proxy holds a write's answer HOLD: longer than the write waits.
-DEADLINE = 1.5
-HOLD = DEADLINE + 3.0
-LAKEFS_TIMEOUT = 1.5  # the LakeFS client's per-call timeout (no verb deadline there): the write's and the re-read's
+# timeout (3 s: reads under load). What comes before the write (the plan's reads) must fit in DEADLINE:
+# 0.1-0.3 s for one verb, but `install` plans with a server-side dry run per object (over 1.4 s at a load
+# of 10), so it keeps 10 s and its write is cut by the 3 s per-call timeout.
+DEADLINE = 2.0
+DEADLINES = {"install": 10.0}
+HOLD = max(DEADLINES.values()) + 3.0  # the proxy holds a write's answer longer than any write waits
+LAKEFS_TIMEOUT = 2.0  # the LakeFS client's per-call timeout (no verb deadline there): the write's and the re-read's
 
 
 def _workflow(name: str, fixture: str) -> dict:
@@ -76,13 +79,13 @@ def late(api):
     srv.stop()
 
 
-def run(api, proxy: FaultServer, env: Path, argv: list[str]) -> tuple[int, str, str]:
+def run(api, proxy: FaultServer, env: Path, argv: list[str], deadline: float = DEADLINE) -> tuple[int, str, str]:
     kcfg = kubeconfig_for(proxy.url, env / "kubeconfig", token=api.token("admin"), namespace=NS)
     cfg = env / "config.yaml"
     cfg.write_text(yaml.safe_dump({"namespace": NS, "kube_timeout": 3.0, "probe_timeout": 0.5}))
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([*argv, "--config", str(cfg), "--kubeconfig", kcfg, "--deadline", str(DEADLINE)])
+        code = main([*argv, "--config", str(cfg), "--kubeconfig", kcfg, "--deadline", str(deadline)])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -127,7 +130,7 @@ KUBE_WRITES = {
 def test_kubernetes_write_answered_late_is_reported_applied(api, late, env, verb):
     argv, applied = KUBE_WRITES[verb]
     assert not applied(api)
-    code, out, err = run(api, late, env, argv)
+    code, out, err = run(api, late, env, argv, DEADLINES.get(verb, DEADLINE))
     text = out + err
     assert "Traceback" not in text and "internal error" not in text, text
     assert code == 0, text

@@ -16,15 +16,22 @@ import pytest
 from mlopstui.backends import kube as k  # noqa: E402
 from mlopstui.backends.stack import sweep  # noqa: E402
 from mlopstui.doctor import RULES  # noqa: E402
-from support.stack_env import aws_env, free_port, stack_env, wait_for  # noqa: F401, E402 - fixtures
+from support.stack_env import StackEnv, aws_env, free_port, stack_env, wait_for  # noqa: F401, E402 - fixtures
 
 FAULT = "sandbox.mlopstui.dev/fault"
 COVERED: set[str] = set()
 
 
-def find(ctx, rule_id, obj_ref):
+def find(where, rule_id, obj_ref):
+    """The findings of rule_id naming obj_ref in a new sweep over `where`: an AppContext, or the StackEnv, on
+    which a context is opened for the sweep and closed after it, without the env's hung LakeFS endpoint (its
+    probe would add its whole timeout to every sweep; test_probe_failed sweeps with it)."""
     COVERED.add(rule_id)
-    rep = sweep(ctx)
+    if isinstance(where, StackEnv):
+        with where.context(lakefs=False) as ctx:
+            rep = sweep(ctx)
+    else:
+        rep = sweep(where)
     return [f for f in rep.findings if f.id == rule_id and obj_ref in f.objects]
 
 
@@ -37,7 +44,9 @@ def deployment(name, containers, labels=None, ns="mlops"):
 
 @pytest.fixture
 def kube(stack_env):
-    return stack_env.kube()
+    client = stack_env.kube()
+    yield client
+    client.close()
 
 
 @pytest.fixture
@@ -66,10 +75,10 @@ def test_client_without_s3_endpoint(aws_env, created):
                                "env": [{"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow-server.mlops:5000"},
                                        {"name": "AWS_ACCESS_KEY_ID", "value": "x"},
                                        {"name": "AWS_SECRET_ACCESS_KEY", "value": "y"}]}]}}}})
-    out = find(aws_env.context(), "mlflow-client-no-s3-endpoint", ref)
+    out = find(aws_env, "mlflow-client-no-s3-endpoint", ref)
     assert out and "MLFLOW_S3_ENDPOINT_URL" in out[0].fix
     # and the seeded faulty training Job
-    assert find(aws_env.context(), "mlflow-client-no-s3-endpoint", "Job mlops/train-fraud-model")
+    assert find(aws_env, "mlflow-client-no-s3-endpoint", "Job mlops/train-fraud-model")
 
 
 def test_client_without_s3_credentials(aws_env, created):
@@ -80,7 +89,7 @@ def test_client_without_s3_credentials(aws_env, created):
                                        "name": "eval", "image": "python:3.11", "env": [
                                            {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow-server:5000"},
                                            {"name": "MLFLOW_S3_ENDPOINT_URL", "value": "http://minio:9000"}]}]}}}}}})
-    assert find(aws_env.context(), "mlflow-client-no-s3-credentials", ref)
+    assert find(aws_env, "mlflow-client-no-s3-credentials", ref)
 
 
 def _patch_container_env(kube, name, env, ns="mlops", res=k.DEPLOYMENTS):
@@ -95,11 +104,11 @@ def _patch_container_env(kube, name, env, ns="mlops", res=k.DEPLOYMENTS):
 def test_s3_signature_v2(aws_env, kube):
     undo = _patch_container_env(kube, "mlflow-server", [{"name": "S3_SIGNATURE_VERSION", "value": "s3"}])
     try:
-        out = find(aws_env.context(), "s3-signature-v2", "Deployment mlops/mlflow-server")
+        out = find(aws_env, "s3-signature-v2", "Deployment mlops/mlflow-server")
         assert out and "s3v4" in out[0].fix
     finally:
         undo()
-    assert not find(aws_env.context(), "s3-signature-v2", "Deployment mlops/mlflow-server")
+    assert not find(aws_env, "s3-signature-v2", "Deployment mlops/mlflow-server")
 
 
 def _mlflow_dev(cmd, image="bitnami/mlflow:2.11.0"):
@@ -109,13 +118,13 @@ def _mlflow_dev(cmd, image="bitnami/mlflow:2.11.0"):
 def test_artifact_root_local(aws_env, created):
     ref = created(k.DEPLOYMENTS, _mlflow_dev(["mlflow", "server", "--backend-store-uri",
                                                "postgresql://u:pw@mlflow-db-postgresql.mlops:5432/m"]))
-    assert find(aws_env.context(), "mlflow-artifact-root-local", ref)
+    assert find(aws_env, "mlflow-artifact-root-local", ref)
 
 
 def test_backend_store_local(aws_env, created):
     ref = created(k.DEPLOYMENTS, _mlflow_dev(["mlflow", "server", "--backend-store-uri", "sqlite:///mlflow.db",
                                                "--default-artifact-root", "s3://mlflow-artifacts/"]))
-    assert find(aws_env.context(), "mlflow-backend-store-local", ref)
+    assert find(aws_env, "mlflow-backend-store-local", ref)
 
 
 def test_backend_host_unknown(aws_env, kube):
@@ -125,7 +134,7 @@ def test_backend_host_unknown(aws_env, kube):
     c[0]["command"] = [x.replace("mlflow-db-postgresql.mlops", "mlflow-postgres.mlops") for x in c[0]["command"]]
     kube.merge_patch(k.DEPLOYMENTS, "mlflow-server", {"spec": {"template": {"spec": {"containers": c}}}}, "mlops")
     try:
-        out = find(aws_env.context(), "mlflow-backend-host-unknown", "Deployment mlops/mlflow-server")
+        out = find(aws_env, "mlflow-backend-host-unknown", "Deployment mlops/mlflow-server")
         assert out and "mlflow-db-postgresql" in out[0].fix and "postgres:postgres@" not in out[0].evidence
     finally:
         kube.merge_patch(k.DEPLOYMENTS, "mlflow-server", {"spec": {"template": {"spec": {"containers": old}}}}, "mlops")
@@ -138,26 +147,26 @@ def test_allowed_hosts(aws_env, created):
                     "--default-artifact-root", "s3://mlflow-artifacts/"]}], labels={"app": "mlflow-next"}))
     created(k.SERVICES, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mlflow-next", "namespace": "mlops"},
                          "spec": {"selector": {"app": "mlflow-next"}, "ports": [{"port": 5000}]}})
-    out = find(aws_env.context(), "mlflow-allowed-hosts", ref)
+    out = find(aws_env, "mlflow-allowed-hosts", ref)
     assert out and "mlflow-next.mlops.svc.cluster.local:5000" in out[0].fix
 
 
 def test_host_rejected_by_the_live_server(aws_env):
     aws_env.wait_mlflow()
     # the test server's --allowed-hosts lacks the Service names: an in-cluster client gets 403
-    out = find(aws_env.context(), "mlflow-host-rejected", "Deployment mlops/mlflow-server")
+    out = find(aws_env, "mlflow-host-rejected", "Deployment mlops/mlflow-server")
     assert out and "mlflow-server.mlops.svc.cluster.local:5000" in out[0].summary
 
 
 def test_redis_memory_limit(aws_env, kube):
-    assert find(aws_env.context(), "redis-no-memory-limit", "StatefulSet mlops/feast-redis-master")
+    assert find(aws_env, "redis-no-memory-limit", "StatefulSet mlops/feast-redis-master")
     sts = kube.get(k.STATEFULSETS, "feast-redis-master", "mlops")
     c = sts["spec"]["template"]["spec"]["containers"]
     old = copy.deepcopy(c)
     c[0]["resources"] = {"limits": {"memory": "2Gi"}}
     kube.merge_patch(k.STATEFULSETS, "feast-redis-master", {"spec": {"template": {"spec": {"containers": c}}}}, "mlops")
     try:
-        assert not find(aws_env.context(), "redis-no-memory-limit", "StatefulSet mlops/feast-redis-master")
+        assert not find(aws_env, "redis-no-memory-limit", "StatefulSet mlops/feast-redis-master")
     finally:
         kube.merge_patch(k.STATEFULSETS, "feast-redis-master", {"spec": {"template": {"spec": {"containers": old}}}},
                          "mlops")
@@ -167,9 +176,9 @@ def test_redis_maxmemory_headroom_and_eviction(aws_env):
     import redis
 
     r = redis.Redis(port=aws_env.ports["redis"])
-    ctx = aws_env.context()
-    assert find(ctx, "redis-no-maxmemory", "StatefulSet mlops/feast-redis-master")
+    ctx = aws_env.context(lakefs=False)
     try:
+        assert find(ctx, "redis-no-maxmemory", "StatefulSet mlops/feast-redis-master")
         for i in range(200):
             r.set(f"f:{i}", "x" * 2000)
         r.config_set("maxmemory", str(int(int(r.info("memory")["used_memory"]) * 1.02)))
@@ -180,6 +189,7 @@ def test_redis_maxmemory_headroom_and_eviction(aws_env):
         r.config_set("maxmemory", "0")
         r.config_set("maxmemory-policy", "noeviction")
         r.flushall()
+        ctx.close()
 
 
 def _isvc(name, predictor, annotations=None):
@@ -192,23 +202,23 @@ def test_isvc_min_replicas_zero(aws_env, created):
     ref = created(k.INFERENCESERVICES, _isvc("llm-ranker", {"minReplicas": 0, "model": {
         "modelFormat": {"name": "pytorch"}, "storageUri": "s3://models/llm",
         "resources": {"limits": {"nvidia.com/gpu": "1", "memory": "24Gi"}}}}))
-    out = find(aws_env.context(), "isvc-min-replicas-zero", ref)
+    out = find(aws_env, "isvc-min-replicas-zero", ref)
     assert out and out[0].severity.value == "error"
 
 
 def test_isvc_ineffective_minscale(aws_env):
-    out = find(aws_env.context(), "isvc-ineffective-minscale", "InferenceService mlops/fraud-detection")
+    out = find(aws_env, "isvc-ineffective-minscale", "InferenceService mlops/fraud-detection")
     assert out and "spec.predictor.minReplicas: 1" in out[0].fix
 
 
 def test_isvc_canary_on_raw_deployment(aws_env, kube):
     kube.merge_patch(k.INFERENCESERVICES, "churn-model", {"spec": {"predictor": {"canaryTrafficPercent": 10}}}, "mlops")
     try:
-        assert find(aws_env.context(), "isvc-canary-raw-deployment", "InferenceService mlops/churn-model")
+        assert find(aws_env, "isvc-canary-raw-deployment", "InferenceService mlops/churn-model")
     finally:
         kube.merge_patch(k.INFERENCESERVICES, "churn-model", {"spec": {"predictor": {"canaryTrafficPercent": None}}},
                          "mlops")
-    assert not find(aws_env.context(), "isvc-canary-raw-deployment", "InferenceService mlops/churn-model")
+    assert not find(aws_env, "isvc-canary-raw-deployment", "InferenceService mlops/churn-model")
 
 
 def test_serverless_without_knative(aws_env, kube):
@@ -216,7 +226,7 @@ def test_serverless_without_knative(aws_env, kube):
     for d in saved:
         kube.delete(k.DEPLOYMENTS, d["metadata"]["name"], "knative-serving")
     try:
-        assert find(aws_env.context(), "isvc-serverless-without-knative", "InferenceService mlops/fraud-detection")
+        assert find(aws_env, "isvc-serverless-without-knative", "InferenceService mlops/fraud-detection")
     finally:
         for d in saved:
             body = {kk: v for kk, v in d.items() if kk != "status"}
@@ -252,7 +262,7 @@ def small_postgres(tmp_path_factory):
 def test_postgres_near_max_connections(aws_env, small_postgres):
     import psycopg
 
-    ctx = aws_env.context()
+    ctx = aws_env.context(lakefs=False)
     ctx.settings.endpoints.postgresql = small_postgres
     held = [psycopg.connect(small_postgres) for _ in range(5)]
     try:
@@ -261,16 +271,17 @@ def test_postgres_near_max_connections(aws_env, small_postgres):
     finally:
         for c in held:
             c.close()
+        ctx.close()
 
 
 def test_bitnami_image(aws_env, created):
     ref = created(k.DEPLOYMENTS, deployment("metrics-db", [{"name": "pg", "image": "docker.io/bitnamilegacy/postgresql:15"}]))
-    assert find(aws_env.context(), "image-bitnami-legacy", ref)
-    assert find(aws_env.context(), "image-bitnami-legacy", "Deployment mlops/mlflow-server")
+    assert find(aws_env, "image-bitnami-legacy", ref)
+    assert find(aws_env, "image-bitnami-legacy", "Deployment mlops/mlflow-server")
 
 
 def test_minio_image(aws_env):
-    assert find(aws_env.context(), "image-minio-unpatched", "Deployment mlops/minio")
+    assert find(aws_env, "image-minio-unpatched", "Deployment mlops/minio")
 
 
 def _annotate(kube, res, name, value, ns="mlops"):
@@ -280,7 +291,7 @@ def _annotate(kube, res, name, value, ns="mlops"):
 def test_oomkilled(aws_env, kube):
     _annotate(kube, k.STATEFULSETS, "feast-redis-master", "oomkilled")
     try:
-        out = wait_for(lambda: find(aws_env.context(), "workload-oomkilled", "StatefulSet mlops/feast-redis-master"),
+        out = wait_for(lambda: find(aws_env, "workload-oomkilled", "StatefulSet mlops/feast-redis-master"),
                        20, "OOMKilled finding")
         assert out[0].component == "redis" and "maxmemory" in out[0].fix
     finally:
@@ -290,12 +301,12 @@ def test_oomkilled(aws_env, kube):
 def test_crashloop(aws_env, kube):
     _annotate(kube, k.DEPLOYMENTS, "mlflow-server", "crashloop")
     try:
-        out = wait_for(lambda: find(aws_env.context(), "workload-crashloop", "Deployment mlops/mlflow-server"),
+        out = wait_for(lambda: find(aws_env, "workload-crashloop", "Deployment mlops/mlflow-server"),
                        20, "crash loop finding")
         assert out[0].component == "mlflow"
     finally:
         _annotate(kube, k.DEPLOYMENTS, "mlflow-server", None)
-    wait_for(lambda: not find(aws_env.context(), "workload-crashloop", "Deployment mlops/mlflow-server"), 20,
+    wait_for(lambda: not find(aws_env, "workload-crashloop", "Deployment mlops/mlflow-server"), 20,
              "crash loop to clear")
 
 
@@ -303,12 +314,12 @@ def test_workload_not_ready(aws_env, kube):
     """Pods that no node fits stay Pending: the workload is not ready, and the finding says why."""
     _annotate(kube, k.DEPLOYMENTS, "minio", "pending")
     try:
-        out = wait_for(lambda: find(aws_env.context(), "workload-not-ready", "Deployment mlops/minio"),
+        out = wait_for(lambda: find(aws_env, "workload-not-ready", "Deployment mlops/minio"),
                        20, "not-ready finding")
         assert out[0].component == "s3" and "0/1 ready" in out[0].summary and "Pending" in out[0].evidence
     finally:
         _annotate(kube, k.DEPLOYMENTS, "minio", None)
-    wait_for(lambda: not find(aws_env.context(), "workload-not-ready", "Deployment mlops/minio"), 20,
+    wait_for(lambda: not find(aws_env, "workload-not-ready", "Deployment mlops/minio"), 20,
              "not-ready to clear")
 
 
@@ -317,7 +328,7 @@ def test_job_failed(aws_env, created):
                            "metadata": {"name": "backfill", "namespace": "mlops", "annotations": {FAULT: "fail"}},
                            "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [
                                {"name": "b", "image": "python:3.11", "command": ["python", "-c", "pass"]}]}}}})
-    out = wait_for(lambda: find(aws_env.context(), "job-failed", ref), 30, "failed Job finding")
+    out = wait_for(lambda: find(aws_env, "job-failed", ref), 30, "failed Job finding")
     assert out
 
 
@@ -325,16 +336,17 @@ def test_credentials_inline(aws_env, created):
     ref = created(k.DEPLOYMENTS, deployment("feature-api", [{
         "name": "api", "image": "python:3.11",
         "env": [{"name": "REDIS_PASSWORD", "value": "r3d1s-inline-pw"}, {"name": "LOG_LEVEL", "value": "info"}]}]))
-    out = find(aws_env.context(), "credentials-inline", ref)
+    out = find(aws_env, "credentials-inline", ref)
     assert out and "REDIS_PASSWORD" in out[0].evidence and "r3d1s-inline-pw" not in out[0].render()
     # the seed's own MLflow manifest: AWS keys as env values, the password in --backend-store-uri
-    seeded = find(aws_env.context(), "credentials-inline", "Deployment mlops/mlflow-server")
+    seeded = find(aws_env, "credentials-inline", "Deployment mlops/mlflow-server")
     assert seeded and "inside a URI" in seeded[0].evidence
 
 
 def test_probe_failed(aws_env):
     COVERED.add("probe-failed")
-    rep = sweep(aws_env.context())  # LakeFS: configured, and its endpoint hangs
+    with aws_env.context() as ctx:  # LakeFS: configured, and its endpoint hangs
+        rep = sweep(ctx)
     assert [f for f in rep.findings if f.id == "probe-failed" and f.component == "lakefs"]
 
 

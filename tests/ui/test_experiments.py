@@ -70,7 +70,7 @@ async def test_search_sort_and_scroll_to_the_last_run(env, bulk):
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_experiment(app, pilot, BULK)
-        assert screen.query_one("#runs").row_count >= 30 and screen.next_token
+        assert screen.query_one("#runs").row_count >= screen.first_page_size and screen.next_token
         # MLflow search syntax at `/`, run on the server
         await pilot.press("slash")
         await pilot.pause()
@@ -344,3 +344,67 @@ async def test_registry_c_makes_a_version_the_canary_with_one_patch(env, tmp_pat
         kube.close()
     finally:
         srv.stop()
+
+
+async def test_first_page_is_a_screenful_of_the_newest_runs_and_the_rest_comes_ahead(env, sandbox):
+    """1,000 runs: the first page painted is a screenful of the newest runs (MLflow's order, asked without
+    order_by: MLflow's own), then, with no key pressed, the end of the list (for G) and the next pages arrive."""
+    from mlflow.tracking import MlflowClient
+
+    from mlopstui.screens.runs import SECOND_PAGE
+
+    eid, _ = ensure_many_runs(f"sqlite:///{sandbox.dir / 'mlflow' / 'mlflow.db'}", "bulk-1k", 1000,
+                              "s3://mlflow-artifacts/")
+    client = MlflowClient(env.env["MLFLOW_TRACKING_URI"])
+    theirs = [r.info.run_id for r in client.search_runs([eid], order_by=["attributes.start_time DESC"],
+                                                        max_results=1000)]
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, "bulk-1k")
+        await wait_for(pilot, lambda: screen.first_page_at is not None)
+        n = screen.first_page_size
+        assert n == SIZE[1] and screen.first_page_rows == n, (n, screen.first_page_rows)
+        table = screen.query_one("#runs")
+        # fetched ahead while the user reads: the last runs (one reversed request) and the head's next page
+        await wait_for(pilot, lambda: screen.tail and table.row_count >= n + SECOND_PAGE and not screen.loading)
+        assert table.visible_keys() == theirs[:table.row_count]
+        assert screen.tail[-1] == theirs[-1] and screen.tail == theirs[-len(screen.tail):]
+        assert table.cursor_row == 0 and screen.view == "head"
+
+
+async def test_the_run_count_waits_while_the_runs_are_open(env, sandbox, monkeypatch):
+    """The background count (MLflow has no count API: it pages through runs) sends nothing while the user is
+    in an experiment's runs, not even the first request of each experiment; back in the list it goes on."""
+    from mlopstui.screens import experiments
+
+    ensure_many_runs(f"sqlite:///{sandbox.dir / 'mlflow' / 'mlflow.db'}", "bulk-50", 50, "s3://mlflow-artifacts/")
+    monkeypatch.setattr(experiments, "COUNT_DELAY_S", 3.0)  # starts surely after the runs are open
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_experiment(app, pilot, "bulk-50")
+        exps = next(s for s in app.screen_stack if isinstance(s, experiments.ExperimentsScreen))
+        await pilot.pause(experiments.COUNT_DELAY_S + 3.0)
+        assert [e.run_count for e in exps.experiments if e.run_count is not None] == []
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is exps and any(e.run_count for e in exps.experiments))
+
+
+async def test_closing_the_command_line_does_not_read_the_list_again(env):
+    """`:` opens a dialog over the list; closing it changes nothing there, so the list is not re-read (that
+    request raced the first page of `:exp NAME`); coming back from another area re-reads it."""
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.screen.query_one("#experiments").row_count > 0)
+        screen = app.screen
+        loaded = screen.loaded_at
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandScreen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.pause(1.0)
+        assert screen.loaded_at == loaded
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.screen is not screen)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.screen is screen and screen.loaded_at != loaded)

@@ -96,7 +96,9 @@ class AreaScreen(Screen):
 
     def on_mount(self) -> None:
         self.mapp.sync_header(self)
-        self.refresh_data()
+        # the workers start once the screen is painted: their threads (lists, JSON, imports) would share the GIL
+        # with the first frame (bench/bench_startup.py)
+        self.call_after_refresh(self.refresh_data)
 
     def on_screen_resume(self) -> None:
         self.mapp.sync_header(self)

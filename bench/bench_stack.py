@@ -3,8 +3,15 @@
 Starts the Kubernetes API emulator seeded with the platform manifests, points the probes at the local
 PostgreSQL and Redis and at a TCP endpoint that accepts and never answers (so every sweep waits out one
 probe timeout), opens the app at 80x24 and measures key-to-render latency (press down/up, wait for the
-screen to settle) while probes are in flight; also the time of collect_cluster, build_report (pure:
-catalog + doctor) and a full headless sweep. Usage: .venv/bin/python bench/bench_stack.py [--keys N]
+screen to settle) while probes are in flight, and the UI event loop's lag (a 10 ms tick); also the time of
+collect_cluster, build_report (pure: catalog + doctor) and a full headless sweep.
+
+The baseline in the same run: a bare Textual app in its own process ticks the same 10 ms beside the
+measured one ("bare app beside": what the machine alone gives). --diagnose adds what the loop waited for
+in each stall (StallWatch: every thread's /proc state, syscall, CPU and run-queue time, sampled from
+another process; the time in garbage collection; with PY_SPY=path/to/py-spy every thread's Python stack
+and the GIL holder) and a count of the stalls over 100 ms by cause.
+Usage: PYTHONPATH=src .venv/bin/python bench/bench_stack.py [--keys N] [--diagnose]
 """
 
 from __future__ import annotations
@@ -72,8 +79,11 @@ async def keys_during_sweep(cfg: Path, n: int, sweeping: bool = True) -> tuple[l
             kinds = collections.Counter(type(o).__name__ for o in objs).most_common(6)
             t0 = time.perf_counter()
             gc.collect()
+            from mlopstui.backends import probes
+
             HEAP.append(f"heap              {len(objs)} objects tracked by gc ({gc.get_freeze_count()} frozen), "
-                        f"a full collection {(time.perf_counter() - t0) * 1000:.0f} ms; most: {kinds}")
+                        f"a full collection {(time.perf_counter() - t0) * 1000:.0f} ms; most: {kinds}; "
+                        f"S3 clients kept: {len(getattr(probes, '_S3_CLIENTS', ()))}")
             del objs
     return lat, during
 
@@ -369,22 +379,61 @@ async def harness_overhead(n: int) -> list[float]:
     return lat
 
 
+def stall_verdict(st: dict, gc_ms: float) -> str:
+    """What the UI thread waited for, from its own record: the collector, a CPU (runnable, not running:
+    the machine), its own work, the GIL or a lock held by another thread, or a syscall."""
+    ms = max(st["ms"], 1.0)
+    ui = next((t for t in st["threads"] if t["tid"] == st["ui_tid"]), None)
+    if ui is None:
+        return "?"
+    n = max(ui["n"], 1)
+    futex = sum(c for k, c in ui["seen"] if k.startswith("S futex")) / n
+    others = [t for t in st["threads"] if t["tid"] != st["ui_tid"] and t["cpu_ms"]]
+    busiest = max(others, key=lambda t: t["cpu_ms"], default=None)
+    holder = None
+    for line in ((st.get("dump") or {}).get("text") or "").splitlines():
+        if "active+gil" in line:
+            holder = line.split('"')[1] if '"' in line else line
+    if gc_ms >= 0.5 * ms:
+        return f"garbage collection ({gc_ms:.0f} ms)"
+    if (ui["runq_ms"] or 0) >= 0.4 * ms:
+        return f"a CPU: the UI thread was runnable without one for {ui['runq_ms']:.0f} ms (the machine)"
+    if (ui["cpu_ms"] or 0) >= 0.4 * ms:
+        return f"its own work ({ui['cpu_ms']:.0f} ms of CPU on the UI thread)"
+    if futex >= 0.5:
+        by = holder or (f"{busiest['name']} ({busiest['cpu_ms']:.0f} ms CPU)" if busiest else "no thread on a CPU")
+        return f"the GIL or a lock: held by {by}"
+    if ui["seen"][0][0].startswith("R"):  # few samples (the sampler waited for a CPU too): no split known
+        return f"a CPU or its own work (running or runnable; {ui['cpu_ms'] or 0:.0f} ms CPU and " \
+               f"{ui['runq_ms'] or 0:.0f} ms runnable seen in {ui['n']} samples)"
+    return f"a syscall: {ui['seen'][0][0]}"
+
+
 def format_stall(st: dict, gcs: list = (), bare: list = ()) -> str:
-    """One stall: its length and the machine's steal time, then each thread that was not idle-waiting the
-    whole time (or is the UI thread): its CPU, its time runnable without a CPU, what it was seen doing
-    (state + syscall, with counts), then py-spy's dump when there is one."""
+    """One stall: its length, the machine's steal time, the time in gc, the bare app's worst tick meanwhile,
+    the verdict (stall_verdict); then each thread: its CPU, its time runnable without a CPU, what it was
+    seen doing (state + syscall, with counts; threads idle in the same call the whole time, with no CPU,
+    on one line), then py-spy's dump when there is one (the UI thread and the threads not idle)."""
+    import collections
+
     t0, t1 = st["t0"], st["t1"]
     gc_ms = sum((min(b, t1) - max(a, t0)) * 1000 for a, b, _ in gcs if b > t0 and a < t1)
     bare_max = max((x for t, x in bare if t0 <= t <= t1 + 0.05), default=None)
-    lines = [f"stall {st['ms']:6.0f} ms (steal {st['steal_ms']:.0f} ms, in gc {gc_ms:.0f} ms, bare app's worst "
-             f"tick meanwhile {'-' if bare_max is None else f'{bare_max:.0f} ms'}):"]
+    lines = [f"stall {st['ms']:6.0f} ms (sampled over {st.get('span_ms', st['ms']):.0f} ms; steal {st['steal_ms']:.0f} ms, in gc {gc_ms:.0f} ms, bare app's worst "
+             f"tick meanwhile {'-' if bare_max is None else f'{bare_max:.0f} ms'}): waited for "
+             f"{stall_verdict(st, gc_ms)}"]
+    idle: dict[str, list[str]] = collections.defaultdict(list)
     for t in sorted(st["threads"], key=lambda t: (t["tid"] != st["ui_tid"], -(t["cpu_ms"] or 0))):
         seen = ", ".join(f"{k} x{n}" for k, n in t["seen"])
-        if t["tid"] != st["ui_tid"] and not t["cpu_ms"] and all(k.startswith("S futex") for k, _ in t["seen"]):
-            continue  # waited on a lock (or the GIL) the whole time, used no CPU
+        if t["tid"] != st["ui_tid"] and not t["cpu_ms"] and len(t["seen"]) == 1:
+            idle[t["seen"][0][0]].append(t["name"].split("-")[0].split(" ")[0])
+            continue
         cpu = "?" if t["cpu_ms"] is None else f"{t['cpu_ms']:.0f}"
         runq = "?" if t["runq_ms"] is None else f"{t['runq_ms']:.0f}"
         lines.append(f"    {t['name'][:15]:15} cpu {cpu:>4} ms runq {runq:>4} ms  {seen}")
+    for state, names in sorted(idle.items()):
+        kinds = ", ".join(f"{k} x{c}" for k, c in collections.Counter(names).most_common())
+        lines.append(f"    {len(names):2} threads all the time in {state}, no CPU: {kinds}")
     if st.get("dump"):
         d = st["dump"]
         lines.append(f"    py-spy dump at +{d['at_ms']:.0f} ms (took {d['took_ms']:.0f} ms, still late after: "
@@ -472,6 +521,10 @@ def main() -> int:
               "(Pilot press + settle, app with no cluster and no refresh: subtract it)")
         lat, during = asyncio.run(keys_during_sweep(cfg, args.keys))
         lag, stalls, gcs = list(LAG), list(STALLS), list(GCS)  # the next run clears them
+        for st in stalls:  # its length is the late tick's (the sampler reads the beat late when it was busy)
+            st["span_ms"] = st["ms"]
+            st["ms"] = max((x for t, x in zip(LAG_T, lag, strict=False) if st["t0"] < t <= st["t1"] + 1e-6),
+                           default=st["ms"])
         base, _ = asyncio.run(keys_during_sweep(cfg, args.keys // 2, sweeping=False))
         base_lag, base_gcs = list(LAG), list(GCS)
         print(f"baseline keys     median {statistics.median(base):6.1f} ms  p95 {pct(base, 95):6.1f} ms  "
@@ -494,6 +547,17 @@ def main() -> int:
             g2 = [(b - a) * 1000 for a, b, gen in g if gen == 2]
             print(f"{what:17} {len(g)} collections, longest {max(((b - a) * 1000 for a, b, _ in g), default=0):.1f} "
                   f"ms; gen 2: {len(g2)}, longest {max(g2, default=0):.1f} ms")
+        if args.diagnose:
+            import collections
+
+            def why(st: dict) -> str:
+                gc_ms = sum((min(b, st["t1"]) - max(a, st["t0"])) * 1000 for a, b, _ in gcs
+                            if b > st["t0"] and a < st["t1"])
+                return stall_verdict(st, gc_ms).split(" (")[0].split(": held")[0].split(": the UI")[0]
+
+            long = [st for st in stalls if st["ms"] >= 100]
+            print(f"stalls >= 100 ms  {len(long)}, waited for: "
+                  f"{dict(collections.Counter(why(st) for st in long).most_common()) or '-'}")
         for st in sorted(stalls, key=lambda x: -x["ms"])[:8] if args.diagnose else []:
             print(format_stall(st, gcs, bare))
         print(f"load average      {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} cores")

@@ -4,7 +4,9 @@ component table's "MLflow" row painted) beside the same bare app (budgets, issue
 the bare app, first Stack rows <= 2x).
 
 Runs each in a pseudo-terminal (100x30) and stops the clock when the marker has been painted. Median of N
-runs (default 7). Usage: .venv/bin/python bench/bench_startup.py [--runs N] [--kubeconfig PATH]
+runs (default 7). The product's modules are compiled to bytecode first, as an installed wheel's are (see
+bench_headless.py: with PYTHONDONTWRITEBYTECODE=1 a source checkout compiles them again in every process).
+Usage: .venv/bin/python bench/bench_startup.py [--runs N] [--kubeconfig PATH]
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--kubeconfig", default=None, help="default: none (header says so)")
     opts = ap.parse_args()
+    subprocess.run([str(BIN / "python"), "-m", "compileall", "-q", str(ROOT / "src")], check=True,
+                   stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, TERM="xterm-256color", XDG_STATE_HOME=tmp, XDG_CONFIG_HOME=tmp)
         args = ["--kubeconfig", opts.kubeconfig or os.path.join(tmp, "none")]

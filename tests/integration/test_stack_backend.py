@@ -147,6 +147,8 @@ def test_the_s3_probe_builds_its_client_once_and_follows_the_credentials(aws_env
     client = probes._s3_client(url, 5.0)
     assert probes.probe_s3("s3", url, timeout=5.0).state is ProbeState.OK
     assert probes._s3_client(url, 5.0) is client  # the second sweep built no client
+    other = probes._s3_client(url, 4.0)  # another key (a new route, a new timeout): a new client...
+    assert other is not client and other._loader is client._loader  # ...on the data files parsed once
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "nothing"))

@@ -67,3 +67,27 @@ def test_a_one_shot_verb_imports_only_its_own_command_module():
     # --help and an unknown verb still see every verb
     assert "workflows" in run("--help").stdout
     assert "workflows" in run("no-such-verb").stderr
+
+
+def test_the_program_exits_with_its_output_and_atexit_handlers(tmp_path):
+    """Run as the program (main() with no argv), a verb leaves through cli._exit_now (no module teardown):
+    all of its output still arrives, its exit code is the verb's, and atexit handlers (the app log's,
+    temporary certificate files') still run; a verb with another thread alive exits the normal way."""
+    done = tmp_path / "atexit-ran"
+    code = ("import atexit, sys, threading, time\n"
+            f"atexit.register(lambda: open({str(done)!r}, 'w').write('yes'))\n"
+            "import mlopstui.cli as c\n"
+            "if sys.argv[1] == 'thread':\n"
+            "    threading.Thread(target=time.sleep, args=(0.3,)).start()\n"
+            "sys.argv = ['mlopstui', 'version', '--json']\n"
+            "print('x' * 200000, end='')\n"
+            "sys.exit(c.main())\n")
+    for mode in ("alone", "thread"):
+        done.unlink(missing_ok=True)
+        r = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("x" * 200000) and json.loads(r.stdout[200000:])["version"]
+        assert done.read_text() == "yes"
+    r = subprocess.run([sys.executable, "-c", code.replace("'version', '--json'", "'no-such-verb'"), "alone"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and done.read_text() == "yes"

@@ -171,9 +171,10 @@ class KubeClient:
     """A thread-safe generic client bound to one kubeconfig context. close() ends its connections and
     local forwards; it stays usable (the next request connects anew).
 
-    direct=True (the headless verbs): request() and raw() go through backends/kubehttp.py (urllib3 alone,
-    no kubernetes import) when it supports the kubeconfig user; watch() and websocket() build the SDK
-    client on first use. The TUI uses the SDK client for everything."""
+    direct=True (the headless verbs and the TUI): request(), raw() and watch() go through backends/kubehttp.py
+    (urllib3 alone, no kubernetes import) when it supports the kubeconfig user; follow_log() and websocket()
+    build the SDK client on first use. Why the TUI too: its first Stack rows come from lists and watches,
+    and `import kubernetes.client` (~0.3 CPU-s) before them held the UI thread's GIL (bench_startup.py)."""
 
     def __init__(self, target: KubeTarget, *, timeout: float = 5.0, direct: bool = False):
         self.target = target
@@ -262,12 +263,20 @@ class KubeClient:
         """One request with the kubeconfig's credentials, its answer as it is (status, headers, body, the body
         decoded from any Content-Encoding): for services/proxy, where the body is the backend's. Redirects
         are not followed."""
-        api = self._client()
-        _, url, auth, _, _ = api.param_serialize(method, path, header_params={}, auth_settings=["BearerToken"])
-        hdrs = self._headers({**(headers or {}), **auth})
         try:
-            resp = api.rest_client.pool_manager.request(method, url, headers=hdrs, body=body, redirect=False,
-                                                        retries=False, timeout=timeout or self.timeout)
+            if self.direct:
+                resp = self._transport().send(method, path, dict(headers or {}), body, timeout or self.timeout,
+                                              redirect=False)
+            else:
+                api = self._client()
+                _, url, auth, _, _ = api.param_serialize(method, path, header_params={},
+                                                         auth_settings=["BearerToken"])
+                resp = api.rest_client.pool_manager.request(method, url, headers=self._headers({**(headers or {}),
+                                                                                                **auth}),
+                                                            body=body, redirect=False, retries=False,
+                                                            timeout=timeout or self.timeout)
+        except MlopsError:
+            raise
         except Exception as exc:  # urllib3 timeouts, connection errors
             raise self._transport_error(exc) from None
         return _raw_answer(resp)
@@ -534,17 +543,23 @@ class KubeClient:
 
         on_open receives the open response: another thread may `shutdown()` it to end the stream. A
         connection that breaks mid-stream raises MlopsError (UNREACHABLE), as opening it would."""
-        api = self._client()
         q = {"watch": "1", "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds,
              "labelSelector": label_selector, "allowWatchBookmarks": "true" if allow_bookmarks else None}
         q = {k: v for k, v in q.items() if v is not None}
-        _, url, hdrs, _, _ = api.param_serialize("GET", res.path(namespace) + "?" + urlencode(q),
-                                                 header_params={"Accept": "application/json"},
-                                                 auth_settings=["BearerToken"])
+        path = res.path(namespace) + "?" + urlencode(q)
         try:
-            resp = api.rest_client.pool_manager.request("GET", url, headers=self._headers(hdrs), preload_content=False,
-                                                        timeout=timeout_seconds + self.timeout,
-                                                        retries=False)
+            if self.direct:  # the same urllib3 response either way (stream, shutdown, release_conn)
+                resp = self._transport().send("GET", path, {"Accept": "application/json"}, None,
+                                              timeout_seconds + self.timeout, stream=True)
+            else:
+                api = self._client()
+                _, url, hdrs, _, _ = api.param_serialize("GET", path, header_params={"Accept": "application/json"},
+                                                         auth_settings=["BearerToken"])
+                resp = api.rest_client.pool_manager.request("GET", url, headers=self._headers(hdrs),
+                                                            preload_content=False,
+                                                            timeout=timeout_seconds + self.timeout, retries=False)
+        except MlopsError:
+            raise
         except Exception as exc:
             raise from_exception(exc, source="kubernetes") from None
         if on_open is not None:

@@ -70,7 +70,9 @@ class DirectTransport:
             user = exec_user(user, exec_status or run_exec_plugin(user["exec"], cluster))
         self.server = str(target.server).rstrip("/")
         self.authorization = self._authorization(user)
-        pool: dict[str, Any] = {"retries": False, "maxsize": 4}
+        # room for the TUI's open watches (backends/informer.py: a dozen kinds) besides its requests: a full pool
+        # discards and reopens connections (and warns) on every request; a verb opens one or two
+        pool: dict[str, Any] = {"retries": False, "maxsize": 32}
         if self.server.startswith("https"):
             import ssl
 

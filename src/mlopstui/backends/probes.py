@@ -145,17 +145,20 @@ def probe_s3(component: str, url: str, *, timeout: float, source: str = "") -> P
 # The S3 clients of earlier sweeps, by endpoint, timeout and the credentials' environment. Measured
 # (bench/bench_stack.py --diagnose, py-spy in the stalls): building a boto3 client is 50-100 ms of CPU that
 # holds the GIL in long C calls (json.loads of botocore's endpoint and service data, then the client
-# class), so every sweep's S3 probe stopped the UI thread for 100-700 ms on 2 busy cores. A client is
-# thread-safe and keeps no answer; credentials are read from the environment when it is built, so the
-# variables that name them are in the key (a changed key builds a new client, as before).
+# class), so every sweep's S3 probe stopped the UI thread for 100-700 ms on 2 busy cores, and its 35,000
+# objects made the collector's full passes frequent and long. A client is thread-safe and keeps no
+# answer; credentials are read from the environment when it is built, so the variables that name them
+# are in the key (a changed key builds a new client, as before, on the data files already parsed).
 _S3_CLIENTS: dict[tuple, object] = {}
 _S3_LOCK = threading.Lock()
 _S3_KEEP = 8
+_S3_LOADER = None  # botocore's Loader of the first client (its cache holds the parsed JSON data files)
 _S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
            "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
 def _s3_client(url: str, timeout: float):
+    global _S3_LOADER
     import os
 
     key = (url, timeout, tuple(os.environ.get(k) for k in _S3_ENV))
@@ -163,13 +166,20 @@ def _s3_client(url: str, timeout: float):
         client = _S3_CLIENTS.pop(key, None)
         if client is None:
             import boto3
+            import botocore.session
             from botocore.config import Config
 
+            session = botocore.session.Session()
+            if _S3_LOADER is None:
+                _S3_LOADER = session.get_component("data_loader")
+            else:  # botocore's parsed data files, shared: a new client is ~11 ms and 3,600 objects, not 60 and 35,000
+                session.register_component("data_loader", _S3_LOADER)
             cfg = Config(connect_timeout=timeout, read_timeout=timeout,
                          retries={"total_max_attempts": 1, "mode": "standard"},
                          signature_version="s3v4", s3={"addressing_style": "path"})
-            client = boto3.session.Session().client("s3", endpoint_url=url, config=cfg, region_name="us-east-1")
-            _freeze_once("s3")  # the service model (~50,000 objects) lives as long as the client: see warm_up
+            client = boto3.session.Session(botocore_session=session).client("s3", endpoint_url=url, config=cfg,
+                                                                            region_name="us-east-1")
+            _freeze_once("s3")  # the loaded data (~35,000 objects) lives as long as the process: see warm_up
         _S3_CLIENTS[key] = client  # most recently used last
         while len(_S3_CLIENTS) > _S3_KEEP:
             _S3_CLIENTS.pop(next(iter(_S3_CLIENTS)))

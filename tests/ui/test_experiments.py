@@ -348,7 +348,8 @@ async def test_registry_c_makes_a_version_the_canary_with_one_patch(env, tmp_pat
 
 async def test_first_page_is_a_screenful_of_the_newest_runs_and_the_rest_comes_ahead(env, sandbox):
     """1,000 runs: the first page painted is a screenful of the newest runs (MLflow's order, asked without
-    order_by: MLflow's own), then, with no key pressed, the end of the list (for G) and the next pages arrive."""
+    order_by: MLflow's own; from the runs of the last day, which hold a screenful here), then, with no key
+    pressed, the end of the list (for G) and the next page (from the top, without the window) arrive."""
     from mlflow.tracking import MlflowClient
 
     from mlopstui.screens.runs import SECOND_PAGE
@@ -366,7 +367,7 @@ async def test_first_page_is_a_screenful_of_the_newest_runs_and_the_rest_comes_a
         assert n == SIZE[1] and screen.first_page_rows == n, (n, screen.first_page_rows)
         table = screen.query_one("#runs")
         # fetched ahead while the user reads: the last runs (one reversed request) and the head's next page
-        await wait_for(pilot, lambda: screen.tail and table.row_count >= n + SECOND_PAGE and not screen.loading)
+        await wait_for(pilot, lambda: screen.tail and table.row_count >= SECOND_PAGE and not screen.loading)
         assert table.visible_keys() == theirs[:table.row_count]
         assert screen.tail[-1] == theirs[-1] and screen.tail == theirs[-len(screen.tail):]
         assert table.cursor_row == 0 and screen.view == "head"
@@ -408,3 +409,31 @@ async def test_closing_the_command_line_does_not_read_the_list_again(env):
         await wait_for(pilot, lambda: app.screen is not screen)
         await pilot.press("2")
         await wait_for(pilot, lambda: app.screen is screen and screen.loaded_at != loaded)
+
+
+async def test_first_page_of_runs_older_than_a_day(env):
+    """No run in the last day (the first page's window): the first page is asked again without it, and is
+    the newest runs all the same; the rest of the list follows."""
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(env.env["MLFLOW_TRACKING_URI"])
+    name = "old-runs"
+    exp = client.get_experiment_by_name(name)
+    eid = exp.experiment_id if exp else client.create_experiment(name)
+    have = client.search_runs([eid], max_results=100)
+    month_ago = int(time.time() * 1000) - 30 * 86_400_000
+    for i in range(len(have), 30):
+        client.create_run(eid, start_time=month_ago + i * 60_000, run_name=f"old-{i:02d}")
+    theirs = [r.info.run_id for r in client.search_runs([eid], order_by=["attributes.start_time DESC"],
+                                                        max_results=100)]
+    assert len(theirs) == 30
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_experiment(app, pilot, name)
+        await wait_for(pilot, lambda: screen.first_page_at is not None)
+        assert screen.first_page_rows == screen.first_page_size
+        table = screen.query_one("#runs")
+        await wait_for(pilot, lambda: screen.next_token is None and not screen.loading and not screen.tail_loading)
+        assert table.visible_keys() == theirs

@@ -54,7 +54,26 @@ TAIL_PAGE = 500  # the end of the list, fetched ahead (reversed order)
 TAIL_MAX = 20_000  # the tail window stops growing here (g: the top)
 EXACT_REVERSE = ("start", "run")  # sorts whose reversed query lists the same runs backwards
 PREFETCH_MARGIN = 60
+# MLflow's schema has no index on runs' experiment or start time: every runs/search scans and sorts all the
+# runs of the experiment before it cuts a page. The opening view (newest first, no search) asks first for the
+# runs of the last day (before the newest run the count saw, if it saw one): with a screenful there, those are
+# exactly the newest runs; MLflow sorts 1,440 runs instead of 100,000 (0.08-0.14 s instead of 0.23-0.32 s for 24
+# runs at load 9). With fewer, the plain first page is asked next (an empty window costs 0.06-0.08 s).
+FIRST_WINDOW_MS = 24 * 3600 * 1000
+FROM_TOP = "\0from-the-top"  # next_token after a windowed first page: the next head page starts at the top
+
 MARK = "✓"
+
+
+def first_page(backend: MlflowBackend, eid: str, flt: str, order_by: list[str], size: int,
+               since: int | None) -> tuple[list[RunRow], str | None]:
+    """The first page of runs: from the runs started since `since` (ms) when they fill it (FIRST_WINDOW_MS)."""
+    if since is not None:
+        rows, _ = backend.search_runs([eid], filter=f"attributes.start_time >= {since}", order_by=order_by,
+                                      max_results=size)
+        if len(rows) >= size:  # a full page in the window: no run outside it is newer
+            return rows, FROM_TOP
+    return backend.search_runs([eid], filter=flt, order_by=order_by, max_results=size)
 
 
 def column_label(col: str) -> str:
@@ -130,6 +149,7 @@ class RunsScreen(AreaScreen):
         # when the first page was painted (perf_counter; bench/bench_experiments.py times it from the key)
         self.first_page_at: float | None = None
         self.first_page_rows = 0  # the rows it painted (before anything fetched ahead)
+        self.first_request: dict[str, Any] = {}  # what first_page() was last asked (the bench repeats it)
 
     def compose_body(self) -> ComposeResult:
         yield QuietStatic("", id="runs-info")
@@ -252,10 +272,19 @@ class RunsScreen(AreaScreen):
         if self.loading:
             return
         self.loading = True
-        gen, token = self._gen, (None if first else self.next_token)
+        gen, token = self._gen, (None if first or self.next_token == FROM_TOP else self.next_token)
         flt, order, eid = self.filter, self.order_by, self.experiment.experiment_id
+        since = None
+        if first and not flt and (self.sort_col, self.sort_asc) == ("start", False):
+            newest = self.experiment.last_run_time or int(time.time() * 1000)
+            since = min(newest, int(time.time() * 1000)) - FIRST_WINDOW_MS
+
+        if first:
+            self.first_request = dict(eid=eid, flt=flt, order_by=order, size=size, since=since)
 
         def fetch() -> tuple[list[RunRow], str | None]:
+            if first:
+                return first_page(self.backend, eid, flt, order, size, since)
             return self.backend.search_runs([eid], filter=flt, order_by=order, max_results=size, page_token=token)
 
         self.run_io(fetch, lambda res: self._page_loaded(gen, first, res),

@@ -137,6 +137,16 @@ LAG: list[float] = []
 
 
 BEAT = [0.0]  # the ticker's last wake-up (perf_counter), for the stall watchdog
+GC: list[float] = []  # ms of each full (generation 2) collection during the measured phase: every thread waits
+
+
+def _gc_timer(phase: str, info: dict) -> None:
+    if info.get("generation") != 2:
+        return
+    if phase == "start":
+        _gc_timer.t0 = time.perf_counter()  # type: ignore[attr-defined]
+    elif getattr(_gc_timer, "t0", None) is not None:
+        GC.append((time.perf_counter() - _gc_timer.t0) * 1000)  # type: ignore[attr-defined]
 
 
 async def _loop_lag(out: list[float], every: float = 0.01) -> None:
@@ -238,11 +248,18 @@ class KeyToPaint:
 BURST = """
 import sys
 from mlopstui.backends.kube import PODS, KubeClient
+from mlopstui.errors import Kind, MlopsError
 kube = KubeClient.from_settings(sys.argv[1], None, "default")
 pods = kube.list(PODS, all_namespaces=True)[: int(sys.argv[2])]
 for i, p in enumerate(pods):
     m = p["metadata"]
-    kube.merge_patch(PODS, m["name"], {"metadata": {"labels": {"burst": str(i)}}}, m["namespace"])
+    for attempt in range(3):  # the other burst (overlapping under load) may have written the pod meanwhile
+        try:
+            kube.merge_patch(PODS, m["name"], {"metadata": {"labels": {"burst": str(i)}}}, m["namespace"])
+            break
+        except MlopsError as err:
+            if err.kind is not Kind.CONFLICT or attempt == 2:
+                raise
 """
 
 
@@ -282,6 +299,10 @@ async def tui_figures(srv, keys: int, window: float, bursts: int, burst_n: int,
         app.focused.move_cursor(row=0)
         await pilot.pause(0.2)
         stalls = Stalls().start() if trace else None
+        import gc
+
+        GC.clear()
+        gc.callbacks.append(_gc_timer)
         ticker = asyncio.get_running_loop().create_task(_loop_lag(LAG))
         threads = []
         for i in range(keys):
@@ -299,6 +320,9 @@ async def tui_figures(srv, keys: int, window: float, bursts: int, burst_n: int,
                 await pilot.pause(0.1)
         await asyncio.sleep(3.0)  # the rebuilds after the last burst
         ticker.cancel()
+        gc.callbacks.remove(_gc_timer)
+        res["gc"] = (f"{len(GC)} full collections, max {max(GC, default=0):.0f} ms ({len(gc.get_objects())} objects "
+                     f"tracked, {gc.get_freeze_count()} frozen)")
         if stalls is not None:
             stalls.report()
         res["rebuilds"] = getattr(stack, "rebuilds", float("nan"))
@@ -380,7 +404,8 @@ def main() -> None:
             print(f"TUI: first Stack report {t['first_report_s']:.2f} s; UI loop lag during sweeps and "
                   f"{a.bursts} watch bursts of {a.burst} events p50/p95/max {t['lag_p50']:.1f} / {t['lag_p95']:.0f} / "
                   f"{t['lag_max']:.0f} ms (budget max 100); key-to-render p50/p95 {t['key_p50']:.0f} / "
-                  f"{t['key_p95']:.0f} ms (budget p95 50; key posted -> its frame); Stack rebuilds {t['rebuilds']}")
+                  f"{t['key_p95']:.0f} ms (budget p95 50; key posted -> its frame); Stack rebuilds {t['rebuilds']}; "
+                  f"GC meanwhile: {t['gc']}")
             print(f"  RSS after visiting every area {t['rss_mb']:.0f} MB, after the bursts {t['rss_after_mb']:.0f} MB "
                   f"(budget 400); idle {a.window:g} s: {t['idle_req_per_min']:.1f} requests/min, "
                   f"{t['idle_lists']:.0f} list calls; lists since start {t['lists_total']:.0f}")

@@ -142,3 +142,53 @@ def test_credential_names_and_values():
                         ("ENABLE_SECRET_INFORMER_FILTERING_BY_CERT_UID", "false"), ("REDIS_PASSWORD", ""),
                         ("DB_PASSWORD", "$(DB_PASSWORD_FROM_SECRET)"), ("LOG_LEVEL", "debug")):
         assert not credential_env(name, value), name
+
+
+def test_pods_by_namespace_selects_what_a_scan_of_the_namespace_selects():
+    from mlopstui.models.stack import PodsByNamespace, pods_of
+
+    def pod(ns, name, labels):
+        return {"kind": "Pod", "metadata": {"namespace": ns, "name": name, "labels": labels}}
+
+    pods = [pod("a", "p1", {"app": "x", "tier": "web"}), pod("a", "p2", {"app": "x"}), pod("b", "p3", {"app": "x"}),
+            pod("a", "p4", {"app": "y", "tier": "web"}), pod("a", "p5", {"app": 1}), pod("a", "p6", None)]
+
+    def dep(ns, sel):
+        return {"kind": "Deployment", "metadata": {"namespace": ns, "name": "d"},
+                "spec": {"selector": {"matchLabels": sel}}}
+
+    index = PodsByNamespace(pods)
+    for ns, sel in [("a", {"app": "x"}), ("a", {"app": "x", "tier": "web"}), ("a", {"tier": "*"}),
+                    ("a", {"app": 1}), ("b", {"app": "x"}), ("c", {"app": "x"}), ("a", {"app": "z"})]:
+        scanned = [p["metadata"]["name"] for p in pods_of(dep(ns, sel), pods)]
+        indexed = [p["metadata"]["name"] for p in pods_of(dep(ns, sel), index)]
+        assert indexed == scanned, (ns, sel)
+    assert [p["metadata"]["name"] for p in pods_of(dep("a", {"app": "x", "tier": "web"}), index)] == ["p1"]
+
+
+def test_a_report_with_other_probe_answers_on_the_same_cluster_read_is_the_fresh_report():
+    from mlopstui import config
+    from mlopstui.models.stack import ProbeResult, ProbeState
+    from mlopstui.models.stack.report import ClusterState, build_report
+
+    settings = config.load(None)
+    objs = [{"kind": "Deployment", "apiVersion": "apps/v1",
+             "metadata": {"namespace": "mlops", "name": "mlflow", "resourceVersion": "3", "labels": {"app": "mlflow"}},
+             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "mlflow"}}, "template": {
+                 "metadata": {"labels": {"app": "mlflow"}},
+                 "spec": {"containers": [{"name": "m", "image": "ghcr.io/mlflow/mlflow:v2.16.2",
+                                          "command": ["mlflow", "server"]}]}}},
+             "status": {"readyReplicas": 1}}]
+    state = ClusterState(objects=objs)
+    first = build_report(settings, state, {})
+    failed = {"mlflow": ProbeResult("mlflow", "http", "http://mlflow.mlops:5000", "discovered", ProbeState.FAILED,
+                                    "connection refused")}
+    again = build_report(settings, state, failed)  # the cluster part reused
+    fresh = build_report(settings, ClusterState(objects=[dict(o) for o in objs], at=state.at), failed)
+    assert [f.key for f in again.findings] == [f.key for f in fresh.findings] != [f.key for f in first.findings]
+    assert [(c.id, c.installed, c.health) for c in again.components] == \
+        [(c.id, c.installed, c.health) for c in fresh.components]
+    state.objects.append({"kind": "Deployment", "metadata": {"namespace": "mlops", "name": "minio"},
+                          "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "minio/minio"}]}}}})
+    added = build_report(settings, state, failed)  # the same state, added to: read again
+    assert added.component("s3").installed and not again.component("s3").installed

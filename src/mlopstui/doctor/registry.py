@@ -48,8 +48,9 @@ def _load() -> None:
     )
 
 
-def run(snap: Snapshot, only: Iterable[str] | None = None) -> list[Finding]:
-    """Every finding of every rule, worst first. A rule that crashes yields an info finding, not a crash."""
+def run(snap: Snapshot, only: Iterable[str] | None = None, between: Callable[[], None] | None = None) -> list[Finding]:
+    """Every finding of every rule, worst first. A rule that crashes yields an info finding, not a crash.
+    between: called before each rule (a worker passes time.sleep(0): the UI thread gets the GIL)."""
     _load()
     wanted = set(only) if only else None
     out: list[Finding] = []
@@ -57,6 +58,8 @@ def run(snap: Snapshot, only: Iterable[str] | None = None) -> list[Finding]:
     for r in RULES.values():
         if wanted is not None and r.id not in wanted:
             continue
+        if between is not None:
+            between()
         try:
             found = list(r.fn(snap))
         except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others

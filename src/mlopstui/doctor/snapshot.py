@@ -9,6 +9,7 @@ from typing import Any
 from mlopstui.models.stack import (
     CATALOG,
     ComponentSpec,
+    PodsByNamespace,
     ProbeResult,
     assign_workloads,
     database_references,
@@ -69,14 +70,9 @@ class Snapshot:
         return [o for k in kinds for o in self.objects.get(k, [])]
 
     def pods_by_namespace(self) -> dict[str, list[dict[str, Any]]]:
-        """namespace -> its pods, for models.stack.pods_of: a workload looks only at its namespace's pods."""
-        def group() -> dict[str, list[dict[str, Any]]]:
-            out: dict[str, list[dict[str, Any]]] = {}
-            for p in self.objects.get("Pod", []):
-                out.setdefault((p.get("metadata") or {}).get("namespace"), []).append(p)
-            return out
-
-        return self.memo("pods-by-namespace", group)
+        """namespace -> its pods, for models.stack.pods_of: a workload looks only at its namespace's pods (and
+        of those at the ones with its selector's labels: PodsByNamespace indexes them)."""
+        return self.memo("pods-by-namespace", lambda: PodsByNamespace(self.objects.get("Pod", [])))
 
     def watched(self, obj: Mapping[str, Any]) -> bool:
         if not self.watched_namespaces:

@@ -40,6 +40,7 @@ from mlopstui.models.stack.status import (  # noqa: F401
 )
 from mlopstui.models.stack.workloads import (  # noqa: F401
     VERSION_LABEL,
+    PodsByNamespace,
     PodStatus,
     WorkloadStatus,
     age_of,

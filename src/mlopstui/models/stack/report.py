@@ -6,7 +6,7 @@ rows and the doctor's findings. Pure: no I/O (backends/stack.py reads the cluste
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -120,17 +120,46 @@ class StackReport:
         })
 
 
+# the last Snapshot's cluster part (objects by kind, the components' workloads, database roles, the rules'
+# memoized views: none of them reads a probe), reused while the same cluster read comes again with other
+# probe answers: a sweep publishes a report per batch of answers on one ClusterState (at scale the cluster
+# part is most of a report's 150 ms; bench/bench_scale.py). The key: the state (weakly), its objects list
+# (the same list, as long), its time, the catalog and the watched namespaces.
+_CLUSTER_PART: tuple[tuple, Snapshot | None] = ((), None)
+
+
+def _snapshot(state: ClusterState, probes: Mapping[str, ProbeResult], catalog: tuple[ComponentSpec, ...],
+              watched: tuple[str, ...]) -> Snapshot:
+    global _CLUSTER_PART
+    import weakref
+    from dataclasses import replace
+
+    (key, snap) = _CLUSTER_PART
+    if snap is not None and key[0]() is state and key[1] is state.objects \
+            and key[2:] == (len(state.objects), state.at, catalog, watched):
+        return replace(snap, probes=dict(probes))  # shares the cluster part (and its memo) with the last one
+    snap = Snapshot.build(state.objects, probes, catalog=catalog, watched_namespaces=watched, taken_at=state.at)
+    _CLUSTER_PART = ((weakref.ref(state), state.objects, len(state.objects), state.at, catalog, watched), snap)
+    return snap
+
+
 def build_report(settings: Settings, state: ClusterState, probes: Mapping[str, ProbeResult],
-                 catalog: tuple[ComponentSpec, ...] | None = None) -> StackReport:
-    """Pure: cluster objects + probe results -> component rows + doctor findings."""
-    catalog = catalog or catalog_with_overrides(settings.components)
-    snap = Snapshot.build(state.objects, probes, catalog=catalog, watched_namespaces=settings.watched_namespaces,
-                          taken_at=state.at)
-    findings = run_doctor(snap)
+                 catalog: tuple[ComponentSpec, ...] | None = None,
+                 between: Callable[[], None] | None = None) -> StackReport:
+    """Pure: cluster objects + probe results -> component rows + doctor findings. between: called between
+    the steps (each doctor rule, each component), e.g. time.sleep(0) in a worker: at scale a report is
+    100+ ms of Python and the UI thread waits for the GIL meanwhile."""
+    catalog = tuple(catalog or catalog_with_overrides(settings.components))
+    snap = _snapshot(state, probes, catalog, tuple(settings.watched_namespaces))
+    if between is not None:
+        between()
+    findings = run_doctor(snap, between=between)
     by_ns = snap.pods_by_namespace()
     endpoints = resolve_endpoints(settings, catalog, state.services(), snap.components)  # pure: no I/O
     rows = []
     for spec in catalog:
+        if between is not None:
+            between()
         workloads = [workload_status(o, by_ns) for o in snap.components.get(spec.id, [])]
         probe = probes.get(spec.id) or pending_probe(spec.id, spec.probe)
         mine = [f for f in findings if f.component == spec.id]

@@ -90,7 +90,7 @@ async def keys_during_sweep(cfg: Path, n: int, sweeping: bool = True) -> tuple[l
 
 LAG: list[float] = []
 STALLS: list[dict] = []
-GCS: list[tuple[float, float, int]] = []  # (start, end, generation) of every collection (monotonic)
+GCS: list[tuple[float, float, int, float]] = []  # (start, end, generation, CPU s) of every collection
 BARE: list[tuple[float, float]] = []  # (time, lag ms) of the bare app's ticks, same period
 
 
@@ -102,9 +102,9 @@ def _gc_watch():
 
     def cb(phase: str, info: dict) -> None:
         if phase == "start":
-            started[0] = time.monotonic()
+            started[0], started[1] = time.monotonic(), time.thread_time()
         elif 0 in started:
-            GCS.append((started.pop(0), time.monotonic(), info["generation"]))
+            GCS.append((started.pop(0), time.monotonic(), info["generation"], time.thread_time() - started.pop(1)))
 
     GCS.clear()
     gc.callbacks.append(cb)
@@ -417,7 +417,7 @@ def format_stall(st: dict, gcs: list = (), bare: list = ()) -> str:
     import collections
 
     t0, t1 = st["t0"], st["t1"]
-    gc_ms = sum((min(b, t1) - max(a, t0)) * 1000 for a, b, _ in gcs if b > t0 and a < t1)
+    gc_ms = sum((min(b, t1) - max(a, t0)) * 1000 for a, b, *_ in gcs if b > t0 and a < t1)
     bare_max = max((x for t, x in bare if t0 <= t <= t1 + 0.05), default=None)
     lines = [f"stall {st['ms']:6.0f} ms (sampled over {st.get('span_ms', st['ms']):.0f} ms; steal {st['steal_ms']:.0f} ms, in gc {gc_ms:.0f} ms, bare app's worst "
              f"tick meanwhile {'-' if bare_max is None else f'{bare_max:.0f} ms'}): waited for "
@@ -544,14 +544,15 @@ def main() -> int:
                   f"p99 {pct(bl, 99):6.1f} ms  max {max(bl):6.1f} ms  ({len(bl)} ticks: a bare Textual app in its "
                   "own process, same tick, same time: the machine's share)")
         for what, g in (("gc during keys", gcs), ("  baseline keys'", base_gcs)) if args.diagnose else ():
-            g2 = [(b - a) * 1000 for a, b, gen in g if gen == 2]
-            print(f"{what:17} {len(g)} collections, longest {max(((b - a) * 1000 for a, b, _ in g), default=0):.1f} "
-                  f"ms; gen 2: {len(g2)}, longest {max(g2, default=0):.1f} ms")
+            g2 = [((b - a) * 1000, cpu * 1000) for a, b, gen, cpu in g if gen == 2]
+            print(f"{what:17} {len(g)} collections, longest {max(((b - a) * 1000 for a, b, *_ in g), default=0):.1f} "
+                  f"ms; gen 2: {len(g2)}, longest {max(g2, default=(0, 0))[0]:.1f} ms (of it on a CPU: "
+                  f"{max(g2, default=(0, 0))[1]:.1f} ms; the rest the thread waited for one)")
         if args.diagnose:
             import collections
 
             def why(st: dict) -> str:
-                gc_ms = sum((min(b, st["t1"]) - max(a, st["t0"])) * 1000 for a, b, _ in gcs
+                gc_ms = sum((min(b, st["t1"]) - max(a, st["t0"])) * 1000 for a, b, *_ in gcs
                             if b > st["t0"] and a < st["t1"])
                 return stall_verdict(st, gc_ms).split(" (")[0].split(": held")[0].split(": the UI")[0]
 

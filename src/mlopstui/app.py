@@ -72,6 +72,10 @@ class AreaCommands(Provider):
 
 class MlopsApp(App):
     TITLE = "mlopstui"
+    # the app starts in the first area's mode: its screen is the first one composed, not the default screen
+    # replaced by switch_mode in on_mount (which re-parsed the whole stylesheet twice more before the first frame,
+    # bench/bench_startup.py)
+    DEFAULT_MODE = AREAS[0].mode
     COMMANDS = App.COMMANDS | {AreaCommands}
     ENABLE_COMMAND_PALETTE = True
     # with NO_COLOR every colour is dropped (see __init__): what colour told, text style tells instead
@@ -105,6 +109,7 @@ class MlopsApp(App):
         self.namespaces: list[str] = []
         self.context_generation = 0  # +1 on every :ctx / :ns: answers to an earlier one are not shown as now
         self._chosen_namespace: str | None = None
+        self.first_frame_shown = False  # until then the first screen's workers wait (screens/base.py)
         # the API check runs on one long-lived thread: a thread started from the UI thread holds the loop until
         # the OS first runs it (on a loaded machine, a second and more: bench_stack --diagnose found the loop
         # there, in a timer's check_api)
@@ -135,9 +140,13 @@ class MlopsApp(App):
                             severity="warning")
         if settings.keymap:
             self.set_keymap(settings.keymap)
-        self.switch_mode(AREAS[0].mode)
-        self.call_after_refresh(self.check_api)  # after the first frame, as the screens' workers (screens/base.py)
+        self.call_after_refresh(self._first_frame)
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
+
+    def _first_frame(self) -> None:
+        """After the first frame: the API check starts (as the first screen's workers, screens/base.py)."""
+        self.first_frame_shown = True
+        self.check_api()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:

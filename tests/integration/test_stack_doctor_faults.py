@@ -262,7 +262,9 @@ def small_postgres(tmp_path_factory):
 def test_postgres_near_max_connections(aws_env, small_postgres):
     import psycopg
 
-    ctx = aws_env.context(lakefs=False)
+    # 5 s for the probe (not 1.5): at a load of 20 on 2 cores its connection once took longer and the finding
+    # was missing (the test failed); an answered probe takes milliseconds
+    ctx = aws_env.context(lakefs=False, probe_timeout=5.0)
     ctx.settings.endpoints.postgresql = small_postgres
     held = [psycopg.connect(small_postgres) for _ in range(5)]
     try:

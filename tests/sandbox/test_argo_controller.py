@@ -112,17 +112,17 @@ def test_dag_suspend_and_retry_through_the_action(api, tmp_path, monkeypatch):
     from mlopstui.context import AppContext
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    ctx = AppContext.create(load(None, kubeconfig=api.kubeconfig_path, namespace=NS))
-    action = Retry(ctx, NS, "dag-a")
-    plan = action.plan()
-    assert plan.patch["podsToDelete"] == [b.pod]
-    n = len(api.request_log)
-    action.apply(plan, readonly=False, audit=ctx.audit)
-    sent = [(e["method"], e["path"].split("?")[0]) for e in api.request_log[n:] if e["method"] != "GET"]
-    assert sent == [(r["method"], r["path"]) for r in plan.patch["requests"]]
-    wf = _wait(_done(api, "dag-a"), 60)
-    assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
-    assert wf["status"]["progress"] == "3/3"
+    with AppContext.create(load(None, kubeconfig=api.kubeconfig_path, namespace=NS)) as ctx:
+        action = Retry(ctx, NS, "dag-a")
+        plan = action.plan()
+        assert plan.patch["podsToDelete"] == [b.pod]
+        n = len(api.request_log)
+        action.apply(plan, readonly=False, audit=ctx.audit)
+        sent = [(e["method"], e["path"].split("?")[0]) for e in api.request_log[n:] if e["method"] != "GET"]
+        assert sent == [(r["method"], r["path"]) for r in plan.patch["requests"]]
+        wf = _wait(_done(api, "dag-a"), 60)
+        assert wf["status"]["phase"] == "Succeeded", wf["status"].get("message")
+        assert wf["status"]["progress"] == "3/3"
 
 
 def test_kubectl_shows_the_printer_columns(api):

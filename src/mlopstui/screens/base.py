@@ -96,9 +96,11 @@ class AreaScreen(Screen):
 
     def on_mount(self) -> None:
         self.mapp.sync_header(self)
-        # the workers start once the screen is painted: their threads (lists, JSON, imports) would share the GIL
-        # with the first frame (bench/bench_startup.py)
-        self.call_after_refresh(self.refresh_data)
+        if getattr(self.app, "first_frame_shown", True):
+            self.refresh_data()
+        else:  # the app's first screen: its workers start once it is painted (their threads, lists, JSON and
+            # imports would share the GIL with the first frame: bench/bench_startup.py)
+            self.call_after_refresh(self.refresh_data)
 
     def on_screen_resume(self) -> None:
         self.mapp.sync_header(self)

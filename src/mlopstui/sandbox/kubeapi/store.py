@@ -6,7 +6,6 @@ entries can share them; everything handed out to callers is a deep copy.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -317,7 +316,7 @@ class Store:
     def create(self, rt: ResourceType, ns: str, obj: dict, dry_run: bool = False,
                generation: int | None = None) -> dict:
         """generation: only for fixture loading (fixtures.py); the API always starts at 1."""
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         with self.lock:
             if rt.namespaced:
@@ -349,7 +348,7 @@ class Store:
             self._defaults(rt, obj)
             _secret_string_data(rt, obj)
             if dry_run:
-                return copy.deepcopy(obj)
+                return clone(obj)
             meta["resourceVersion"] = str(self._next_rv())
             self._bucket(rt)[self._key(rt, ns, name)] = obj
             self._index((rt.group, rt.plural), self._key(rt, ns, name), obj)
@@ -386,7 +385,7 @@ class Store:
     def update(self, rt: ResourceType, ns: str, name: str, obj: dict, dry_run: bool = False,
                subresource: str = "") -> dict:
         """PUT semantics. A non-empty body resourceVersion must equal the stored one."""
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         with self.lock:
             key = self._key(rt, ns, name)
             old = self._bucket(rt).get(key)
@@ -400,7 +399,7 @@ class Store:
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt, name)
             if subresource == "status":
-                new = copy.deepcopy(old)
+                new = clone(old)
                 if "status" in obj:
                     new["status"] = obj["status"]
                 else:
@@ -409,7 +408,7 @@ class Store:
                 new = obj
                 if rt.has_status:  # status is a subresource: a write of the main resource never changes it
                     if "status" in old:
-                        new["status"] = copy.deepcopy(old["status"])
+                        new["status"] = clone(old["status"])
                     else:
                         new.pop("status", None)
             new["apiVersion"] = rt.api_version
@@ -449,7 +448,7 @@ class Store:
                 return self._out(rt, old)
             del self._bucket(rt)[key]
             self._unindex((rt.group, rt.plural), key, old)
-            gone = copy.deepcopy(old)
+            gone = clone(old)
             gone["metadata"]["resourceVersion"] = str(self._next_rv())
             self._record(rt, "DELETED", gone)
             if (rt.group, rt.plural) == ("", "pods"):

@@ -4,14 +4,13 @@ pass; `manager.CONTROLLERS` lists them in the order they run."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import traceback
 
 from .. import errors
 from ..registry import Registry, ResourceType
-from ..store import Store, now_rfc3339, rand_suffix
+from ..store import Store, clone, now_rfc3339, rand_suffix
 
 FAULT = "sandbox.mlopstui.dev/fault"
 LOG_ANNOTATION = "sandbox.mlopstui.dev/log"
@@ -179,7 +178,7 @@ class Controller:
     def _set_status(self, rt: ResourceType, obj: dict, status: dict) -> dict:
         if obj.get("status") == status:
             return obj
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["status"] = status
         return self.store.update(rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], new,
                                  subresource="status")
@@ -189,7 +188,7 @@ class Controller:
             obj = self.store.try_get(rt, ns, name)
             if obj is None:
                 return None
-            status = copy.deepcopy(obj.get("status") or {})
+            status = clone(obj.get("status") or {})
             fn(status)
             try:
                 return self._set_status(rt, obj, status)

@@ -172,12 +172,14 @@ class ControllerManager:
             uids = nxt
         return out
 
-    def run_once(self) -> None:
-        """One pass: the timers that are due, then each controller's queued keys (the changes made by the
-        controllers before it included)."""
+    def run_once(self, timers: bool = True) -> None:
+        """One pass: the timers that are due (timers=False: not now; the bench's passes without the retries
+        that happen to fall due), then each controller's queued keys (the changes made by the controllers
+        before it included)."""
         self._running = True
         try:
-            self._fire_timers()
+            if timers:
+                self._fire_timers()
             for ctl in self.controllers:
                 self.dispatch()
                 ctl.run()
@@ -204,12 +206,12 @@ class ControllerManager:
         self.resync()
         self.run_until_idle()
 
-    def run_until_idle(self, timers_within: float = 0.0) -> None:
+    def run_until_idle(self, timers_within: float = 0.0, timers: bool = True) -> None:
         """Run passes until nothing is queued, no timer but a failure's retry is due within timers_within
         seconds (waiting for the ones that are), and no Job's process is running."""
         while True:
             while self.has_work():
-                self.run_once()
+                self.run_once(timers)
             nxt = self.next_timer(retries=False)
             if nxt is not None and nxt - time.monotonic() <= timers_within:
                 time.sleep(max(0.0, nxt - time.monotonic()))

@@ -137,16 +137,17 @@ LAG: list[float] = []
 
 
 BEAT = [0.0]  # the ticker's last wake-up (perf_counter), for the stall watchdog
-GC: list[float] = []  # ms of each full (generation 2) collection during the measured phase: every thread waits
+GC: list[tuple[float, float]] = []  # (wall, CPU) ms of each full collection in the measured phase: all threads wait
 
 
 def _gc_timer(phase: str, info: dict) -> None:
     if info.get("generation") != 2:
         return
     if phase == "start":
-        _gc_timer.t0 = time.perf_counter()  # type: ignore[attr-defined]
+        _gc_timer.t0 = (time.perf_counter(), time.thread_time())  # type: ignore[attr-defined]
     elif getattr(_gc_timer, "t0", None) is not None:
-        GC.append((time.perf_counter() - _gc_timer.t0) * 1000)  # type: ignore[attr-defined]
+        wall, cpu = _gc_timer.t0  # type: ignore[attr-defined]
+        GC.append(((time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000))
 
 
 async def _loop_lag(out: list[float], every: float = 0.01) -> None:
@@ -321,8 +322,9 @@ async def tui_figures(srv, keys: int, window: float, bursts: int, burst_n: int,
         await asyncio.sleep(3.0)  # the rebuilds after the last burst
         ticker.cancel()
         gc.callbacks.remove(_gc_timer)
-        res["gc"] = (f"{len(GC)} full collections, max {max(GC, default=0):.0f} ms ({len(gc.get_objects())} objects "
-                     f"tracked, {gc.get_freeze_count()} frozen)")
+        res["gc"] = (f"{len(GC)} full collections, max {max((w for w, _ in GC), default=0):.0f} ms "
+                     f"(CPU {max((c for _, c in GC), default=0):.0f} ms; {len(gc.get_objects())} objects tracked, "
+                     f"{gc.get_freeze_count()} frozen)")
         if stalls is not None:
             stalls.report()
         res["rebuilds"] = getattr(stack, "rebuilds", float("nan"))

@@ -277,6 +277,20 @@ def test_ca_file_insecure_and_tls_server_name(env):
                                               "tls-server-name": "not-in-the-cert.example"})).list(NAMESPACES)
 
 
+def test_a_ca_that_is_no_certificate_is_a_kubeconfig_error(env):
+    """certificate-authority-data that decodes to no PEM certificate: a clear error before any request (the
+    direct transport loads the CA once, into the one SSL context its connections share)."""
+    server = env["base"]["clusters"][0]["cluster"]["server"]
+    garbage = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    before = len(env["srv"].request_log)
+    with pytest.raises(MlopsError) as err:
+        _client(_write(env, "bad-ca", {"token": _tok(env, "admin")},
+                       {"server": server, "certificate-authority-data": garbage.decode()})).list(NAMESPACES)
+    if TRANSPORT["direct"]:
+        assert err.value.kind is Kind.CONFIG and "kubeconfig" in str(err.value), err.value
+        assert len(env["srv"].request_log) == before  # refused before a connection was made
+
+
 class ConnectProxy:
     """A real HTTP CONNECT proxy that records the tunnels it opened."""
 

@@ -146,6 +146,11 @@ class MlopsApp(App):
     def _first_frame(self) -> None:
         """After the first frame: the API check starts (as the first screen's workers, screens/base.py)."""
         self.first_frame_shown = True
+        from mlopstui.screens.base import AreaScreen
+
+        for screen in self.screen_stack:  # the first area's key bar (screens/base.py: after_first_frame)
+            if isinstance(screen, AreaScreen):
+                screen.after_first_frame()
         self.check_api()
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",

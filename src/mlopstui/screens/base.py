@@ -74,6 +74,7 @@ class AreaScreen(Screen):
         super().__init__(*args, **kwargs)
         self.loaded_at: float | None = None
         self._covered_changes = False
+        self._footer_deferred = False
 
     @property
     def mapp(self) -> MlopsApp:
@@ -88,8 +89,28 @@ class AreaScreen(Screen):
         with Vertical(id="body"):
             yield from self.compose_body()
         yield StatusLine(id="status")
+        if getattr(self.app, "first_frame_shown", True):
+            yield self._footer()
+        else:  # the app's first screen: the key bar comes right after the first frame (mount_deferred_footer)
+            self._footer_deferred = True
+
+    @staticmethod
+    def _footer() -> Footer:
         # compact, and no palette key (ctrl+p is in ? help): at 80 columns the screen's own keys fit
-        yield Footer(compact=True, show_command_palette=False)
+        return Footer(compact=True, show_command_palette=False)
+
+    def after_first_frame(self) -> None:
+        """The app's first screen, once the app's first frame is painted (MlopsApp._first_frame): its key bar is
+        mounted. Textual's Footer (a widget per key, their styles and layout) was
+        40 ms of the first frame's 290 ms of CPU here, against 150 ms for a bare Textual app
+        (bench/bench_startup.py); it is painted a frame later."""
+        if self._footer_deferred:
+            self._footer_deferred = False
+            self.call_later(self._mount_footer)
+
+    async def _mount_footer(self) -> None:
+        await self.mount(self._footer())
+        self.refresh_bindings()  # a Footer lists its keys on the screen's bindings signal, sent at its start
 
     def compose_body(self) -> ComposeResult:
         yield Static("")
@@ -104,6 +125,8 @@ class AreaScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.mapp.sync_header(self)
+        if self._footer_deferred and getattr(self.app, "first_frame_shown", True):
+            self.after_first_frame()  # not on top at the first frame: its key bar now
         if self._covered_changes:  # what changed under a dialog is painted now, once
             self._covered_changes = False
             self.refresh()

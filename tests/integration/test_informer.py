@@ -112,3 +112,37 @@ def test_isvc_watch_builds_the_serving_list_from_the_cache(srv, kube):
         assert changes
     finally:
         w.close()
+
+
+def test_close_ends_a_wait_for_the_first_list_at_once(tmp_path):
+    """A caller waiting for a cache's first list (the Serving load, the Stack sweep: kube_timeout + 1 s)
+    returns as soon as the cache is closed (a context switch, the app's exit), not at its own timeout: the
+    API server here accepts the connection and never answers."""
+    import threading
+
+    from support.fault_servers import HungServer, kubeconfig_for
+
+    hung = HungServer()
+    kube = KubeClient.from_settings(kubeconfig_for(f"http://127.0.0.1:{hung.port}", tmp_path / "kubeconfig"),
+                                    None, "mlops", timeout=30.0)
+    inf = Informer(kube, CONFIGMAPS, "mlops").start()
+    out: dict = {}
+
+    def waiter() -> None:
+        t0 = time.monotonic()
+        out["synced"] = inf.wait_synced(30.0)
+        out["waited"] = time.monotonic() - t0
+
+    t = threading.Thread(target=waiter, daemon=True)
+    try:
+        t.start()
+        time.sleep(0.3)
+        assert t.is_alive()  # still waiting: the list has no answer
+        inf.close(timeout=0.1)
+        t.join(10)
+        assert not t.is_alive() and out["synced"] is False
+        assert out["waited"] < 5.0, out  # woken by close, far under the 30 s it asked for
+    finally:
+        inf.close(timeout=0.1)
+        kube.close()
+        hung.close()

@@ -79,6 +79,7 @@ class Informer:
         self._stop = threading.Event()
         self._kick = threading.Event()  # set by close() and retry_absent(): ends the wait of an absent kind
         self._synced = threading.Event()
+        self._settled = threading.Event()  # set once synced or closed: what wait_synced() waits for
         self._resp: Any = None
         self._state = CacheState(STARTING, None, None)
         self._thread = threading.Thread(target=self._run, name=f"informer-{res.plural}", daemon=True)
@@ -95,6 +96,7 @@ class Informer:
     def close(self, timeout: float = 2.0) -> None:
         self._stop.set()
         self._kick.set()
+        self._settled.set()  # a caller waiting for the first list returns now (False), not at its timeout
         resp = self._resp
         if resp is not None:
             try:
@@ -105,8 +107,10 @@ class Informer:
             self._thread.join(timeout)
 
     def wait_synced(self, timeout: float) -> bool:
-        """True once the first list landed (or the kind was found absent)."""
-        return self._synced.wait(timeout)
+        """True once the first list landed (or the kind was found absent); False at the timeout or as soon
+        as the cache is closed (a context switch or the app's exit must not wait out its callers' timeouts)."""
+        self._settled.wait(timeout)
+        return self._synced.is_set()
 
     @property
     def state(self) -> CacheState:
@@ -145,6 +149,7 @@ class Informer:
         self.resource_version = rv
         self._state = CacheState(LIVE, clock(), clock())
         self._synced.set()
+        self._settled.set()
         self._changed()
 
     def _apply(self, ev: dict[str, Any]) -> None:
@@ -214,6 +219,7 @@ class Informer:
                         self._objects = {}
                     self._set_state(ABSENT, exc.message)
                     self._synced.set()
+                    self._settled.set()
                     # a CRD installed later is seen within ABSENT_RETRY_S, or at once on retry_absent()
                     self._kick.wait(ABSENT_RETRY_S * (0.8 + 0.4 * random.random()))
                     self._kick.clear()
@@ -325,6 +331,7 @@ class Informers:
         for inf in infs:
             inf._stop.set()
             inf._kick.set()
+            inf._settled.set()
         threads = [threading.Thread(target=inf.close, daemon=True) for inf in infs]
         for t in threads:
             t.start()

@@ -45,17 +45,21 @@ class AppContext:
     # -- cluster ----------------------------------------------------------------------------------
     def retarget(self, context: str | None = None, namespace: str | None = None) -> None:
         """Switch kube context and/or namespace (cheap: parses the kubeconfig only). What the old target
-        held is closed first (its connections, local forwards and the clients it owns)."""
-        self.close()
+        held is closed after the new target is in place: the swap is one step under the lock, so a worker of
+        the old target that wakes while its clients close (an informer's waiter, say) and asks for `kube`
+        gets the new target's client, never a new one for the old target kept for every later worker."""
         try:
-            self.target = load_target(self.settings.kubeconfig, context, namespace,
-                                      as_user=self.settings.impersonate_user,
-                                      as_groups=self.settings.impersonate_groups)
-            self.kube_error = None
+            target = load_target(self.settings.kubeconfig, context, namespace,
+                                 as_user=self.settings.impersonate_user,
+                                 as_groups=self.settings.impersonate_groups)
+            error = None
         except MlopsError as exc:
-            self.target = None
-            self.kube_error = exc
+            target, error = None, exc
             log.warning("kubeconfig: %s", exc)
+        with self._lock:
+            self.target, self.kube_error = target, error
+            detached = self._detach()
+        self._close_detached(*detached)
 
     @property
     def namespace(self) -> str:
@@ -68,14 +72,14 @@ class AppContext:
     @property
     def kube(self) -> KubeClient:
         """The cluster client (creating it imports the kubernetes package: call from a worker)."""
-        if self.target is None:
-            assert self.kube_error is not None
-            raise self.kube_error
         from mlopstui.backends.kube import KubeClient
 
         with self._lock:  # one client per target, whichever worker asks first
             if self._final:
                 raise MlopsError(Kind.ERROR, "this context was closed (the verb or the app ended)")
+            if self.target is None:
+                assert self.kube_error is not None
+                raise self.kube_error
             if self._kube is None:
                 self._kube = KubeClient(self.target, timeout=self.settings.kube_timeout, direct=self.direct_http)
             return self._kube
@@ -111,9 +115,18 @@ class AppContext:
         gets an error instead of opening a new client."""
         with self._lock:
             self._final = self._final or final
-            owned, self._owned = self._owned, []
-            kube, self._kube = self._kube, None
-            informers, self._informers = self._informers, None
+            detached = self._detach()
+        self._close_detached(*detached)
+
+    def _detach(self) -> tuple[list[Any], KubeClient | None, Informers | None]:
+        """(under self._lock) what the current target holds, taken off this context."""
+        owned, self._owned = self._owned, []
+        kube, self._kube = self._kube, None
+        informers, self._informers = self._informers, None
+        return owned, kube, informers
+
+    @staticmethod
+    def _close_detached(owned: list[Any], kube: KubeClient | None, informers: Informers | None) -> None:
         if informers is not None:  # every watch ends (each close is quick: its stream is shut down)
             informers.close()
         for resource in reversed(owned):

@@ -176,3 +176,43 @@ def test_a_context_made_outside_a_verb_leaves_no_deadline(cluster):
     with make_context(args) as ctx:
         assert ctx.namespace
     assert deadline.remaining() is None
+
+
+def test_a_worker_woken_by_retarget_gets_the_new_targets_client(cluster, tmp_path):
+    """`:ctx` closes the old target's watches, which wakes a worker waiting for a first list. When that worker
+    then asks the context for its client, it must get the new target's: the swap of target and clients is one
+    step. (Before, retarget closed first and set the target after: a worker asking in between made a client
+    for the old target, and the context kept it for every later worker: after `:ctx` back to a good context,
+    the areas showed the broken one's "unreachable".)"""
+    import time
+
+    import yaml
+    from support.fault_servers import HungServer
+
+    hung = HungServer()
+    doc = yaml.safe_load(open(cluster.kubeconfig_path))
+    doc["clusters"].append({"name": "hung", "cluster": {"server": f"http://127.0.0.1:{hung.port}"}})
+    doc["users"].append({"name": "hung-user", "user": {"token": "t"}})
+    doc["contexts"].append({"name": "hung", "context": {"cluster": "hung", "user": "hung-user", "namespace": NS}})
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(doc))
+    ctx = AppContext.create(config.load(None, kubeconfig=str(kubeconfig), context="hung", kube_timeout=30.0))
+    got: dict = {}
+
+    def worker() -> None:
+        inf = ctx.informers.informer(k.CONFIGMAPS, NS)
+        got["synced"] = inf.wait_synced(30.0)  # no answer from the hung server: woken by the retarget
+        got["context"] = ctx.kube.target.context
+
+    t = threading.Thread(target=worker, daemon=True)
+    try:
+        t.start()
+        time.sleep(0.5)
+        assert t.is_alive()
+        ctx.retarget("mlopstui-sandbox", NS)
+        t.join(10)
+        assert not t.is_alive() and got == {"synced": False, "context": "mlopstui-sandbox"}, got
+        assert ctx.kube.target.context == "mlopstui-sandbox" and ctx.kube.list(k.NAMESPACES)
+    finally:
+        ctx.close(final=True)
+        hung.close()

@@ -187,6 +187,7 @@ def test_a_worker_woken_by_retarget_gets_the_new_targets_client(cluster, tmp_pat
     import time
 
     import yaml
+
     from support.fault_servers import HungServer
 
     hung = HungServer()

@@ -144,15 +144,15 @@ async def test_footers_keep_the_screens_own_keys_at_80_columns(tmp_path):
     from textual.widgets._footer import FooterKey
 
     app = offline_app(tmp_path)
+    def shown() -> set[str]:
+        return {"?" if k.key == "question_mark" else k.key for k in app.screen.query(FooterKey)
+                if k.region.width and k.region.right <= SIZE[0]}
+
     async with app.run_test(size=SIZE) as pilot:
         for mode, keys in (("stack", {"d", "f", "i", "?"}), ("serving", {"p", "b", "t", "?"})):
             await goto_area(pilot, app, mode)
-
-            def shown() -> set[str]:
-                return {"?" if k.key == "question_mark" else k.key for k in app.screen.query(FooterKey)
-                        if k.region.width and k.region.right <= SIZE[0]}
-
-            await wait_for(pilot, lambda: keys <= shown(), 10)  # the first area's key bar follows the first frame
+            # the first area's key bar follows the first frame
+            await wait_for(pilot, lambda keys=keys: keys <= shown(), 10)
 
 
 @pytest.mark.asyncio

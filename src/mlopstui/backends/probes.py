@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from mlopstui.errors import Kind, from_exception
+from mlopstui.memory import freeze_once
 from mlopstui.models.stack import ProbeResult, ProbeState
 from mlopstui.secrets import mask_text, mask_uri
 from mlopstui.units import human_bytes
@@ -179,7 +180,7 @@ def _s3_client(url: str, timeout: float):
                          signature_version="s3v4", s3={"addressing_style": "path"})
             client = boto3.session.Session(botocore_session=session).client("s3", endpoint_url=url, config=cfg,
                                                                             region_name="us-east-1")
-            _freeze_once("s3")  # the loaded data (~35,000 objects) lives as long as the process: see warm_up
+            freeze_once("s3 data")  # the loaded data (~35,000 objects) lives as long as the process
         _S3_CLIENTS[key] = client  # most recently used last
         while len(_S3_CLIENTS) > _S3_KEEP:
             _S3_CLIENTS.pop(next(iter(_S3_CLIENTS)))
@@ -273,27 +274,13 @@ def _pg_conninfo(url: str) -> str:
 PROBES = {"http": probe_http, "s3": probe_s3, "redis": probe_redis, "postgres": probe_postgres}
 
 
-_FROZEN: set[str] = set()
-
-
 def warm_up() -> None:
     """Import the probe SDKs once (in a worker) so the first sweep's timeouts measure the network; then
     move everything imported so far (the app, Textual, the SDKs: ~200,000 objects that live as long as
-    the process) out of the garbage collector's view (gc.freeze). Measured (bench_stack --diagnose, gc
-    callbacks): a full collection walked all of them, 130-680 ms on the UI thread while a key waited."""
+    the process) out of the garbage collector's view (mlopstui/memory.py)."""
     import boto3  # noqa: F401
     import httpx  # noqa: F401
     import psycopg  # noqa: F401
     import redis  # noqa: F401
 
-    _freeze_once("imports")
-
-
-def _freeze_once(what: str) -> None:
-    """gc.freeze() the first time only: the garbage not yet collected at that moment is frozen too (never
-    freed if it is a cycle), so not on every sweep."""
-    if what not in _FROZEN:
-        import gc
-
-        _FROZEN.add(what)
-        gc.freeze()
+    freeze_once("imports")

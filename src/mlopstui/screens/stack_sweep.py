@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from mlopstui.memory import freeze_once
+
 if TYPE_CHECKING:
     from mlopstui.models.stack import ProbeResult
     from mlopstui.models.stack.report import ClusterState, StackReport
@@ -19,27 +21,14 @@ COALESCE_S = 0.3  # probe answers this close together make one update
 
 
 FREEZE_AT = 2000  # cluster objects from which the first read freezes what the process holds (freeze_long_lived)
-FULL_GC_THRESHOLD = 100  # generation-1 collections between full ones (CPython's default: 10)
-_frozen = False
 
 
 def freeze_long_lived(state: ClusterState) -> None:
-    """Once per process, after the first large cluster read from the watch caches: gc.freeze() moves every
-    object alive now (the caches' objects: 9,700 at scale) to the permanent generation, so the cyclic GC's
-    full collections no longer walk them. Each walk held the GIL for about 100 ms, every thread stopped
-    (bench/bench_scale.py, "GC meanwhile"). Refcounting still frees a frozen object when a watch event
-    replaces it (the API's JSON has no cycles); only cyclic garbage alive at this moment stays."""
-    global _frozen
-    if _frozen or state.error is not None or len(state.objects) < FREEZE_AT:
-        return
-    import gc
-
-    _frozen = True
-    gc.freeze()
-    # and the full collections 10x rarer: each report leaves tens of thousands of new objects, so one ran every
-    # few rebuilds (63 ms of CPU each at scale, 290 ms of wall time at load 11, every thread stopped)
-    gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(gen0, gen1, max(gen2, FULL_GC_THRESHOLD))
+    """After the first large cluster read from the watch caches (9,700 objects at scale): out of the cyclic
+    GC's view, and its full collections rarer (mlopstui/memory.py; bench/bench_scale.py, "GC meanwhile").
+    Refcounting still frees a cached object when a watch event replaces it (the API's JSON has no cycles)."""
+    if state.error is None and len(state.objects) >= FREEZE_AT:
+        freeze_once("watch caches", rarer_full_collections=True)
 
 
 def yield_gil() -> None:

@@ -78,3 +78,18 @@ async def test_a_burst_of_pod_updates_is_one_rebuild_and_writes_nothing_shown(cl
         pods = stack.report.snapshot.of("Pod")  # and the report is built on the updated pods
         assert sorted(p["metadata"]["labels"].get("burst", "") for p in pods
                       if p["metadata"]["name"].startswith("batch-")) == sorted(str(i) for i in range(N))
+
+
+async def test_the_first_screen_starts_one_sweep(cluster, tmp_path):
+    """Textual calls each class's on_mount itself: the Stack's (columns) and the area base's (the first
+    refresh_data) run once each, so one sweep starts (a second one read and built everything again)."""
+    settings = config.load(None, kubeconfig=str(cluster.kubeconfig), context="mlopstui-sandbox", namespace=NS,
+                           audit_log=str(tmp_path / "audit.jsonl"))
+    settings.refresh_interval = 3600.0  # no periodic sweep within the test
+    app = MlopsApp(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        stack = app.screen
+        await wait_for(pilot, lambda: stack.report is not None and not stack.pending)
+        await asyncio.sleep(0.5)
+        await wait_for(pilot, lambda: settled(stack))
+        assert stack._sweep_id == 1

@@ -70,3 +70,24 @@ def test_the_sandbox_loads_nothing_of_the_product_but_locations():
                      "mlopstui.sandbox.seed")
     product = {n for n in loaded if n.startswith("mlopstui.") and not n.startswith("mlopstui.sandbox")}
     assert product == {"mlopstui.locations"}, sorted(product)
+
+
+def test_no_textual_handler_calls_its_base_handler():
+    """Textual calls `on_<event>` of every class in a widget's MRO that defines one (message_pump's
+    _get_dispatch_methods): a handler that also calls super().on_<event>() runs the base's twice (the
+    areas' first refresh_data ran twice: two sweeps and two header syncs per mount)."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "src" / "mlopstui").rglob("*.py")):
+        if "sandbox" in path.parts:
+            continue  # the emulator has no Textual widgets (its controllers chain on_change on purpose)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.lstrip("_").startswith("on_")):
+                continue
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                        and call.func.attr == node.name and isinstance(call.func.value, ast.Call) \
+                        and getattr(call.func.value.func, "id", None) == "super":
+                    offenders.append(f"{path.relative_to(ROOT)}:{call.lineno} {node.name}")
+    assert not offenders, offenders

@@ -116,6 +116,9 @@ class AreaScreen(Screen):
         yield Static("")
 
     def on_mount(self) -> None:
+        # Textual calls on_mount (and on_screen_resume) of every class in the MRO that defines one, the
+        # subclass's first: a subclass's handler must not call super().on_mount() as well (it ran this twice,
+        # two first sweeps; tests/unit/test_layers.py checks every handler)
         self.mapp.sync_header(self)
         if getattr(self.app, "first_frame_shown", True):
             self.refresh_data()

@@ -82,7 +82,6 @@ class CompareScreen(AreaScreen):
 
     def on_mount(self) -> None:
         self._render_tables()
-        super().on_mount()
 
     def refresh_data(self) -> None:
         ids = [r.run_id for r in self.runs]

@@ -122,7 +122,6 @@ class ComponentScreen(AreaScreen):
         self.query_one("#pods", FilterTable).set_columns("POD", "STATUS", "READY", "RESTARTS", "NODE", "AGE")
         self.query_one("#pods", FilterTable).focus()
         self._paint()
-        super().on_mount()
 
     # -- data --------------------------------------------------------------------------------------
     def refresh_data(self) -> None:

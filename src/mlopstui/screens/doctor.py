@@ -58,7 +58,6 @@ class DoctorScreen(AreaScreen):
             Col("SEV", 0), Col("FIX", 2), Col("RULE", 3), Col("COMPONENT", 1), Col("FINDING", 0, wide=True, min_width=20))
         self.query_one("#doctor", FilterTable).focus()
         self._paint(self.stack.report, self.stack.fixes)
-        super().on_mount()
 
     def refresh_data(self) -> None:
         if self.stack.report is None or self.loaded_at is not None:

@@ -81,7 +81,6 @@ class ExperimentsScreen(AreaScreen):
         table = self.query_one("#experiments", FilterTable)
         table.set_columns(Col("NAME", 0), Col("ID", 2), Col("RUNS", 1), Col("LAST RUN", 1),
                           Col("TAGS", 3, wide=True))
-        super().on_mount()
         self.set_interval(1.0, self._tick)
 
     # -- data ------------------------------------------------------------------------------------
@@ -231,7 +230,6 @@ class ExperimentsScreen(AreaScreen):
         self._under_dialog = isinstance(self.app.screen, ModalScreen)
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         self._count_paused.clear()
         under_dialog, self._under_dialog = self._under_dialog, False
         if self.loaded_at is not None and not under_dialog:  # back from the runs, another area: read it again

@@ -199,7 +199,6 @@ class PodLogScreen(TextSearch, AreaScreen):
         yield LogView(id="view")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.view().focus()
 
     def on_unmount(self, event: events.Unmount) -> None:
@@ -403,7 +402,6 @@ class YamlScreen(TextSearch, AreaScreen):
         obj["metadata"] = meta
         text = yaml.safe_dump(scrub(obj), sort_keys=False, width=200)
         self.view().set_lines([Text(clean_line(x)) for x in text.splitlines()])
-        super().on_mount()
         self.view().focus()
         self.show_info()
 

@@ -56,7 +56,6 @@ class RegistryScreen(AreaScreen):
         self.query_one("#models", FilterTable).set_columns("MODEL", "VERSIONS", "ALIASES", "UPDATED", "TAGS")
         self.query_one("#versions", FilterTable).set_columns("VERSION", "STATUS", "ALIASES", "RUN", "SOURCE",
                                                              "CREATED", "TAGS")
-        super().on_mount()
 
     def refresh_data(self) -> None:
         self.run_io(self.backend.search_registered_models, self._models_loaded,

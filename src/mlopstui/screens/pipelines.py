@@ -169,7 +169,6 @@ class PipelinesScreen(PipelineActions, AreaScreen):
             self._dirty = True
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         if self._dirty:
             self._dirty = False
             self.refresh_data()

@@ -96,7 +96,6 @@ class RolloutScreen(AreaScreen):
                      markup=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.set_interval(SAMPLE_S, self._sample)
 
     def on_unmount(self) -> None:

@@ -108,7 +108,6 @@ class RunDetailScreen(AreaScreen):
         self.query_one("#preview-table", DataTable).display = False
         if self.detail is not None:
             self._render_detail()
-        super().on_mount()
 
     # -- data ------------------------------------------------------------------------------------
     def refresh_data(self) -> None:

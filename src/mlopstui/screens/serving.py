@@ -322,7 +322,6 @@ class ServingScreen(ServingActions, AreaScreen):
         yield QuietStatic("", id="isvc-detail", markup=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one(FilterTable).focus()
         self.set_interval(max(self.ctx.settings.refresh_interval, 2.0), self._tick)
 

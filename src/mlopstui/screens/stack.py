@@ -173,7 +173,6 @@ class StackScreen(AreaScreen):
         self.query_one("#components", FilterTable).set_columns(*COLUMNS)
         self.query_one("#findings", FilterTable).set_columns(*FINDING_COLUMNS)
         self.query_one("#components", FilterTable).focus()
-        super().on_mount()
         # the cluster part comes from the shared watch caches (a change rebuilds it); the live probes keep
         # their own interval
         self.set_interval(self.ctx.settings.refresh_interval, self._periodic)
@@ -247,7 +246,6 @@ class StackScreen(AreaScreen):
         return self.is_current or self.app.screen is self or self in self.app.screen_stack
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         if self._dirty and self._rebuild_timer is None:
             self._rebuild()
 

@@ -7,9 +7,17 @@ import time
 
 import pytest
 
-from mlopstui.backends.informer import LIVE, STALE, Informer
+from mlopstui.backends.informer import ABSENT, LIVE, STALE, Informer, Informers
 from mlopstui.backends.kserve import IsvcWatch
-from mlopstui.backends.kube import CONFIGMAPS, INFERENCESERVICES, NAMESPACES, KubeClient
+from mlopstui.backends.kube import (
+    CONFIGMAPS,
+    FEATURESTORES_V1,
+    INFERENCESERVICES,
+    NAMESPACES,
+    SECRETS,
+    SERVICES,
+    KubeClient,
+)
 from mlopstui.sandbox.kubeapi import KubeApiServer
 
 
@@ -146,3 +154,66 @@ def test_close_ends_a_wait_for_the_first_list_at_once(tmp_path):
         inf.close(timeout=0.1)
         kube.close()
         hung.close()
+
+
+def test_prime_lists_in_a_row_on_one_connection_then_watches(srv, kube):
+    """Informers.prime (the first Stack rows): the first lists of many kinds one after another over one
+    kept-alive connection, made before any watch opens (start=False); an optional kind that is not served
+    is absent at once with no request of its own thread; start_all opens the watches from the lists'
+    resourceVersions (no second list), and a change made between the lists and the watches is seen."""
+    ns = "primed"
+    kube.create(NAMESPACES, {"metadata": {"name": ns}})
+    kube.create(CONFIGMAPS, {"metadata": {"name": "before"}}, ns)
+    infs = Informers(kube, watch_timeout=30)
+    specs = [(CONFIGMAPS, False), (SERVICES, False), (SECRETS, False), (INFERENCESERVICES, True),
+             (FEATURESTORES_V1, True)]
+    try:
+        t0 = time.time()
+        got = infs.prime(specs, start=False)
+        lists = [e for e in requests(srv, t0) if e["method"] == "GET"]
+        assert len(lists) == len(specs) and not [e for e in lists if "watch=" in e["query"]], lists
+        assert len({e["peer"] for e in lists}) == 1, lists  # one connection
+        assert [i.started for i in got] == [False] * len(specs)
+        assert all(i.lists == 1 for i in got[:4]) and "before" in names(got[0])
+        fs = got[4]
+        assert fs.state.state == ABSENT and fs.lists == 0  # FeatureStore v1 is not served by this emulator
+        kube.create(CONFIGMAPS, {"metadata": {"name": "between"}}, ns)  # after the list, before the watch
+        t1 = time.time()
+        infs.start_all()
+        wait(lambda: {"before", "between"} <= names(got[0]))
+        time.sleep(0.3)
+        after = requests(srv, t1)
+        assert not [e for e in after if e["method"] == "GET" and "watch=" not in e["query"]], after  # no list
+        assert all(i.lists == 1 for i in got[:4]) and fs.lists == 0
+        # priming again (the next sweep) makes no request: every cache has listed or is absent
+        t2 = time.time()
+        assert infs.prime(specs) == got
+        time.sleep(0.2)
+        assert not [e for e in requests(srv, t2) if "watch=" not in e["query"]]
+    finally:
+        infs.close()
+
+
+def test_prime_leaves_a_failed_list_to_the_cache_thread(tmp_path):
+    """A first list that fails (a server that is not there) is not a state of its own: the cache, once
+    started, retries it with its backoff and says stale, as a cache that listed by itself would."""
+    kube = KubeClient.from_settings(_dead_kubeconfig(tmp_path), None, "default", timeout=0.5)
+    infs = Informers(kube, backoff=(0.05, 0.2))
+    try:
+        (inf,) = infs.prime([(CONFIGMAPS, False)], timeout=2.0)
+        assert inf.started and inf.lists == 0
+        wait(lambda: inf.state.state == STALE, 5)
+    finally:
+        infs.close()
+        kube.close()
+
+
+def _dead_kubeconfig(tmp_path) -> str:
+    import socket
+
+    from support.fault_servers import kubeconfig_for
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return str(kubeconfig_for(f"http://127.0.0.1:{port}", tmp_path / "kubeconfig"))

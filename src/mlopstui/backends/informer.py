@@ -6,6 +6,12 @@ copy; BOOKMARK events (`allowWatchBookmarks`) only advance the resourceVersion. 
 Status of code 410, or a 410 answer) relists; any other failure marks the cache "stale since T" and
 retries with bounded, jittered exponential backoff. Everything runs in one daemon thread; every wait is
 bounded and `close()` ends the open watch stream at once.
+
+`Informers.prime()` lists many kinds one after another on the caller's thread, over one kept-alive
+connection, and seeds their caches; their threads then start straight at the watch. Why: the first Stack
+rows waited for 14 threads that each opened a TLS connection and listed at once, about 90 ms of wall and
+GIL beside the first frame (bench/bench_startup.py), where 14 lists in a row on one warm connection take
+about 6 ms here; on a LAN-near API server that is 14 short round trips.
 """
 
 from __future__ import annotations
@@ -82,12 +88,47 @@ class Informer:
         self._settled = threading.Event()  # set once synced or closed: what wait_synced() waits for
         self._resp: Any = None
         self._state = CacheState(STARTING, None, None)
+        self._started = False
+        self._absent_first = False  # seeded as absent (prime): the thread starts with the absent kind's wait
         self._thread = threading.Thread(target=self._run, name=f"informer-{res.plural}", daemon=True)
 
     # -- public -----------------------------------------------------------------------------------
     def start(self) -> Informer:
+        """Start the list/watch thread (once; a later call does nothing, as does one after close())."""
+        with self._lock:
+            if self._started or self._stop.is_set():
+                return self
+            self._started = True
         self._thread.start()
         return self
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def seed(self, items: list[dict[str, Any]], resource_version: str | None) -> bool:
+        """The first list, made by someone else (Informers.prime): the thread, once started, watches from
+        resource_version. False (nothing changes) when this cache has listed already."""
+        with self._lock:
+            if self.lists > 0 or self._stop.is_set():
+                return False
+            self._objects = {_key(o): o for o in items}
+            self.resource_version = resource_version
+            self.lists += 1
+        self._state = CacheState(LIVE, clock(), clock())
+        self._synced.set()
+        self._settled.set()
+        self._changed()
+        return True
+
+    def seed_error(self, exc: MlopsError) -> bool:
+        """The first list failed (Informers.prime): an optional kind that is not served (or not readable)
+        is absent at once, as the thread would find it; True then. Other errors are the thread's to retry."""
+        if not (self.optional and exc.kind in (Kind.NOT_FOUND, Kind.FORBIDDEN)) or self.lists > 0:
+            return False
+        self._absent(exc.message)
+        self._absent_first = True
+        return True
 
     def retry_absent(self) -> None:
         """An absent kind (its CRD was not served) tries again now (ctrl+r)."""
@@ -140,11 +181,22 @@ class Informer:
         if prev.state != state:
             self._changed()
 
-    def _relist(self) -> None:
-        items, rv = self.kube.list_versioned(self.res, self.namespace, label_selector=self.label_selector,
-                                             all_namespaces=self.namespace is None)
-        self.lists += 1
+    def list_once(self) -> tuple[list[dict[str, Any]], str | None]:
+        """The list this cache starts from (blocking; MlopsError as KubeClient.list_versioned)."""
+        return self.kube.list_versioned(self.res, self.namespace, label_selector=self.label_selector,
+                                        all_namespaces=self.namespace is None)
+
+    def _absent(self, message: str) -> None:
         with self._lock:
+            self._objects = {}
+        self._set_state(ABSENT, message)
+        self._synced.set()
+        self._settled.set()
+
+    def _relist(self) -> None:
+        items, rv = self.list_once()
+        with self._lock:
+            self.lists += 1
             self._objects = {_key(o): o for o in items}
         self.resource_version = rv
         self._state = CacheState(LIVE, clock(), clock())
@@ -198,8 +250,15 @@ class Informer:
         finally:
             self._resp = None
 
+    def _absent_wait(self) -> None:
+        # a CRD installed later is seen within ABSENT_RETRY_S, or at once on retry_absent()
+        self._kick.wait(ABSENT_RETRY_S * (0.8 + 0.4 * random.random()))
+        self._kick.clear()
+
     def _run(self) -> None:
         delay = self.backoff[0]
+        if self._absent_first:
+            self._absent_wait()
         while not self._stop.is_set():
             try:
                 if self.resource_version is None:
@@ -215,14 +274,8 @@ class Informer:
                     self.resource_version = None  # a 410 answer to the watch request itself (kube maps 409/410)
                     continue
                 if self.optional and exc.kind in (Kind.NOT_FOUND, Kind.FORBIDDEN):
-                    with self._lock:
-                        self._objects = {}
-                    self._set_state(ABSENT, exc.message)
-                    self._synced.set()
-                    self._settled.set()
-                    # a CRD installed later is seen within ABSENT_RETRY_S, or at once on retry_absent()
-                    self._kick.wait(ABSENT_RETRY_S * (0.8 + 0.4 * random.random()))
-                    self._kick.clear()
+                    self._absent(exc.message)
+                    self._absent_wait()
                     continue
                 else:
                     self._set_state(STALE, exc.message)
@@ -258,9 +311,46 @@ class Informers:
         return (res.group, res.version, res.plural, namespace if res.namespaced else None)
 
     def informer(self, res: Res, namespace: str | None = None, *, optional: bool = False,
-                 listener: Listener | None = None) -> Informer:
-        """The cache of res in namespace (None: all namespaces), started on first use; listener (if given) is
-        called after each of its changes until unsubscribe(listener)."""
+                 listener: Listener | None = None, start: bool = True) -> Informer:
+        """The cache of res in namespace (None: all namespaces), started on first use (start=False: created,
+        not started; an unstarted one is started by the next call that does not say so); listener (if given)
+        is called after each of its changes until unsubscribe(listener)."""
+        inf = self._get(res, namespace, optional, listener)
+        if start:
+            inf.start()
+        return inf
+
+    def prime(self, specs: list[tuple[Res, bool]], *, listener: Listener | None = None,
+              timeout: float = 10.0, start: bool = True) -> list[Informer]:
+        """The all-namespaces caches of specs ((kind, optional) pairs): those that have not listed yet are
+        listed here, one after another over the client's kept-alive connection, and seeded (see the module
+        doc); then started (start=False: the caller starts them, Informers.start_all, e.g. after painting
+        what it read). Blocking: call from a worker. A list that fails is left to the cache's own thread
+        (its retries and backoff), except a kind that is not served, which is absent at once."""
+        infs = [self._get(res, None, opt, listener) for res, opt in specs]
+        end = time.monotonic() + timeout
+        for inf in infs:
+            if inf.started or inf.lists > 0 or inf.state.state == ABSENT or time.monotonic() >= end:
+                continue
+            try:
+                items, rv = inf.list_once()
+            except MlopsError as exc:
+                inf.seed_error(exc)
+                continue
+            except Exception:  # noqa: BLE001 - the thread lists again and says why
+                continue
+            inf.seed(items, rv)
+        if start:
+            for inf in infs:
+                inf.start()
+        return infs
+
+    def start_all(self) -> None:
+        """Start every cache created unstarted (prime(start=False))."""
+        for inf in self.all():
+            inf.start()
+
+    def _get(self, res: Res, namespace: str | None, optional: bool, listener: Listener | None) -> Informer:
         key = self._key(res, namespace)
         with self._lock:
             if self._closed:
@@ -273,7 +363,6 @@ class Informers:
                                on_change=lambda key=key: self._fan_out(key), watch_timeout=self.watch_timeout,
                                backoff=self.backoff)
                 self._informers[key] = inf
-                inf.start()
             return inf
 
     def find(self, res: Res, namespace: str | None = None) -> Informer | None:

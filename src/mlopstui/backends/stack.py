@@ -87,10 +87,12 @@ def _list_kind(kube: KubeClient, res: k.Res, optional: bool, namespaces: list[st
 
 
 def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None = None,
-                    watched: bool = False, listener: Callable[[], None] | None = None) -> ClusterState:
+                    watched: bool = False, listener: Callable[[], None] | None = None,
+                    start_watches: bool = True) -> ClusterState:
     """List the catalog's object kinds concurrently (blocking: call from a worker); namespace: only that one
     (`-n NS`), else every namespace the credentials may read. watched: from the context's shared watch
-    caches (backends/stack_watch.py: listed once, then watched; listener hears their changes), not a list."""
+    caches (backends/stack_watch.py: listed once, then watched; listener hears their changes), not a list;
+    start_watches=False: the caches listed now watch from Informers.start_all on (the first sweep's)."""
     t0 = time.monotonic()
     state = ClusterState(namespace=namespace)
     try:
@@ -102,7 +104,8 @@ def collect_cluster(ctx: AppContext, max_workers: int = 8, namespace: str | None
     if watched and not namespace:
         from mlopstui.backends.stack_watch import list_from_cache
 
-        list_from_cache(ctx.informers, kube, namespaces, state, ctx.settings.kube_timeout * 2, listener)
+        list_from_cache(ctx.informers, kube, namespaces, state, ctx.settings.kube_timeout * 2, listener,
+                        start_watches=start_watches)
     else:
         _list_all(kube, namespaces, namespace, state, max_workers)
     return _finish(ctx, kube, state, namespace, max_workers, t0)

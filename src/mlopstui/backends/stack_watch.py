@@ -27,26 +27,44 @@ def stack_informers(informers: Informers, listener: Listener | None = None) -> l
     return [informers.informer(res, optional=opt, listener=listener) for res, opt in LISTED]
 
 
+def prime_stack_informers(informers: Informers, listener: Listener | None = None, *, timeout: float = 10.0,
+                          start: bool = True) -> list[Informer]:
+    """The caches of every kind a sweep reads, their first lists made here in a row (Informers.prime: one
+    connection, not a thread and a TLS handshake per kind before the first rows); start=False leaves their
+    watches to Informers.start_all (the sweep opens them once its first rows are posted)."""
+    from mlopstui.backends.stack import LISTED
+
+    return informers.prime(list(LISTED), listener=listener, timeout=timeout, start=start)
+
+
 def cache_summary(informers: Informers) -> tuple[bool, str]:
     """(live, text) over the Stack's kinds: "live", or which kind's watch is down since when."""
     return informers.summary(stack_informers(informers))
 
 
 def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str], state: ClusterState,
-                    timeout: float, listener: Listener | None = None) -> None:
+                    timeout: float, listener: Listener | None = None, start_watches: bool = True) -> None:
     """Fill state.objects (and errors / error) as backends.stack.collect_cluster's lists would, from the
-    caches. Objects are shallow copies: the sweep marks them (SELECTED_BY), the cache stays the server's."""
+    caches. Objects are shallow copies: the sweep marks them (SELECTED_BY), the cache stays the server's.
+    start_watches=False: caches first listed here watch only once Informers.start_all is called."""
     from mlopstui.backends import kube as k
     from mlopstui.backends.stack import FALLBACK, LISTED, _list_kind
     from mlopstui.errors import Kind, from_exception
 
     end = time.monotonic() + timeout
-    pairs = list(zip(LISTED, stack_informers(informers, listener), strict=True))
+    pairs = list(zip(LISTED, prime_stack_informers(informers, listener, timeout=timeout, start=start_watches),
+                     strict=True))
     for i, ((res, _opt), inf) in enumerate(pairs):
+        if not inf.started and inf.lists == 0 and inf.state.state != ABSENT:
+            inf.start()  # its first list failed here: its own thread retries it (and says why)
         inf.wait_synced(max(0.0, end - time.monotonic()))
         if inf.state.state == ABSENT and res in FALLBACK:
-            pairs[i] = ((res, _opt), informers.informer(FALLBACK[res], optional=True, listener=listener))
-            pairs[i][1].wait_synced(max(0.0, end - time.monotonic()))
+            fallback = informers.prime([(FALLBACK[res], True)], listener=listener,
+                                       timeout=max(0.0, end - time.monotonic()), start=start_watches)[0]
+            if not fallback.started and fallback.lists == 0 and fallback.state.state != ABSENT:
+                fallback.start()
+            pairs[i] = ((res, _opt), fallback)
+            fallback.wait_synced(max(0.0, end - time.monotonic()))
     state.cache_version = informers.changes  # a change after this is a reason to rebuild; one before is read
     for (res, opt), inf in pairs:
         if inf.state.state == ABSENT:

@@ -74,18 +74,40 @@ def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep
     """Blocking (a worker thread): the cluster (from the watch caches; given: the last one, probes only),
     then the probes; post(StackUpdated) after the cluster read and per batch of probe answers, each built
     on the newest cluster state (state_now()). build_report and explain() run here, not on the UI thread."""
-    import queue
-    import threading
-
-    from mlopstui.backends.stack import collect_cluster, probe_tasks, run_probes
-    from mlopstui.doctor.fixes import explain
-    from mlopstui.models.stack.report import build_report
+    from mlopstui.backends.stack import collect_cluster
 
     settings = ctx.settings
     fresh = state is None
     if state is None:
-        state = collect_cluster(ctx, watched=True, listener=listener)
-        freeze_long_lived(state)
+        # the caches' watches open once the first rows are posted (their connections and threads would share
+        # the GIL with building and painting them: bench/bench_startup.py)
+        try:
+            state = collect_cluster(ctx, watched=True, listener=listener, start_watches=False)
+            freeze_long_lived(state)
+            return _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now)
+        finally:
+            _start_watches(ctx)
+    _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now)
+
+
+def _start_watches(ctx: Any) -> None:
+    from mlopstui.errors import MlopsError
+
+    try:
+        ctx.informers.start_all()
+    except MlopsError:
+        pass  # no cluster client (or it was closed: a context switch)
+
+
+def _sweep_probes(ctx: Any, settings: Any, state: ClusterState, previous: dict[str, ProbeResult], post: Any,
+                  sweep_id: int, fresh: bool, state_now: Any) -> None:
+    import queue
+    import threading
+
+    from mlopstui.backends.stack import probe_tasks, run_probes
+    from mlopstui.doctor.fixes import explain
+    from mlopstui.models.stack.report import build_report
+
     tasks, skipped = probe_tasks(settings, state, kube=ctx.kube_or_none)
     probes = dict(previous)
     probes.update(skipped)
@@ -102,6 +124,8 @@ def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep
         post(StackUpdated(report, fixes, dict(probes), set(pending), sweep_id, first))
 
     publish(fresh)
+    if fresh:
+        _start_watches(ctx)  # the first rows are posted
     if not tasks:
         return
     answers: queue.Queue = queue.Queue()

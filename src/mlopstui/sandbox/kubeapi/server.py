@@ -344,7 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._logged:
             self._logged = True
             entry = {"method": self.command, "path": self._path, "query": self._query_raw,
-                     "user": self._user, "status": self._status, "time": time.time()}
+                     "user": self._user, "status": self._status, "time": time.time(),
+                     "peer": self.client_address[1] if isinstance(self.client_address, tuple) else None}
             if self.command in ("PATCH", "PUT"):
                 entry["resourceVersion"] = getattr(self, "_body_rv", None)
             if self._impersonate:

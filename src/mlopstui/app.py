@@ -110,6 +110,7 @@ class MlopsApp(App):
         self.context_generation = 0  # +1 on every :ctx / :ns: answers to an earlier one are not shown as now
         self._chosen_namespace: str | None = None
         self.first_frame_shown = False  # until then the first screen's workers wait (screens/base.py)
+        self._start_pending = False  # the first frame is painted, the key bar and the API check wait (_first_frame)
         # the API check runs on one long-lived thread: a thread started from the UI thread holds the loop until
         # the OS first runs it (on a loaded machine, a second and more: bench_stack --diagnose found the loop
         # there, in a timer's check_api)
@@ -142,10 +143,31 @@ class MlopsApp(App):
             self.set_keymap(settings.keymap)
         self.call_after_refresh(self._first_frame)
         self.set_interval(max(self.ctx.settings.refresh_interval, 5.0), self.check_api)
+        from mlopstui.memory import STARTUP_LIMIT_S
+
+        self.set_timer(STARTUP_LIMIT_S, self.first_rows_shown)  # the bound, when no first rows come
 
     def _first_frame(self) -> None:
-        """After the first frame: the API check starts (as the first screen's workers, screens/base.py)."""
+        """After the first frame: the first area's key bar is mounted and the API check starts (as the first
+        screen's workers, screens/base.py); when the first screen reads the cluster itself (the Stack), both
+        wait for its first rows (first_rows_shown). Why: the key bar's layout and paint, and the check's
+        /version request, connection and namespace list, shared the GIL with the sweep's lists and report
+        (each list waited for the UI thread's switch interval; bench/bench_startup.py); the sweep's own answer
+        says as much about the API meanwhile."""
         self.first_frame_shown = True
+        self._start_pending = True
+        if not getattr(self.screen, "first_rows_pending", False):
+            self.first_rows_shown()
+
+    def first_rows_shown(self) -> None:
+        """The first screen's first rows are painted (StackScreen), or memory.STARTUP_LIMIT_S passed: the start
+        is over (mlopstui/memory.py), the first area's key bar comes and the API check runs. Once."""
+        from mlopstui.memory import startup_done
+
+        startup_done()
+        if not self._start_pending:
+            return
+        self._start_pending = False
         from mlopstui.screens.base import AreaScreen
 
         for screen in self.screen_stack:  # the first area's key bar (screens/base.py: after_first_frame)

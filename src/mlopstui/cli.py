@@ -253,6 +253,9 @@ def run_tui(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    from mlopstui.memory import pause_for_startup, startup_done
+
+    pause_for_startup()  # until the first rows (mlopstui/memory.py); the app resumes it
     from mlopstui.app import MlopsApp
 
     try:
@@ -260,6 +263,8 @@ def run_tui(args: argparse.Namespace) -> int:
     except MlopsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        startup_done()
     return 0
 
 

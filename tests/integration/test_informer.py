@@ -217,3 +217,22 @@ def _dead_kubeconfig(tmp_path) -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return str(kubeconfig_for(f"http://127.0.0.1:{port}", tmp_path / "kubeconfig"))
+
+
+def test_prime_leaves_what_its_serial_budget_does_not_cover_to_parallel_lists(srv, kube, monkeypatch):
+    """Past PRIME_SERIAL_S of lists in a row (a large cluster's lists are slow) the kinds left list in
+    parallel, each cache on its own thread and connection, as before there was a prime."""
+    from mlopstui.backends import informer
+
+    monkeypatch.setattr(informer, "PRIME_SERIAL_S", 0.0)
+    infs = Informers(kube, watch_timeout=30)
+    try:
+        t0 = time.time()
+        got = infs.prime([(CONFIGMAPS, False), (SERVICES, False), (SECRETS, False)])
+        assert all(i.started for i in got)
+        for i in got:
+            assert i.wait_synced(10) and i.lists == 1
+        lists = [e for e in requests(srv, t0) if e["method"] == "GET" and "watch=" not in e["query"]]
+        assert len(lists) == 3 and len({e["peer"] for e in lists}) == 3, lists
+    finally:
+        infs.close()

@@ -13,6 +13,7 @@ import pytest
 from mlopstui import config
 from mlopstui.app import MlopsApp
 from mlopstui.backends import kube as k
+from mlopstui.backends.stack import LISTED
 from mlopstui.widgets.filter_table import FilterTable
 from support.serving import NS, serving_cluster
 
@@ -99,6 +100,44 @@ async def test_idle_tui_makes_no_list_call_after_the_first_lists(cluster, tmp_pa
         seen = {e["path"] for e in list(cluster.srv.request_log)[mark:]}
         assert "/version" in seen
         assert "watch live" in age_line(stack)
+
+
+async def test_first_rows_come_from_lists_on_one_connection_and_the_watches_after_them(cluster, tmp_path):
+    """The start's order (bench/bench_startup.py, issue 20's first Stack rows): the Stack's first lists go
+    one after another over one connection (Informers.prime), the rows are painted, and only then do the
+    watches open (their threads and handshakes would share the GIL with the paint), as do the key bar and
+    the API check (/version). The caches still become live and the header says the API is up."""
+    import gc
+
+    from mlopstui import memory
+
+    app = make_app(cluster, tmp_path)
+    mark = len(cluster.srv.request_log)
+    memory.pause_for_startup()  # as the CLI does before it imports the app: the app resumes it
+    try:
+        assert not gc.isenabled()
+        async with app.run_test(size=(100, 30)) as pilot:
+            stack = app.screen
+            await wait_for(pilot, lambda: stack.first_rows_at is not None, what="the first rows")
+            await pilot.pause()
+            assert gc.isenabled()  # resumed once they were painted, not at the 5 s bound
+            await wait_for(pilot, lambda: "watch live" in age_line(stack), what="the Stack's watches live")
+            await wait_for(pilot, lambda: app.api_state[0] is True, what="the API check")
+            painted = stack.first_rows_at
+            log = list(cluster.srv.request_log)[mark:]
+            paths = {res.path(None) for res, _ in LISTED}
+            first_lists = [e for e in log if e["method"] == "GET" and "watch=" not in (e.get("query") or "")
+                           and e["path"] in paths]
+            watches = [e for e in log if "watch=" in (e.get("query") or "")]
+            assert {e["path"] for e in first_lists} == paths, first_lists
+            assert len({e["peer"] for e in first_lists}) == 1, first_lists
+            assert max(e["time"] for e in first_lists) <= painted
+            assert watches and min(e["time"] for e in watches) >= painted
+            version = [e for e in log if e["path"] == "/version"]
+            assert version and min(e["time"] for e in version) >= painted
+            assert stack.query("Footer")  # the key bar came after the rows
+    finally:
+        memory.startup_done()
 
 
 async def test_broken_watch_recovers_by_itself_and_the_stack_shows_what_changed(cluster, tmp_path):

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient, Res
 
 STARTING, LIVE, STALE, ABSENT = "starting", "live", "stale", "absent"
+# Informers.prime lists in a row for this long at most; the kinds left list in parallel, each on its own
+# thread: a large cluster's lists (thousands of pods) take the API server long enough that a row of them
+# would cost more than the dozen TLS handshakes it saves (client-go multiplexes them over one HTTP/2
+# connection; urllib3 speaks HTTP/1.1)
+PRIME_SERIAL_S = 0.3
 ABSENT_RETRY_S = 300.0  # how often a kind that is not served is asked again (no list call in between)
 
 
@@ -326,9 +331,10 @@ class Informers:
         listed here, one after another over the client's kept-alive connection, and seeded (see the module
         doc); then started (start=False: the caller starts them, Informers.start_all, e.g. after painting
         what it read). Blocking: call from a worker. A list that fails is left to the cache's own thread
-        (its retries and backoff), except a kind that is not served, which is absent at once."""
+        (its retries and backoff), except a kind that is not served, which is absent at once; so are the
+        kinds left after PRIME_SERIAL_S of lists (or timeout): they list in parallel once started."""
         infs = [self._get(res, None, opt, listener) for res, opt in specs]
-        end = time.monotonic() + timeout
+        end = time.monotonic() + min(timeout, PRIME_SERIAL_S)
         for inf in infs:
             if inf.started or inf.lists > 0 or inf.state.state == ABSENT or time.monotonic() >= end:
                 continue

@@ -100,10 +100,10 @@ class AreaScreen(Screen):
         return Footer(compact=True, show_command_palette=False)
 
     def after_first_frame(self) -> None:
-        """The app's first screen, once the app's first frame is painted (MlopsApp._first_frame): its key bar is
-        mounted. Textual's Footer (a widget per key, their styles and layout) was
-        40 ms of the first frame's 290 ms of CPU here, against 150 ms for a bare Textual app
-        (bench/bench_startup.py); it is painted a frame later."""
+        """The app's first screen, once the app's first frame is painted and (the Stack) its first rows too
+        (MlopsApp.first_rows_shown): its key bar is mounted. Textual's Footer (a widget per key, their styles
+        and layout) was 40 ms of the first frame's 290 ms of CPU here, against 150 ms for a bare Textual app,
+        and ~10 ms of the first rows' (bench/bench_startup.py); it is painted a few frames later."""
         if self._footer_deferred:
             self._footer_deferred = False
             self.call_later(self._mount_footer)

@@ -9,6 +9,7 @@ rebuilds the report, no list while idle; the probes run every settings.refresh_i
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,9 @@ class StackScreen(AreaScreen):
         self.pending: set[str] = set()
         self.sweep_started: float | None = None
         self.sweeps = 0
+        self.first_rows_pending = True  # until the first StackUpdated is painted (MlopsApp.first_rows_shown)
+        self._first_painted = threading.Event()  # the first sweep's watches and probes wait for it
+        self.first_rows_at: float | None = None  # wall time the first rows were painted
         self.all_findings = False
         self._sweep_id = 0
         self._announce_probing = True
@@ -206,8 +210,9 @@ class StackScreen(AreaScreen):
         self._tick_age()
 
     def _sweep(self, ctx: Any, previous: dict, sid: int, keep: ClusterState | None) -> None:
+        painted = self._first_painted if self.first_rows_pending else None
         sweep_in_worker(ctx, previous, lambda msg: self.post_message(msg), sid, state=keep,
-                        listener=self._cache_listener, state_now=lambda: self.state)
+                        listener=self._cache_listener, state_now=lambda: self.state, painted=painted)
         self._remember_informers(ctx)
 
     def _remember_informers(self, ctx: Any) -> None:
@@ -290,6 +295,11 @@ class StackScreen(AreaScreen):
         if self._visible():
             self.refresh_data(periodic=True)
 
+    def _first_rows_painted(self) -> None:
+        self.first_rows_at = time.time()
+        self._first_painted.set()  # the first sweep goes on: watches, probes (stack_sweep.sweep_in_worker)
+        self.mapp.first_rows_shown()  # the app's start is over: its key bar, the API check
+
     def _cluster_failed(self, sid: int, err: MlopsError) -> None:
         if sid != self._sweep_id:
             return
@@ -332,6 +342,9 @@ class StackScreen(AreaScreen):
         self._render_rows()
         self._render_findings()
         self._tick_age()
+        if message.first and self.first_rows_pending:
+            self.first_rows_pending = False
+            self.call_after_refresh(self._first_rows_painted)
         for screen in self.app.screen_stack:  # the drill-ins showing this data (Component, Doctor)
             if screen is not self:
                 screen.post_message(StackUpdated(message.report, message.fixes, message.probes,

@@ -69,11 +69,18 @@ def rebuild_in_worker(ctx: Any, probes_now: Any, post: Any, rebuild_id: int, lis
     return stack_informers(ctx.informers) if state.error is None else []
 
 
+FIRST_PAINT_WAIT_S = 1.0  # how long the first sweep waits for its rows to be painted before it goes on
+
+
 def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep_id: int,
-                    state: ClusterState | None = None, listener: Any = None, state_now: Any = None) -> None:
+                    state: ClusterState | None = None, listener: Any = None, state_now: Any = None,
+                    painted: Any = None) -> None:
     """Blocking (a worker thread): the cluster (from the watch caches; given: the last one, probes only),
     then the probes; post(StackUpdated) after the cluster read and per batch of probe answers, each built
-    on the newest cluster state (state_now()). build_report and explain() run here, not on the UI thread."""
+    on the newest cluster state (state_now()). build_report and explain() run here, not on the UI thread.
+    painted (a threading.Event, the first sweep's): the watches and the probes start once the UI has painted
+    the first rows (or after FIRST_PAINT_WAIT_S): their threads, TLS handshakes and SDK imports would share
+    the GIL with that paint (bench/bench_startup.py)."""
     from mlopstui.backends.stack import collect_cluster
 
     settings = ctx.settings
@@ -84,10 +91,10 @@ def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep
         try:
             state = collect_cluster(ctx, watched=True, listener=listener, start_watches=False)
             freeze_long_lived(state)
-            return _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now)
+            return _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now, painted)
         finally:
             _start_watches(ctx)
-    _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now)
+    _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now, painted)
 
 
 def _start_watches(ctx: Any) -> None:
@@ -100,7 +107,7 @@ def _start_watches(ctx: Any) -> None:
 
 
 def _sweep_probes(ctx: Any, settings: Any, state: ClusterState, previous: dict[str, ProbeResult], post: Any,
-                  sweep_id: int, fresh: bool, state_now: Any) -> None:
+                  sweep_id: int, fresh: bool, state_now: Any, painted: Any = None) -> None:
     import queue
     import threading
 
@@ -124,8 +131,10 @@ def _sweep_probes(ctx: Any, settings: Any, state: ClusterState, previous: dict[s
         post(StackUpdated(report, fixes, dict(probes), set(pending), sweep_id, first))
 
     publish(fresh)
+    if painted is not None:
+        painted.wait(FIRST_PAINT_WAIT_S)
     if fresh:
-        _start_watches(ctx)  # the first rows are posted
+        _start_watches(ctx)  # the first rows are posted (and painted)
     if not tasks:
         return
     answers: queue.Queue = queue.Queue()

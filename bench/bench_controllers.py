@@ -3,9 +3,9 @@ sandbox-sized one (the baseline), same run, through ControllerManager's work que
 - first: the settle at start: a full resync and everything it makes (ReplicaSets, pods, Jobs' pods, the
   InferenceServices' status after their delay), until nothing is queued and no timer is due within 2 s;
 - steady: a pass on the settled cluster with nothing changed (what the manager's thread costs at rest);
-  the keys whose reconcile keeps failing are counted (the scale seed's InferenceServices: their seeded
-  Revisions have no ownerReferences, so the controller's create of revision 1 is refused, 409, as before;
-  retried with backoff up to once a minute);
+  the keys whose reconcile keeps failing are counted (retried with backoff up to once a minute; the scale
+  seed's Revisions are owned by their InferenceServices and carry the predictor's hash, as the controller
+  makes them, so none fails: before, each InferenceService's create of revision 1 was refused, 409);
 - one change: a Deployment scaled 2 -> 3, until settled, and how many objects were reconciled for it (these
   two passes without the failures' retries that happen to fall due meanwhile: the resync includes them);
 - resync: the full resync on the settled cluster, which the manager runs every RESYNC_S (its share of a core

@@ -289,7 +289,11 @@ async def tui_figures(srv, keys: int, window: float, bursts: int, burst_n: int,
         for key in ("5", "3", "4", "6", "7", "1"):
             await pilot.press(key)
             t2 = time.perf_counter()
-            while getattr(app.screen, "loaded_at", None) is None and time.perf_counter() - t2 < 15:
+            await pilot.pause(0.1)
+            # loaded, or its reads have answered (Features without Feast, Data without LakeFS, Audit: no
+            # loaded_at of theirs), at most 15 s
+            while getattr(app.screen, "loaded_at", None) is None and time.perf_counter() - t2 < 15 and any(
+                    w.is_running and w.node is app.screen for w in app.workers):
                 await pilot.pause(0.05)
             print(f"  area {key}: {time.perf_counter() - t2:.1f} s", file=sys.stderr, flush=True)
         res["visit_s"] = time.perf_counter() - t1

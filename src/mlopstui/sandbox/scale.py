@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import time
 
+from mlopstui.sandbox.kubeapi.controllers.base import short_hash
+from mlopstui.sandbox.kubeapi.controllers.inferenceservice import PREDICTOR_HASH_ANNOTATION
+
 
 def objects(scale: float = 1.0) -> list[dict]:
     n = lambda k: max(1, int(k * scale))  # noqa: E731
@@ -50,10 +53,19 @@ def objects(scale: float = 1.0) -> list[dict]:
                                                {"revisionName": revs[0], "percent": 90, "latestRevision": False,
                                                 "tag": "prev"}]}}}})
         for r, rev in enumerate(revs, 1):
+            # owned by their InferenceService, the newest marked with its predictor's hash, as the emulator's
+            # controller makes them: with controllers on it finds them and creates none (was: a refused create,
+            # 409, per InferenceService, retried about once a minute)
+            pred = {"minReplicas": 1, "model": {"modelFormat": {"name": "sklearn"},
+                                                "storageUri": f"s3://models/{name}/v{r}"}}
             out.append({"apiVersion": "serving.knative.dev/v1", "kind": "Revision",
                         "metadata": {"name": rev, "namespace": ns, "labels": {
                             "serving.kserve.io/inferenceservice": name, "serving.knative.dev/configuration":
-                            f"{name}-predictor", "serving.knative.dev/configurationGeneration": str(r)}},
+                            f"{name}-predictor", "serving.knative.dev/configurationGeneration": str(r)},
+                            "annotations": {PREDICTOR_HASH_ANNOTATION: short_hash(pred)},
+                            "ownerReferences": [{"apiVersion": "serving.kserve.io/v1beta1",
+                                                 "kind": "InferenceService", "name": name, "controller": True,
+                                                 "blockOwnerDeletion": True}]},
                         "spec": {"containers": [{"image": "kserve/sklearnserver", "env": [
                             {"name": "STORAGE_URI", "value": f"s3://models/{name}/v{r}"}]}]},
                         "status": {"conditions": [{"type": "Ready", "status": "True"}]}})

@@ -34,7 +34,9 @@ def documents(path: str | Path) -> list[dict]:
 
 
 def load_objects(store: Store, registry: Registry, docs: list[dict]) -> list[dict]:
-    """Create each object (its namespace too, when missing) and set its status as given. Returns the stored objects."""
+    """Create each object (its namespace too, when missing) and set its status as given. An ownerReference
+    without a uid names an object loaded before it (same namespace): its uid is filled in. Returns the stored
+    objects."""
     ns_rt = registry.get("", "v1", "namespaces")
     loaded = []
     for raw in docs:
@@ -50,6 +52,15 @@ def load_objects(store: Store, registry: Registry, docs: list[dict]) -> list[dic
         generation = meta.pop("generation", None)
         for k in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
             meta.pop(k, None)
+        for ref in meta.get("ownerReferences") or []:
+            if isinstance(ref, dict) and not ref.get("uid"):  # named by kind and name only: the stored owner's
+                owner_rt = registry.by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+                owner = store.try_get(owner_rt, ns if owner_rt.namespaced else "", ref.get("name", "")) \
+                    if owner_rt is not None else None
+                if owner is None:
+                    raise errors.bad_request(f"ownerReference {ref.get('kind')}/{ref.get('name')} of "
+                                             f"{doc.get('kind')}/{meta.get('name')}: no such object loaded before it")
+                ref["uid"] = owner["metadata"]["uid"]
         obj = store.create(rt, ns, doc, generation=generation)
         if status is not None and rt.has_status:
             obj = store.update(rt, ns, meta["name"], {**obj, "status": status}, subresource="status")

@@ -93,3 +93,9 @@ async def test_the_first_screen_starts_one_sweep(cluster, tmp_path):
         await asyncio.sleep(0.5)
         await wait_for(pilot, lambda: settled(stack))
         assert stack._sweep_id == 1
+        # the start's other caches (the namespaces, for :ns, listed by the API check after the rows) are no
+        # reason to build the Stack again: nothing it reads changed
+        await wait_for(pilot, lambda: app.api_state[0] is True and app.namespaces)
+        await asyncio.sleep(REBUILD_COALESCE_S * 3)
+        await wait_for(pilot, lambda: settled(stack))
+        assert stack.rebuilds == 0

@@ -310,6 +310,7 @@ class Informers:
         self._listeners: dict[tuple, list[Listener]] = {}
         self._closed = False
         self.changes = 0
+        self._changes_by_key: dict[tuple, int] = {}
 
     @staticmethod
     def _key(res: Res, namespace: str | None) -> tuple:
@@ -376,8 +377,14 @@ class Informers:
         with self._lock:
             return self._informers.get(self._key(res, namespace))
 
+    def changes_of(self, kinds: list[Res]) -> int:
+        """The changes of the all-namespaces caches of kinds so far (as `changes`, for a consumer that reads
+        only those: another kind's change, the namespaces' say, is no reason for it to read again)."""
+        return sum(self._changes_by_key.get(self._key(res, None), 0) for res in kinds)
+
     def _fan_out(self, key: tuple) -> None:
         self.changes += 1  # read before a cache is read: a consumer knows whether it missed a change
+        self._changes_by_key[key] = self._changes_by_key.get(key, 0) + 1
         for fn in list(self._listeners.get(key, ())):
             try:
                 fn()

@@ -37,6 +37,13 @@ def prime_stack_informers(informers: Informers, listener: Listener | None = None
     return informers.prime(list(LISTED), listener=listener, timeout=timeout, start=start)
 
 
+def stack_version(informers: Informers) -> int:
+    """How many changes the caches the Stack reads have had (Informers.changes_of): its rebuilds compare it."""
+    from mlopstui.backends.stack import FALLBACK, LISTED
+
+    return informers.changes_of([res for res, _ in LISTED] + list(FALLBACK.values()))
+
+
 def cache_summary(informers: Informers) -> tuple[bool, str]:
     """(live, text) over the Stack's kinds: "live", or which kind's watch is down since when."""
     return informers.summary(stack_informers(informers))
@@ -65,7 +72,7 @@ def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str
                 fallback.start()
             pairs[i] = ((res, _opt), fallback)
             fallback.wait_synced(max(0.0, end - time.monotonic()))
-    state.cache_version = informers.changes  # a change after this is a reason to rebuild; one before is read
+    state.cache_version = stack_version(informers)  # a change after this is a reason to rebuild; one before is read
     for (res, opt), inf in pairs:
         if inf.state.state == ABSENT:
             continue  # the CRD is not installed (or the kind is not readable): as the list path says

@@ -211,6 +211,10 @@ class StackScreen(AreaScreen):
 
     def _sweep(self, ctx: Any, previous: dict, sid: int, keep: ClusterState | None) -> None:
         painted = self._first_painted if self.first_rows_pending else None
+        try:  # known to the rebuilds at once (their "nothing changed" check), not only once the probes answered
+            self._informers_ref = ctx.informers
+        except MlopsError:
+            pass
         sweep_in_worker(ctx, previous, lambda msg: self.post_message(msg), sid, state=keep,
                         listener=self._cache_listener, state_now=lambda: self.state, painted=painted)
         self._remember_informers(ctx)
@@ -262,7 +266,9 @@ class StackScreen(AreaScreen):
             return  # the first sweep's report comes first (with its pending probes); dirty stays for after
         self._dirty = False
         infs = self._informers_ref
-        if infs is not None and self.state is not None and self.state.cache_version == infs.changes \
+        from mlopstui.backends.stack_watch import stack_version
+
+        if infs is not None and self.state is not None and self.state.cache_version == stack_version(infs) \
                 and not self._force_rebuild:
             return  # nothing changed since the caches were read (the first lists landed during the sweep)
         self._rebuilding, self._force_rebuild = True, False

@@ -31,7 +31,7 @@ class ClusterState:
     at: float = field(default_factory=clock)
     duration: float = 0.0
     namespace: str | None = None  # the one namespace read (-n), or None: all namespaces
-    cache_version: int = -1  # from the watch caches (backends/stack_watch.py): Informers.changes when read
+    cache_version: int = -1  # from the watch caches (backends/stack_watch.py): stack_version() when read
 
     @property
     def scope(self) -> str:

@@ -139,3 +139,47 @@ async def test_experiment_names_with_osc_never_reach_the_terminal(tmp_path):
     finally:
         mlflow.stop()
         kube.stop()
+
+
+@pytest.mark.asyncio
+async def test_an_api_server_that_refuses_is_said_at_once(tmp_path):
+    """Nothing listens at the API server's address: the Stack's first report says so (unreachable) as soon
+    as its first list fails, and so does the header (the API check runs once the rows are painted), not
+    after the caches' wait for a first list that cannot come (kube_timeout * 2, 10 s: before, the rows and
+    the header waited for it)."""
+    import socket
+
+    from mlopstui.errors import Kind
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kcfg = kubeconfig_for(f"http://127.0.0.1:{port}", tmp_path / "kubeconfig")
+    app = MlopsApp(config.load(None, kubeconfig=kcfg, namespace="mlops", kube_timeout=5.0, probe_timeout=1.0,
+                               audit_log=str(tmp_path / "audit.jsonl")))
+    t0 = time.monotonic()
+    async with app.run_test(size=(80, 24)) as pilot:
+        stack = app.screen
+        await wait_for(pilot, lambda: stack.state is not None, timeout=10.0, what="the first report")
+        assert stack.state.error is not None and stack.state.error.kind is Kind.UNREACHABLE
+        await wait_for(pilot, lambda: app.api_state[0] is False, timeout=10.0, what="the header's check")
+        assert time.monotonic() - t0 < 3.0, f"took {time.monotonic() - t0:.1f} s"
+        assert "unreachable" in status_text(app).lower() or "refused" in status_text(app).lower()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", ["hang"], indirect=True)
+async def test_a_hung_api_server_is_said_within_its_timeout(fault, tmp_path):
+    """The API server takes the connection and never answers: the first report says timeout after one list's
+    timeout (the first list ends the row of them), not after every kind's."""
+    from mlopstui.errors import Kind
+
+    app = make_app(fault, tmp_path, kube_timeout=1.5)
+    t0 = time.monotonic()
+    async with app.run_test(size=(80, 24)) as pilot:
+        stack = app.screen
+        await wait_for(pilot, lambda: stack.state is not None, timeout=10.0, what="the first report")
+        took = time.monotonic() - t0
+        assert stack.state.error is not None and stack.state.error.kind is Kind.TIMEOUT
+        assert took < 1.5 + 2.0, f"took {took:.1f} s"
+        fault.stop()

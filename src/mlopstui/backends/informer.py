@@ -94,6 +94,7 @@ class Informer:
         self._resp: Any = None
         self._state = CacheState(STARTING, None, None)
         self._started = False
+        self.first_error: MlopsError | None = None  # why Informers.prime's list of it failed (its thread retries)
         self._absent_first = False  # seeded as absent (prime): the thread starts with the absent kind's wait
         self._thread = threading.Thread(target=self._run, name=f"informer-{res.plural}", daemon=True)
 
@@ -342,7 +343,10 @@ class Informers:
             try:
                 items, rv = inf.list_once()
             except MlopsError as exc:
-                inf.seed_error(exc)
+                if not inf.seed_error(exc):
+                    inf.first_error = exc
+                if exc.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED):
+                    break  # the API server itself: the next lists would say the same, one timeout each
                 continue
             except Exception:  # noqa: BLE001 - the thread lists again and says why
                 continue

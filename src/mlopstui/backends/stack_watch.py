@@ -61,10 +61,21 @@ def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str
     end = time.monotonic() + timeout
     pairs = list(zip(LISTED, prime_stack_informers(informers, listener, timeout=timeout, start=start_watches),
                      strict=True))
+    down = next((inf for _, inf in pairs if inf.lists == 0 and inf.first_error is not None
+                 and inf.first_error.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED)), None)
+    if down is not None:  # said at once, as a plain list says it (not after the wait); the threads retry meanwhile
+        for _, inf in pairs:
+            if inf.lists == 0 and inf.state.state != ABSENT:
+                inf.start()
+        state.cache_version = stack_version(informers)
+        state.error = down.first_error
+        state.errors.append(f"{down.res.kind}: {down.first_error.message}")
+        return
     for i, ((res, _opt), inf) in enumerate(pairs):
         if not inf.started and inf.lists == 0 and inf.state.state != ABSENT:
             inf.start()  # its first list failed here: its own thread retries it (and says why)
-        inf.wait_synced(max(0.0, end - time.monotonic()))
+        if inf.first_error is None:  # a list that failed here (RBAC: read by namespace below) is not waited for
+            inf.wait_synced(max(0.0, end - time.monotonic()))
         if inf.state.state == ABSENT and res in FALLBACK:
             fallback = informers.prime([(FALLBACK[res], True)], listener=listener,
                                        timeout=max(0.0, end - time.monotonic()), start=start_watches)[0]

@@ -183,3 +183,32 @@ async def test_a_hung_api_server_is_said_within_its_timeout(fault, tmp_path):
         assert stack.state.error is not None and stack.state.error.kind is Kind.TIMEOUT
         assert took < 1.5 + 2.0, f"took {took:.1f} s"
         fault.stop()
+
+
+@pytest.mark.asyncio
+async def test_an_api_server_that_comes_up_after_the_start_is_read_on_ctrl_r(tmp_path):
+    """Down at the start (said at once), then up: ctrl+r reads the cluster now (a cache whose thread is
+    still backing off is read directly, not waited for), and the caches' own retries make them live."""
+    from mlopstui.sandbox.kubeapi import KubeApiServer
+
+    state = tmp_path / "kubeapi"
+    first = KubeApiServer(str(state), port=0, run_controllers=False).start()
+    port, kcfg = first.port, first.kubeconfig_path
+    first.stop()
+    app = MlopsApp(config.load(None, kubeconfig=kcfg, namespace="default", kube_timeout=3.0, probe_timeout=1.0,
+                               audit_log=str(tmp_path / "audit.jsonl"), refresh_interval=3600.0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        stack = app.screen
+        await wait_for(pilot, lambda: stack.state is not None and stack.state.error is not None, timeout=10.0,
+                       what="the first report: unreachable")
+        srv = KubeApiServer(str(state), port=port, run_controllers=False).start()
+        try:
+            t0 = time.monotonic()
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: stack.state is not None and stack.state.error is None, timeout=10.0,
+                           what="the cluster read after ctrl+r")
+            assert time.monotonic() - t0 < 5.0
+            await wait_for(pilot, lambda: "watch live" in str(stack.query_one("#stack-age").render()),
+                           timeout=60.0, what="the caches live again by their own retries")
+        finally:
+            srv.stop()

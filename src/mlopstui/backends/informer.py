@@ -94,7 +94,6 @@ class Informer:
         self._resp: Any = None
         self._state = CacheState(STARTING, None, None)
         self._started = False
-        self.first_error: MlopsError | None = None  # why Informers.prime's list of it failed (its thread retries)
         self._absent_first = False  # seeded as absent (prime): the thread starts with the absent kind's wait
         self._thread = threading.Thread(target=self._run, name=f"informer-{res.plural}", daemon=True)
 
@@ -328,13 +327,15 @@ class Informers:
         return inf
 
     def prime(self, specs: list[tuple[Res, bool]], *, listener: Listener | None = None,
-              timeout: float = 10.0, start: bool = True) -> list[Informer]:
+              timeout: float = 10.0, start: bool = True,
+              errors: dict[Informer, MlopsError] | None = None) -> list[Informer]:
         """The all-namespaces caches of specs ((kind, optional) pairs): those that have not listed yet are
         listed here, one after another over the client's kept-alive connection, and seeded (see the module
         doc); then started (start=False: the caller starts them, Informers.start_all, e.g. after painting
         what it read). Blocking: call from a worker. A list that fails is left to the cache's own thread
         (its retries and backoff), except a kind that is not served, which is absent at once; so are the
-        kinds left after PRIME_SERIAL_S of lists (or timeout): they list in parallel once started."""
+        kinds left after PRIME_SERIAL_S of lists (or timeout): they list in parallel once started. errors (if
+        given) receives why this call's lists failed, per cache (not served: not an error)."""
         infs = [self._get(res, None, opt, listener) for res, opt in specs]
         end = time.monotonic() + min(timeout, PRIME_SERIAL_S)
         for inf in infs:
@@ -343,8 +344,8 @@ class Informers:
             try:
                 items, rv = inf.list_once()
             except MlopsError as exc:
-                if not inf.seed_error(exc):
-                    inf.first_error = exc
+                if not inf.seed_error(exc) and errors is not None:
+                    errors[inf] = exc
                 if exc.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED):
                     break  # the API server itself: the next lists would say the same, one timeout each
                 continue

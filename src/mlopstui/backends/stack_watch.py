@@ -13,7 +13,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from mlopstui.backends.informer import ABSENT, Informer, Informers, Listener
+from mlopstui.backends.informer import ABSENT, STARTING, Informer, Informers, Listener
+from mlopstui.errors import Kind
+
+CLUSTER_ERRORS = (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED)  # the API server's, not one kind's
 
 if TYPE_CHECKING:
     from mlopstui.backends.kube import KubeClient
@@ -28,13 +31,13 @@ def stack_informers(informers: Informers, listener: Listener | None = None) -> l
 
 
 def prime_stack_informers(informers: Informers, listener: Listener | None = None, *, timeout: float = 10.0,
-                          start: bool = True) -> list[Informer]:
+                          start: bool = True, errors: dict | None = None) -> list[Informer]:
     """The caches of every kind a sweep reads, their first lists made here in a row (Informers.prime: one
     connection, not a thread and a TLS handshake per kind before the first rows); start=False leaves their
     watches to Informers.start_all (the sweep opens them once its first rows are posted)."""
     from mlopstui.backends.stack import LISTED
 
-    return informers.prime(list(LISTED), listener=listener, timeout=timeout, start=start)
+    return informers.prime(list(LISTED), listener=listener, timeout=timeout, start=start, errors=errors)
 
 
 def stack_version(informers: Informers) -> int:
@@ -56,25 +59,27 @@ def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str
     start_watches=False: caches first listed here watch only once Informers.start_all is called."""
     from mlopstui.backends import kube as k
     from mlopstui.backends.stack import FALLBACK, LISTED, _list_kind
-    from mlopstui.errors import Kind, from_exception
+    from mlopstui.errors import from_exception
 
     end = time.monotonic() + timeout
-    pairs = list(zip(LISTED, prime_stack_informers(informers, listener, timeout=timeout, start=start_watches),
-                     strict=True))
-    down = next((inf for _, inf in pairs if inf.lists == 0 and inf.first_error is not None
-                 and inf.first_error.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED)), None)
+    errors: dict = {}  # this call's failed first lists (Informers.prime)
+    pairs = list(zip(LISTED, prime_stack_informers(informers, listener, timeout=timeout, start=start_watches,
+                                                   errors=errors), strict=True))
+    down = next(((inf, e) for inf, e in errors.items() if e.kind in CLUSTER_ERRORS), None)
     if down is not None:  # said at once, as a plain list says it (not after the wait); the threads retry meanwhile
         for _, inf in pairs:
             if inf.lists == 0 and inf.state.state != ABSENT:
                 inf.start()
         state.cache_version = stack_version(informers)
-        state.error = down.first_error
-        state.errors.append(f"{down.res.kind}: {down.first_error.message}")
+        state.error = down[1]
+        state.errors.append(f"{down[0].res.kind}: {down[1].message}")
         return
     for i, ((res, _opt), inf) in enumerate(pairs):
         if not inf.started and inf.lists == 0 and inf.state.state != ABSENT:
             inf.start()  # its first list failed here: its own thread retries it (and says why)
-        if inf.first_error is None:  # a list that failed here (RBAC: read by namespace below) is not waited for
+        if inf not in errors and inf.state.state == STARTING:
+            # its thread's first list is under way; one that failed here or since (stale: RBAC, the API down)
+            # is not waited for: read directly below, its answer now
             inf.wait_synced(max(0.0, end - time.monotonic()))
         if inf.state.state == ABSENT and res in FALLBACK:
             fallback = informers.prime([(FALLBACK[res], True)], listener=listener,
@@ -94,9 +99,11 @@ def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str
             state.objects.extend(_list_kind(kube, res, opt, namespaces))
         except Exception as exc:  # noqa: BLE001
             err = from_exception(exc)
-            if res is k.DEPLOYMENTS or err.kind in (Kind.UNREACHABLE, Kind.TIMEOUT, Kind.UNAUTHORIZED):
+            if res is k.DEPLOYMENTS or err.kind in CLUSTER_ERRORS:
                 state.error = state.error or err
             state.errors.append(f"{res.kind}: {err.message}")
+            if err.kind in CLUSTER_ERRORS:
+                break  # the API server itself: each next kind would wait out its own timeout to say the same
 
 
 def objects_of(informers: Informers, res: Any, namespace: str | None, *, optional: bool = True,

@@ -30,9 +30,22 @@ pytestmark = pytest.mark.integration
 CRONJOB = "feast-materialize"
 
 
+_CTXS: list[AppContext] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_contexts():
+    """Every context a test made is closed after it (its cluster client's connections, its forwards)."""
+    yield
+    while _CTXS:
+        _CTXS.pop().close(final=True)
+
+
 def make_ctx(sandbox, tmp_path, **flags) -> AppContext:
-    return AppContext.create(config.load(str(sandbox.config_path), audit_log=str(tmp_path / "audit.jsonl"),
-                                         **flags))
+    ctx = AppContext.create(config.load(str(sandbox.config_path), audit_log=str(tmp_path / "audit.jsonl"),
+                                        **flags))
+    _CTXS.append(ctx)
+    return ctx
 
 
 def job_names(ctx) -> set[str]:
@@ -183,6 +196,7 @@ def test_never_materialized_copy_then_local_materialize(sandbox, tmp_path):
     assert {v["freshness"] for v in json.loads(r.stdout)["views"]} == {"never"}
 
     ctx = AppContext.create(config.load(str(cfg)))
+    _CTXS.append(ctx)
     action = MaterializeLocal(repo, timeout=240)
     plan = action.plan()
     assert "materialize-incremental" in plan.patch["argv"]

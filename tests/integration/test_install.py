@@ -237,17 +237,20 @@ def test_apply_stops_at_the_first_failure_and_says_what_was_applied(emu, xdg):
     from mlopstui.errors import MlopsError
 
     ctx = AppContext.create(config.load(None, kubeconfig=emu.kubeconfig, context="mlopstui-sandbox", namespace=NS))
-    action = Install(ctx, "postgresql", namespace=NS)
-    plan = action.plan()
-    emu.kube().delete(NAMESPACES, NS)  # the namespace goes away between confirm and apply
-    mark = emu.mark()
-    with pytest.raises(MlopsError) as e:
-        action.apply(plan, readonly=False, audit=ctx.audit)
-    assert "install stopped at Secret/postgresql-credentials" in e.value.message
-    assert "applied before it: nothing" in e.value.message and "StatefulSet/postgresql" in e.value.message
-    assert len(emu.writes(mark)) == 1  # stopped after the first failed write
-    entry = ctx.audit.entries()[-1]
-    assert entry["ok"] is False and "install stopped" in entry["message"]
+    try:
+        action = Install(ctx, "postgresql", namespace=NS)
+        plan = action.plan()
+        emu.kube().delete(NAMESPACES, NS)  # the namespace goes away between confirm and apply
+        mark = emu.mark()
+        with pytest.raises(MlopsError) as e:
+            action.apply(plan, readonly=False, audit=ctx.audit)
+        assert "install stopped at Secret/postgresql-credentials" in e.value.message
+        assert "applied before it: nothing" in e.value.message and "StatefulSet/postgresql" in e.value.message
+        assert len(emu.writes(mark)) == 1  # stopped after the first failed write
+        entry = ctx.audit.entries()[-1]
+        assert entry["ok"] is False and "install stopped" in entry["message"]
+    finally:
+        ctx.close(final=True)
 
 
 # -- the seeded sandbox -------------------------------------------------------------------------------
@@ -325,7 +328,11 @@ def test_sandbox_install_stack_then_sweep_reports_it_installed(sandbox, sandbox_
     # the Stack sweep reports each one installed, with the workload in our namespace
     settings = config.load(str(sandbox.config_path), kubeconfig=str(sandbox.kubeconfig), context=sandbox.context,
                            namespace=SANDBOX_NS)
-    report = sweep(AppContext.create(settings))
+    sweep_ctx = AppContext.create(settings)
+    try:
+        report = sweep(sweep_ctx)
+    finally:
+        sweep_ctx.close(final=True)
     for cid, name in (("postgresql", "postgresql"), ("pgbouncer", "pgbouncer"), ("redis", "feast-redis-master"),
                       ("mlflow", "mlflow-server")):
         c = report.component(cid)

@@ -140,31 +140,34 @@ def test_concurrent_edit_detected_not_overwritten(cluster):
 
     ctx = AppContext.create(config.load(None, kubeconfig=str(cluster.kubeconfig), context="mlopstui-sandbox",
                                         namespace=NS))
-    action = SetCanary(ctx, NS, "fraud-detection", delta=10)
-    plan = action.plan()
-    assert plan.patch["spec"]["predictor"]["canaryTrafficPercent"] == 30
-    k = cluster.kube()
-    before = cluster.mark()
-    k.merge_patch(INFERENCESERVICES, "fraud-detection", {"spec": {"predictor": {"canaryTrafficPercent": 60}}}, NS)
-    patches(cluster, before, expect=1)  # the emulator logs a request just after answering: wait for it
-    mark = cluster.mark()
-    with pytest.raises(MlopsError) as ei:
-        action.apply(plan, readonly=False, audit=ctx.audit)
-    assert ei.value.kind is Kind.CONFLICT
-    assert k.get(INFERENCESERVICES, "fraud-detection", NS)["spec"]["predictor"]["canaryTrafficPercent"] == 60
-    again = action.replan()
-    assert any("canaryTrafficPercent: 20 -> 60" in c for c in action.changes)
-    assert any("someone else" in n for n in again.notes)
-    # a step (+10) is recomputed from the new state (60 -> 70), and the plan says so (issue 12, defect 9)
-    assert again.patch["spec"]["predictor"]["canaryTrafficPercent"] == 70
-    assert any("re-planned: step +10 recomputed from the new state (60%): 70% now, not the 30%" in n
-               for n in again.notes), again.notes
-    assert not any("step +10 from 20%" in n for n in again.notes)
-    action.apply(again, readonly=False, audit=ctx.audit)
-    sent = [e["status"] for e in patches(cluster, mark, 2, last=200)]
-    assert sent[0] == 409 and sent[-1] == 200 and sent.count(200) == 1, sent
-    assert action.follow(timeout=15).ok
-    k.close()
+    try:
+        action = SetCanary(ctx, NS, "fraud-detection", delta=10)
+        plan = action.plan()
+        assert plan.patch["spec"]["predictor"]["canaryTrafficPercent"] == 30
+        k = cluster.kube()
+        before = cluster.mark()
+        k.merge_patch(INFERENCESERVICES, "fraud-detection", {"spec": {"predictor": {"canaryTrafficPercent": 60}}}, NS)
+        patches(cluster, before, expect=1)  # the emulator logs a request just after answering: wait for it
+        mark = cluster.mark()
+        with pytest.raises(MlopsError) as ei:
+            action.apply(plan, readonly=False, audit=ctx.audit)
+        assert ei.value.kind is Kind.CONFLICT
+        assert k.get(INFERENCESERVICES, "fraud-detection", NS)["spec"]["predictor"]["canaryTrafficPercent"] == 60
+        again = action.replan()
+        assert any("canaryTrafficPercent: 20 -> 60" in c for c in action.changes)
+        assert any("someone else" in n for n in again.notes)
+        # a step (+10) is recomputed from the new state (60 -> 70), and the plan says so (issue 12, defect 9)
+        assert again.patch["spec"]["predictor"]["canaryTrafficPercent"] == 70
+        assert any("re-planned: step +10 recomputed from the new state (60%): 70% now, not the 30%" in n
+                   for n in again.notes), again.notes
+        assert not any("step +10 from 20%" in n for n in again.notes)
+        action.apply(again, readonly=False, audit=ctx.audit)
+        sent = [e["status"] for e in patches(cluster, mark, 2, last=200)]
+        assert sent[0] == 409 and sent[-1] == 200 and sent.count(200) == 1, sent
+        assert action.follow(timeout=15).ok
+        k.close()
+    finally:
+        ctx.close(final=True)
 
 
 def test_set_canary_model_makes_new_revision(cluster, capsys):

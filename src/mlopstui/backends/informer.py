@@ -117,13 +117,7 @@ class Informer:
         with self._lock:
             if self.lists > 0 or self._stop.is_set():
                 return False
-            self._objects = {_key(o): o for o in items}
-            self.resource_version = resource_version
-            self.lists += 1
-        self._state = CacheState(LIVE, clock(), clock())
-        self._synced.set()
-        self._settled.set()
-        self._changed()
+        self._install(items, resource_version)
         return True
 
     def seed_error(self, exc: MlopsError) -> bool:
@@ -199,11 +193,14 @@ class Informer:
         self._settled.set()
 
     def _relist(self) -> None:
-        items, rv = self.list_once()
+        self._install(*self.list_once())
+
+    def _install(self, items: list[dict[str, Any]], resource_version: str | None) -> None:
+        """A list's items become the cache, watched from its resourceVersion on."""
         with self._lock:
             self.lists += 1
             self._objects = {_key(o): o for o in items}
-        self.resource_version = rv
+        self.resource_version = resource_version
         self._state = CacheState(LIVE, clock(), clock())
         self._synced.set()
         self._settled.set()

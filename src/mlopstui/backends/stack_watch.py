@@ -68,15 +68,13 @@ def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str
     down = next(((inf, e) for inf, e in errors.items() if e.kind in CLUSTER_ERRORS), None)
     if down is not None:  # said at once, as a plain list says it (not after the wait); the threads retry meanwhile
         for _, inf in pairs:
-            if inf.lists == 0 and inf.state.state != ABSENT:
-                inf.start()
+            _start_unlisted(inf)
         state.cache_version = stack_version(informers)
         state.error = down[1]
         state.errors.append(f"{down[0].res.kind}: {down[1].message}")
         return
     for i, ((res, _opt), inf) in enumerate(pairs):
-        if not inf.started and inf.lists == 0 and inf.state.state != ABSENT:
-            inf.start()  # its first list failed here: its own thread retries it (and says why)
+        _start_unlisted(inf)  # its first list failed here: its own thread retries it (and says why)
         if inf not in errors and inf.state.state == STARTING:
             # its thread's first list is under way; one that failed here or since (stale: RBAC, the API down)
             # is not waited for: read directly below, its answer now
@@ -84,8 +82,7 @@ def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str
         if inf.state.state == ABSENT and res in FALLBACK:
             fallback = informers.prime([(FALLBACK[res], True)], listener=listener,
                                        timeout=max(0.0, end - time.monotonic()), start=start_watches)[0]
-            if not fallback.started and fallback.lists == 0 and fallback.state.state != ABSENT:
-                fallback.start()
+            _start_unlisted(fallback)
             pairs[i] = ((res, _opt), fallback)
             fallback.wait_synced(max(0.0, end - time.monotonic()))
     state.cache_version = stack_version(informers)  # a change after this is a reason to rebuild; one before is read
@@ -104,6 +101,12 @@ def list_from_cache(informers: Informers, kube: KubeClient, namespaces: list[str
             state.errors.append(f"{res.kind}: {err.message}")
             if err.kind in CLUSTER_ERRORS:
                 break  # the API server itself: each next kind would wait out its own timeout to say the same
+
+
+def _start_unlisted(inf: Informer) -> None:
+    """A cache whose first list did not land (it failed, or was not made) lists on its own thread from now."""
+    if inf.lists == 0 and inf.state.state != ABSENT:
+        inf.start()
 
 
 def objects_of(informers: Informers, res: Any, namespace: str | None, *, optional: bool = True,

@@ -38,8 +38,10 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from mlopstui.sandbox.httpd import SandboxHTTPServer
 
 REVISION_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"  # as KServe writes it
 FAULT_ANNOTATION = "sandbox.mlopstui.dev/fault"
@@ -328,11 +330,6 @@ def make_handler(router: Router, metrics: IstioMetrics | None = None):
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # socketserver's default backlog is 5: concurrent clients beyond it wait 1 s (SYN resent)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="mlopstui.sandbox.ingress")
     ap.add_argument("--host", default="127.0.0.1")
@@ -342,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     routes = json.loads(os.environ.get("SANDBOX_MODEL_ROUTES", "{}"))
     router = Router(KubeReader(Path(a.kubeconfig), a.context), routes)
-    srv = _Server((a.host, a.port), make_handler(router))
+    srv = SandboxHTTPServer((a.host, a.port), make_handler(router))
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown, daemon=True).start())

@@ -57,6 +57,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from mlopstui.sandbox.httpd import SandboxHTTPServer
+
 VERSION = "1.70.0-mlopstui-sandbox"
 REQUEST_LOG_MAX = 5000
 RE_REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")  # RepositoryCreation.name
@@ -399,14 +401,7 @@ class LakeFSServer:
         return out
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # the listen backlog: socketserver's default is 5, and a client that opens a connection per watch (the TUI:
-    # a dozen kinds at once) overflowed it; Linux drops the SYNs beyond it and the client resends after 1 s
-    # (bench_startup: first Stack rows 0.37 s or 1.4 s, by the luck of the accept loop)
-    request_queue_size = 128
-
+class _HTTPServer(SandboxHTTPServer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._served: set[socket.socket] = set()  # accepted and not yet shut down (keep-alive ones wait in recv)

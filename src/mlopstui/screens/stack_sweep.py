@@ -85,16 +85,16 @@ def sweep_in_worker(ctx: Any, previous: dict[str, ProbeResult], post: Any, sweep
 
     settings = ctx.settings
     fresh = state is None
-    if state is None:
-        # the caches' watches open once the first rows are posted (their connections and threads would share
-        # the GIL with building and painting them: bench/bench_startup.py)
-        try:
+    try:
+        if state is None:
+            # the caches' watches open once the first rows are posted (their connections and threads would
+            # share the GIL with building and painting them: bench/bench_startup.py)
             state = collect_cluster(ctx, watched=True, listener=listener, start_watches=False)
             freeze_long_lived(state)
-            return _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now, painted)
-        finally:
-            _start_watches(ctx)
-    _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now, painted)
+        _sweep_probes(ctx, settings, state, previous, post, sweep_id, fresh, state_now, painted)
+    finally:
+        if fresh:
+            _start_watches(ctx)  # already done once the first rows were posted, unless a step before failed
 
 
 def _start_watches(ctx: Any) -> None:

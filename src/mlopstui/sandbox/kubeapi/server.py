@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from mlopstui.sandbox.httpd import SandboxHTTPServer
+
 from . import errors, openapi, patch, protobuf, tables, tunnel
 from .errors import ApiError
 from .rbac import Authenticator, access_review, authorize
@@ -232,14 +234,7 @@ class KubeApiServer:
                   file=sys.stderr, flush=True)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # the listen backlog: socketserver's default is 5, and a client that opens a connection per watch (the TUI:
-    # a dozen kinds at once) overflowed it; Linux drops the SYNs beyond it and the client resends after 1 s
-    # (bench_startup: first Stack rows 0.37 s or 1.4 s, by the luck of the accept loop)
-    request_queue_size = 128
-
+class _HTTPServer(SandboxHTTPServer):
     ssl_context: ssl.SSLContext | None = None
 
     def __init__(self, *args, **kwargs):
